@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gst/memmap/memmap-prelude.h>
+#include <gst/memmap/gstmemmapengine.h>
+#include <gst/video/video.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GstMemmapStoreMode:
+ * @GST_MEMMAP_STORE_MODE_APPEND: frames are appended; the file grows in
+ *   reserved chunks
+ * @GST_MEMMAP_STORE_MODE_RING: a fixed number of slots; the newest frames
+ *   replace the oldest
+ *
+ * How a frame store keeps its frames. See docs/store-format.md.
+ */
+typedef enum
+{
+  GST_MEMMAP_STORE_MODE_APPEND = 1,
+  GST_MEMMAP_STORE_MODE_RING = 2,
+} GstMemmapStoreMode;
+
+/**
+ * GstMemmapStoreFrameFlags:
+ * @GST_MEMMAP_STORE_FRAME_NONE: no flag
+ * @GST_MEMMAP_STORE_FRAME_DISCONT: the frame follows a discontinuity
+ *
+ * Per-frame flags recorded in the store's index.
+ */
+typedef enum
+{
+  GST_MEMMAP_STORE_FRAME_NONE = 0,
+  GST_MEMMAP_STORE_FRAME_DISCONT = (1 << 0),
+} GstMemmapStoreFrameFlags;
+
+/**
+ * GstMemmapStoreEntry:
+ * @frame: the frame number (0 for the first frame ever committed)
+ * @slot: the slot that holds the frame's bytes
+ * @pts: presentation timestamp, or GST_CLOCK_TIME_NONE
+ * @duration: duration, or GST_CLOCK_TIME_NONE
+ * @flags: #GstMemmapStoreFrameFlags
+ *
+ * One frame of a store's index, as the reader validated it.
+ */
+typedef struct
+{
+  guint64 frame;
+  guint64 slot;
+  GstClockTime pts;
+  GstClockTime duration;
+  guint32 flags;
+} GstMemmapStoreEntry;
+
+/* The writer. Not thread-safe: one thread (the streaming thread) drives it,
+ * except gst_memmap_store_writer_release_slot() which may be called from any
+ * thread (buffers come back to a pool from anywhere). */
+typedef struct _GstMemmapStoreWriter GstMemmapStoreWriter;
+
+GST_MEMMAP_API
+GstMemmapStoreWriter *gst_memmap_store_writer_new (GstMemmapEngine * engine,
+    const gchar * path, GstCaps * caps, const GstVideoInfo * layout,
+    GstMemmapStoreMode mode, guint64 max_frames, GError ** error);
+
+GST_MEMMAP_API
+const GstVideoInfo *gst_memmap_store_writer_get_layout (
+    GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
+    guint64 * slot, GError ** error);
+
+GST_MEMMAP_API
+void gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
+    guint64 slot);
+
+GST_MEMMAP_API
+GstMemory *gst_memmap_store_writer_get_slot_memory (
+    GstMemmapStoreWriter * writer, GstAllocator * allocator, guint64 slot,
+    GError ** error);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer,
+    guint64 slot, GstClockTime pts, GstClockTime duration, guint32 flags,
+    GError ** error);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_close (GstMemmapStoreWriter * writer,
+    GError ** error);
+
+GST_MEMMAP_API
+void gst_memmap_store_writer_free (GstMemmapStoreWriter * writer);
+
+/* The reader. */
+typedef struct _GstMemmapStoreReader GstMemmapStoreReader;
+
+GST_MEMMAP_API
+GstMemmapStoreReader *gst_memmap_store_reader_open (GstMemmapEngine * engine,
+    const gchar * path, GError ** error);
+
+GST_MEMMAP_API
+GstCaps *gst_memmap_store_reader_get_caps (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+const GstVideoInfo *gst_memmap_store_reader_get_layout (
+    GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+GstMemmapStoreMode gst_memmap_store_reader_get_mode (
+    GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_reader_get_committed (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_reader_get_first_frame (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_reader_is_closed (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_reader_get_entry (GstMemmapStoreReader * reader,
+    guint64 frame, GstMemmapStoreEntry * entry, GError ** error);
+
+GST_MEMMAP_API
+GstBuffer *gst_memmap_store_reader_get_buffer (GstMemmapStoreReader * reader,
+    GstAllocator * allocator, guint64 frame, GError ** error);
+
+GST_MEMMAP_API
+void gst_memmap_store_reader_free (GstMemmapStoreReader * reader);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapStoreWriter,
+    gst_memmap_store_writer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapStoreReader,
+    gst_memmap_store_reader_free)
+
+G_END_DECLS

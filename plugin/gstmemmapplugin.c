@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * plugin-memmap:
+ *
+ * Zero-copy memory-mapped frame stores: record decoded frames into a file
+ * (memmapsink), serve them back without copying (memmapsrc) and cache a
+ * decoder's output for every later pass (memmapcache).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/memmap/memmap.h>
+#include "gstmemmapelements.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ret = FALSE;
+
+  gst_memmap_init ();
+
+  /* Elements register here as they arrive. */
+  ret = TRUE;
+
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, memmap,
+    "Zero-copy memory-mapped video frame stores", plugin_init, VERSION,
+    GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
