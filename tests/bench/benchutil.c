@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared helpers for the benchmarks: run a pipeline to EOS and time it,
+ * collect series of runs and take medians. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "benchutil.h"
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+bench_series_init (BenchSeries * series, const gchar * name, guint runs)
+{
+  series->name = name;
+  series->values = g_new0 (gdouble, runs);
+  series->n = 0;
+}
+
+void
+bench_series_add (BenchSeries * series, gdouble value)
+{
+  series->values[series->n++] = value;
+}
+
+void
+bench_series_clear (BenchSeries * series)
+{
+  g_clear_pointer (&series->values, g_free);
+  series->n = 0;
+}
+
+static gint
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+
+  return (x > y) - (x < y);
+}
+
+gdouble
+bench_series_median (const BenchSeries * series)
+{
+  gdouble *sorted, median;
+
+  if (series->n == 0)
+    return 0.0;
+  sorted = g_memdup2 (series->values, series->n * sizeof (gdouble));
+  qsort (sorted, series->n, sizeof (gdouble), compare_doubles);
+  if (series->n % 2)
+    median = sorted[series->n / 2];
+  else
+    median = (sorted[series->n / 2 - 1] + sorted[series->n / 2]) / 2.0;
+  g_free (sorted);
+  return median;
+}
+
+gdouble
+bench_series_min (const BenchSeries * series)
+{
+  gdouble m = G_MAXDOUBLE;
+  guint i;
+
+  for (i = 0; i < series->n; i++)
+    m = MIN (m, series->values[i]);
+  return series->n ? m : 0.0;
+}
+
+gdouble
+bench_series_max (const BenchSeries * series)
+{
+  gdouble m = 0.0;
+  guint i;
+
+  for (i = 0; i < series->n; i++)
+    m = MAX (m, series->values[i]);
+  return m;
+}
+
+/* Runs @description from PLAYING to EOS and returns the wall time in
+ * seconds, or a negative value after printing the error. */
+gdouble
+bench_run_pipeline (const gchar * description, BenchPipelineSetup setup,
+    gpointer user_data)
+{
+  GstElement *pipeline;
+  GstBus *bus;
+  GstMessage *msg;
+  GError *error = NULL;
+  gint64 start, end;
+  gdouble result = -1.0;
+
+  pipeline = gst_parse_launch (description, &error);
+  if (pipeline == NULL) {
+    g_printerr ("cannot build '%s': %s\n", description, error->message);
+    g_clear_error (&error);
+    return -1.0;
+  }
+  if (setup)
+    setup (pipeline, user_data);
+
+  /* Preroll outside the timed part: caps negotiation and allocation are not
+   * what we measure. */
+  gst_element_set_state (pipeline, GST_STATE_PAUSED);
+  bus = gst_element_get_bus (pipeline);
+  start = g_get_monotonic_time ();
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  end = g_get_monotonic_time ();
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    gchar *dbg = NULL;
+
+    gst_message_parse_error (msg, &error, &dbg);
+    g_printerr ("'%s' failed: %s (%s)\n", description, error->message,
+        dbg ? dbg : "");
+    g_clear_error (&error);
+    g_free (dbg);
+  } else {
+    result = (end - start) / 1e6;
+  }
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  return result;
+}
+
+gchar *
+bench_make_tmpdir (void)
+{
+  GError *error = NULL;
+  gchar *dir = g_dir_make_tmp ("gst-memmap-bench-XXXXXX", &error);
+
+  if (dir == NULL) {
+    g_printerr ("cannot make a temporary directory: %s\n", error->message);
+    g_clear_error (&error);
+    exit (1);
+  }
+  return dir;
+}
+
+void
+bench_remove_tree (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir))) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      bench_remove_tree (child);
+    else
+      g_unlink (child);
+    g_free (child);
+  }
+  g_dir_close (dir);
+  g_rmdir (path);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* A series of timings of one contender, in seconds. */
+typedef struct
+{
+  const gchar *name;
+  gdouble *values;
+  guint n;
+} BenchSeries;
+
+void bench_series_init (BenchSeries * series, const gchar * name, guint runs);
+
+void bench_series_add (BenchSeries * series, gdouble value);
+
+void bench_series_clear (BenchSeries * series);
+
+gdouble bench_series_median (const BenchSeries * series);
+
+gdouble bench_series_min (const BenchSeries * series);
+
+gdouble bench_series_max (const BenchSeries * series);
+
+typedef void (*BenchPipelineSetup) (GstElement * pipeline, gpointer user_data);
+
+gdouble bench_run_pipeline (const gchar * description,
+    BenchPipelineSetup setup, gpointer user_data);
+
+gchar *bench_make_tmpdir (void);
+
+void bench_remove_tree (const gchar * path);
+
+G_END_DECLS
