@@ -1,3 +1,1840 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/**
+ * SECTION:gstmemmapengine
+ * @title: GstMemmapEngine
+ * @short_description: a byte-budgeted LRU of refcounted file mappings
+ *
+ * #GstMemmapEngine owns every mmap() that libgstmemmap makes. A caller asks
+ * for a file (gst_memmap_engine_map_file()) or for a byte range of a file
+ * (gst_memmap_engine_map_range()) and gets a refcounted #GstMemmapMapping
+ * whose bytes stay valid, at the same address, for as long as it holds it.
+ *
+ * When the last reference goes, the mapping stays cached on an LRU list: the
+ * next request for the same window of the same unchanged file is a hit that
+ * costs one stat() and no mmap(). The sum of the mapped bytes (cached and in
+ * use) is kept at or under #GstMemmapEngine:max-mapped-bytes by unmapping
+ * unused mappings, least recently used first.
+ *
+ * Files larger than the budget are read through windows: a range inside the
+ * standard window `[k * W, min ((k + 1) * W, file size))` (W is
+ * #GstMemmapEngine:window-size) is served by that window; a range that
+ * crosses a window boundary gets its own page-aligned mapping.
+ *
+ * When every mapping is in use and a new one does not fit under the budget,
+ * the engine maps it anyway (as git does with its pack windows) rather than
+ * fail a caller, and counts the event in the `over-budget` statistic. A
+ * single mapping that is larger than the whole budget is refused with
+ * %GST_MEMMAP_ERROR_OVER_BUDGET.
+ *
+ * Read-only mappings of small files (under #GstMemmapEngine:read-threshold)
+ * are served by read() into an aligned heap buffer, behind the same API
+ * (gst_memmap_mapping_is_mmapped() tells them apart).
+ *
+ * All functions are thread-safe.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include "memmap.h"
+#include "gstmemmapprivate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_memmap_debug
+
+#define MIB (G_GUINT64_CONSTANT (1024) * 1024)
+
+#define DEFAULT_WINDOW_SIZE (64 * MIB)
+
+/* The default read-threshold comes from tests/bench/bench-engine.c, run on
+ * the project's 2-core Debian 12 VM (ext4, files in the page cache). Part 2
+ * of the benchmark compares, per file size, read() of the whole file into a
+ * reused buffer with a fresh open + mmap + touch of every page + munmap.
+ * read() won at 4 KiB and 16 KiB (a page fault plus the mmap/munmap
+ * syscalls cost more than copying a few pages), the two were level around
+ * 64 KiB and mmap won from 256 KiB up. The crossover measured was between
+ * 64 KiB and 128 KiB, so files under 64 KiB are read. See docs/engine.md for
+ * the numbers. */
+#define DEFAULT_READ_THRESHOLD (64 * 1024)
+
+/* Fallbacks when the system cannot tell its memory size or fd limit. */
+#define FALLBACK_MAX_MAPPED_BYTES (1024 * MIB)
+#define FALLBACK_MAX_MAPPINGS 256
+
+/* How often a miss is retried when the file changes between the stat() of
+ * the lookup and the fstat() of the open. */
+#define MAX_IDENTITY_RETRIES 4
+
+enum
+{
+  PROP_0,
+  PROP_MAX_MAPPED_BYTES,
+  PROP_WINDOW_SIZE,
+  PROP_READ_THRESHOLD,
+  PROP_MAX_MAPPINGS,
+  PROP_STATS,
+};
+
+typedef enum
+{
+  KEY_KIND_STABLE = 0,          /* read-only, keyed on size and mtime too */
+  KEY_KIND_VOLATILE = 1,        /* read-only of a growing file */
+  KEY_KIND_WRITABLE = 2,        /* shared read-write */
+} KeyKind;
+
+typedef struct
+{
+  guint64 dev;
+  guint64 ino;
+  /* size and mtime only for KEY_KIND_STABLE, zero otherwise */
+  gint64 size;
+  gint64 mtime_sec;
+  gint64 mtime_nsec;
+  guint64 win_offset;
+  guint64 win_length;
+  KeyKind kind;
+} MappingKey;
+
+struct _GstMemmapMapping
+{
+  /* atomic; transitions to and from 0 happen under the engine lock */
+  gint refcount;
+
+  /* set at creation, constant afterwards; the engine is reffed while
+   * refcount > 0 */
+  GstMemmapEngine *engine;
+  MappingKey key;
+  gchar *path;
+  gint fd;
+  guint8 *data;
+  gsize size;
+  guint64 offset;
+  guint64 file_size;
+  gboolean writable;
+  gboolean mmapped;
+
+  /* under the engine lock */
+  GList link;                   /* in engine->lru while refcount == 0 */
+  gboolean in_lru;
+  gboolean cached;              /* in engine->cache; FALSE = doomed */
+};
+
+struct _GstMemmapEngine
+{
+  GstObject parent;
+
+  GMutex lock;
+
+  /* settings, under lock */
+  guint64 max_mapped_bytes;
+  guint64 window_size;
+  guint64 read_threshold;
+  guint max_mappings;
+
+  /* state, under lock */
+  GHashTable *cache;            /* MappingKey* -> GstMemmapMapping* */
+  GQueue lru;                   /* head = most recently used, refcount 0 */
+  guint pending;                /* misses between reservation and insert */
+
+  /* stats, under lock */
+  guint64 maps;
+  guint64 hits;
+  guint64 misses;
+  guint64 evictions;
+  guint64 mapped_bytes;         /* cached + in use + reserved by misses */
+  guint64 peak_mapped_bytes;
+  guint64 active_maps;
+  guint64 in_use_maps;
+  guint64 bytes_mapped_total;
+  guint64 map_time_ns;
+  guint64 reads;
+  guint64 over_budget;
+};
+
+static guint64 page_size;
+
+G_DEFINE_BOXED_TYPE (GstMemmapMapping, gst_memmap_mapping,
+    gst_memmap_mapping_ref, gst_memmap_mapping_unref);
+
+#define gst_memmap_engine_parent_class parent_class
+G_DEFINE_TYPE (GstMemmapEngine, gst_memmap_engine, GST_TYPE_OBJECT);
+
+static void gst_memmap_engine_finalize (GObject * object);
+static void gst_memmap_engine_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_memmap_engine_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+
+static void mapping_destroy (GstMemmapMapping * m);
+static void destroy_queue (GQueue * q);
+
+/* ------------------------------------------------------------------------ */
+/* helpers                                                                  */
+
+static inline guint64
+align_down (guint64 v)
+{
+  return v & ~(page_size - 1);
+}
+
+/* Callers make sure that @v + page_size - 1 does not overflow. */
+static inline guint64
+align_up (guint64 v)
+{
+  return (v + page_size - 1) & ~(page_size - 1);
+}
+
+static guint64
+default_max_mapped_bytes (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES);
+  guint64 bytes;
+
+  if (pages <= 0)
+    return FALLBACK_MAX_MAPPED_BYTES;
+
+  if ((guint64) pages > G_MAXUINT64 / page_size)
+    bytes = G_MAXUINT64;
+  else
+    bytes = (guint64) pages * page_size;
+
+  bytes /= 4;
+#if GLIB_SIZEOF_VOID_P < 8
+  /* a 32-bit address space cannot hold a quarter of a large RAM */
+  bytes = MIN (bytes, 512 * MIB);
+#endif
+  return MAX (align_down (bytes), page_size);
+}
+
+static guint
+default_max_mappings (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+    return FALLBACK_MAX_MAPPINGS;
+
+  /* every mapping holds one fd: leave three quarters to the application */
+  return (guint) CLAMP (rl.rlim_cur / 4, 16, 16384);
+}
+
+static guint
+mapping_key_hash (gconstpointer p)
+{
+  const MappingKey *k = p;
+  guint64 h = k->dev * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+
+  h ^= k->ino + G_GUINT64_CONSTANT (0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+  h ^= k->win_offset + (h << 6) + (h >> 2);
+  h ^= k->win_length + (h << 6) + (h >> 2);
+  h ^= (guint64) k->size + (guint64) k->mtime_nsec + (h << 6) + (h >> 2);
+  h ^= (guint64) k->kind;
+
+  return (guint) (h ^ (h >> 32));
+}
+
+static gboolean
+mapping_key_equal (gconstpointer pa, gconstpointer pb)
+{
+  const MappingKey *a = pa, *b = pb;
+
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+      a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+      a->win_offset == b->win_offset && a->win_length == b->win_length &&
+      a->kind == b->kind;
+}
+
+static KeyKind
+flags_to_kind (GstMemmapMapFlags flags)
+{
+  if (flags & GST_MEMMAP_MAP_WRITE)
+    return KEY_KIND_WRITABLE;
+  if (flags & GST_MEMMAP_MAP_VOLATILE)
+    return KEY_KIND_VOLATILE;
+  return KEY_KIND_STABLE;
+}
+
+static void
+fill_key (MappingKey * key, const struct stat *st, KeyKind kind,
+    guint64 win_offset, guint64 win_length)
+{
+  memset (key, 0, sizeof (*key));
+  key->dev = (guint64) st->st_dev;
+  key->ino = (guint64) st->st_ino;
+  key->kind = kind;
+  key->win_offset = win_offset;
+  key->win_length = win_length;
+  if (kind == KEY_KIND_STABLE) {
+    key->size = (gint64) st->st_size;
+    key->mtime_sec = (gint64) st->st_mtim.tv_sec;
+    key->mtime_nsec = (gint64) st->st_mtim.tv_nsec;
+  }
+}
+
+static void
+set_errno_error (GError ** error, gint err_no, const gchar * what,
+    const gchar * path)
+{
+  g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err_no),
+      "Could not %s file '%s': %s", what, path, g_strerror (err_no));
+}
+
+/* Checks that @st describes a file that can be mapped. */
+static gboolean
+check_regular (const struct stat *st, const gchar * path, GError ** error)
+{
+  if (S_ISDIR (st->st_mode)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IS_DIRECTORY,
+        "'%s' is a directory, not a file", path);
+    return FALSE;
+  }
+  if (!S_ISREG (st->st_mode)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "'%s' is not a regular file", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The window that serves the request. @whole: the whole file (map_file).
+ * Called with the engine lock held (reads the settings). */
+static gboolean
+compute_window (GstMemmapEngine * self, const gchar * path,
+    guint64 file_size, gboolean whole, guint64 offset, guint64 size,
+    guint64 * win_offset, guint64 * win_length, GError ** error)
+{
+  guint64 w, start, end;
+
+  if (file_size == 0) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_EMPTY_FILE,
+        "File '%s' is empty: there is nothing to map", path);
+    return FALSE;
+  }
+
+  if (whole) {
+    start = 0;
+    end = file_size;
+  } else {
+    if (size == 0) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Cannot map 0 bytes at offset %" G_GUINT64_FORMAT " of file '%s'",
+          offset, path);
+      return FALSE;
+    }
+    if (offset >= file_size || size > file_size - offset) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Range of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+          " is not inside file '%s' of %" G_GUINT64_FORMAT " bytes", size,
+          offset, path, file_size);
+      return FALSE;
+    }
+
+    /* windows never exceed the budget: a window-size larger than
+     * max-mapped-bytes would make every window fail */
+    w = MIN (self->window_size, align_down (self->max_mapped_bytes));
+    w = MAX (w, page_size);
+
+    start = offset - offset % w;
+    end = (file_size - start > w) ? start + w : file_size;
+    /* offset + size <= file_size <= G_MAXINT64: no overflow below */
+    if (offset + size > end) {
+      start = align_down (offset);
+      end = MIN (align_up (offset + size), file_size);
+    }
+  }
+
+  if (end - start > self->max_mapped_bytes) {
+    if (whole)
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_OVER_BUDGET,
+          "File '%s' of %" G_GUINT64_FORMAT " bytes is larger than the "
+          "engine's max-mapped-bytes (%" G_GUINT64_FORMAT "): map it in "
+          "windows with gst_memmap_engine_map_range()", path, file_size,
+          self->max_mapped_bytes);
+    else
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_OVER_BUDGET,
+          "Range of %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT
+          " of file '%s' needs a mapping of %" G_GUINT64_FORMAT " bytes, more "
+          "than the engine's max-mapped-bytes (%" G_GUINT64_FORMAT "): map it "
+          "in smaller windows", size, offset, path, end - start,
+          self->max_mapped_bytes);
+    return FALSE;
+  }
+  if (end - start > G_MAXSIZE) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Cannot map %" G_GUINT64_FORMAT " bytes of file '%s' in this "
+        "address space", end - start, path);
+    return FALSE;
+  }
+
+  *win_offset = start;
+  *win_length = end - start;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* cache, under the engine lock                                             */
+
+/* Removes the least recently used unreferenced mapping from the cache and
+ * queues it on @to_destroy. */
+static void
+evict_one_locked (GstMemmapEngine * self, GQueue * to_destroy)
+{
+  GList *link = g_queue_peek_tail_link (&self->lru);
+  GstMemmapMapping *m = link->data;
+
+  g_queue_unlink (&self->lru, link);
+  m->in_lru = FALSE;
+  g_hash_table_remove (self->cache, &m->key);
+  m->cached = FALSE;
+  self->mapped_bytes -= m->size;
+  self->active_maps--;
+  self->evictions++;
+  GST_LOG_OBJECT (self, "evicting %s [%" G_GUINT64_FORMAT ", +%"
+      G_GSIZE_FORMAT ")", m->path, m->offset, m->size);
+  g_queue_push_tail_link (to_destroy, link);
+}
+
+/* Evicts until @extra more bytes (and one more mapping if @extra_maps) fit
+ * under the budget, or until nothing unreferenced is left. */
+static void
+make_room_locked (GstMemmapEngine * self, guint64 extra, guint extra_maps,
+    GQueue * to_destroy)
+{
+  while (self->lru.length > 0 &&
+      (self->mapped_bytes > self->max_mapped_bytes ||
+          extra > self->max_mapped_bytes - self->mapped_bytes ||
+          self->active_maps + self->pending + extra_maps >
+          self->max_mappings))
+    evict_one_locked (self, to_destroy);
+}
+
+/* Takes a reference to @m for a caller, under the engine lock. A 0 -> 1
+ * transition takes @m off the LRU and refs the engine for it. */
+static void
+ref_cached_locked (GstMemmapEngine * self, GstMemmapMapping * m)
+{
+  if (g_atomic_int_get (&m->refcount) == 0) {
+    /* only ever leaves 0 under the lock */
+    if (m->in_lru) {
+      g_queue_unlink (&self->lru, &m->link);
+      m->in_lru = FALSE;
+    }
+    g_atomic_int_set (&m->refcount, 1);
+    self->in_use_maps++;
+    gst_object_ref (self);
+  } else {
+    g_atomic_int_inc (&m->refcount);
+  }
+}
+
+/* Removes @m from the cache: dropped now if unreferenced (queued on
+ * @to_destroy), else doomed (unmapped when its last reference goes). */
+static void
+drop_locked (GstMemmapEngine * self, GstMemmapMapping * m, GQueue * to_destroy)
+{
+  g_hash_table_remove (self->cache, &m->key);
+  m->cached = FALSE;
+  if (m->in_lru) {
+    g_queue_unlink (&self->lru, &m->link);
+    m->in_lru = FALSE;
+    self->mapped_bytes -= m->size;
+    self->active_maps--;
+    g_queue_push_tail_link (to_destroy, &m->link);
+  } else {
+    GST_DEBUG_OBJECT (self, "%s [%" G_GUINT64_FORMAT ", +%" G_GSIZE_FORMAT
+        ") is in use: unmapped when released", m->path, m->offset, m->size);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* mappings                                                                 */
+
+static void
+mapping_destroy (GstMemmapMapping * m)
+{
+  if (m->data) {
+    if (m->mmapped) {
+      if (munmap (m->data, m->size) < 0)
+        GST_WARNING ("munmap of %s failed: %s", m->path, g_strerror (errno));
+    } else {
+      free (m->data);
+    }
+  }
+  if (m->fd >= 0)
+    close (m->fd);
+  g_free (m->path);
+  g_free (m);
+}
+
+static void
+destroy_queue (GQueue * q)
+{
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (q)))
+    mapping_destroy (link->data);
+}
+
+static gboolean
+read_fully (gint fd, guint8 * buf, gsize size, guint64 offset, gint * err_no)
+{
+  gsize done = 0;
+
+  while (done < size) {
+    ssize_t r = pread (fd, buf + done, size - done, (off_t) (offset + done));
+
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      *err_no = errno;
+      return FALSE;
+    }
+    if (r == 0) {
+      /* the file shrank since fstat() */
+      *err_no = EIO;
+      return FALSE;
+    }
+    done += (gsize) r;
+  }
+  return TRUE;
+}
+
+/* Maps (or reads) the window of @m from @m->fd. No lock held. */
+static gboolean
+mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
+    gboolean sequential, GError ** error)
+{
+  gint err_no = 0;
+
+  if (use_read) {
+    void *buf = NULL;
+    gint r = posix_memalign (&buf, page_size, m->size);
+
+    if (r != 0) {
+      set_errno_error (error, r, "allocate memory to read", m->path);
+      return FALSE;
+    }
+    if (!read_fully (m->fd, buf, m->size, m->offset, &err_no)) {
+      free (buf);
+      set_errno_error (error, err_no, "read", m->path);
+      return FALSE;
+    }
+    m->data = buf;
+    m->mmapped = FALSE;
+    return TRUE;
+  } else {
+    gint prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+    void *p;
+    gboolean retried = FALSE;
+
+  again:
+    p = mmap (NULL, m->size, prot, MAP_SHARED, m->fd, (off_t) m->offset);
+    if (p == MAP_FAILED) {
+      err_no = errno;
+      if (err_no == ENOMEM && !retried) {
+        GQueue to_destroy = G_QUEUE_INIT;
+
+        /* out of address space or map count: drop everything unused and
+         * try once more */
+        g_mutex_lock (&self->lock);
+        while (self->lru.length > 0)
+          evict_one_locked (self, &to_destroy);
+        g_mutex_unlock (&self->lock);
+        GST_INFO_OBJECT (self, "mmap of %s failed with ENOMEM, evicted %u "
+            "mappings and retrying", m->path, to_destroy.length);
+        destroy_queue (&to_destroy);
+        retried = TRUE;
+        goto again;
+      }
+      g_set_error (error, GST_MEMMAP_ERROR,
+          gst_memmap_error_from_errno (err_no),
+          "Could not map %" G_GSIZE_FORMAT " bytes at offset %"
+          G_GUINT64_FORMAT " of file '%s': %s", m->size, m->offset, m->path,
+          g_strerror (err_no));
+      return FALSE;
+    }
+    m->data = p;
+    m->mmapped = TRUE;
+    if (sequential) {
+      if (madvise (p, m->size, MADV_SEQUENTIAL) < 0 ||
+          madvise (p, m->size, MADV_WILLNEED) < 0)
+        GST_DEBUG_OBJECT (self, "madvise on %s failed: %s", m->path,
+            g_strerror (errno));
+    }
+    return TRUE;
+  }
+}
+
+/* The heart of the engine: looks the window up, maps it on a miss.
+ *
+ * @fd: -1, or a file descriptor already open on @path (read-write) whose
+ * ownership passes to the engine (create_file).
+ */
+static GstMemmapMapping *
+engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
+    guint64 offset, guint64 size, GstMemmapMapFlags flags, gint fd,
+    GError ** error)
+{
+  KeyKind kind = flags_to_kind (flags);
+  gboolean writable = (flags & GST_MEMMAP_MAP_WRITE) != 0;
+  gboolean counted = FALSE;
+  guint attempt;
+
+  for (attempt = 0; attempt < MAX_IDENTITY_RETRIES; attempt++) {
+    struct stat st, fst;
+    MappingKey key, fkey;
+    guint64 win_offset, win_length, f_win_offset, f_win_length;
+    GstMemmapMapping *m, *existing;
+    GQueue to_destroy = G_QUEUE_INIT;
+    gboolean use_read;
+    GstClockTime t0;
+    GError *err = NULL;
+
+    if (fd >= 0) {
+      if (fstat (fd, &st) < 0) {
+        set_errno_error (error, errno, "stat", path);
+        goto fail_fd;
+      }
+    } else if (stat (path, &st) < 0) {
+      set_errno_error (error, errno, "stat", path);
+      return NULL;
+    }
+    if (!check_regular (&st, path, error))
+      goto fail_fd;
+
+    g_mutex_lock (&self->lock);
+    if (!counted) {
+      self->maps++;
+      counted = TRUE;
+    }
+    if (!compute_window (self, path, (guint64) st.st_size, whole, offset,
+            size, &win_offset, &win_length, &err)) {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, err);
+      goto fail_fd;
+    }
+    fill_key (&key, &st, kind, win_offset, win_length);
+
+    m = g_hash_table_lookup (self->cache, &key);
+    if (m) {
+      ref_cached_locked (self, m);
+      self->hits++;
+      g_mutex_unlock (&self->lock);
+      GST_LOG_OBJECT (self, "hit %s [%" G_GUINT64_FORMAT ", +%"
+          G_GSIZE_FORMAT ")", path, m->offset, m->size);
+      if (fd >= 0)
+        close (fd);
+      return m;
+    }
+
+    /* miss: reserve the bytes now so that concurrent misses see them */
+    use_read = kind == KEY_KIND_STABLE &&
+        (guint64) st.st_size < self->read_threshold;
+    make_room_locked (self, win_length, 1, &to_destroy);
+    if (win_length > self->max_mapped_bytes - MIN (self->mapped_bytes,
+            self->max_mapped_bytes)) {
+      self->over_budget++;
+      GST_DEBUG_OBJECT (self, "every mapping is in use: mapping %"
+          G_GUINT64_FORMAT " bytes of %s over the budget", win_length, path);
+    }
+    self->mapped_bytes += win_length;
+    self->peak_mapped_bytes = MAX (self->peak_mapped_bytes,
+        self->mapped_bytes);
+    self->pending++;
+    g_mutex_unlock (&self->lock);
+
+    /* unmap the evicted before mapping more */
+    destroy_queue (&to_destroy);
+
+    t0 = gst_util_get_timestamp ();
+
+    m = g_new0 (GstMemmapMapping, 1);
+    m->path = g_strdup (path);
+    m->fd = -1;
+    m->writable = writable;
+    m->link.data = m;
+
+    if (fd >= 0) {
+      m->fd = fd;
+      fd = -1;
+    } else {
+      m->fd = open (path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+      if (m->fd < 0) {
+        set_errno_error (error, errno, writable ? "open for writing" :
+            "open for reading", path);
+        goto fail_reserved;
+      }
+    }
+    if (fstat (m->fd, &fst) < 0) {
+      set_errno_error (error, errno, "stat", path);
+      goto fail_reserved;
+    }
+
+    /* the file may have changed between stat() and open() */
+    if (!check_regular (&fst, path, error))
+      goto fail_reserved;
+    g_mutex_lock (&self->lock);
+    if (!compute_window (self, path, (guint64) fst.st_size, whole, offset,
+            size, &f_win_offset, &f_win_length, &err)) {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, err);
+      goto fail_reserved;
+    }
+    g_mutex_unlock (&self->lock);
+    fill_key (&fkey, &fst, kind, f_win_offset, f_win_length);
+    if (!mapping_key_equal (&key, &fkey)) {
+      GST_DEBUG_OBJECT (self, "%s changed while opening it, retrying", path);
+      g_mutex_lock (&self->lock);
+      self->mapped_bytes -= win_length;
+      self->pending--;
+      g_mutex_unlock (&self->lock);
+      mapping_destroy (m);
+      continue;
+    }
+
+    m->key = key;
+    m->offset = win_offset;
+    m->size = (gsize) win_length;
+    m->file_size = (guint64) fst.st_size;
+
+    if (!mapping_load (self, m, use_read,
+            (flags & GST_MEMMAP_MAP_SEQUENTIAL) != 0, error))
+      goto fail_reserved;
+
+    g_mutex_lock (&self->lock);
+    self->pending--;
+    self->map_time_ns += gst_util_get_timestamp () - t0;
+    self->bytes_mapped_total += win_length;
+    self->misses++;
+    if (use_read)
+      self->reads++;
+
+    existing = g_hash_table_lookup (self->cache, &m->key);
+    if (existing) {
+      /* another thread mapped the same window meanwhile: use that one */
+      ref_cached_locked (self, existing);
+      self->mapped_bytes -= win_length;
+      g_mutex_unlock (&self->lock);
+      mapping_destroy (m);
+      return existing;
+    }
+
+    m->refcount = 1;
+    m->engine = self;
+    m->cached = TRUE;
+    g_hash_table_insert (self->cache, &m->key, m);
+    self->active_maps++;
+    self->in_use_maps++;
+    gst_object_ref (self);
+    g_mutex_unlock (&self->lock);
+
+    GST_DEBUG_OBJECT (self, "%s %s [%" G_GUINT64_FORMAT ", +%" G_GSIZE_FORMAT
+        ") of %" G_GUINT64_FORMAT " bytes%s", use_read ? "read" : "mapped",
+        path, m->offset, m->size, m->file_size, writable ? " read-write" : "");
+    return m;
+
+  fail_reserved:
+    g_mutex_lock (&self->lock);
+    self->mapped_bytes -= win_length;
+    self->pending--;
+    g_mutex_unlock (&self->lock);
+    mapping_destroy (m);
+    return NULL;
+  }
+
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+      "File '%s' kept changing while it was being mapped", path);
+
+fail_fd:
+  if (fd >= 0)
+    close (fd);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                  */
+
+static void
+gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  long ps = sysconf (_SC_PAGESIZE);
+
+  /* gst_memmap_init() refs this class inside its own once-guard, so calling
+   * it from here would deadlock: initialise the shared category directly
+   * instead (GStreamer returns the same category for the same name). */
+  GST_DEBUG_CATEGORY_INIT (gst_memmap_debug, "memmap", 0,
+      "gst-memmap library");
+
+  page_size = ps > 0 ? (guint64) ps : 4096;
+
+  gobject_class->finalize = gst_memmap_engine_finalize;
+  gobject_class->set_property = gst_memmap_engine_set_property;
+  gobject_class->get_property = gst_memmap_engine_get_property;
+
+  /**
+   * GstMemmapEngine:max-mapped-bytes:
+   *
+   * The budget: the most bytes the engine keeps mapped (or read) at once,
+   * cached and in use together. Unreferenced mappings are unmapped, least
+   * recently used first, to stay under it. When everything is in use the
+   * engine goes over it rather than fail (counted in `over-budget`); a
+   * single mapping larger than the budget fails with
+   * %GST_MEMMAP_ERROR_OVER_BUDGET. Lowering it evicts at once.
+   *
+   * Defaults to a quarter of the physical RAM.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_MAPPED_BYTES,
+      g_param_spec_uint64 ("max-mapped-bytes", "Max mapped bytes",
+          "Most bytes kept mapped at once, cached and in use (default: a "
+          "quarter of the physical RAM)", 1, G_MAXUINT64,
+          FALLBACK_MAX_MAPPED_BYTES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMemmapEngine:window-size:
+   *
+   * The size of the standard windows of gst_memmap_engine_map_range(): a
+   * range is served by the window `[k * window-size, (k + 1) * window-size)`
+   * that contains it (clipped to the file size), or by its own page-aligned
+   * mapping when it crosses a window boundary. Rounded up to a multiple of
+   * the page size. Windows never exceed #GstMemmapEngine:max-mapped-bytes
+   * (rounded down to a page); a smaller window is used when the budget is
+   * smaller than this.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_WINDOW_SIZE,
+      g_param_spec_uint64 ("window-size", "Window size",
+          "Size of the windows that serve ranges of files (a multiple of the "
+          "page size, rounded up)", 1, G_MAXUINT64, DEFAULT_WINDOW_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMemmapEngine:read-threshold:
+   *
+   * Read-only, non-volatile files smaller than this many bytes are served by
+   * read() into a page-aligned heap buffer instead of mmap(), behind the
+   * same API (gst_memmap_mapping_is_mmapped() returns %FALSE for them).
+   * Writable and volatile mappings are always mmapped. 0 disables read().
+   *
+   * The default, 64 KiB, is the crossover measured by
+   * tests/bench/bench-engine.c (see docs/engine.md).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_READ_THRESHOLD,
+      g_param_spec_uint64 ("read-threshold", "Read threshold",
+          "Read-only files smaller than this are read() instead of mmapped "
+          "(0 = always mmap)", 0, G_MAXUINT64, DEFAULT_READ_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMemmapEngine:max-mappings:
+   *
+   * The most mappings kept at once, cached and in use. Each mapping holds a
+   * file descriptor (see gst_memmap_mapping_get_fd()) and a kernel memory
+   * map, so this bounds the engine's use of both: unreferenced mappings are
+   * evicted to stay under it; mappings in use are never refused.
+   *
+   * Defaults to a quarter of the process's soft RLIMIT_NOFILE, between 16
+   * and 16384.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_MAPPINGS,
+      g_param_spec_uint ("max-mappings", "Max mappings",
+          "Most mappings (and file descriptors) kept at once (default: a "
+          "quarter of RLIMIT_NOFILE)", 1, G_MAXUINT, FALLBACK_MAX_MAPPINGS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMemmapEngine:stats:
+   *
+   * The engine's statistics, as returned by gst_memmap_engine_get_stats().
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Statistics of the engine (see gst_memmap_engine_get_stats())",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
+
+static void
+gst_memmap_engine_init (GstMemmapEngine * self)
+{
+  guint64 w = DEFAULT_WINDOW_SIZE;
+
+  g_mutex_init (&self->lock);
+  self->max_mapped_bytes = default_max_mapped_bytes ();
+  self->window_size = MAX (align_up (w), page_size);
+  self->read_threshold = DEFAULT_READ_THRESHOLD;
+  self->max_mappings = default_max_mappings ();
+  self->cache = g_hash_table_new (mapping_key_hash, mapping_key_equal);
+  g_queue_init (&self->lru);
+}
+
+static void
+gst_memmap_engine_finalize (GObject * object)
+{
+  GstMemmapEngine *self = GST_MEMMAP_ENGINE (object);
+  GQueue to_destroy = G_QUEUE_INIT;
+
+  /* every mapping in use holds a reference on the engine: what is left is
+   * unreferenced and on the LRU */
+  g_warn_if_fail (self->in_use_maps == 0);
+  while (self->lru.length > 0)
+    evict_one_locked (self, &to_destroy);
+  destroy_queue (&to_destroy);
+  g_hash_table_unref (self->cache);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_memmap_engine_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstMemmapEngine *self = GST_MEMMAP_ENGINE (object);
+  GQueue to_destroy = G_QUEUE_INIT;
+
+  g_mutex_lock (&self->lock);
+  switch (prop_id) {
+    case PROP_MAX_MAPPED_BYTES:
+      self->max_mapped_bytes = g_value_get_uint64 (value);
+      make_room_locked (self, 0, 0, &to_destroy);
+      break;
+    case PROP_WINDOW_SIZE:{
+      guint64 w = g_value_get_uint64 (value);
+
+      if (w > G_MAXUINT64 - page_size)
+        w = align_down (w);
+      else
+        w = align_up (w);
+      self->window_size = MAX (w, page_size);
+      break;
+    }
+    case PROP_READ_THRESHOLD:
+      self->read_threshold = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_MAPPINGS:
+      self->max_mappings = g_value_get_uint (value);
+      make_room_locked (self, 0, 0, &to_destroy);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+
+  destroy_queue (&to_destroy);
+}
+
+static void
+gst_memmap_engine_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstMemmapEngine *self = GST_MEMMAP_ENGINE (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_memmap_engine_get_stats (self));
+    return;
+  }
+
+  g_mutex_lock (&self->lock);
+  switch (prop_id) {
+    case PROP_MAX_MAPPED_BYTES:
+      g_value_set_uint64 (value, self->max_mapped_bytes);
+      break;
+    case PROP_WINDOW_SIZE:
+      g_value_set_uint64 (value, self->window_size);
+      break;
+    case PROP_READ_THRESHOLD:
+      g_value_set_uint64 (value, self->read_threshold);
+      break;
+    case PROP_MAX_MAPPINGS:
+      g_value_set_uint (value, self->max_mappings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* public API: engine                                                       */
+
+/**
+ * gst_memmap_engine_get_default:
+ *
+ * The process-wide engine, created on first use with the default settings.
+ * Elements share it unless the application gives them another one (see
+ * gst_memmap_engine_context_new()).
+ *
+ * Returns: (transfer none): the default #GstMemmapEngine
+ *
+ * Since: 0.1
+ */
+GstMemmapEngine *
+gst_memmap_engine_get_default (void)
+{
+  static gsize default_engine = 0;
+
+  if (g_once_init_enter (&default_engine)) {
+    GstMemmapEngine *engine = g_object_new (GST_TYPE_MEMMAP_ENGINE,
+        "name", "memmap-default-engine", NULL);
+
+    gst_object_ref_sink (engine);
+    /* lives until the process exits, by design */
+    GST_OBJECT_FLAG_SET (engine, GST_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&default_engine, (gsize) engine);
+  }
+
+  return (GstMemmapEngine *) default_engine;
+}
+
+/**
+ * gst_memmap_engine_new:
+ *
+ * Creates a private engine, with its own cache and budget.
+ *
+ * Returns: (transfer full): a new #GstMemmapEngine (not floating)
+ *
+ * Since: 0.1
+ */
+GstMemmapEngine *
+gst_memmap_engine_new (void)
+{
+  GstMemmapEngine *engine = g_object_new (GST_TYPE_MEMMAP_ENGINE, NULL);
+
+  return gst_object_ref_sink (engine);
+}
+
+/**
+ * gst_memmap_engine_map_file:
+ * @engine: a #GstMemmapEngine
+ * @path: (type filename): the file to map
+ * @flags: how to map it
+ * @error: return location for a #GError, or %NULL
+ *
+ * Maps the whole of @path. With %GST_MEMMAP_MAP_NONE the mapping is
+ * read-only and cached by the file's identity (device, inode, size and
+ * modification time): mapping the same unchanged file again is a hit that
+ * costs a stat() and no mmap(); a changed file is a miss. Small read-only
+ * files (see #GstMemmapEngine:read-threshold) are read() instead.
+ *
+ * A file larger than #GstMemmapEngine:max-mapped-bytes fails with
+ * %GST_MEMMAP_ERROR_OVER_BUDGET: map it in windows with
+ * gst_memmap_engine_map_range(). An empty file fails with
+ * %GST_MEMMAP_ERROR_EMPTY_FILE.
+ *
+ * Returns: (transfer full) (nullable): the mapping, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapMapping *
+gst_memmap_engine_map_file (GstMemmapEngine * engine, const gchar * path,
+    GstMemmapMapFlags flags, GError ** error)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return engine_acquire (engine, path, TRUE, 0, 0, flags, -1, error);
+}
+
+/**
+ * gst_memmap_engine_map_range:
+ * @engine: a #GstMemmapEngine
+ * @path: (type filename): the file to map
+ * @offset: file offset of the first byte wanted
+ * @size: number of bytes wanted (not 0)
+ * @flags: how to map it
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns a mapping that covers the bytes `[offset, offset + size)` of
+ * @path. It is the standard window `[k * W, min ((k + 1) * W, file size))`
+ * (W is #GstMemmapEngine:window-size) that holds the range, or, when the
+ * range crosses a window boundary, the page-aligned span of the range
+ * clipped to the file size. Use gst_memmap_mapping_data_at() to reach
+ * @offset inside it.
+ *
+ * The range must lie inside the current file size, else
+ * %GST_MEMMAP_ERROR_INVALID_ARGUMENT. A span larger than
+ * #GstMemmapEngine:max-mapped-bytes fails with
+ * %GST_MEMMAP_ERROR_OVER_BUDGET.
+ *
+ * %GST_MEMMAP_MAP_WRITE and %GST_MEMMAP_MAP_VOLATILE windows are cached by
+ * device, inode, window and writability only, so that a growing file keeps
+ * hitting its windows.
+ *
+ * Returns: (transfer full) (nullable): the mapping, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapMapping *
+gst_memmap_engine_map_range (GstMemmapEngine * engine, const gchar * path,
+    guint64 offset, guint64 size, GstMemmapMapFlags flags, GError ** error)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return engine_acquire (engine, path, FALSE, offset, size, flags, -1, error);
+}
+
+static gboolean
+check_reserve_size (const gchar * path, guint64 size, GError ** error)
+{
+  if (size == 0 || size > (guint64) G_MAXINT64) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Cannot reserve %" G_GUINT64_FORMAT " bytes for file '%s'", size,
+        path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+fallocate_fd (gint fd, const gchar * path, guint64 size, GError ** error)
+{
+  gint r;
+
+  do {
+    r = posix_fallocate (fd, 0, (off_t) size);
+  } while (r == EINTR);
+
+  if (r != 0) {
+    GstMemmapError code = gst_memmap_error_from_errno (r);
+
+    if (code == GST_MEMMAP_ERROR_NO_SPACE)
+      g_set_error (error, GST_MEMMAP_ERROR, code,
+          "No space to reserve %" G_GUINT64_FORMAT " bytes for file '%s': %s",
+          size, path, g_strerror (r));
+    else
+      g_set_error (error, GST_MEMMAP_ERROR, code,
+          "Could not reserve %" G_GUINT64_FORMAT " bytes for file '%s': %s",
+          size, path, g_strerror (r));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Drops (or dooms) every cached mapping of @path, matched by name or, when
+ * @st is not NULL, by device and inode. */
+static guint
+drop_file (GstMemmapEngine * self, const gchar * path, const struct stat *st)
+{
+  GQueue to_destroy = G_QUEUE_INIT;
+  GHashTableIter iter;
+  gpointer value;
+  GPtrArray *victims = g_ptr_array_new ();
+  guint i, n;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->cache);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    GstMemmapMapping *m = value;
+
+    if (g_str_equal (m->path, path) || (st != NULL &&
+            m->key.dev == (guint64) st->st_dev &&
+            m->key.ino == (guint64) st->st_ino))
+      g_ptr_array_add (victims, m);
+  }
+  for (i = 0; i < victims->len; i++)
+    drop_locked (self, g_ptr_array_index (victims, i), &to_destroy);
+  g_mutex_unlock (&self->lock);
+
+  n = victims->len;
+  g_ptr_array_free (victims, TRUE);
+  destroy_queue (&to_destroy);
+
+  return n;
+}
+
+/**
+ * gst_memmap_engine_create_file:
+ * @engine: a #GstMemmapEngine
+ * @path: (type filename): the file to create
+ * @size: its size in bytes (not 0)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates @path (mode 0666 filtered by the umask; a symbolic link is not
+ * followed) with @size bytes reserved on disk with posix_fallocate(), and
+ * returns a %GST_MEMMAP_MAP_WRITE mapping of the whole file.
+ *
+ * If @path already exists it is truncated to 0 bytes first (its old
+ * contents are lost, and the engine's cached mappings of it are dropped);
+ * it is then reserved like a new file.
+ *
+ * A full disk is reported here, as %GST_MEMMAP_ERROR_NO_SPACE (also for a
+ * file size limit, EFBIG), never as a SIGBUS when a page is written later.
+ * On failure a file that this call created is removed. A @size larger than
+ * #GstMemmapEngine:max-mapped-bytes fails with
+ * %GST_MEMMAP_ERROR_OVER_BUDGET before anything is created.
+ *
+ * Returns: (transfer full) (nullable): a writable mapping of the new file,
+ *   or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapMapping *
+gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
+    guint64 size, GError ** error)
+{
+  struct stat st;
+  gboolean created = TRUE;
+  guint64 budget;
+  gint fd;
+  GstMemmapMapping *m;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_reserve_size (path, size, error))
+    return NULL;
+
+  g_mutex_lock (&engine->lock);
+  budget = engine->max_mapped_bytes;
+  g_mutex_unlock (&engine->lock);
+  if (size > budget) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_OVER_BUDGET,
+        "Cannot create file '%s' of %" G_GUINT64_FORMAT " bytes mapped whole: "
+        "it is larger than the engine's max-mapped-bytes (%" G_GUINT64_FORMAT
+        ")", path, size, budget);
+    return NULL;
+  }
+
+  fd = open (path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd < 0 && errno == EEXIST) {
+    created = FALSE;
+    fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0) {
+    set_errno_error (error, errno, "create", path);
+    return NULL;
+  }
+  if (fstat (fd, &st) < 0) {
+    set_errno_error (error, errno, "stat", path);
+    goto fail;
+  }
+  if (!check_regular (&st, path, error))
+    goto fail;
+
+  if (!created) {
+    drop_file (engine, path, &st);
+    if (ftruncate (fd, 0) < 0) {
+      set_errno_error (error, errno, "truncate", path);
+      goto fail;
+    }
+  }
+
+  if (!fallocate_fd (fd, path, size, error))
+    goto fail;
+
+  GST_INFO_OBJECT (engine, "%s %s with %" G_GUINT64_FORMAT " bytes reserved",
+      created ? "created" : "truncated and reserved", path, size);
+
+  m = engine_acquire (engine, path, TRUE, 0, 0, GST_MEMMAP_MAP_WRITE, fd,
+      error);
+  if (m == NULL && created)
+    unlink (path);
+  return m;
+
+fail:
+  close (fd);
+  if (created)
+    unlink (path);
+  return NULL;
+}
+
+/**
+ * gst_memmap_engine_reserve_file:
+ * @engine: a #GstMemmapEngine
+ * @path: (type filename): an existing file
+ * @size: the size to reserve, in bytes (not 0)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reserves disk space for the first @size bytes of @path with
+ * posix_fallocate(), growing the file to @size bytes if it is smaller (it
+ * never shrinks it; holes in that range are allocated too). Call it before
+ * mapping a range past the end of a file for writing: a full disk is then
+ * %GST_MEMMAP_ERROR_NO_SPACE here, never a SIGBUS later.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_engine_reserve_file (GstMemmapEngine * engine, const gchar * path,
+    guint64 size, GError ** error)
+{
+  struct stat st;
+  gint fd;
+  gboolean ret = FALSE;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_reserve_size (path, size, error))
+    return FALSE;
+
+  fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    set_errno_error (error, errno, "open for writing", path);
+    return FALSE;
+  }
+  if (fstat (fd, &st) < 0) {
+    set_errno_error (error, errno, "stat", path);
+    goto done;
+  }
+  if (!check_regular (&st, path, error))
+    goto done;
+
+  ret = fallocate_fd (fd, path, size, error);
+  if (ret)
+    GST_DEBUG_OBJECT (engine, "reserved %" G_GUINT64_FORMAT " bytes of %s",
+        size, path);
+
+done:
+  close (fd);
+  return ret;
+}
+
+/**
+ * gst_memmap_engine_unmap:
+ * @engine: a #GstMemmapEngine
+ * @path: (type filename): a file
+ *
+ * Drops the engine's cached mappings of @path (matched by path, and by
+ * device and inode when @path still exists), so that the next request maps
+ * it afresh. A mapping that someone still holds is only removed from the
+ * cache: it stays valid for its holders and is unmapped when the last
+ * reference goes.
+ *
+ * Returns: the number of mappings dropped or marked for dropping
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_engine_unmap (GstMemmapEngine * engine, const gchar * path)
+{
+  struct stat st;
+  guint n;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), 0);
+  g_return_val_if_fail (path != NULL, 0);
+
+  if (stat (path, &st) == 0)
+    n = drop_file (engine, path, &st);
+  else
+    n = drop_file (engine, path, NULL);
+
+  GST_DEBUG_OBJECT (engine, "dropped %u mappings of %s", n, path);
+  return n;
+}
+
+/**
+ * gst_memmap_engine_clear_all:
+ * @engine: a #GstMemmapEngine
+ *
+ * Drops every cached mapping. Mappings still held are removed from the
+ * cache and unmapped when their last reference goes.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_engine_clear_all (GstMemmapEngine * engine)
+{
+  GQueue to_destroy = G_QUEUE_INIT;
+  GHashTableIter iter;
+  gpointer value;
+  GPtrArray *all;
+  guint i;
+
+  g_return_if_fail (GST_IS_MEMMAP_ENGINE (engine));
+
+  g_mutex_lock (&engine->lock);
+  all = g_ptr_array_sized_new (g_hash_table_size (engine->cache));
+  g_hash_table_iter_init (&iter, engine->cache);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (all, value);
+  for (i = 0; i < all->len; i++)
+    drop_locked (engine, g_ptr_array_index (all, i), &to_destroy);
+  g_mutex_unlock (&engine->lock);
+
+  GST_DEBUG_OBJECT (engine, "cleared %u mappings", all->len);
+  g_ptr_array_free (all, TRUE);
+  destroy_queue (&to_destroy);
+}
+
+/**
+ * gst_memmap_engine_get_stats:
+ * @engine: a #GstMemmapEngine
+ *
+ * A snapshot of the engine's counters, in a structure named
+ * `memmap-engine-stats` whose fields are all #guint64:
+ *
+ * - `maps`: map requests (map_file, map_range, create_file)
+ * - `hits`: requests served by a cached mapping
+ * - `misses`: requests that mapped (or read) a new window
+ * - `evictions`: unreferenced mappings unmapped to honour the budget
+ * - `mapped-bytes`: bytes mapped now (cached and in use)
+ * - `peak-mapped-bytes`: the highest `mapped-bytes` seen
+ * - `active-maps`: mappings mapped now (cached and in use)
+ * - `in-use-maps`: mappings that someone holds now
+ * - `bytes-mapped-total`: bytes ever mmapped or read
+ * - `map-time-ns`: time spent opening, mapping and reading on misses
+ * - `reads`: misses served by read() instead of mmap()
+ * - `over-budget`: misses mapped over the budget because everything cached
+ *   was in use
+ * - `max-mapped-bytes`: the budget
+ *
+ * Returns: (transfer full): a new #GstStructure
+ *
+ * Since: 0.1
+ */
+GstStructure *
+gst_memmap_engine_get_stats (GstMemmapEngine * engine)
+{
+  GstStructure *s;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+
+  g_mutex_lock (&engine->lock);
+  s = gst_structure_new ("memmap-engine-stats",
+      "maps", G_TYPE_UINT64, engine->maps,
+      "hits", G_TYPE_UINT64, engine->hits,
+      "misses", G_TYPE_UINT64, engine->misses,
+      "evictions", G_TYPE_UINT64, engine->evictions,
+      "mapped-bytes", G_TYPE_UINT64, engine->mapped_bytes,
+      "peak-mapped-bytes", G_TYPE_UINT64, engine->peak_mapped_bytes,
+      "active-maps", G_TYPE_UINT64, engine->active_maps,
+      "in-use-maps", G_TYPE_UINT64, engine->in_use_maps,
+      "bytes-mapped-total", G_TYPE_UINT64, engine->bytes_mapped_total,
+      "map-time-ns", G_TYPE_UINT64, engine->map_time_ns,
+      "reads", G_TYPE_UINT64, engine->reads,
+      "over-budget", G_TYPE_UINT64, engine->over_budget,
+      "max-mapped-bytes", G_TYPE_UINT64, engine->max_mapped_bytes, NULL);
+  g_mutex_unlock (&engine->lock);
+
+  return s;
+}
+
+/**
+ * gst_memmap_engine_get_max_mapped_bytes:
+ * @engine: a #GstMemmapEngine
+ *
+ * Returns: the #GstMemmapEngine:max-mapped-bytes budget
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_engine_get_max_mapped_bytes (GstMemmapEngine * engine)
+{
+  guint64 v;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), 0);
+
+  g_mutex_lock (&engine->lock);
+  v = engine->max_mapped_bytes;
+  g_mutex_unlock (&engine->lock);
+  return v;
+}
+
+/**
+ * gst_memmap_engine_get_window_size:
+ * @engine: a #GstMemmapEngine
+ *
+ * Returns: the #GstMemmapEngine:window-size (a multiple of the page size)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_engine_get_window_size (GstMemmapEngine * engine)
+{
+  guint64 v;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), 0);
+
+  g_mutex_lock (&engine->lock);
+  v = engine->window_size;
+  g_mutex_unlock (&engine->lock);
+  return v;
+}
+
+/**
+ * gst_memmap_engine_context_new:
+ * @engine: a #GstMemmapEngine
+ *
+ * Wraps @engine in a persistent #GstContext of type
+ * #GST_MEMMAP_ENGINE_CONTEXT_TYPE (field `engine`), for an application to
+ * give elements a private engine with gst_element_set_context().
+ *
+ * Returns: (transfer full): a new #GstContext
+ *
+ * Since: 0.1
+ */
+GstContext *
+gst_memmap_engine_context_new (GstMemmapEngine * engine)
+{
+  GstContext *ctx;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+
+  ctx = gst_context_new (GST_MEMMAP_ENGINE_CONTEXT_TYPE, TRUE);
+  gst_structure_set (gst_context_writable_structure (ctx), "engine",
+      GST_TYPE_MEMMAP_ENGINE, engine, NULL);
+  return ctx;
+}
+
+/**
+ * gst_memmap_engine_from_context:
+ * @context: a #GstContext
+ *
+ * Returns: (transfer full) (nullable): the engine held by @context, or
+ *   %NULL if @context is not a #GST_MEMMAP_ENGINE_CONTEXT_TYPE context
+ *
+ * Since: 0.1
+ */
+GstMemmapEngine *
+gst_memmap_engine_from_context (GstContext * context)
+{
+  const GstStructure *s;
+  GstMemmapEngine *engine = NULL;
+
+  g_return_val_if_fail (GST_IS_CONTEXT (context), NULL);
+
+  if (!gst_context_has_context_type (context, GST_MEMMAP_ENGINE_CONTEXT_TYPE))
+    return NULL;
+
+  s = gst_context_get_structure (context);
+  if (!gst_structure_get (s, "engine", GST_TYPE_MEMMAP_ENGINE, &engine, NULL))
+    return NULL;
+  return engine;
+}
+
+/* ------------------------------------------------------------------------ */
+/* public API: mappings                                                     */
+
+/**
+ * gst_memmap_mapping_ref:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Takes another reference on @mapping; its bytes stay mapped until every
+ * reference is dropped.
+ *
+ * Returns: (transfer full): @mapping
+ *
+ * Since: 0.1
+ */
+GstMemmapMapping *
+gst_memmap_mapping_ref (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, NULL);
+  g_return_val_if_fail (g_atomic_int_get (&mapping->refcount) > 0, NULL);
+
+  g_atomic_int_inc (&mapping->refcount);
+  return mapping;
+}
+
+/**
+ * gst_memmap_mapping_unref:
+ * @mapping: (transfer full): a #GstMemmapMapping
+ *
+ * Drops a reference on @mapping. When the last one goes the mapping stays
+ * cached by its engine (until evicted), or is unmapped at once if it was
+ * dropped from the cache meanwhile (gst_memmap_engine_unmap(),
+ * gst_memmap_engine_clear_all()). The caller must not touch its bytes
+ * afterwards.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_mapping_unref (GstMemmapMapping * mapping)
+{
+  GstMemmapEngine *engine;
+  GQueue to_destroy = G_QUEUE_INIT;
+  gint old;
+
+  g_return_if_fail (mapping != NULL);
+
+  /* fast path: not the last reference */
+  old = g_atomic_int_get (&mapping->refcount);
+  while (old > 1) {
+    if (g_atomic_int_compare_and_exchange (&mapping->refcount, old, old - 1))
+      return;
+    old = g_atomic_int_get (&mapping->refcount);
+  }
+  g_return_if_fail (old == 1);
+
+  engine = mapping->engine;
+  g_mutex_lock (&engine->lock);
+  if (!g_atomic_int_dec_and_test (&mapping->refcount)) {
+    /* the engine handed out another reference meanwhile */
+    g_mutex_unlock (&engine->lock);
+    return;
+  }
+
+  engine->in_use_maps--;
+  if (mapping->cached) {
+    g_queue_push_head_link (&engine->lru, &mapping->link);
+    mapping->in_lru = TRUE;
+    /* after an over-budget map the cache may hold too much */
+    make_room_locked (engine, 0, 0, &to_destroy);
+  } else {
+    engine->mapped_bytes -= mapping->size;
+    engine->active_maps--;
+    g_queue_push_tail_link (&to_destroy, &mapping->link);
+  }
+  g_mutex_unlock (&engine->lock);
+
+  destroy_queue (&to_destroy);
+  /* the engine may go here: never under its lock */
+  gst_object_unref (engine);
+}
+
+/**
+ * gst_memmap_mapping_get_data:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: (transfer none): the first byte of the mapping, which is the
+ *   byte at file offset gst_memmap_mapping_get_offset()
+ *
+ * Since: 0.1
+ */
+guint8 *
+gst_memmap_mapping_get_data (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, NULL);
+
+  return mapping->data;
+}
+
+/**
+ * gst_memmap_mapping_data_at:
+ * @mapping: a #GstMemmapMapping
+ * @file_offset: an offset in the file
+ * @size: number of bytes wanted from there
+ *
+ * Returns: (transfer none) (nullable): the address of the byte at
+ *   @file_offset, or %NULL if `[file_offset, file_offset + size)` is not
+ *   inside the mapping
+ *
+ * Since: 0.1
+ */
+guint8 *
+gst_memmap_mapping_data_at (GstMemmapMapping * mapping, guint64 file_offset,
+    guint64 size)
+{
+  guint64 rel;
+
+  g_return_val_if_fail (mapping != NULL, NULL);
+
+  if (file_offset < mapping->offset)
+    return NULL;
+  rel = file_offset - mapping->offset;
+  if (rel > mapping->size || size > mapping->size - rel)
+    return NULL;
+
+  return mapping->data + rel;
+}
+
+/**
+ * gst_memmap_mapping_get_size:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: the number of bytes in the mapping
+ *
+ * Since: 0.1
+ */
+gsize
+gst_memmap_mapping_get_size (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, 0);
+
+  return mapping->size;
+}
+
+/**
+ * gst_memmap_mapping_get_offset:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: the file offset of the first byte of the mapping (a multiple of
+ *   the page size)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_mapping_get_offset (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, 0);
+
+  return mapping->offset;
+}
+
+/**
+ * gst_memmap_mapping_get_file_size:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: the size of the file when it was mapped
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_mapping_get_file_size (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, 0);
+
+  return mapping->file_size;
+}
+
+/**
+ * gst_memmap_mapping_get_path:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: (transfer none) (type filename): the path the file was mapped by
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_memmap_mapping_get_path (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, NULL);
+
+  return mapping->path;
+}
+
+/**
+ * gst_memmap_mapping_get_fd:
+ * @mapping: a #GstMemmapMapping
+ *
+ * The file descriptor the mapping was made from, open (read-only, or
+ * read-write for writable mappings) for as long as the mapping exists. It
+ * is for passing to another process (which maps it itself); do not close it
+ * or change its file offset.
+ *
+ * Returns: a file descriptor owned by @mapping
+ *
+ * Since: 0.1
+ */
+gint
+gst_memmap_mapping_get_fd (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, -1);
+
+  return mapping->fd;
+}
+
+/**
+ * gst_memmap_mapping_is_writable:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: %TRUE for a shared read-write mapping (%GST_MEMMAP_MAP_WRITE)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_mapping_is_writable (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, FALSE);
+
+  return mapping->writable;
+}
+
+/**
+ * gst_memmap_mapping_is_mmapped:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Returns: %TRUE if the bytes are an mmap() of the file, %FALSE if they were
+ *   read() into memory (small read-only files, see
+ *   #GstMemmapEngine:read-threshold)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_mapping_is_mmapped (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, FALSE);
+
+  return mapping->mmapped;
+}
+
+/**
+ * gst_memmap_mapping_flush:
+ * @mapping: a #GstMemmapMapping
+ * @file_offset: file offset of the first byte to flush
+ * @size: number of bytes to flush, or 0 for the whole mapping (then
+ *   @file_offset is ignored)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Writes the pages of @mapping that hold `[file_offset, file_offset + size)`
+ * to the file and waits for it (msync() with MS_SYNC). For a mapping that
+ * was read() into memory there is nothing to write and this returns %TRUE.
+ *
+ * After a %GST_MEMMAP_ERROR_IO failure the data on disk cannot be trusted:
+ * do not retry and assume it is written.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_mapping_flush (GstMemmapMapping * mapping, guint64 file_offset,
+    guint64 size, GError ** error)
+{
+  guint64 start, end;
+
+  g_return_val_if_fail (mapping != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mapping->mmapped)
+    return TRUE;
+
+  if (size == 0) {
+    start = 0;
+    end = mapping->size;
+  } else {
+    if (gst_memmap_mapping_data_at (mapping, file_offset, size) == NULL) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Cannot flush %" G_GUINT64_FORMAT " bytes at offset %"
+          G_GUINT64_FORMAT " of file '%s': the mapping holds [%"
+          G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT ")", size, file_offset,
+          mapping->path, mapping->offset, mapping->offset + mapping->size);
+      return FALSE;
+    }
+    /* the mapping starts on a page: so do its page-aligned parts */
+    start = align_down (file_offset - mapping->offset);
+    end = file_offset - mapping->offset + size;
+  }
+
+  if (msync (mapping->data + start, end - start, MS_SYNC) < 0) {
+    gint err_no = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "Could not write %" G_GUINT64_FORMAT " bytes at offset %"
+        G_GUINT64_FORMAT " back to file '%s': %s", end - start,
+        mapping->offset + start, mapping->path, g_strerror (err_no));
+    return FALSE;
+  }
+
+  return TRUE;
+}

@@ -83,6 +83,22 @@ guint64 gst_memmap_engine_get_max_mapped_bytes (GstMemmapEngine * engine);
 GST_MEMMAP_API
 guint64 gst_memmap_engine_get_window_size (GstMemmapEngine * engine);
 
+/**
+ * GST_MEMMAP_ENGINE_CONTEXT_TYPE:
+ *
+ * The type of the #GstContext that gives elements a #GstMemmapEngine
+ * (see gst_memmap_engine_context_new()).
+ *
+ * Since: 0.1
+ */
+#define GST_MEMMAP_ENGINE_CONTEXT_TYPE "gst.memmap.engine"
+
+GST_MEMMAP_API
+GstContext *gst_memmap_engine_context_new (GstMemmapEngine * engine);
+
+GST_MEMMAP_API
+GstMemmapEngine *gst_memmap_engine_from_context (GstContext * context);
+
 GST_MEMMAP_API
 GstMemmapMapping *gst_memmap_mapping_ref (GstMemmapMapping * mapping);
 
