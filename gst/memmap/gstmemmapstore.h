@@ -54,6 +54,48 @@ typedef struct
   guint32 flags;
 } GstMemmapStoreEntry;
 
+/**
+ * GstMemmapStoreWriterFlags:
+ * @GST_MEMMAP_STORE_WRITER_FLAG_NONE: create a new store, replacing any file
+ *   at the path (atomically, by rename: readers of the old file keep it)
+ * @GST_MEMMAP_STORE_WRITER_FLAG_REUSE: if the path holds a valid store with
+ *   the same layout, mode and capacity, overwrite it in place (its frames
+ *   are dropped, its reserved space is kept); otherwise create a new store
+ * @GST_MEMMAP_STORE_WRITER_FLAG_SYNC: make every commit durable against
+ *   power loss (msync of the frame and its index entry before the commit
+ *   counter moves, and of the counter after); see
+ *   gst_memmap_store_writer_set_sync()
+ *
+ * How gst_memmap_store_writer_new_full() opens its file.
+ *
+ * Since: 0.1
+ */
+typedef enum
+{
+  GST_MEMMAP_STORE_WRITER_FLAG_NONE = 0,
+  GST_MEMMAP_STORE_WRITER_FLAG_REUSE = (1 << 0),
+  GST_MEMMAP_STORE_WRITER_FLAG_SYNC = (1 << 1),
+} GstMemmapStoreWriterFlags;
+
+/**
+ * GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS:
+ *
+ * The spare slots of a ring store when none are asked for: how many slots
+ * may be acquired and not yet committed at once.
+ *
+ * Since: 0.1
+ */
+#define GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS 8
+
+/**
+ * GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES:
+ *
+ * The target size of one chunk of an append store (64 MiB).
+ *
+ * Since: 0.1
+ */
+#define GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES (G_GUINT64_CONSTANT (64) << 20)
+
 /* The writer. Not thread-safe: one thread (the streaming thread) drives it,
  * except gst_memmap_store_writer_release_slot() which may be called from any
  * thread (buffers come back to a pool from anywhere). */
@@ -63,6 +105,44 @@ GST_MEMMAP_API
 GstMemmapStoreWriter *gst_memmap_store_writer_new (GstMemmapEngine * engine,
     const gchar * path, GstCaps * caps, const GstVideoInfo * layout,
     GstMemmapStoreMode mode, guint64 max_frames, GError ** error);
+
+GST_MEMMAP_API
+GstMemmapStoreWriter *gst_memmap_store_writer_new_full (
+    GstMemmapEngine * engine, const gchar * path, GstCaps * caps,
+    const GstVideoInfo * layout, GstMemmapStoreMode mode, guint64 max_frames,
+    guint spare_slots, guint64 chunk_bytes, GstMemmapStoreWriterFlags flags,
+    GError ** error);
+
+GST_MEMMAP_API
+const gchar *gst_memmap_store_writer_get_path (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+GstMemmapStoreMode gst_memmap_store_writer_get_mode (
+    GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+guint gst_memmap_store_writer_get_spare_slots (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_was_reused (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_is_full (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+void gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
+    gboolean sync);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_sync (GstMemmapStoreWriter * writer,
+    GError ** error);
+
+GST_MEMMAP_API
+GstStructure *gst_memmap_store_writer_get_stats (
+    GstMemmapStoreWriter * writer);
 
 GST_MEMMAP_API
 const GstVideoInfo *gst_memmap_store_writer_get_layout (
@@ -109,6 +189,15 @@ GstCaps *gst_memmap_store_reader_get_caps (GstMemmapStoreReader * reader);
 GST_MEMMAP_API
 const GstVideoInfo *gst_memmap_store_reader_get_layout (
     GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+const gchar *gst_memmap_store_reader_get_path (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_reader_get_max_frames (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+guint64 gst_memmap_store_reader_get_generation (GstMemmapStoreReader * reader);
 
 GST_MEMMAP_API
 GstMemmapStoreMode gst_memmap_store_reader_get_mode (

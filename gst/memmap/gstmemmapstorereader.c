@@ -1,3 +1,607 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/**
+ * SECTION:gstmemmapstorereader
+ * @title: GstMemmapStoreReader
+ * @short_description: reads video frames from an on-disk frame store
+ *
+ * A #GstMemmapStoreReader opens a frame store (docs/store-format.md), closed
+ * or still being written, and returns its frames as zero-copy #GstBuffers:
+ * one read-only memmap memory over the frame's bytes in the file, with the
+ * timestamps of the index and a #GstVideoMeta of the store's layout.
+ *
+ * Nothing in the file is trusted: gst_memmap_store_reader_open() checks
+ * every field of the header against the others and against the file's real
+ * size with overflow-checked arithmetic, and every index entry is checked
+ * when it is read. A hostile or truncated file is a #GError
+ * (%GST_MEMMAP_ERROR_CORRUPT, %GST_MEMMAP_ERROR_VERSION, ...) naming the
+ * file, never a crash.
+ *
+ * The committed counter is re-read (acquire ordering) by every call that
+ * needs it, so a reader follows a store that is still growing. In a ring,
+ * frames older than the newest max-frames are gone; a buffer of a ring frame
+ * that has since left the ring may see its bytes overwritten by a newer
+ * frame, so users that keep ring buffers check afterwards that
+ * the frame is still >= gst_memmap_store_reader_get_first_frame().
+ *
+ * All functions are thread-safe.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include "memmap.h"
+#include "gstmemmapprivate.h"
+#include "gstmemmapstoreformat.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_memmap_debug
+
+struct _GstMemmapStoreReader
+{
+  /* constant after open */
+  GstMemmapEngine *engine;
+  gchar *path;
+  gint fd;
+  GstMemmapStoreGeometry geo;
+  GstCaps *caps;
+  GstVideoInfo info;
+  GstMemmapMapping *header_map;
+  const GstMemmapStoreHeader *hdr;      /* inside header_map */
+
+  GMutex lock;
+  /* under lock */
+  GstMemmapStoreMaps maps;
+  GstAllocator *allocator;
+  guint64 committed;            /* last valid value read */
+  guint64 chunks_reserved;      /* last valid value read */
+};
+
+/**
+ * gst_memmap_store_reader_open:
+ * @engine: the #GstMemmapEngine that maps the store
+ * @path: (type filename): a frame store file
+ * @error: return location for a #GError, or %NULL
+ *
+ * Opens a frame store for reading and validates its header.
+ *
+ * Errors: %GST_MEMMAP_ERROR_NOT_FOUND (and the other errno codes) when the
+ * file cannot be opened, %GST_MEMMAP_ERROR_VERSION for a store of another
+ * major format version, %GST_MEMMAP_ERROR_CORRUPT for anything else that is
+ * not a valid store (too short, bad magic, inconsistent or hostile sizes,
+ * caps, layout or counters).
+ *
+ * Returns: (transfer full) (nullable): a reader, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapStoreReader *
+gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
+    GError ** error)
+{
+  GstMemmapStoreReader *self;
+  GstMemmapStoreHeader hdr;
+  guint64 file_size;
+  gint fd = -1;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!gst_memmap_store_read_header (path, &fd, &hdr, &file_size, error))
+    return NULL;
+
+  self = g_new0 (GstMemmapStoreReader, 1);
+  self->engine = gst_object_ref (engine);
+  self->path = g_strdup (path);
+  self->fd = fd;
+  g_mutex_init (&self->lock);
+
+  /* everything below works on our private copy of the header, read once:
+   * the shared one may change under us */
+  if (!gst_memmap_store_header_parse (&hdr, file_size, path, &self->geo,
+          &self->caps, &self->info, error))
+    goto failed;
+  self->committed = GUINT64_FROM_LE (hdr.committed);
+  self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
+
+  if (!gst_memmap_store_maps_init (&self->maps, engine, path, fd,
+          GST_MEMMAP_MAP_VOLATILE, error))
+    goto failed;
+  self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE, error);
+  if (self->header_map == NULL)
+    goto failed;
+  gst_memmap_mapping_ref (self->header_map);
+  self->hdr = (const GstMemmapStoreHeader *)
+      gst_memmap_mapping_data_at (self->header_map, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE);
+
+  GST_INFO ("opened frame store %s: %s %ux%u, %s, %" G_GUINT64_FORMAT
+      " frames committed", path, self->geo.format, self->geo.width,
+      self->geo.height, self->geo.mode == GST_MEMMAP_STORE_MODE_RING ?
+      "ring" : "append", self->committed);
+
+  return self;
+
+failed:
+  gst_memmap_store_reader_free (self);
+  return NULL;
+}
+
+/* Re-reads the live counters; keeps the last valid values if the new ones
+ * do not hold up. Under lock. */
+static void
+refresh (GstMemmapStoreReader * self)
+{
+  GError *err = NULL;
+  guint64 committed, chunks, file_size = G_MAXUINT64;
+  struct stat st;
+
+  /* committed first: the writer publishes a chunk before it commits a frame
+   * in it, so the chunk count read after is at least as new */
+  committed = gst_memmap_store_load_u64 (&self->hdr->committed);
+  chunks = gst_memmap_store_load_u64 (&self->hdr->chunks_reserved);
+
+  if (chunks != self->chunks_reserved) {
+    if (fstat (self->fd, &st) < 0) {
+      GST_WARNING ("%s: %s", self->path, g_strerror (errno));
+      return;
+    }
+    file_size = st.st_size;
+  } else {
+    /* validated before against the file size */
+    file_size = G_MAXINT64;
+  }
+
+  if (!gst_memmap_store_check_live (&self->geo, chunks, committed, file_size,
+          self->path, &err)) {
+    GST_WARNING ("%s", err->message);
+    g_clear_error (&err);
+    return;
+  }
+  self->committed = committed;
+  self->chunks_reserved = chunks;
+}
+
+/**
+ * gst_memmap_store_reader_get_caps:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: (transfer full): the caps of the frames
+ *
+ * Since: 0.1
+ */
+GstCaps *
+gst_memmap_store_reader_get_caps (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, NULL);
+
+  return gst_caps_ref (reader->caps);
+}
+
+/**
+ * gst_memmap_store_reader_get_layout:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: (transfer none): the frame layout: the caps' video info with the
+ *   store's plane offsets, strides and frame size
+ *
+ * Since: 0.1
+ */
+const GstVideoInfo *
+gst_memmap_store_reader_get_layout (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, NULL);
+
+  return &reader->info;
+}
+
+/**
+ * gst_memmap_store_reader_get_path:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: (transfer none) (type filename): the store's path
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_memmap_store_reader_get_path (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, NULL);
+
+  return reader->path;
+}
+
+/**
+ * gst_memmap_store_reader_get_mode:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: the store's mode
+ *
+ * Since: 0.1
+ */
+GstMemmapStoreMode
+gst_memmap_store_reader_get_mode (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, GST_MEMMAP_STORE_MODE_APPEND);
+
+  return reader->geo.mode;
+}
+
+/**
+ * gst_memmap_store_reader_get_max_frames:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: the ring's capacity, or the append store's frame limit (0: none)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_reader_get_max_frames (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, 0);
+
+  return reader->geo.max_frames;
+}
+
+/**
+ * gst_memmap_store_reader_get_generation:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * The store's generation grows by one every time a writer reuses the file
+ * in place (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE), which drops its frames
+ * and starts over: a reader that sees it change knows that frame numbers
+ * now name other frames.
+ *
+ * Returns: the store's current generation (1 for a store never reused)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_reader_get_generation (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, 0);
+
+  return gst_memmap_store_load_u64 (&reader->hdr->generation);
+}
+
+/**
+ * gst_memmap_store_reader_get_committed:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Re-reads the store's committed counter.
+ *
+ * Returns: how many frames were ever committed: frames below this number
+ *   can be read (in a ring, only the newest max-frames of them)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_reader_get_committed (GstMemmapStoreReader * reader)
+{
+  guint64 ret;
+
+  g_return_val_if_fail (reader != NULL, 0);
+
+  g_mutex_lock (&reader->lock);
+  refresh (reader);
+  ret = reader->committed;
+  g_mutex_unlock (&reader->lock);
+
+  return ret;
+}
+
+static guint64
+first_frame (GstMemmapStoreReader * self)
+{
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING &&
+      self->committed > self->geo.max_frames)
+    return self->committed - self->geo.max_frames;
+  return 0;
+}
+
+/**
+ * gst_memmap_store_reader_get_first_frame:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: the oldest frame that can be read: 0 in append mode, committed
+ *   minus max-frames in a ring that wrapped
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_reader_get_first_frame (GstMemmapStoreReader * reader)
+{
+  guint64 ret;
+
+  g_return_val_if_fail (reader != NULL, 0);
+
+  g_mutex_lock (&reader->lock);
+  refresh (reader);
+  ret = first_frame (reader);
+  g_mutex_unlock (&reader->lock);
+
+  return ret;
+}
+
+/**
+ * gst_memmap_store_reader_is_closed:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Returns: %TRUE if the writer closed the store cleanly; %FALSE while it is
+ *   being written, or if its writer died
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_reader_is_closed (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, FALSE);
+
+  return gst_memmap_store_load_u32 (&reader->hdr->state) ==
+      GST_MEMMAP_STORE_STATE_CLOSED;
+}
+
+/* Under lock. */
+static gboolean
+read_entry (GstMemmapStoreReader * self, guint64 frame,
+    GstMemmapStoreEntry * entry, GError ** error)
+{
+  const GstMemmapStoreGeometry *geo = &self->geo;
+  GstMemmapStoreIndexEntry *e;
+  GstMemmapMapping *m;
+  guint64 offset, expected, s1, s2, seen, slot, pts, duration, n_slots;
+  guint32 flags;
+
+  refresh (self);
+  if (frame >= self->committed)
+    goto not_committed;
+  if (frame < first_frame (self))
+    goto overwritten;
+
+  /* frame < committed <= chunks_reserved * entries_per_chunk (append) or
+   * in the one chunk (ring): the entry is in a reserved chunk */
+  offset = gst_memmap_store_entry_offset (geo, frame);
+  m = gst_memmap_store_maps_get (&self->maps, offset,
+      GST_MEMMAP_STORE_ENTRY_SIZE, error);
+  if (m == NULL)
+    return FALSE;
+  e = (GstMemmapStoreIndexEntry *) gst_memmap_mapping_data_at (m, offset,
+      GST_MEMMAP_STORE_ENTRY_SIZE);
+
+  /* the reading side of the writer's seqlock */
+  expected = frame + 1;
+  s1 = gst_memmap_store_load_u64 (&e->frame_seq);
+  slot = gst_memmap_store_load_u64_relaxed (&e->slot);
+  pts = gst_memmap_store_load_u64_relaxed (&e->pts);
+  duration = gst_memmap_store_load_u64_relaxed (&e->duration);
+  flags = GUINT32_FROM_LE (__atomic_load_n (&e->flags, __ATOMIC_RELAXED));
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  s2 = gst_memmap_store_load_u64_relaxed (&e->frame_seq);
+
+  if (s1 != expected || s2 != expected) {
+    seen = (s1 != expected ? s1 : s2) & ~GST_MEMMAP_STORE_SEQ_BUSY;
+    /* in a ring, a newer frame at the same entry: the writer overwrote it
+     * after we read the counter */
+    if (geo->mode == GST_MEMMAP_STORE_MODE_RING && seen > expected &&
+        (seen - expected) % geo->max_frames == 0)
+      goto overwritten;
+    goto bad_seq;
+  }
+
+  if (geo->mode == GST_MEMMAP_STORE_MODE_RING) {
+    n_slots = geo->slots_per_chunk;
+  } else {
+    /* no overflow: checked against the file size */
+    n_slots = self->chunks_reserved * geo->slots_per_chunk;
+    if (geo->max_frames > 0)
+      n_slots = MIN (n_slots, geo->max_frames);
+  }
+  if (slot >= n_slots)
+    goto bad_slot;
+  if ((pts != GST_CLOCK_TIME_NONE && pts > G_MAXINT64) ||
+      (duration != GST_CLOCK_TIME_NONE && duration > G_MAXINT64))
+    goto bad_time;
+
+  entry->frame = frame;
+  entry->slot = slot;
+  entry->pts = pts;
+  entry->duration = duration;
+  /* unknown flags are a later minor version's: ignored */
+  entry->flags = flags & GST_MEMMAP_STORE_FRAME_DISCONT;
+  return TRUE;
+
+  /* ERRORS */
+not_committed:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Frame store '%s': frame %" G_GUINT64_FORMAT " is not committed (%"
+        G_GUINT64_FORMAT " frames)", self->path, frame, self->committed);
+    return FALSE;
+  }
+overwritten:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Frame store '%s': frame %" G_GUINT64_FORMAT " was overwritten (the "
+        "ring holds the last %" G_GUINT64_FORMAT " frames)", self->path, frame,
+        geo->max_frames);
+    return FALSE;
+  }
+bad_seq:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+        "Frame store '%s': the index entry of frame %" G_GUINT64_FORMAT
+        " holds frame sequence %" G_GUINT64_FORMAT ", expected %"
+        G_GUINT64_FORMAT, self->path, frame, s1 != expected ? s1 : s2,
+        expected);
+    return FALSE;
+  }
+bad_slot:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+        "Frame store '%s': frame %" G_GUINT64_FORMAT " points to slot %"
+        G_GUINT64_FORMAT " past the %" G_GUINT64_FORMAT " slots of the file",
+        self->path, frame, slot, n_slots);
+    return FALSE;
+  }
+bad_time:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+        "Frame store '%s': frame %" G_GUINT64_FORMAT " has an invalid "
+        "timestamp or duration", self->path, frame);
+    return FALSE;
+  }
+}
+
+/**
+ * gst_memmap_store_reader_get_entry:
+ * @reader: a #GstMemmapStoreReader
+ * @frame: a frame number
+ * @entry: (out caller-allocates): the frame's index entry
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reads and validates the index entry of @frame.
+ *
+ * Fails with %GST_MEMMAP_ERROR_INVALID_ARGUMENT for a frame that is not
+ * committed or, in a ring, was overwritten, and with
+ * %GST_MEMMAP_ERROR_CORRUPT for an entry that does not hold up (wrong
+ * frame sequence, slot outside the file, invalid timestamps).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_reader_get_entry (GstMemmapStoreReader * reader,
+    guint64 frame, GstMemmapStoreEntry * entry, GError ** error)
+{
+  gboolean ret;
+
+  g_return_val_if_fail (reader != NULL, FALSE);
+  g_return_val_if_fail (entry != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&reader->lock);
+  ret = read_entry (reader, frame, entry, error);
+  g_mutex_unlock (&reader->lock);
+
+  return ret;
+}
+
+/**
+ * gst_memmap_store_reader_get_buffer:
+ * @reader: a #GstMemmapStoreReader
+ * @allocator: (nullable): a #GstMemmapAllocator, or %NULL for the reader's
+ * @frame: a frame number
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns @frame as a zero-copy buffer: one read-only memmap memory over
+ * the frame's bytes in the store (the buffer keeps them mapped however long
+ * it lives, also after the reader is freed), PTS and duration from the
+ * index, offset @frame and offset-end @frame + 1, the DISCONT flag of the
+ * index, and a #GstVideoMeta with the store's plane offsets and strides.
+ *
+ * Errors are those of gst_memmap_store_reader_get_entry().
+ *
+ * Returns: (transfer full) (nullable): the buffer, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstBuffer *
+gst_memmap_store_reader_get_buffer (GstMemmapStoreReader * reader,
+    GstAllocator * allocator, guint64 frame, GError ** error)
+{
+  GstMemmapStoreReader *self = reader;
+  GstMemmapStoreEntry entry;
+  GstMemmapMapping *m;
+  GstMemory *mem = NULL;
+  GstBuffer *buf;
+  gsize offsets[GST_VIDEO_MAX_PLANES] = { 0, };
+  gint strides[GST_VIDEO_MAX_PLANES] = { 0, };
+  guint64 offset;
+  guint p;
+
+  g_return_val_if_fail (reader != NULL, NULL);
+  g_return_val_if_fail (allocator == NULL ||
+      GST_IS_MEMMAP_ALLOCATOR (allocator), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  if (!read_entry (self, frame, &entry, error))
+    goto out;
+
+  if (allocator == NULL) {
+    if (self->allocator == NULL)
+      self->allocator = gst_memmap_allocator_new ();
+    allocator = self->allocator;
+  }
+
+  /* the slot was checked to lie in a reserved chunk */
+  offset = gst_memmap_store_slot_offset (&self->geo, entry.slot);
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.frame_size,
+      error);
+  if (m == NULL)
+    goto out;
+  mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
+  if (mem == NULL)
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "Frame store '%s': could not wrap frame %" G_GUINT64_FORMAT,
+        self->path, frame);
+
+out:
+  g_mutex_unlock (&self->lock);
+  if (mem == NULL)
+    return NULL;
+
+  buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, mem);
+  GST_BUFFER_PTS (buf) = entry.pts;
+  GST_BUFFER_DURATION (buf) = entry.duration;
+  GST_BUFFER_OFFSET (buf) = frame;
+  GST_BUFFER_OFFSET_END (buf) = frame + 1;
+  if (entry.flags & GST_MEMMAP_STORE_FRAME_DISCONT)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+
+  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (&self->info); p++) {
+    offsets[p] = GST_VIDEO_INFO_PLANE_OFFSET (&self->info, p);
+    strides[p] = GST_VIDEO_INFO_PLANE_STRIDE (&self->info, p);
+  }
+  gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_INFO_FORMAT (&self->info), GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info), GST_VIDEO_INFO_N_PLANES (&self->info),
+      offsets, strides);
+
+  return buf;
+}
+
+/**
+ * gst_memmap_store_reader_free:
+ * @reader: (transfer full) (nullable): a #GstMemmapStoreReader
+ *
+ * Frees the reader. Buffers it returned stay valid.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_store_reader_free (GstMemmapStoreReader * reader)
+{
+  if (reader == NULL)
+    return;
+
+  g_clear_pointer (&reader->header_map, gst_memmap_mapping_unref);
+  gst_memmap_store_maps_clear (&reader->maps);
+  g_clear_object (&reader->allocator);
+  if (reader->fd >= 0)
+    close (reader->fd);
+  gst_clear_caps (&reader->caps);
+  gst_object_unref (reader->engine);
+  g_free (reader->path);
+  g_mutex_clear (&reader->lock);
+  g_free (reader);
+}

@@ -1,3 +1,1259 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/**
+ * SECTION:gstmemmapstorewriter
+ * @title: GstMemmapStoreWriter
+ * @short_description: writes video frames into an on-disk frame store
+ *
+ * A #GstMemmapStoreWriter creates (or reuses in place) a frame store file
+ * (docs/store-format.md) and publishes frames into it. The bytes of a frame
+ * are written straight into the store: gst_memmap_store_writer_acquire_slot()
+ * hands out a free slot, gst_memmap_store_writer_get_slot_memory() returns a
+ * writable memmap #GstMemory of it (a shared read-write mapping of the file),
+ * and gst_memmap_store_writer_commit() publishes the slot as the next frame.
+ *
+ * Commit order: the frame's bytes are already in its slot; the index entry is
+ * written with its frame_seq last, then the header's committed counter is
+ * stored with release ordering. A reader that loads the counter with acquire
+ * ordering sees the entry and the bytes of every frame below it. All writes go
+ * through MAP_SHARED mappings, so the page cache keeps them when the writer
+ * process dies: a writer killed at any instant leaves every committed frame
+ * readable and nothing torn. Against power loss, turn on
+ * gst_memmap_store_writer_set_sync() (or %GST_MEMMAP_STORE_WRITER_FLAG_SYNC).
+ *
+ * Space is reserved with posix_fallocate() before any byte of it is written
+ * through a mapping: a full disk is a %GST_MEMMAP_ERROR_NO_SPACE error from
+ * gst_memmap_store_writer_acquire_slot(), never a SIGBUS, and every frame
+ * committed before stays.
+ *
+ * One writer per file: the writer holds an exclusive flock() on the store
+ * for its lifetime, and a second writer on the same path fails with
+ * %GST_MEMMAP_ERROR_PERMISSION_DENIED.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include "memmap.h"
+#include "gstmemmapprivate.h"
+#include "gstmemmapstoreformat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_memmap_debug
+
+#define NO_SLOT G_MAXUINT64
+
+struct _GstMemmapStoreWriter
+{
+  /* constant after creation */
+  GstMemmapEngine *engine;
+  gchar *path;
+  GstCaps *caps;
+  GstVideoInfo layout;
+  GstMemmapStoreGeometry geo;
+  guint spare_slots;
+  gboolean reused;
+  gint fd;                      /* read-only, holds the flock */
+  GstMemmapMapping *header_map;
+  GstMemmapStoreHeader *hdr;    /* inside header_map */
+  GstAllocator *allocator;      /* default for get_slot_memory */
+
+  /* streaming thread */
+  gboolean sync;
+  guint64 *ring_slots;          /* ring: slot of the frame at each entry */
+
+  GMutex lock;
+  /* under lock */
+  gboolean closed;
+  guint64 committed;
+  guint64 chunks_reserved;
+  guint64 next_slot;            /* append: the next slot never handed out */
+  GArray *free_slots;           /* FIFO of free slots (guint64) */
+  guint free_head;
+  GHashTable *outstanding;      /* guint64 * -> NULL: acquired slots */
+  GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
+  /* stats */
+  guint64 n_acquired;
+  guint64 n_released;
+  guint64 n_reservations;
+};
+
+/* ------------------------------------------------------------------------ */
+/* free-slot FIFO, under lock                                               */
+
+static void
+free_push (GstMemmapStoreWriter * self, guint64 slot)
+{
+  g_array_append_val (self->free_slots, slot);
+}
+
+static guint
+free_count (GstMemmapStoreWriter * self)
+{
+  return self->free_slots->len - self->free_head;
+}
+
+static guint64
+free_pop (GstMemmapStoreWriter * self)
+{
+  guint64 slot = g_array_index (self->free_slots, guint64, self->free_head);
+
+  self->free_head++;
+  if (self->free_head == self->free_slots->len) {
+    g_array_set_size (self->free_slots, 0);
+    self->free_head = 0;
+  } else if (self->free_head > 64 &&
+      self->free_head > self->free_slots->len / 2) {
+    g_array_remove_range (self->free_slots, 0, self->free_head);
+    self->free_head = 0;
+  }
+  return slot;
+}
+
+static void
+reset_slots (GstMemmapStoreWriter * self)
+{
+  guint64 s;
+
+  g_array_set_size (self->free_slots, 0);
+  self->free_head = 0;
+  self->next_slot = 0;
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
+    for (s = 0; s < self->geo.slots_per_chunk; s++)
+      free_push (self, s);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* creation                                                                 */
+
+static gboolean
+check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
+    gchar ** caps_str, GError ** error)
+{
+  GstVideoInfo info;
+  GstCapsFeatures *features;
+  gchar *str;
+
+  if (!gst_caps_is_fixed (caps) || gst_caps_get_size (caps) != 1 ||
+      !gst_structure_has_name (gst_caps_get_structure (caps, 0),
+          "video/x-raw"))
+    goto bad_caps;
+  features = gst_caps_get_features (caps, 0);
+  if (features && !gst_caps_features_is_equal (features,
+          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
+    goto bad_caps;
+  if (!gst_video_info_from_caps (&info, caps))
+    goto bad_caps;
+  if (GST_VIDEO_INFO_FORMAT (&info) != GST_VIDEO_INFO_FORMAT (layout) ||
+      GST_VIDEO_INFO_WIDTH (&info) != GST_VIDEO_INFO_WIDTH (layout) ||
+      GST_VIDEO_INFO_HEIGHT (&info) != GST_VIDEO_INFO_HEIGHT (layout))
+    goto mismatch;
+
+  str = gst_caps_to_string (caps);
+  if (strlen (str) >= GST_MEMMAP_STORE_CAPS_SIZE) {
+    g_free (str);
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "'%s': caps longer than %d bytes cannot be stored", path,
+        GST_MEMMAP_STORE_CAPS_SIZE - 1);
+    return FALSE;
+  }
+  *caps_str = str;
+  return TRUE;
+
+  /* ERRORS */
+bad_caps:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "'%s': a frame store needs fixed video/x-raw caps in system memory",
+        path);
+    return FALSE;
+  }
+mismatch:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "'%s': the caps and the layout describe different frames", path);
+    return FALSE;
+  }
+}
+
+/* Opens @path for the writer's lock; -1 (no error) if it does not exist or
+ * is not a regular file we could reuse. Fails if another writer holds it. */
+static gboolean
+open_existing (const gchar * path, gint * fd_out, GError ** error)
+{
+  gint fd;
+
+  *fd_out = -1;
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return TRUE;
+
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+    gint err = errno;
+
+    if (err == EWOULDBLOCK) {
+      close (fd);
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_PERMISSION_DENIED,
+          "Frame store '%s' is being written by another writer", path);
+      return FALSE;
+    }
+    /* a file system without flock: carry on unlocked */
+    GST_WARNING ("cannot lock %s: %s", path, g_strerror (err));
+  }
+  *fd_out = fd;
+  return TRUE;
+}
+
+static gboolean
+same_layout (const GstMemmapStoreGeometry * a,
+    const GstMemmapStoreGeometry * b)
+{
+  guint p;
+
+  if (a->mode != b->mode || a->n_planes != b->n_planes ||
+      a->width != b->width || a->height != b->height ||
+      a->frame_size != b->frame_size || a->slot_stride != b->slot_stride ||
+      a->max_frames != b->max_frames ||
+      a->entries_per_chunk != b->entries_per_chunk ||
+      a->slots_per_chunk != b->slots_per_chunk ||
+      a->index_block_size != b->index_block_size ||
+      a->chunk_stride != b->chunk_stride || a->data_offset != b->data_offset ||
+      strcmp (a->format, b->format) != 0)
+    return FALSE;
+  for (p = 0; p < a->n_planes; p++) {
+    if (a->plane_offset[p] != b->plane_offset[p] ||
+        a->plane_stride[p] != b->plane_stride[p])
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Reuse @fd's store in place if it matches self->geo. FALSE (no error):
+ * not reusable. */
+static gboolean
+try_reuse (GstMemmapStoreWriter * self, gint fd)
+{
+  GstMemmapStoreHeader hdr;
+  GstMemmapStoreGeometry geo;
+  GError *err = NULL;
+  struct stat st;
+  gssize n;
+
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) ||
+      (guint64) st.st_size < sizeof (hdr))
+    return FALSE;
+  do {
+    n = pread (fd, &hdr, sizeof (hdr), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != sizeof (hdr))
+    return FALSE;
+  if (!gst_memmap_store_header_parse (&hdr, st.st_size, self->path, &geo,
+          NULL, NULL, &err)) {
+    GST_INFO ("not reusing %s: %s", self->path, err->message);
+    g_clear_error (&err);
+    return FALSE;
+  }
+  if (!same_layout (&geo, &self->geo)) {
+    GST_INFO ("not reusing %s: different layout or capacity", self->path);
+    return FALSE;
+  }
+  self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
+  return TRUE;
+}
+
+/* Rewrites the header of a reused store in place: the frames go, the
+ * reserved chunks stay. */
+static void
+reset_header (GstMemmapStoreWriter * self, const gchar * caps_str)
+{
+  GstMemmapStoreHeader *hdr = self->hdr;
+
+  gst_memmap_store_store_u64 (&hdr->committed, 0);
+  gst_memmap_store_store_u64 (&hdr->generation,
+      gst_memmap_store_load_u64 (&hdr->generation) + 1);
+  gst_memmap_store_store_u32 (&hdr->state, GST_MEMMAP_STORE_STATE_OPEN);
+  hdr->writer_pid = GUINT32_TO_LE ((guint32) getpid ());
+  hdr->creation_time = GUINT64_TO_LE ((guint64) g_get_real_time ());
+  hdr->fps_n = GINT32_TO_LE (self->geo.fps_n);
+  hdr->fps_d = GINT32_TO_LE (self->geo.fps_d);
+  if (strcmp (hdr->caps, caps_str) != 0) {
+    memset (hdr->caps, 0, sizeof (hdr->caps));
+    g_strlcpy (hdr->caps, caps_str, sizeof (hdr->caps));
+  }
+}
+
+static gboolean
+fsync_dir (const gchar * path)
+{
+  gchar *dir = g_path_get_dirname (path);
+  gint fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  gboolean ret = TRUE;
+
+  g_free (dir);
+  if (fd >= 0) {
+    ret = fsync (fd) == 0;
+    close (fd);
+  }
+  return ret;
+}
+
+/* Creates a new store in a temporary file next to @path and renames it over
+ * @path once its header is complete: readers never see a half-made header,
+ * and readers of a file that was at @path keep reading that file. */
+static gboolean
+create_new (GstMemmapStoreWriter * self, const gchar * caps_str,
+    GError ** error)
+{
+  GstMemmapMapping *m = NULL;
+  GstMemmapStoreHeader *hdr;
+  gchar *tmp;
+  guint64 size;
+  gint fd = -1;
+
+  tmp = g_strdup_printf ("%s.tmp-%u-%08x", self->path, (guint) getpid (),
+      g_random_int ());
+
+  m = gst_memmap_engine_create_file (self->engine, tmp,
+      GST_MEMMAP_STORE_HEADER_SIZE, error);
+  if (m == NULL)
+    goto failed;
+
+  fd = open (tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+    GST_WARNING ("cannot lock %s: %s", tmp, g_strerror (errno));
+  if (fd < 0) {
+    gint err = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+        "Could not open '%s': %s", tmp, g_strerror (err));
+    goto failed;
+  }
+
+  /* the first chunk (append) or the whole ring, reserved before any byte
+   * of it is written through a mapping */
+  size = self->geo.data_offset + self->geo.chunk_stride;
+  if (!gst_memmap_engine_reserve_file (self->engine, tmp, size, error))
+    goto failed;
+  self->chunks_reserved = 1;
+
+  hdr = (GstMemmapStoreHeader *) gst_memmap_mapping_data_at (m, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE);
+  gst_memmap_store_header_init (hdr, &self->geo, caps_str);
+  gst_memmap_store_store_u64 (&hdr->chunks_reserved, 1);
+  gst_memmap_store_store_u64 (&hdr->generation, 1);
+  gst_memmap_store_store_u64 (&hdr->committed, 0);
+
+  if (self->sync && (!gst_memmap_mapping_flush (m, 0, 0, error) ||
+          fdatasync (fd) < 0))
+    goto failed_sync;
+
+  if (rename (tmp, self->path) < 0) {
+    gint err = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+        "Could not create frame store '%s': %s", self->path,
+        g_strerror (err));
+    goto failed;
+  }
+  if (self->sync && !fsync_dir (self->path))
+    GST_WARNING ("could not sync the directory of %s", self->path);
+
+  gst_memmap_mapping_unref (m);
+  gst_memmap_engine_unmap (self->engine, tmp);
+  g_free (tmp);
+  self->fd = fd;
+
+  GST_INFO ("created frame store %s: %s %ux%u, %s, %" G_GUINT64_FORMAT
+      " bytes per slot, %" G_GUINT64_FORMAT " slots per chunk", self->path,
+      self->geo.format, self->geo.width, self->geo.height,
+      self->geo.mode == GST_MEMMAP_STORE_MODE_RING ? "ring" : "append",
+      self->geo.slot_stride, self->geo.slots_per_chunk);
+  return TRUE;
+
+  /* ERRORS */
+failed_sync:
+  {
+    if (error && *error == NULL)
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+          "Could not sync '%s': %s", tmp, g_strerror (errno));
+    goto failed;
+  }
+failed:
+  {
+    if (m) {
+      gst_memmap_mapping_unref (m);
+      gst_memmap_engine_unmap (self->engine, tmp);
+      unlink (tmp);
+    }
+    if (fd >= 0)
+      close (fd);
+    g_free (tmp);
+    return FALSE;
+  }
+}
+
+/**
+ * gst_memmap_store_writer_new:
+ * @engine: the #GstMemmapEngine that maps the store
+ * @path: (type filename): the store file
+ * @caps: fixed video/x-raw caps of the frames
+ * @layout: the frame layout: format, size and the plane offsets and strides
+ *   of a frame inside its slot (may differ from the defaults of @caps)
+ * @mode: append or ring
+ * @max_frames: ring: how many frames the ring keeps; append: the most frames
+ *   the store may hold, 0 for no limit
+ * @error: return location for a #GError, or %NULL
+ *
+ * Same as gst_memmap_store_writer_new_full() with the default spare slots,
+ * the default chunk size and no flags: creates a new store at @path,
+ * replacing any file there.
+ *
+ * Returns: (transfer full) (nullable): a writer, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapStoreWriter *
+gst_memmap_store_writer_new (GstMemmapEngine * engine, const gchar * path,
+    GstCaps * caps, const GstVideoInfo * layout, GstMemmapStoreMode mode,
+    guint64 max_frames, GError ** error)
+{
+  return gst_memmap_store_writer_new_full (engine, path, caps, layout, mode,
+      max_frames, 0, 0, GST_MEMMAP_STORE_WRITER_FLAG_NONE, error);
+}
+
+/**
+ * gst_memmap_store_writer_new_full:
+ * @engine: the #GstMemmapEngine that maps the store
+ * @path: (type filename): the store file
+ * @caps: fixed video/x-raw caps of the frames (stored verbatim, at most
+ *   2047 bytes as a string)
+ * @layout: the frame layout: format, size and the plane offsets and strides
+ *   of a frame inside its slot (may differ from the defaults of @caps, for
+ *   padding or stride alignment; every plane must lie inside the size)
+ * @mode: append or ring
+ * @max_frames: ring: how many frames the ring keeps (not 0); append: the
+ *   most frames the store may hold, 0 for no limit
+ * @spare_slots: ring: how many slots may be acquired and not yet committed
+ *   at once, 0 for %GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS; ignored in append
+ *   mode
+ * @chunk_bytes: append: the target chunk size, 0 for
+ *   %GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES (a chunk holds
+ *   max (1, @chunk_bytes / slot stride) slots); ignored in ring mode
+ * @flags: #GstMemmapStoreWriterFlags
+ * @error: return location for a #GError, or %NULL
+ *
+ * Opens a frame store for writing. Without
+ * %GST_MEMMAP_STORE_WRITER_FLAG_REUSE, a new store is made in a temporary
+ * file next to @path and renamed over @path (a symbolic link at @path is
+ * replaced, not followed); readers of a store that was at @path keep their
+ * file. With it, a valid store at @path with the same layout, mode,
+ * @max_frames and geometry is reset and overwritten in place (fast: its
+ * pages are already allocated and often cached), and anything else is
+ * replaced as without the flag.
+ *
+ * Fails with %GST_MEMMAP_ERROR_PERMISSION_DENIED if another writer holds
+ * the store at @path, %GST_MEMMAP_ERROR_NO_SPACE if the first chunk (append)
+ * or the whole ring cannot be reserved, %GST_MEMMAP_ERROR_INVALID_ARGUMENT
+ * for unusable caps, layout or sizes.
+ *
+ * Returns: (transfer full) (nullable): a writer, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapStoreWriter *
+gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
+    const gchar * path, GstCaps * caps, const GstVideoInfo * layout,
+    GstMemmapStoreMode mode, guint64 max_frames, guint spare_slots,
+    guint64 chunk_bytes, GstMemmapStoreWriterFlags flags, GError ** error)
+{
+  GstMemmapStoreWriter *self;
+  gchar *caps_str = NULL;
+  gint fd = -1;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
+  g_return_val_if_fail (layout != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_new0 (GstMemmapStoreWriter, 1);
+  self->engine = gst_object_ref (engine);
+  self->path = g_strdup (path);
+  self->caps = gst_caps_ref (caps);
+  self->layout = *layout;
+  self->fd = -1;
+  self->sync = (flags & GST_MEMMAP_STORE_WRITER_FLAG_SYNC) != 0;
+  g_mutex_init (&self->lock);
+  self->free_slots = g_array_new (FALSE, FALSE, sizeof (guint64));
+  self->outstanding = g_hash_table_new_full (g_int64_hash, g_int64_equal,
+      g_free, NULL);
+
+  if (mode == GST_MEMMAP_STORE_MODE_RING && spare_slots == 0)
+    spare_slots = GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS;
+  self->spare_slots = mode == GST_MEMMAP_STORE_MODE_RING ? spare_slots : 0;
+
+  if (!gst_memmap_store_geometry_compute (layout, mode, max_frames,
+          spare_slots, chunk_bytes, path, &self->geo, error))
+    goto failed;
+  if (!check_caps (caps, layout, path, &caps_str, error))
+    goto failed;
+
+  if (mode == GST_MEMMAP_STORE_MODE_RING) {
+    self->ring_slots = g_try_new (guint64, max_frames);
+    if (self->ring_slots == NULL) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "'%s': a ring of %" G_GUINT64_FORMAT " frames is too large", path,
+          max_frames);
+      goto failed;
+    }
+  }
+
+  if (!open_existing (path, &fd, error))
+    goto failed;
+  if (fd >= 0 && (flags & GST_MEMMAP_STORE_WRITER_FLAG_REUSE) &&
+      try_reuse (self, fd)) {
+    self->fd = fd;
+    self->reused = TRUE;
+  } else {
+    /* holding the lock on the old file until the new one replaced it */
+    gboolean created = create_new (self, caps_str, error);
+
+    if (fd >= 0)
+      close (fd);
+    if (!created)
+      goto failed;
+  }
+
+  if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, self->fd,
+          GST_MEMMAP_MAP_WRITE, error))
+    goto failed;
+  self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE, error);
+  if (self->header_map == NULL)
+    goto failed;
+  gst_memmap_mapping_ref (self->header_map);
+  self->hdr = (GstMemmapStoreHeader *)
+      gst_memmap_mapping_data_at (self->header_map, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE);
+
+  if (self->reused) {
+    reset_header (self, caps_str);
+    if (self->sync && !gst_memmap_mapping_flush (self->header_map, 0,
+            GST_MEMMAP_STORE_HEADER_SIZE, error))
+      goto failed;
+    GST_INFO ("reusing frame store %s in place (%" G_GUINT64_FORMAT
+        " chunks reserved)", path, self->chunks_reserved);
+  }
+
+  reset_slots (self);
+  g_free (caps_str);
+
+  return self;
+
+  /* ERRORS */
+failed:
+  {
+    g_free (caps_str);
+    self->closed = TRUE;
+    gst_memmap_store_writer_free (self);
+    return NULL;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* accessors                                                                */
+
+/**
+ * gst_memmap_store_writer_get_layout:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: (transfer none): the frame layout of every slot
+ *
+ * Since: 0.1
+ */
+const GstVideoInfo *
+gst_memmap_store_writer_get_layout (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, NULL);
+
+  return &writer->layout;
+}
+
+/**
+ * gst_memmap_store_writer_get_path:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: (transfer none) (type filename): the store's path
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_memmap_store_writer_get_path (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, NULL);
+
+  return writer->path;
+}
+
+/**
+ * gst_memmap_store_writer_get_mode:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: the store's mode
+ *
+ * Since: 0.1
+ */
+GstMemmapStoreMode
+gst_memmap_store_writer_get_mode (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, GST_MEMMAP_STORE_MODE_APPEND);
+
+  return writer->geo.mode;
+}
+
+/**
+ * gst_memmap_store_writer_get_max_frames:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: the ring's capacity, or the append store's frame limit (0: none)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, 0);
+
+  return writer->geo.max_frames;
+}
+
+/**
+ * gst_memmap_store_writer_get_spare_slots:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: ring: how many slots may be acquired and not yet committed at
+ *   once; append: 0 (no limit other than max-frames)
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_store_writer_get_spare_slots (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, 0);
+
+  return writer->spare_slots;
+}
+
+/**
+ * gst_memmap_store_writer_was_reused:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: %TRUE if the writer overwrites an existing store in place
+ *   (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE and a matching store)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_was_reused (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  return writer->reused;
+}
+
+/**
+ * gst_memmap_store_writer_is_full:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: %TRUE when an append store with a max-frames limit holds that
+ *   many frames (a ring is never full)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_is_full (GstMemmapStoreWriter * writer)
+{
+  gboolean ret;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  g_mutex_lock (&writer->lock);
+  ret = writer->geo.mode == GST_MEMMAP_STORE_MODE_APPEND &&
+      writer->geo.max_frames > 0 &&
+      writer->committed >= writer->geo.max_frames;
+  g_mutex_unlock (&writer->lock);
+
+  return ret;
+}
+
+/**
+ * gst_memmap_store_writer_get_committed:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: how many frames were committed (the next frame's number)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer)
+{
+  guint64 ret;
+
+  g_return_val_if_fail (writer != NULL, 0);
+
+  g_mutex_lock (&writer->lock);
+  ret = writer->committed;
+  g_mutex_unlock (&writer->lock);
+
+  return ret;
+}
+
+/**
+ * gst_memmap_store_writer_set_sync:
+ * @writer: a #GstMemmapStoreWriter
+ * @sync: whether every commit is made durable
+ *
+ * With @sync, gst_memmap_store_writer_commit() writes the frame's bytes and
+ * its index entry to the disk (msync) before it moves the committed counter,
+ * and the counter after; gst_memmap_store_writer_close() syncs the state.
+ * Commits then survive power loss, at the cost of waiting for the disk on
+ * every frame. Without it (the default) a crash of the writer process loses
+ * nothing committed, but power loss may lose recent frames or the counter.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
+    gboolean sync)
+{
+  g_return_if_fail (writer != NULL);
+
+  g_mutex_lock (&writer->lock);
+  writer->sync = sync;
+  g_mutex_unlock (&writer->lock);
+}
+
+/**
+ * gst_memmap_store_writer_get_stats:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Returns: (transfer full): a #GstStructure named `memmap-store-writer`
+ *   with `committed`, `acquired`, `released`, `outstanding`,
+ *   `chunks-reserved`, `reservations` (guint64) and `reused` (gboolean)
+ *
+ * Since: 0.1
+ */
+GstStructure *
+gst_memmap_store_writer_get_stats (GstMemmapStoreWriter * writer)
+{
+  GstStructure *s;
+
+  g_return_val_if_fail (writer != NULL, NULL);
+
+  g_mutex_lock (&writer->lock);
+  s = gst_structure_new ("memmap-store-writer",
+      "committed", G_TYPE_UINT64, writer->committed,
+      "acquired", G_TYPE_UINT64, writer->n_acquired,
+      "released", G_TYPE_UINT64, writer->n_released,
+      "outstanding", G_TYPE_UINT64,
+      (guint64) g_hash_table_size (writer->outstanding),
+      "chunks-reserved", G_TYPE_UINT64, writer->chunks_reserved,
+      "reservations", G_TYPE_UINT64, writer->n_reservations,
+      "reused", G_TYPE_BOOLEAN, writer->reused, NULL);
+  g_mutex_unlock (&writer->lock);
+
+  return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* slots                                                                    */
+
+/* Makes sure the chunk of @slot is reserved on disk. Under lock. */
+static gboolean
+ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
+{
+  guint64 chunk = slot / self->geo.slots_per_chunk;
+  guint64 size;
+
+  if (chunk < self->chunks_reserved)
+    return TRUE;
+
+  /* slot < 2^62 and every chunk is reserved one after the other: the file
+   * size stays below 2^63 or posix_fallocate refuses it first */
+  if (__builtin_mul_overflow (chunk + 1, self->geo.chunk_stride, &size) ||
+      __builtin_add_overflow (size, self->geo.data_offset, &size) ||
+      size > G_MAXINT64) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+        "Frame store '%s' cannot grow past %" G_GUINT64_FORMAT " chunks",
+        self->path, chunk);
+    return FALSE;
+  }
+  if (!gst_memmap_engine_reserve_file (self->engine,
+          gst_memmap_store_maps_get_path (&self->maps), size, error))
+    return FALSE;
+
+  self->n_reservations++;
+  self->chunks_reserved = chunk + 1;
+  /* published after the reservation: a reader never maps a chunk whose
+   * space is not there */
+  gst_memmap_store_store_u64 (&self->hdr->chunks_reserved, chunk + 1);
+  GST_DEBUG ("%s: reserved chunk %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+      " bytes)", self->path, chunk, size);
+  return TRUE;
+}
+
+/**
+ * gst_memmap_store_writer_acquire_slot:
+ * @writer: a #GstMemmapStoreWriter
+ * @slot: (out): the slot handed out
+ * @error: return location for a #GError, or %NULL
+ *
+ * Hands out a free slot to fill with a frame. In append mode that is a slot
+ * released earlier or the next slot never used; when its chunk is not
+ * reserved yet the file grows by one chunk, reserved with posix_fallocate().
+ * In ring mode it is a slot that holds no frame of the ring.
+ *
+ * Fails with %GST_MEMMAP_ERROR_NO_SPACE when the file system has no room
+ * for the next chunk (every committed frame stays), when an append store
+ * would exceed its max-frames limit (gst_memmap_store_writer_is_full() then
+ * tells, once the slots outstanding are committed, that the store is
+ * complete), or when every spare slot of a ring is already out.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
+    guint64 * slot, GError ** error)
+{
+  GstMemmapStoreWriter *self = writer;
+  guint64 s, *key;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+  g_return_val_if_fail (slot != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    goto closed;
+
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
+    if (free_count (self) == 0)
+      goto no_free_slot;
+    s = free_pop (self);
+  } else {
+    if (self->geo.max_frames > 0 && self->committed +
+        g_hash_table_size (self->outstanding) >= self->geo.max_frames)
+      goto full;
+    if (free_count (self) > 0) {
+      s = free_pop (self);
+    } else {
+      if (!ensure_chunk (self, self->next_slot, error))
+        goto failed;
+      s = self->next_slot++;
+    }
+  }
+
+  key = g_new (guint64, 1);
+  *key = s;
+  g_hash_table_add (self->outstanding, key);
+  self->n_acquired++;
+  g_mutex_unlock (&self->lock);
+
+  GST_LOG ("%s: acquired slot %" G_GUINT64_FORMAT, self->path, s);
+  *slot = s;
+  return TRUE;
+
+  /* ERRORS */
+closed:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Frame store '%s' is closed", self->path);
+    goto failed;
+  }
+no_free_slot:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+        "Frame store '%s': all %u spare slots of the ring are acquired and "
+        "not committed", self->path, self->spare_slots);
+    goto failed;
+  }
+full:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+        "Frame store '%s' is full: it holds at most %" G_GUINT64_FORMAT
+        " frames", self->path, self->geo.max_frames);
+    goto failed;
+  }
+failed:
+  {
+    g_mutex_unlock (&self->lock);
+    return FALSE;
+  }
+}
+
+/**
+ * gst_memmap_store_writer_release_slot:
+ * @writer: a #GstMemmapStoreWriter
+ * @slot: a slot acquired and not committed
+ *
+ * Gives back a slot that will not be committed (a dropped pool buffer): no
+ * frame appears for it and it is handed out again later. May be called from
+ * any thread; does nothing after gst_memmap_store_writer_close() or for a
+ * slot that is not outstanding.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
+    guint64 slot)
+{
+  GstMemmapStoreWriter *self = writer;
+
+  g_return_if_fail (writer != NULL);
+
+  g_mutex_lock (&self->lock);
+  if (self->closed) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  if (!g_hash_table_remove (self->outstanding, &slot)) {
+    g_mutex_unlock (&self->lock);
+    GST_WARNING ("%s: releasing slot %" G_GUINT64_FORMAT " that is not "
+        "acquired", self->path, slot);
+    return;
+  }
+  free_push (self, slot);
+  self->n_released++;
+  g_mutex_unlock (&self->lock);
+
+  GST_LOG ("%s: released slot %" G_GUINT64_FORMAT, self->path, slot);
+}
+
+/**
+ * gst_memmap_store_writer_get_slot_memory:
+ * @writer: a #GstMemmapStoreWriter
+ * @allocator: (nullable): a #GstMemmapAllocator, or %NULL for the writer's
+ * @slot: an acquired slot
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns a writable memmap memory of the frame bytes of @slot: the
+ * frame size of the layout, from the start of the slot, in a shared
+ * read-write mapping of the store. What is written there is the frame
+ * gst_memmap_store_writer_commit() publishes. The memory keeps its mapping
+ * alive however long it lives, also after the writer is freed.
+ *
+ * Returns: (transfer full) (nullable): the memory, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemory *
+gst_memmap_store_writer_get_slot_memory (GstMemmapStoreWriter * writer,
+    GstAllocator * allocator, guint64 slot, GError ** error)
+{
+  GstMemmapStoreWriter *self = writer;
+  GstMemmapMapping *m;
+  GstMemory *mem = NULL;
+  guint64 offset;
+
+  g_return_val_if_fail (writer != NULL, NULL);
+  g_return_val_if_fail (allocator == NULL ||
+      GST_IS_MEMMAP_ALLOCATOR (allocator), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  if (self->closed || !g_hash_table_contains (self->outstanding, &slot)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Frame store '%s': slot %" G_GUINT64_FORMAT " is not acquired",
+        self->path, slot);
+    goto out;
+  }
+  if (allocator == NULL) {
+    if (self->allocator == NULL)
+      self->allocator = gst_memmap_allocator_new ();
+    allocator = self->allocator;
+  }
+
+  offset = gst_memmap_store_slot_offset (&self->geo, slot);
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.frame_size,
+      error);
+  if (m == NULL)
+    goto out;
+  mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
+  if (mem == NULL)
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "Frame store '%s': could not wrap slot %" G_GUINT64_FORMAT,
+        self->path, slot);
+
+out:
+  g_mutex_unlock (&self->lock);
+  return mem;
+}
+
+/* Under lock. */
+static GstMemmapStoreIndexEntry *
+get_entry (GstMemmapStoreWriter * self, guint64 frame,
+    GstMemmapMapping ** mapping, GError ** error)
+{
+  guint64 offset = gst_memmap_store_entry_offset (&self->geo, frame);
+  GstMemmapMapping *m;
+
+  m = gst_memmap_store_maps_get (&self->maps, offset,
+      GST_MEMMAP_STORE_ENTRY_SIZE, error);
+  if (m == NULL)
+    return NULL;
+  *mapping = m;
+  return (GstMemmapStoreIndexEntry *) gst_memmap_mapping_data_at (m, offset,
+      GST_MEMMAP_STORE_ENTRY_SIZE);
+}
+
+/* Under lock: msync the bytes of @slot. */
+static gboolean
+flush_slot (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
+{
+  guint64 offset = gst_memmap_store_slot_offset (&self->geo, slot);
+  GstMemmapMapping *m;
+
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.frame_size,
+      error);
+  if (m == NULL)
+    return FALSE;
+  return gst_memmap_mapping_flush (m, offset, self->geo.frame_size, error);
+}
+
+/**
+ * gst_memmap_store_writer_commit:
+ * @writer: a #GstMemmapStoreWriter
+ * @slot: an acquired slot whose bytes hold a frame
+ * @pts: presentation timestamp, or %GST_CLOCK_TIME_NONE
+ * @duration: duration, or %GST_CLOCK_TIME_NONE
+ * @flags: #GstMemmapStoreFrameFlags
+ * @error: return location for a #GError, or %NULL
+ *
+ * Publishes the frame in @slot as the store's next frame: writes its index
+ * entry (frame_seq last), then moves the committed counter with release
+ * ordering. In ring mode the oldest frame leaves the ring and its slot
+ * becomes free. With sync on, the slot and the entry reach the disk before
+ * the counter moves, and the counter after.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set (the slot then stays
+ *   acquired: release it or try again)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
+    GstClockTime pts, GstClockTime duration, guint32 flags, GError ** error)
+{
+  GstMemmapStoreWriter *self = writer;
+  GstMemmapStoreIndexEntry *e;
+  GstMemmapMapping *m = NULL;
+  guint64 frame, old_slot = NO_SLOT, seq;
+  gboolean ret = FALSE;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->closed || !g_hash_table_contains (self->outstanding, &slot)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Frame store '%s': cannot commit slot %" G_GUINT64_FORMAT
+        ", it is not acquired", self->path, slot);
+    goto out;
+  }
+
+  frame = self->committed;
+  if (frame >= GST_MEMMAP_STORE_MAX_FRAMES ||
+      (self->geo.mode == GST_MEMMAP_STORE_MODE_APPEND &&
+          self->geo.max_frames > 0 && frame >= self->geo.max_frames)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+        "Frame store '%s' is full", self->path);
+    goto out;
+  }
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING &&
+      frame >= self->geo.max_frames)
+    old_slot = self->ring_slots[frame % self->geo.max_frames];
+
+  if (self->sync && !flush_slot (self, slot, error))
+    goto out;
+
+  e = get_entry (self, frame, &m, error);
+  if (e == NULL)
+    goto out;
+
+  /* a seqlock: readers that race with the rewrite of a ring entry see the
+   * busy bit or a frame_seq that changed under them */
+  seq = frame + 1;
+  gst_memmap_store_store_u64_relaxed (&e->frame_seq,
+      seq | GST_MEMMAP_STORE_SEQ_BUSY);
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+  gst_memmap_store_store_u64_relaxed (&e->slot, slot);
+  gst_memmap_store_store_u64_relaxed (&e->pts, pts);
+  gst_memmap_store_store_u64_relaxed (&e->duration, duration);
+  __atomic_store_n (&e->flags, GUINT32_TO_LE (flags), __ATOMIC_RELAXED);
+  __atomic_store_n (&e->reserved0, 0, __ATOMIC_RELAXED);
+  gst_memmap_store_store_u64_relaxed (&e->checksum, 0);
+  gst_memmap_store_store_u64_relaxed (&e->reserved1[0], 0);
+  gst_memmap_store_store_u64_relaxed (&e->reserved1[1], 0);
+  gst_memmap_store_store_u64 (&e->frame_seq, seq);
+
+  if (self->sync && !gst_memmap_mapping_flush (m,
+          gst_memmap_store_entry_offset (&self->geo, frame),
+          GST_MEMMAP_STORE_ENTRY_SIZE, error))
+    goto out;
+
+  /* the frame is visible from here on */
+  gst_memmap_store_store_u64 (&self->hdr->committed, frame + 1);
+  self->committed = frame + 1;
+
+  g_hash_table_remove (self->outstanding, &slot);
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
+    self->ring_slots[frame % self->geo.max_frames] = slot;
+    if (old_slot != NO_SLOT)
+      free_push (self, old_slot);
+  }
+
+  if (self->sync && !gst_memmap_mapping_flush (self->header_map, 0,
+          GST_MEMMAP_STORE_HEADER_SIZE, error))
+    goto out;
+
+  GST_LOG ("%s: committed frame %" G_GUINT64_FORMAT " in slot %"
+      G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT, self->path, frame, slot,
+      GST_TIME_ARGS (pts));
+  ret = TRUE;
+
+out:
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+/**
+ * gst_memmap_store_writer_sync:
+ * @writer: a #GstMemmapStoreWriter
+ * @error: return location for a #GError, or %NULL
+ *
+ * Writes everything committed so far to the disk and waits for it
+ * (fdatasync() of the store). This makes the frames committed before the
+ * call durable, but unlike gst_memmap_store_writer_set_sync() it does not
+ * order the counter after the frames: a power loss before the call may
+ * leave a counter ahead of its frames. After a failure do not retry and
+ * trust the data: the kernel may have dropped the dirty pages.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_sync (GstMemmapStoreWriter * writer, GError ** error)
+{
+  g_return_val_if_fail (writer != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (fdatasync (writer->fd) < 0) {
+    gint err = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "Could not write frame store '%s' to the disk: %s", writer->path,
+        g_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * gst_memmap_store_writer_close:
+ * @writer: a #GstMemmapStoreWriter
+ * @error: return location for a #GError, or %NULL
+ *
+ * Marks the store closed cleanly (readers then know no frame will follow).
+ * With sync on, everything is written to the disk first and the state
+ * after. Slots still acquired are dropped. Acquiring and committing fail
+ * afterwards; closing twice is a no-op.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
+{
+  GstMemmapStoreWriter *self = writer;
+  gboolean ret = TRUE, sync;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->closed || self->hdr == NULL) {
+    self->closed = TRUE;
+    g_mutex_unlock (&self->lock);
+    return TRUE;
+  }
+  self->closed = TRUE;
+  sync = self->sync;
+  g_hash_table_remove_all (self->outstanding);
+  g_mutex_unlock (&self->lock);
+
+  if (sync && !gst_memmap_store_writer_sync (self, error))
+    ret = FALSE;
+
+  gst_memmap_store_store_u32 (&self->hdr->state,
+      GST_MEMMAP_STORE_STATE_CLOSED);
+
+  if (sync && ret && !gst_memmap_mapping_flush (self->header_map, 0,
+          GST_MEMMAP_STORE_HEADER_SIZE, error))
+    ret = FALSE;
+
+  GST_INFO ("closed frame store %s with %" G_GUINT64_FORMAT " frames",
+      self->path, self->committed);
+  return ret;
+}
+
+/**
+ * gst_memmap_store_writer_free:
+ * @writer: (transfer full) (nullable): a #GstMemmapStoreWriter
+ *
+ * Closes the store if it is still open (see
+ * gst_memmap_store_writer_close(); an error is only logged) and frees the
+ * writer. Memories from gst_memmap_store_writer_get_slot_memory() stay
+ * valid.
+ *
+ * Since: 0.1
+ */
+void
+gst_memmap_store_writer_free (GstMemmapStoreWriter * writer)
+{
+  GError *err = NULL;
+
+  if (writer == NULL)
+    return;
+
+  if (!gst_memmap_store_writer_close (writer, &err)) {
+    GST_WARNING ("closing %s: %s", writer->path, err->message);
+    g_clear_error (&err);
+  }
+
+  g_clear_pointer (&writer->header_map, gst_memmap_mapping_unref);
+  gst_memmap_store_maps_clear (&writer->maps);
+  if (writer->fd >= 0)
+    close (writer->fd);
+  g_clear_object (&writer->allocator);
+  g_array_unref (writer->free_slots);
+  g_hash_table_unref (writer->outstanding);
+  g_free (writer->ring_slots);
+  gst_caps_unref (writer->caps);
+  gst_object_unref (writer->engine);
+  g_free (writer->path);
+  g_mutex_clear (&writer->lock);
+  g_free (writer);
+}
