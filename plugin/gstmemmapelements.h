@@ -5,6 +5,6 @@
 
 G_BEGIN_DECLS
 
-void memmap_element_init (GstPlugin * plugin);
+GST_ELEMENT_REGISTER_DECLARE (memmapsink);
 
 G_END_DECLS

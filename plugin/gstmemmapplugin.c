@@ -20,8 +20,7 @@ plugin_init (GstPlugin * plugin)
 
   gst_memmap_init ();
 
-  /* Elements register here as they arrive. */
-  ret = TRUE;
+  ret |= GST_ELEMENT_REGISTER (memmapsink, plugin);
 
   return ret;
 }

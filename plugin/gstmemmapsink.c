@@ -1,0 +1,1051 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-memmapsink
+ * @title: memmapsink
+ * @see_also: filesink, #GstMemmapStoreReader
+ *
+ * Writes raw video frames into a frame store: a file of page-aligned frame
+ * slots and an index of timestamps (docs/store-format.md) that
+ * gst_memmap_store_reader_open(), numpy or any other process can read, also
+ * while it is being written.
+ *
+ * memmapsink offers upstream a buffer pool whose buffers are the store's
+ * slots, so a producer that takes it (videotestsrc, videoconvert, most
+ * software decoders) renders each frame straight into the file's pages and
+ * memmapsink only publishes the frame's index entry: no copy. Any other
+ * buffer is copied once into the next slot. The #GstMemmapSink:stats
+ * property counts both.
+ *
+ * In append mode (the default) the file grows in reserved chunks until the
+ * stream ends, the disk is full or #GstMemmapSink:max-frames frames are
+ * stored. In ring mode the store keeps the last #GstMemmapSink:max-frames
+ * frames. At EOS, on an error and when the element stops, the store is
+ * closed cleanly; every frame committed before stays readable.
+ *
+ * A store holds one video layout: new caps with the same format, width and
+ * height continue the store, any other caps end it with an error.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,format=I420,width=1280,height=720 ! memmapsink location=/tmp/frames.store
+ * ]| Stores 300 frames of 720p I420, written in place by videotestsrc.
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=NV12,width=640,height=480,framerate=30/1 ! memmapsink location=/tmp/last.store mode=ring max-frames=300
+ * ]| Keeps the last ten seconds of a live source; stop it with Ctrl-C
+ * (gst-launch-1.0 -e) and the store is closed with its last 300 frames.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmemmapelements.h"
+#include "gstmemmapcontext.h"
+#include "gstmemmapslotpool.h"
+
+#include <gst/base/gstbasesink.h>
+#include <gst/video/video.h>
+#include <gst/memmap/memmap.h>
+
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_memmap_sink_debug);
+#define GST_CAT_DEFAULT gst_memmap_sink_debug
+
+#define DEFAULT_LOCATION NULL
+#define DEFAULT_MODE GST_MEMMAP_STORE_MODE_APPEND
+#define DEFAULT_MAX_FRAMES 0
+#define DEFAULT_DURABLE FALSE
+#define DEFAULT_REUSE FALSE
+#define DEFAULT_CHUNK_SIZE 0
+
+enum
+{
+  PROP_0,
+  PROP_LOCATION,
+  PROP_MODE,
+  PROP_MAX_FRAMES,
+  PROP_DURABLE,
+  PROP_REUSE,
+  PROP_CHUNK_SIZE,
+  PROP_STATS,
+};
+
+typedef struct
+{
+  gchar *location;
+  GstMemmapStoreMode mode;
+  guint64 max_frames;
+  gboolean durable;
+  gboolean reuse;
+  guint64 chunk_size;
+} Settings;
+
+#define GST_TYPE_MEMMAP_SINK (gst_memmap_sink_get_type ())
+G_DECLARE_FINAL_TYPE (GstMemmapSink, gst_memmap_sink, GST, MEMMAP_SINK,
+    GstBaseSink)
+
+struct _GstMemmapSink
+{
+  GstBaseSink parent;
+
+  /* under the object lock: the properties, the engine (set_context() comes
+   * from any thread), whether a stream runs, and the counters */
+  Settings settings;
+  GstMemmapEngine *engine;
+  gboolean running;
+  guint64 frames_written;
+  guint64 frames_zero_copy;
+  guint64 frames_copied;
+  guint64 bytes_written;
+
+  /* state: what READY->PAUSED took from the settings, and the store opened
+   * at the first caps; only the streaming thread touches it between
+   * READY->PAUSED and PAUSED->READY */
+  Settings cur;
+  GstMemmapSlotStore *store;
+  GstVideoInfo info;            /* of the current caps */
+};
+
+G_DEFINE_TYPE (GstMemmapSink, gst_memmap_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (memmapsink, "memmapsink", GST_RANK_NONE,
+    GST_TYPE_MEMMAP_SINK);
+
+static void gst_memmap_sink_finalize (GObject * object);
+static void gst_memmap_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_memmap_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+
+static GstStateChangeReturn gst_memmap_sink_change_state (GstElement *
+    element, GstStateChange transition);
+static void gst_memmap_sink_set_context (GstElement * element,
+    GstContext * context);
+
+static gboolean gst_memmap_sink_start (GstBaseSink * bsink);
+static gboolean gst_memmap_sink_stop (GstBaseSink * bsink);
+static gboolean gst_memmap_sink_set_caps (GstBaseSink * bsink,
+    GstCaps * caps);
+static gboolean gst_memmap_sink_propose_allocation (GstBaseSink * bsink,
+    GstQuery * query);
+static gboolean gst_memmap_sink_query (GstBaseSink * bsink, GstQuery * query);
+static gboolean gst_memmap_sink_event (GstBaseSink * bsink, GstEvent * event);
+static GstFlowReturn gst_memmap_sink_render (GstBaseSink * bsink,
+    GstBuffer * buffer);
+
+/* video/x-raw in every format GstVideoInfo lays out as planes of rows: all
+ * of GST_VIDEO_FORMATS_ALL but the tiled formats and the paletted one, which
+ * a frame store cannot describe (docs/store-format.md). */
+static GstCaps *
+gst_memmap_sink_template_caps (void)
+{
+  GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
+  const GstVideoFormat *raw;
+  GstCaps *caps;
+  guint i, n;
+
+  g_value_init (&formats, GST_TYPE_LIST);
+  g_value_init (&format, G_TYPE_STRING);
+  raw = gst_video_formats_raw (&n);
+  for (i = 0; i < n; i++) {
+    const GstVideoFormatInfo *finfo = gst_video_format_get_info (raw[i]);
+
+    if (GST_VIDEO_FORMAT_INFO_IS_TILED (finfo) ||
+        GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo))
+      continue;
+    g_value_set_static_string (&format, GST_VIDEO_FORMAT_INFO_NAME (finfo));
+    gst_value_list_append_value (&formats, &format);
+  }
+
+  caps = gst_caps_new_empty_simple ("video/x-raw");
+  gst_caps_set_value (caps, "format", &formats);
+  gst_caps_set_simple (caps,
+      "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
+      "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
+      "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
+
+  g_value_unset (&format);
+  g_value_unset (&formats);
+
+  return caps;
+}
+
+static void
+gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  GstCaps *caps;
+
+  gobject_class->finalize = gst_memmap_sink_finalize;
+  gobject_class->set_property = gst_memmap_sink_set_property;
+  gobject_class->get_property = gst_memmap_sink_get_property;
+
+  /**
+   * GstMemmapSink:location:
+   *
+   * The frame store file to write. An existing file is replaced.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "File Location",
+          "Location of the frame store file to write", DEFAULT_LOCATION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:mode:
+   *
+   * append: every frame is kept and the file grows in reserved chunks.
+   * ring: the store keeps the last #GstMemmapSink:max-frames frames, in a
+   * file whose size is fixed when it is created.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "How the store keeps its frames", GST_TYPE_MEMMAP_STORE_MODE,
+          DEFAULT_MODE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:max-frames:
+   *
+   * In ring mode the number of frames kept (required, > 0). In append mode
+   * a cap: after that many frames memmapsink closes the store and returns
+   * %GST_FLOW_EOS upstream, which ends the stream; 0 means no cap.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_FRAMES,
+      g_param_spec_uint64 ("max-frames", "Max frames",
+          "Ring capacity (mode=ring, required), or the most frames to store "
+          "in append mode (0 = unlimited)", 0, G_MAXUINT64,
+          DEFAULT_MAX_FRAMES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:durable:
+   *
+   * Sync every frame and its index entry to the disk (msync) before the
+   * next one, so that committed frames survive a power loss or a kernel
+   * crash. Without it a crash of the process already loses no committed
+   * frame (the bytes are in the page cache); the operating system writes
+   * them back in its own time. Costs one synchronous write per frame.
+   *
+   * It is not called `sync` because #GstBaseSink:sync already means
+   * synchronising on the clock.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_DURABLE,
+      g_param_spec_boolean ("durable", "Durable",
+          "Sync every committed frame to the disk (survives power loss)",
+          DEFAULT_DURABLE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:reuse:
+   *
+   * When #GstMemmapSink:location already holds a valid store with the same
+   * video layout, mode and max-frames, overwrite it in place: its old frames
+   * are dropped, its reserved space and page cache are reused, which is much
+   * faster than filling a new file. Otherwise (and by default) a new store
+   * replaces the file atomically: a reader of the old file keeps its copy.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_REUSE,
+      g_param_spec_boolean ("reuse", "Reuse",
+          "Overwrite an existing store of the same layout, mode and capacity "
+          "in place instead of replacing the file", DEFAULT_REUSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:chunk-size:
+   *
+   * In append mode the file grows by chunks of about this many bytes (whole
+   * slots, at least one), each reserved on the disk when it is added, so
+   * that a full disk is reported when a chunk is added and never hit while
+   * a frame is written. 0 selects the library's default, 64 MiB.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CHUNK_SIZE,
+      g_param_spec_uint64 ("chunk-size", "Chunk size",
+          "Bytes reserved at a time as an append store grows "
+          "(0 = the default, 64 MiB)", 0, G_MAXUINT64, DEFAULT_CHUNK_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstMemmapSink:stats:
+   *
+   * A `memmapsink-stats` structure of #guint64 counters, reset when the
+   * element goes to PAUSED:
+   *
+   * - `frames-written`: frames committed to the store
+   * - `frames-zero-copy`: of those, frames that arrived in a slot of the
+   *   store (from the pool memmapsink proposed) and were not copied
+   * - `frames-copied`: of those, frames copied into a slot
+   * - `bytes-written`: frame bytes committed (frame size × frames)
+   *
+   * and two #GstStructure fields: `engine`, the stats of the
+   * #GstMemmapEngine the element uses (see gst_memmap_engine_get_stats()),
+   * and, once a store was opened, `store`, the writer's (see
+   * gst_memmap_store_writer_get_stats()).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Frames written, zero-copy and copied, bytes written, and the "
+          "engine's stats", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_set_static_metadata (element_class,
+      "Memory-mapped frame store sink", "Sink/Video",
+      "Writes raw video frames into a frame store file, without a copy when "
+      "upstream renders into the store's slots",
+      "gst-memmap developers <https://example.invalid/gst-memmap>");
+  caps = gst_memmap_sink_template_caps ();
+  gst_element_class_add_pad_template (element_class,
+      gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_caps_unref (caps);
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_memmap_sink_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_memmap_sink_set_context);
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_memmap_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_memmap_sink_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_memmap_sink_set_caps);
+  basesink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_memmap_sink_propose_allocation);
+  basesink_class->query = GST_DEBUG_FUNCPTR (gst_memmap_sink_query);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_memmap_sink_event);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_memmap_sink_render);
+
+  GST_DEBUG_CATEGORY_INIT (gst_memmap_sink_debug, "memmapsink", 0,
+      "memmapsink element");
+}
+
+static void
+gst_memmap_sink_init (GstMemmapSink * self)
+{
+  self->settings.location = g_strdup (DEFAULT_LOCATION);
+  self->settings.mode = DEFAULT_MODE;
+  self->settings.max_frames = DEFAULT_MAX_FRAMES;
+  self->settings.durable = DEFAULT_DURABLE;
+  self->settings.reuse = DEFAULT_REUSE;
+  self->settings.chunk_size = DEFAULT_CHUNK_SIZE;
+
+  /* a recorder, not a renderer: as fast as the producer, like filesink */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+}
+
+static void
+gst_memmap_sink_finalize (GObject * object)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (object);
+
+  g_free (self->settings.location);
+  g_free (self->cur.location);
+  g_clear_pointer (&self->store, gst_memmap_slot_store_unref);
+  gst_clear_object (&self->engine);
+
+  G_OBJECT_CLASS (gst_memmap_sink_parent_class)->finalize (object);
+}
+
+static void
+gst_memmap_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  if (self->running) {
+    GST_OBJECT_UNLOCK (self);
+    g_warning ("Changing the `%s' property on memmapsink while a store is "
+        "open is not supported.", pspec->name);
+    return;
+  }
+
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_free (self->settings.location);
+      self->settings.location = g_value_dup_string (value);
+      break;
+    case PROP_MODE:
+      self->settings.mode = g_value_get_enum (value);
+      break;
+    case PROP_MAX_FRAMES:
+      self->settings.max_frames = g_value_get_uint64 (value);
+      break;
+    case PROP_DURABLE:
+      self->settings.durable = g_value_get_boolean (value);
+      break;
+    case PROP_REUSE:
+      self->settings.reuse = g_value_get_boolean (value);
+      break;
+    case PROP_CHUNK_SIZE:
+      self->settings.chunk_size = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstStructure *
+gst_memmap_sink_create_stats (GstMemmapSink * self)
+{
+  GstMemmapSlotStore *store = NULL;
+  GstMemmapEngine *engine;
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("memmapsink-stats",
+      "frames-written", G_TYPE_UINT64, self->frames_written,
+      "frames-zero-copy", G_TYPE_UINT64, self->frames_zero_copy,
+      "frames-copied", G_TYPE_UINT64, self->frames_copied,
+      "bytes-written", G_TYPE_UINT64, self->bytes_written, NULL);
+  engine = self->engine ? gst_object_ref (self->engine) : NULL;
+  if (self->store)
+    store = gst_memmap_slot_store_ref (self->store);
+  GST_OBJECT_UNLOCK (self);
+
+  if (engine) {
+    GstStructure *engine_stats = gst_memmap_engine_get_stats (engine);
+
+    gst_structure_set (s, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
+    gst_structure_free (engine_stats);
+    gst_object_unref (engine);
+  }
+  if (store) {
+    GstStructure *store_stats = gst_memmap_slot_store_get_stats (store);
+
+    if (store_stats) {
+      gst_structure_set (s, "store", GST_TYPE_STRUCTURE, store_stats, NULL);
+      gst_structure_free (store_stats);
+    }
+    gst_memmap_slot_store_unref (store);
+  }
+
+  return s;
+}
+
+static void
+gst_memmap_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (object);
+
+  switch (prop_id) {
+    case PROP_LOCATION:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->settings.location);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MODE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_enum (value, self->settings.mode);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MAX_FRAMES:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint64 (value, self->settings.max_frames);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_DURABLE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->settings.durable);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_REUSE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_boolean (value, self->settings.reuse);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_CHUNK_SIZE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint64 (value, self->settings.chunk_size);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, gst_memmap_sink_create_stats (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+/* Same format, size and plane layout: frames of @info fit the store's slots
+ * as they are. */
+static gboolean
+same_video_layout (const GstVideoInfo * info, const GstVideoInfo * layout)
+{
+  guint i;
+
+  if (GST_VIDEO_INFO_FORMAT (info) != GST_VIDEO_INFO_FORMAT (layout) ||
+      GST_VIDEO_INFO_WIDTH (info) != GST_VIDEO_INFO_WIDTH (layout) ||
+      GST_VIDEO_INFO_HEIGHT (info) != GST_VIDEO_INFO_HEIGHT (layout) ||
+      GST_VIDEO_INFO_SIZE (info) != GST_VIDEO_INFO_SIZE (layout))
+    return FALSE;
+  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (info); i++) {
+    if (GST_VIDEO_INFO_PLANE_OFFSET (info, i) !=
+        GST_VIDEO_INFO_PLANE_OFFSET (layout, i) ||
+        GST_VIDEO_INFO_PLANE_STRIDE (info, i) !=
+        GST_VIDEO_INFO_PLANE_STRIDE (layout, i))
+      return FALSE;
+  }
+
+  return TRUE;
+}
+
+/* Reports a store error of the streaming thread, naming the file. */
+static void
+post_store_error (GstMemmapSink * self, const GError * error, gboolean opening)
+{
+  const gchar *location = self->cur.location;
+
+  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("No space left on the device for the frame store \"%s\".", location),
+        ("%s: %s", location, error->message));
+  } else if (opening && g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_INVALID_ARGUMENT)) {
+    /* the caps or the properties describe a store that cannot exist */
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Could not create the frame store \"%s\" with these settings.",
+            location), ("%s: %s", location, error->message));
+  } else if (opening) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not open the frame store \"%s\" for writing.", location),
+        ("%s: %s", location, error->message));
+  } else {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not write to the frame store \"%s\".", location),
+        ("%s: %s", location, error->message));
+  }
+}
+
+/* Closes the store cleanly (state closed, every committed frame kept). The
+ * store object stays, closed, so that the stream can tell it ended. */
+static void
+close_store (GstMemmapSink * self)
+{
+  GError *error = NULL;
+
+  if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
+    return;
+
+  if (!gst_memmap_slot_store_close (self->store, &error)) {
+    GST_ELEMENT_WARNING (self, RESOURCE, CLOSE,
+        ("Could not close the frame store \"%s\".", self->cur.location),
+        ("%s: %s", self->cur.location, error->message));
+    g_clear_error (&error);
+    return;
+  }
+
+  GST_INFO_OBJECT (self, "closed %s with %" G_GUINT64_FORMAT " frames",
+      self->cur.location, gst_memmap_slot_store_get_committed (self->store));
+}
+
+static void
+clear_state (GstMemmapSink * self)
+{
+  GstMemmapSlotStore *store;
+
+  close_store (self);
+
+  GST_OBJECT_LOCK (self);
+  store = self->store;
+  self->store = NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  g_clear_pointer (&store, gst_memmap_slot_store_unref);
+  g_clear_pointer (&self->cur.location, g_free);
+  gst_video_info_init (&self->info);
+}
+
+/* READY->PAUSED: the stream takes its settings; nothing is opened before
+ * the caps give the layout. */
+static gboolean
+gst_memmap_sink_begin_stream (GstMemmapSink * self)
+{
+  GST_OBJECT_LOCK (self);
+  g_free (self->cur.location);
+  self->cur = self->settings;
+  self->cur.location = g_strdup (self->settings.location);
+  self->running = TRUE;
+  self->frames_written = self->frames_zero_copy = self->frames_copied = 0;
+  self->bytes_written = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  if (self->cur.location == NULL || self->cur.location[0] == '\0')
+    goto no_location;
+  if (self->cur.mode == GST_MEMMAP_STORE_MODE_RING &&
+      self->cur.max_frames == 0)
+    goto ring_without_capacity;
+
+  GST_DEBUG_OBJECT (self, "stream to %s, mode %d, max-frames %"
+      G_GUINT64_FORMAT ", durable %d", self->cur.location, self->cur.mode,
+      self->cur.max_frames, self->cur.durable);
+
+  return TRUE;
+
+  /* ERRORS */
+no_location:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No file name specified for writing."), (NULL));
+    return FALSE;
+  }
+ring_without_capacity:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("A ring store needs max-frames greater than 0."),
+        ("%s: mode=ring with max-frames=0", self->cur.location));
+    return FALSE;
+  }
+}
+
+static void
+gst_memmap_sink_end_stream (GstMemmapSink * self)
+{
+  clear_state (self);
+
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstStateChangeReturn
+gst_memmap_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!gst_memmap_sink_begin_stream (self)) {
+        gst_memmap_sink_end_stream (self);
+        return GST_STATE_CHANGE_FAILURE;
+      }
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (gst_memmap_sink_parent_class)->change_state
+      (element, transition);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (ret == GST_STATE_CHANGE_FAILURE)
+        gst_memmap_sink_end_stream (self);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* the streaming thread has stopped: close what it opened */
+      gst_memmap_sink_end_stream (self);
+      break;
+    default:
+      break;
+  }
+
+  return ret;
+}
+
+static void
+gst_memmap_sink_set_context (GstElement * element, GstContext * context)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (element);
+
+  gst_memmap_context_handle_set_context (element, context, &self->engine);
+
+  GST_ELEMENT_CLASS (gst_memmap_sink_parent_class)->set_context (element,
+      context);
+}
+
+/* NULL->READY: find the pipeline's engine. */
+static gboolean
+gst_memmap_sink_start (GstBaseSink * bsink)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+  GstMemmapEngine *engine;
+
+  engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self),
+      &self->engine);
+  GST_DEBUG_OBJECT (self, "engine %" GST_PTR_FORMAT, engine);
+  gst_object_unref (engine);
+
+  return TRUE;
+}
+
+/* READY->NULL: forget the engine; the next start() asks again (a context
+ * set on the element stays with GstElement). */
+static gboolean
+gst_memmap_sink_stop (GstBaseSink * bsink)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+  GstMemmapEngine *engine;
+
+  /* normally done at PAUSED->READY already */
+  gst_memmap_sink_end_stream (self);
+
+  GST_OBJECT_LOCK (self);
+  engine = self->engine;
+  self->engine = NULL;
+  GST_OBJECT_UNLOCK (self);
+  gst_clear_object (&engine);
+
+  return TRUE;
+}
+
+static gboolean
+gst_memmap_sink_open_store (GstMemmapSink * self, GstCaps * caps,
+    const GstVideoInfo * info)
+{
+  GstMemmapStoreWriterFlags flags = GST_MEMMAP_STORE_WRITER_FLAG_NONE;
+  GstMemmapStoreWriter *writer;
+  GstMemmapSlotStore *store;
+  GstMemmapEngine *engine;
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (self);
+  engine = self->engine ? gst_object_ref (self->engine) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (engine == NULL)
+    engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self),
+        &self->engine);
+
+  if (self->cur.durable)
+    flags |= GST_MEMMAP_STORE_WRITER_FLAG_SYNC;
+  if (self->cur.reuse)
+    flags |= GST_MEMMAP_STORE_WRITER_FLAG_REUSE;
+
+  /* frames are laid out as GstVideoInfo does by default for these caps; the
+   * store puts every slot on a page boundary */
+  writer = gst_memmap_store_writer_new_full (engine, self->cur.location, caps,
+      info, self->cur.mode, self->cur.max_frames, 0, self->cur.chunk_size,
+      flags, &error);
+  gst_object_unref (engine);
+  if (writer == NULL)
+    goto open_failed;
+
+  GST_INFO_OBJECT (self, "%s %s: %s %ux%u, %" G_GSIZE_FORMAT
+      " bytes a frame, %s mode, max-frames %" G_GUINT64_FORMAT "%s",
+      gst_memmap_store_writer_was_reused (writer) ? "reusing" : "created",
+      self->cur.location, GST_VIDEO_INFO_NAME (info),
+      GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info),
+      GST_VIDEO_INFO_SIZE (info),
+      self->cur.mode == GST_MEMMAP_STORE_MODE_RING ? "ring" : "append",
+      self->cur.max_frames, self->cur.durable ? ", durable" : "");
+
+  store = gst_memmap_slot_store_new (writer);
+  GST_OBJECT_LOCK (self);
+  self->store = store;
+  GST_OBJECT_UNLOCK (self);
+
+  return TRUE;
+
+  /* ERRORS */
+open_failed:
+  {
+    post_store_error (self, error, TRUE);
+    g_clear_error (&error);
+    return FALSE;
+  }
+}
+
+static gboolean
+gst_memmap_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+  const GstVideoInfo *layout;
+  GstVideoInfo info;
+
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+
+  if (!gst_video_info_from_caps (&info, caps))
+    goto invalid_caps;
+
+  if (self->store == NULL) {
+    if (!gst_memmap_sink_open_store (self, caps, &info))
+      return FALSE;
+    self->info = info;
+    return TRUE;
+  }
+
+  layout = gst_memmap_slot_store_get_layout (self->store);
+  if (!same_video_layout (&info, layout))
+    goto layout_changed;
+
+  GST_DEBUG_OBJECT (self, "same layout, the store continues");
+  self->info = info;
+  return TRUE;
+
+  /* ERRORS */
+invalid_caps:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("no video info in %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+layout_changed:
+  {
+    close_store (self);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("caps changed mid-stream"),
+        ("store %s holds %ux%u %s; new caps %" GST_PTR_FORMAT "; a store "
+            "holds one video layout — start a new store", self->cur.location,
+            GST_VIDEO_INFO_WIDTH (layout), GST_VIDEO_INFO_HEIGHT (layout),
+            GST_VIDEO_INFO_NAME (layout), caps));
+    return FALSE;
+  }
+}
+
+static gboolean
+gst_memmap_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+  const GstVideoInfo *layout;
+  GstAllocationParams params;
+  GstBufferPool *pool = NULL;
+  GstStructure *config;
+  GstVideoInfo info;
+  gboolean need_pool;
+  GstCaps *caps;
+  guint size, max;
+
+  gst_query_parse_allocation (query, &caps, &need_pool);
+
+  /* we read any stride */
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+
+  if (caps == NULL || !gst_video_info_from_caps (&info, caps))
+    return TRUE;
+  if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
+    goto no_store;
+  layout = gst_memmap_slot_store_get_layout (self->store);
+  if (!same_video_layout (&info, layout))
+    goto other_layout;
+
+  size = GST_VIDEO_INFO_SIZE (layout);
+  max = gst_memmap_slot_store_get_max_outstanding (self->store);
+
+  if (need_pool) {
+    pool = gst_memmap_slot_pool_new (self->store);
+    config = gst_buffer_pool_get_config (pool);
+    gst_buffer_pool_config_set_params (config, caps, size, 0, max);
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    /* every slot starts on a page */
+    gst_allocation_params_init (&params);
+    params.align = getpagesize () - 1;
+    gst_buffer_pool_config_set_allocator (config, NULL, &params);
+    if (!gst_buffer_pool_set_config (pool, config))
+      goto config_failed;
+  }
+
+  GST_DEBUG_OBJECT (self, "proposing slot pool %" GST_PTR_FORMAT ", size %u,"
+      " max %u", pool, size, max);
+  gst_query_add_allocation_pool (query, pool, size, 0, max);
+  gst_clear_object (&pool);
+
+  return TRUE;
+
+  /* ERRORS */
+no_store:
+  {
+    GST_DEBUG_OBJECT (self, "no open store: no pool to propose");
+    return TRUE;
+  }
+other_layout:
+  {
+    GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT " is not the store's layout: "
+        "no pool to propose", caps);
+    return TRUE;
+  }
+config_failed:
+  {
+    GST_WARNING_OBJECT (self, "slot pool refused its config");
+    gst_object_unref (pool);
+    return TRUE;
+  }
+}
+
+static gboolean
+gst_memmap_sink_query (GstBaseSink * bsink, GstQuery * query)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+
+  if (gst_memmap_context_handle_query (GST_ELEMENT (self), query,
+          &self->engine))
+    return TRUE;
+
+  return GST_BASE_SINK_CLASS (gst_memmap_sink_parent_class)->query (bsink,
+      query);
+}
+
+static gboolean
+gst_memmap_sink_event (GstBaseSink * bsink, GstEvent * event)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    GST_DEBUG_OBJECT (self, "EOS");
+    /* closed before the EOS message reaches the application */
+    close_store (self);
+  }
+
+  return GST_BASE_SINK_CLASS (gst_memmap_sink_parent_class)->event (bsink,
+      event);
+}
+
+/* Copies the frame in @buffer into a new slot; returns the slot's memory. */
+static GstMemory *
+copy_into_slot (GstMemmapSink * self, GstBuffer * buffer, GError ** error)
+{
+  GstVideoFrame in_frame, out_frame;
+  GstBuffer *slot_buffer;
+  GstMemory *mem;
+  gboolean copied;
+
+  if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ))
+    goto map_failed;
+
+  mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
+  if (mem == NULL) {
+    gst_video_frame_unmap (&in_frame);
+    return NULL;
+  }
+
+  slot_buffer = gst_buffer_new ();
+  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
+  if (!gst_video_frame_map (&out_frame,
+          gst_memmap_slot_store_get_layout (self->store), slot_buffer,
+          GST_MAP_WRITE)) {
+    copied = FALSE;
+  } else {
+    copied = gst_video_frame_copy (&out_frame, &in_frame);
+    gst_video_frame_unmap (&out_frame);
+  }
+  gst_buffer_unref (slot_buffer);
+  gst_video_frame_unmap (&in_frame);
+
+  if (!copied) {
+    /* unreferenced without a commit: the slot goes back */
+    gst_memory_unref (mem);
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "%s: could not copy a frame into a slot", self->cur.location);
+    return NULL;
+  }
+
+  return mem;
+
+  /* ERRORS */
+map_failed:
+  {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "a buffer of %" G_GSIZE_FORMAT " bytes does not hold a %ux%u %s "
+        "frame", gst_buffer_get_size (buffer),
+        GST_VIDEO_INFO_WIDTH (&self->info),
+        GST_VIDEO_INFO_HEIGHT (&self->info),
+        GST_VIDEO_INFO_NAME (&self->info));
+    return NULL;
+  }
+}
+
+static GstFlowReturn
+gst_memmap_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
+  GstMemory *mem;
+  GError *error = NULL;
+  gboolean zero_copy;
+  guint32 flags;
+  guint64 committed;
+  gsize frame_size;
+
+  if (G_UNLIKELY (self->store == NULL))
+    goto not_negotiated;
+  if (G_UNLIKELY (gst_memmap_slot_store_is_closed (self->store)))
+    goto closed;
+
+  mem = gst_memmap_slot_pool_get_buffer_slot (self->store, buffer);
+  zero_copy = (mem != NULL);
+  if (zero_copy) {
+    gst_memory_ref (mem);
+  } else {
+    GST_LOG_OBJECT (self, "copying %" GST_PTR_FORMAT " into a slot", buffer);
+    if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
+      goto write_failed;
+  }
+
+  flags = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) ?
+      GST_MEMMAP_STORE_FRAME_DISCONT : GST_MEMMAP_STORE_FRAME_NONE;
+  if (!gst_memmap_slot_store_commit (self->store, mem,
+          GST_BUFFER_PTS (buffer), GST_BUFFER_DURATION (buffer), flags,
+          &error)) {
+    gst_memory_unref (mem);
+    goto write_failed;
+  }
+  gst_memory_unref (mem);
+
+  committed = gst_memmap_slot_store_get_committed (self->store);
+  frame_size = GST_VIDEO_INFO_SIZE (gst_memmap_slot_store_get_layout
+      (self->store));
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT
+      " %s", committed - 1, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+      zero_copy ? "in place" : "copied");
+
+  GST_OBJECT_LOCK (self);
+  self->frames_written++;
+  if (zero_copy)
+    self->frames_zero_copy++;
+  else
+    self->frames_copied++;
+  self->bytes_written += frame_size;
+  GST_OBJECT_UNLOCK (self);
+
+  if (gst_memmap_slot_store_is_full (self->store)) {
+    GST_INFO_OBJECT (self, "stored max-frames=%" G_GUINT64_FORMAT " frames: "
+        "ending the stream", self->cur.max_frames);
+    close_store (self);
+    return GST_FLOW_EOS;
+  }
+
+  return GST_FLOW_OK;
+
+  /* ERRORS */
+not_negotiated:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("a buffer arrived before any caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+closed:
+  {
+    GST_DEBUG_OBJECT (self, "store closed, dropping %" GST_PTR_FORMAT,
+        buffer);
+    return GST_FLOW_EOS;
+  }
+write_failed:
+  {
+    /* end the store cleanly: every frame committed so far stays */
+    close_store (self);
+    post_store_error (self, error, FALSE);
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+}
