@@ -518,7 +518,15 @@ post_store_error (GstMemmapSink * self, const GError * error, gboolean opening)
 {
   const gchar *location = self->cur.location;
 
-  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE)) {
+  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE) &&
+      self->cur.mode == GST_MEMMAP_STORE_MODE_RING && !opening) {
+    /* a ring's file is reserved whole when it is created: what ran out is
+     * the spare slots, held by buffers upstream */
+    GST_ELEMENT_ERROR (self, RESOURCE, BUSY,
+        ("No free slot in the ring of the frame store \"%s\".", location),
+        ("%s: %s", location, error->message));
+  } else if (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_NO_SPACE)) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
         ("No space left on the device for the frame store \"%s\".", location),
         ("%s: %s", location, error->message));
@@ -914,21 +922,17 @@ gst_memmap_sink_event (GstBaseSink * bsink, GstEvent * event)
 
 /* Copies the frame in @buffer into a new slot; returns the slot's memory. */
 static GstMemory *
-copy_into_slot (GstMemmapSink * self, GstBuffer * buffer, GError ** error)
+copy_into_slot (GstMemmapSink * self, const GstVideoFrame * in_frame,
+    GError ** error)
 {
-  GstVideoFrame in_frame, out_frame;
+  GstVideoFrame out_frame;
   GstBuffer *slot_buffer;
   GstMemory *mem;
   gboolean copied;
 
-  if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ))
-    goto map_failed;
-
   mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
-  if (mem == NULL) {
-    gst_video_frame_unmap (&in_frame);
+  if (mem == NULL)
     return NULL;
-  }
 
   slot_buffer = gst_buffer_new ();
   gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
@@ -937,11 +941,10 @@ copy_into_slot (GstMemmapSink * self, GstBuffer * buffer, GError ** error)
           GST_MAP_WRITE)) {
     copied = FALSE;
   } else {
-    copied = gst_video_frame_copy (&out_frame, &in_frame);
+    copied = gst_video_frame_copy (&out_frame, in_frame);
     gst_video_frame_unmap (&out_frame);
   }
   gst_buffer_unref (slot_buffer);
-  gst_video_frame_unmap (&in_frame);
 
   if (!copied) {
     /* unreferenced without a commit: the slot goes back */
@@ -952,18 +955,6 @@ copy_into_slot (GstMemmapSink * self, GstBuffer * buffer, GError ** error)
   }
 
   return mem;
-
-  /* ERRORS */
-map_failed:
-  {
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "a buffer of %" G_GSIZE_FORMAT " bytes does not hold a %ux%u %s "
-        "frame", gst_buffer_get_size (buffer),
-        GST_VIDEO_INFO_WIDTH (&self->info),
-        GST_VIDEO_INFO_HEIGHT (&self->info),
-        GST_VIDEO_INFO_NAME (&self->info));
-    return NULL;
-  }
 }
 
 static GstFlowReturn
@@ -987,8 +978,14 @@ gst_memmap_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   if (zero_copy) {
     gst_memory_ref (mem);
   } else {
+    GstVideoFrame in_frame;
+
     GST_LOG_OBJECT (self, "copying %" GST_PTR_FORMAT " into a slot", buffer);
-    if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
+    if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ))
+      goto invalid_buffer;
+    mem = copy_into_slot (self, &in_frame, &error);
+    gst_video_frame_unmap (&in_frame);
+    if (mem == NULL)
       goto write_failed;
   }
 
@@ -1039,6 +1036,18 @@ closed:
     GST_DEBUG_OBJECT (self, "store closed, dropping %" GST_PTR_FORMAT,
         buffer);
     return GST_FLOW_EOS;
+  }
+invalid_buffer:
+  {
+    close_store (self);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Received a buffer that does not hold a frame of the caps."),
+        ("%s: a buffer of %" G_GSIZE_FORMAT " bytes does not hold a %ux%u %s "
+            "frame", self->cur.location, gst_buffer_get_size (buffer),
+            GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info),
+            GST_VIDEO_INFO_NAME (&self->info)));
+    return GST_FLOW_ERROR;
   }
 write_failed:
   {

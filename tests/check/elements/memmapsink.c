@@ -1432,6 +1432,99 @@ GST_START_TEST (test_error_settings)
 
 GST_END_TEST;
 
+static void
+check_bus_error (GstBus * bus, GQuark domain, gint code, const gchar * what)
+{
+  GstMessage *msg = pop_error (bus);
+  GError *error = NULL;
+  gchar *debug = NULL;
+
+  gst_message_parse_error (msg, &error, &debug);
+  fail_unless (g_error_matches (error, domain, code), "%s", error->message);
+  fail_unless (strstr (debug, what) != NULL, "%s", debug);
+  GST_INFO ("%s (%s)", error->message, debug);
+  g_clear_error (&error);
+  g_free (debug);
+  gst_message_unref (msg);
+}
+
+GST_START_TEST (test_error_short_buffer)
+{
+  const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
+      "framerate=30/1";
+  gchar *location = tmp_path ("short.store");
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+  StoreContents c = { 0, };
+  GstVideoInfo info;
+  GstHarness *h;
+  GstBus *bus;
+
+  info_from_string (&info, caps);
+  h = harness_new (location, &bus, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, &info, 0, 2, FALSE, sums);
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_new_allocate (NULL,
+              100, NULL)), GST_FLOW_ERROR);
+  check_bus_error (bus, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+      "a buffer of 100 bytes does not hold a 64x48 I420 frame");
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+
+  read_store (location, &c);
+  fail_unless (c.closed);
+  fail_unless_equals_uint64 (c.committed, 2);
+  assert_sums_equal (sums, 0, c.sums);
+  store_contents_clear (&c);
+  g_ptr_array_unref (sums);
+  g_free (location);
+}
+
+GST_END_TEST;
+
+/* Every spare slot of a ring held by pool buffers upstream, and a buffer to
+ * copy: no slot to copy it into. */
+GST_START_TEST (test_error_ring_spares_exhausted)
+{
+  const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=30/1";
+  gchar *location = tmp_path ("spares.store");
+  GstBuffer *held[GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS];
+  GstBufferPool *pool;
+  GstVideoInfo info;
+  GstHarness *h;
+  GstBus *bus;
+  guint min, max, i;
+
+  info_from_string (&info, caps);
+  h = harness_new (location, &bus, "mode", GST_MEMMAP_STORE_MODE_RING,
+      "max-frames", (guint64) 4, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  /* a full ring: only the spare slots are free */
+  push_frames (h, &info, 0, 4, FALSE, NULL);
+  pool = query_pool (h, caps, &min, &max);
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (i = 0; i < G_N_ELEMENTS (held); i++)
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[i],
+            NULL), GST_FLOW_OK);
+
+  fail_unless_equals_int (gst_harness_push (h, make_frame (&info, 0, FALSE)),
+      GST_FLOW_ERROR);
+  check_bus_error (bus, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+      location);
+
+  for (i = 0; i < G_N_ELEMENTS (held); i++)
+    gst_buffer_unref (held[i]);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (location);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* disk full                                                                */
 
@@ -1567,6 +1660,8 @@ memmapsink_suite (void)
   tcase_add_test (tc, test_error_missing_directory);
   tcase_add_test (tc, test_error_is_directory);
   tcase_add_test (tc, test_error_settings);
+  tcase_add_test (tc, test_error_short_buffer);
+  tcase_add_test (tc, test_error_ring_spares_exhausted);
   tcase_add_test (tc, test_error_disk_full);
 
   return s;
