@@ -16,13 +16,28 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define CHILD_ENV "MEMMAPSINK_TEST_DISK_FULL_CHILD"
 
 static gchar *tmpdir;
+
+/* The msync() calls of the libraries this program links (libgstmemmap's
+ * among them): this definition interposes the C library's, counts and
+ * forwards. It shows that durable=true syncs every frame. */
+static gint msync_calls;
+
+int
+msync (void *addr, size_t length, int flags)
+{
+  g_atomic_int_inc (&msync_calls);
+  return (int) syscall (SYS_msync, addr, length, flags);
+}
 
 static void
 setup (void)
@@ -1182,8 +1197,19 @@ GST_END_TEST;
 
 GST_START_TEST (test_durable)
 {
-  check_zero_copy (BALL_SRC (10, "video/x-raw,format=I420,width=64,"
-          "height=48,framerate=30/1"), 10, "durable=true");
+  const gchar *source = BALL_SRC (10, "video/x-raw,format=I420,width=64,"
+      "height=48,framerate=30/1");
+
+  /* by default nothing is synced while recording */
+  g_atomic_int_set (&msync_calls, 0);
+  check_zero_copy (source, 10, NULL);
+  fail_unless_equals_int (g_atomic_int_get (&msync_calls), 0);
+
+  /* durable: at least the frame and its entry, for every frame */
+  g_atomic_int_set (&msync_calls, 0);
+  check_zero_copy (source, 10, "durable=true");
+  fail_unless (g_atomic_int_get (&msync_calls) >= 2 * 10, "%d msync calls",
+      g_atomic_int_get (&msync_calls));
 }
 
 GST_END_TEST;
