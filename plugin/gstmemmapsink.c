@@ -186,7 +186,9 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
   /**
    * GstMemmapSink:location:
    *
-   * The frame store file to write. An existing file is replaced.
+   * The frame store file to write. An existing file is replaced
+   * atomically (a reader of the old file keeps it), unless
+   * #GstMemmapSink:reuse lets the store overwrite it in place.
    *
    * Since: 0.1
    */

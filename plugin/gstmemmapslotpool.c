@@ -36,7 +36,6 @@ struct _GstMemmapSlotStore
   /* constant */
   gchar *path;
   GstVideoInfo layout;
-  GstMemmapStoreMode mode;
   guint max_outstanding;
   GstAllocator *allocator;
 };
@@ -87,8 +86,8 @@ gst_memmap_slot_store_new (GstMemmapStoreWriter * writer)
   store->committed = gst_memmap_store_writer_get_committed (writer);
   store->path = g_strdup (gst_memmap_store_writer_get_path (writer));
   store->layout = *gst_memmap_store_writer_get_layout (writer);
-  store->mode = gst_memmap_store_writer_get_mode (writer);
-  store->max_outstanding = (store->mode == GST_MEMMAP_STORE_MODE_RING) ?
+  store->max_outstanding = (gst_memmap_store_writer_get_mode (writer) ==
+      GST_MEMMAP_STORE_MODE_RING) ?
       gst_memmap_store_writer_get_spare_slots (writer) : 0;
   store->allocator = gst_memmap_allocator_new ();
 
@@ -130,22 +129,10 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
   g_free (store);
 }
 
-const gchar *
-gst_memmap_slot_store_get_path (GstMemmapSlotStore * store)
-{
-  return store->path;
-}
-
 const GstVideoInfo *
 gst_memmap_slot_store_get_layout (GstMemmapSlotStore * store)
 {
   return &store->layout;
-}
-
-GstMemmapStoreMode
-gst_memmap_slot_store_get_mode (GstMemmapSlotStore * store)
-{
-  return store->mode;
 }
 
 /**

@@ -24,14 +24,8 @@ G_GNUC_INTERNAL
 void gst_memmap_slot_store_unref (GstMemmapSlotStore * store);
 
 G_GNUC_INTERNAL
-const gchar *gst_memmap_slot_store_get_path (GstMemmapSlotStore * store);
-
-G_GNUC_INTERNAL
 const GstVideoInfo *gst_memmap_slot_store_get_layout (
     GstMemmapSlotStore * store);
-
-G_GNUC_INTERNAL
-GstMemmapStoreMode gst_memmap_slot_store_get_mode (GstMemmapSlotStore * store);
 
 G_GNUC_INTERNAL
 guint gst_memmap_slot_store_get_max_outstanding (GstMemmapSlotStore * store);
