@@ -57,16 +57,26 @@
 
 #define DEFAULT_WINDOW_SIZE (64 * MIB)
 
-/* The default read-threshold comes from tests/bench/bench-engine.c, run on
- * the project's 2-core Debian 12 VM (ext4, files in the page cache). Part 2
- * of the benchmark compares, per file size, read() of the whole file into a
- * reused buffer with a fresh open + mmap + touch of every page + munmap.
- * read() won at 4 KiB and 16 KiB (a page fault plus the mmap/munmap
- * syscalls cost more than copying a few pages), the two were level around
- * 64 KiB and mmap won from 256 KiB up. The crossover measured was between
- * 64 KiB and 128 KiB, so files under 64 KiB are read. See docs/engine.md for
- * the numbers. */
-#define DEFAULT_READ_THRESHOLD (64 * 1024)
+/* The default read-threshold comes from part 2 of tests/bench/bench-engine.c,
+ * run on the project's 2-core Debian 12 VM (ext4, files in the page cache,
+ * written with 1 MiB writes, every byte of the file summed once after it is
+ * reached). Medians of 7 rounds, microseconds per file, engine miss path
+ * (read() into a new page-aligned buffer against mmap):
+ *
+ *   size     read()  mmap          size     read()  mmap
+ *   4 KiB       5.5  12.9          512 KiB    61.0  61.0
+ *   64 KiB     11.6  16.7          1 MiB     122.4 112.8
+ *   256 KiB    31.7  36.0          2 MiB    1113.8 200.6
+ *
+ * read() wins below 512 KiB (a page fault per page and the mmap/munmap
+ * syscalls cost more than copying a few pages), the two are level at
+ * 512 KiB (three runs: 1.00 to 1.08) and mmap wins from 1 MiB (0.92 to
+ * 0.98); from 2 MiB up read() into a new buffer is 5-8x slower, because
+ * glibc serves such buffers with fresh anonymous pages whose first touch
+ * costs ~1 GB/s here.
+ * A raw read() into a reused buffer crossed over at the same place
+ * (512 KiB - 1 MiB). So: files under 512 KiB are read. See docs/engine.md. */
+#define DEFAULT_READ_THRESHOLD (512 * 1024)
 
 /* Fallbacks when the system cannot tell its memory size or fd limit. */
 #define FALLBACK_MAX_MAPPED_BYTES (1024 * MIB)
@@ -282,12 +292,13 @@ fill_key (MappingKey * key, const struct stat *st, KeyKind kind,
   }
 }
 
+/* "Could not <what> file '<path>'<how>: <strerror>" */
 static void
 set_errno_error (GError ** error, gint err_no, const gchar * what,
-    const gchar * path)
+    const gchar * path, const gchar * how)
 {
   g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err_no),
-      "Could not %s file '%s': %s", what, path, g_strerror (err_no));
+      "Could not %s file '%s'%s: %s", what, path, how, g_strerror (err_no));
 }
 
 /* Checks that @st describes a file that can be mapped. */
@@ -522,12 +533,12 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     gint r = posix_memalign (&buf, page_size, m->size);
 
     if (r != 0) {
-      set_errno_error (error, r, "allocate memory to read", m->path);
+      set_errno_error (error, r, "allocate memory to read", m->path, "");
       return FALSE;
     }
     if (!read_fully (m->fd, buf, m->size, m->offset, &err_no)) {
       free (buf);
-      set_errno_error (error, err_no, "read", m->path);
+      set_errno_error (error, err_no, "read", m->path, "");
       return FALSE;
     }
     m->data = buf;
@@ -603,11 +614,11 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
 
     if (fd >= 0) {
       if (fstat (fd, &st) < 0) {
-        set_errno_error (error, errno, "stat", path);
+        set_errno_error (error, errno, "stat", path, "");
         goto fail_fd;
       }
     } else if (stat (path, &st) < 0) {
-      set_errno_error (error, errno, "stat", path);
+      set_errno_error (error, errno, "stat", path, "");
       return NULL;
     }
     if (!check_regular (&st, path, error))
@@ -671,13 +682,13 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
     } else {
       m->fd = open (path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (m->fd < 0) {
-        set_errno_error (error, errno, writable ? "open for writing" :
-            "open for reading", path);
+        set_errno_error (error, errno, "open", path, writable ?
+            " for reading and writing" : " for reading");
         goto fail_reserved;
       }
     }
     if (fstat (m->fd, &fst) < 0) {
-      set_errno_error (error, errno, "stat", path);
+      set_errno_error (error, errno, "stat", path, "");
       goto fail_reserved;
     }
 
@@ -831,8 +842,12 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
    * same API (gst_memmap_mapping_is_mmapped() returns %FALSE for them).
    * Writable and volatile mappings are always mmapped. 0 disables read().
    *
-   * The default, 64 KiB, is the crossover measured by
-   * tests/bench/bench-engine.c (see docs/engine.md).
+   * The default, 512 KiB, is the crossover measured by
+   * tests/bench/bench-engine.c on the project's test machine (see
+   * docs/engine.md): below it read() is faster than a fresh mapping, above
+   * it mmap() wins, by far from 2 MiB up. A read() copy is private memory
+   * (not shared with other processes mapping the file); it is counted in
+   * the budget like a mapping.
    *
    * Since: 0.1
    */
@@ -1228,11 +1243,11 @@ gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
     fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   }
   if (fd < 0) {
-    set_errno_error (error, errno, "create", path);
+    set_errno_error (error, errno, "create", path, "");
     return NULL;
   }
   if (fstat (fd, &st) < 0) {
-    set_errno_error (error, errno, "stat", path);
+    set_errno_error (error, errno, "stat", path, "");
     goto fail;
   }
   if (!check_regular (&st, path, error))
@@ -1241,7 +1256,7 @@ gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
   if (!created) {
     drop_file (engine, path, &st);
     if (ftruncate (fd, 0) < 0) {
-      set_errno_error (error, errno, "truncate", path);
+      set_errno_error (error, errno, "truncate", path, "");
       goto fail;
     }
   }
@@ -1299,11 +1314,11 @@ gst_memmap_engine_reserve_file (GstMemmapEngine * engine, const gchar * path,
 
   fd = open (path, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    set_errno_error (error, errno, "open for writing", path);
+    set_errno_error (error, errno, "open", path, " for writing");
     return FALSE;
   }
   if (fstat (fd, &st) < 0) {
-    set_errno_error (error, errno, "stat", path);
+    set_errno_error (error, errno, "stat", path, "");
     goto done;
   }
   if (!check_regular (&st, path, error))
