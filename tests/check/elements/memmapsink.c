@@ -448,6 +448,23 @@ assert_sums_equal (GPtrArray * expected, guint start, GPtrArray * got)
   }
 }
 
+/* The store at @location is closed and holds frames @start .. @committed - 1
+ * (as its reader says), equal to @expected[@start ..]. */
+static void
+assert_store (const gchar * location, guint64 committed, guint64 start,
+    GPtrArray * expected)
+{
+  StoreContents c = { 0, };
+
+  read_store (location, &c);
+  fail_unless (c.closed, "%s is not closed", location);
+  fail_unless_equals_uint64 (c.committed, committed);
+  fail_unless_equals_uint64 (c.first, start);
+  fail_unless_equals_uint64 (c.sums->len, committed - start);
+  assert_sums_equal (expected, start, c.sums);
+  store_contents_clear (&c);
+}
+
 /* Records @source into a store through a pipeline, checks that every buffer
  * reached memmapsink as one of the store's slots and that the store holds
  * what @source produces. */
@@ -724,7 +741,6 @@ GST_START_TEST (test_template_formats_storable)
         "height=34,framerate=30/1", format);
     gchar *location = tmp_path ("format.store");
     GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
-    StoreContents c = { 0, };
     gint comp[GST_VIDEO_MAX_COMPONENTS];
     gboolean simple = TRUE;
     GstVideoInfo info;
@@ -756,10 +772,7 @@ GST_START_TEST (test_template_formats_storable)
     gst_harness_teardown (h);
 
     if (simple) {
-      read_store (location, &c);
-      fail_unless_equals_uint64 (c.committed, 1);
-      assert_sums_equal (sums, 0, c.sums);
-      store_contents_clear (&c);
+      assert_store (location, 1, 0, sums);
       n_checked++;
     } else {
       GstMemmapEngine *engine = gst_memmap_engine_new ();
@@ -837,11 +850,7 @@ GST_START_TEST (test_ring_wrap_around)
     reference_frames (source, &expected, NULL);
     g_free (source);
   }
-  read_store (location, &c);
-  fail_unless_equals_uint64 (c.committed, 23);
-  fail_unless_equals_uint64 (c.first, 18);
-  assert_sums_equal (expected, 18, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 23, 18, expected);
 
   g_ptr_array_unref (expected);
   g_ptr_array_unref (sums);
@@ -856,7 +865,6 @@ GST_START_TEST (test_append_grows_by_chunks)
       "framerate=30/1";
   gchar *location = tmp_path ("chunks.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
-  StoreContents c = { 0, };
   GstVideoInfo info;
   GstHarness *h;
   GStatBuf st;
@@ -878,11 +886,7 @@ GST_START_TEST (test_append_grows_by_chunks)
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   gst_harness_teardown (h);
 
-  read_store (location, &c);
-  fail_unless (c.closed);
-  fail_unless_equals_uint64 (c.committed, 20);
-  assert_sums_equal (sums, 0, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 20, 0, sums);
 
   /* and in place */
   check_zero_copy (BALL_SRC (20, "video/x-raw,format=I420,width=64,"
@@ -939,11 +943,7 @@ GST_START_TEST (test_stop_mid_stream)
   push_frames (h, &info, 0, 5, FALSE, sums);
   gst_harness_teardown (h);
 
-  read_store (location, &c);
-  fail_unless (c.closed);
-  fail_unless_equals_uint64 (c.committed, 5);
-  assert_sums_equal (sums, 0, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 5, 0, sums);
 
   /* a live pipeline stopped while it runs */
   pipeline = parse_pipeline ("videotestsrc is-live=true pattern=ball ! %s ! "
@@ -994,7 +994,6 @@ GST_START_TEST (test_caps_change)
       "framerate=30/1";
   gchar *location = tmp_path ("caps.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
-  StoreContents c = { 0, };
   GstMessage *msg;
   GstVideoInfo info;
   GError *error = NULL;
@@ -1029,11 +1028,7 @@ GST_START_TEST (test_caps_change)
   gst_message_unref (msg);
 
   /* closed with the first five frames, even before the element stops */
-  read_store (location, &c);
-  fail_unless (c.closed);
-  fail_unless_equals_uint64 (c.committed, 5);
-  assert_sums_equal (sums, 0, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 5, 0, sums);
 
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
@@ -1052,7 +1047,6 @@ GST_START_TEST (test_pool_buffers)
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GstBuffer *bufs[3], *copy;
   GstStructure *config, *stats;
-  StoreContents c = { 0, };
   GstBufferPool *pool;
   GstVideoInfo info;
   GstVideoFrame frame;
@@ -1136,10 +1130,7 @@ GST_START_TEST (test_pool_buffers)
   gst_harness_teardown (h);
 
   /* the unused slots left no frame */
-  read_store (location, &c);
-  fail_unless_equals_uint64 (c.committed, 2);
-  assert_sums_equal (sums, 0, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 2, 0, sums);
 
   g_ptr_array_unref (sums);
   g_free (location);
@@ -1480,7 +1471,6 @@ GST_START_TEST (test_error_short_buffer)
       "framerate=30/1";
   gchar *location = tmp_path ("short.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
-  StoreContents c = { 0, };
   GstVideoInfo info;
   GstHarness *h;
   GstBus *bus;
@@ -1497,11 +1487,7 @@ GST_START_TEST (test_error_short_buffer)
   gst_harness_teardown (h);
   gst_object_unref (bus);
 
-  read_store (location, &c);
-  fail_unless (c.closed);
-  fail_unless_equals_uint64 (c.committed, 2);
-  assert_sums_equal (sums, 0, c.sums);
-  store_contents_clear (&c);
+  assert_store (location, 2, 0, sums);
   g_ptr_array_unref (sums);
   g_free (location);
 }
