@@ -70,12 +70,13 @@
  *
  * read() wins below 512 KiB (a page fault per page and the mmap/munmap
  * syscalls cost more than copying a few pages), the two are level at
- * 512 KiB (three runs: 1.00 to 1.08) and mmap wins from 1 MiB (0.92 to
- * 0.98); from 2 MiB up read() into a new buffer is 5-8x slower, because
- * glibc serves such buffers with fresh anonymous pages whose first touch
- * costs ~1 GB/s here.
- * A raw read() into a reused buffer crossed over at the same place
- * (512 KiB - 1 MiB). So: files under 512 KiB are read. See docs/engine.md. */
+ * 512 KiB (mmap/read 1.00 to 1.08 in four runs) and mmap wins from 1 MiB
+ * (0.83 to 0.98 in five); from 2 MiB up read() into a new buffer is 5-9x
+ * slower, because glibc serves such buffers with fresh anonymous pages whose
+ * first touch costs ~1 GB/s here. (A raw read() into a reused buffer, which
+ * the engine never does, crossed over anywhere from 512 KiB to 16 MiB
+ * depending on the run and the load.) So: files under 512 KiB are read. See
+ * docs/engine.md. */
 #define DEFAULT_READ_THRESHOLD (512 * 1024)
 
 /* Fallbacks when the system cannot tell its memory size or fd limit. */

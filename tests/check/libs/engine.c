@@ -755,6 +755,70 @@ GST_START_TEST (test_no_space)
 
 GST_END_TEST;
 
+/* In a child whose address space is nearly full: a new window only fits
+ * once the cached ones are unmapped. */
+static gint
+enomem_child (gpointer data)
+{
+  const gchar *path = data;
+  GstMemmapEngine *engine = engine_with (1024 * MIB, 8 * MIB);
+  GstMemmapMapping *m;
+  struct rlimit rl;
+  gchar *statm = NULL;
+  guint64 vm_pages = 0;
+  GError *err = NULL;
+  guint k;
+  gint ret = 0;
+
+  for (k = 0; k < 4; k++) {
+    m = gst_memmap_engine_map_range (engine, path, k * 8 * MIB, 1,
+        GST_MEMMAP_MAP_NONE, NULL);
+    if (m == NULL)
+      return 10;
+    gst_memmap_mapping_unref (m);
+  }
+
+  if (!g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    return 11;
+  vm_pages = g_ascii_strtoull (statm, NULL, 10);
+  g_free (statm);
+  /* room for half a window more than what is mapped now */
+  rl.rlim_cur = rl.rlim_max = vm_pages * page_size + 4 * MIB;
+  if (setrlimit (RLIMIT_AS, &rl) < 0)
+    return 12;
+
+  m = gst_memmap_engine_map_range (engine, path, 4 * 8 * MIB, 1,
+      GST_MEMMAP_MAP_NONE, &err);
+  if (m == NULL) {
+    g_printerr ("map after ENOMEM: %s\n", err->message);
+    g_clear_error (&err);
+    ret = 1;
+  } else {
+    if (!check_pattern (gst_memmap_mapping_get_data (m), 21, 4 * 8 * MIB,
+            8 * MIB))
+      ret = 2;
+    gst_memmap_mapping_unref (m);
+  }
+  /* the 4 cached windows were evicted for the retry */
+  if (stat_get (engine, "evictions") != 4)
+    ret = 3;
+  gst_object_unref (engine);
+  return ret;
+}
+
+GST_START_TEST (test_enomem_evicts_and_retries)
+{
+  gchar *path = make_file ("a", 21, 40 * MIB);
+
+  /* valgrind manages the address space itself: RLIMIT_AS means nothing
+   * there */
+  if (!under_valgrind ())
+    fail_unless_equals_int (run_in_child (enomem_child, path), 0);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_deferred_unmap)
 {
   GstMemmapEngine *engine = engine_with (64 * MIB, 1 * MIB);
@@ -1463,6 +1527,7 @@ engine_suite (void)
   tcase_add_test (tc, test_over_budget);
   tcase_add_test (tc, test_over_budget_when_all_in_use);
   tcase_add_test (tc, test_no_space);
+  tcase_add_test (tc, test_enomem_evicts_and_retries);
   tcase_add_test (tc, test_deferred_unmap);
   tcase_add_test (tc, test_lru_order);
   tcase_add_test (tc, test_max_mappings);
