@@ -413,6 +413,96 @@ string_field_ok (const gchar * field, gsize size)
   return memchr (field, '\0', size) != NULL;
 }
 
+static gboolean
+is_token_char (gchar c)
+{
+  return c != '\0' && (g_ascii_isalnum (c) || strchr ("/-_.:+", c) != NULL);
+}
+
+static gboolean
+type_ok (const gchar * type, gsize len)
+{
+  static const gchar *const types[] = { "string", "int", "uint", "int64",
+    "uint64", "fraction", "boolean", "double", "float", "bitmask",
+    "GstVideoMultiviewFlagsSet", "GstFlagSet", NULL
+  };
+  guint i;
+
+  for (i = 0; types[i]; i++) {
+    if (strlen (types[i]) == len && strncmp (types[i], type, len) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The shape of what gst_caps_to_string() writes for one fixed video/x-raw
+ * structure in system memory: "video/x-raw, name=(type)value, ..." where
+ * the type is a basic one and a value is a token or, for a string, a
+ * quoted string. Anything else (ranges, lists, features, nested structures,
+ * other media types) is refused before it reaches GStreamer's parser, which
+ * g_warning()s or g_critical()s about some malformed strings. */
+gboolean
+gst_memmap_store_caps_string_ok (const gchar * str)
+{
+  static const gchar name[] = "video/x-raw";
+  const gchar *s;
+  gboolean is_string;
+
+  for (s = str; *s; s++) {
+    if (*s < 0x20 || *s > 0x7e)
+      return FALSE;
+  }
+
+  s = str;
+  if (strncmp (s, name, sizeof (name) - 1) != 0)
+    return FALSE;
+  s += sizeof (name) - 1;
+
+  while (*s) {
+    const gchar *start;
+
+    if (*s++ != ',')
+      return FALSE;
+    while (*s == ' ')
+      s++;
+    /* field name */
+    if (!g_ascii_isalpha (*s))
+      return FALSE;
+    while (g_ascii_isalnum (*s) || *s == '-' || *s == '_')
+      s++;
+    if (*s++ != '=')
+      return FALSE;
+    /* (type), one of those video caps use */
+    if (*s++ != '(')
+      return FALSE;
+    start = s;
+    while (g_ascii_isalnum (*s))
+      s++;
+    if (*s != ')' || !type_ok (start, s - start))
+      return FALSE;
+    is_string = (s - start == 6 && strncmp (start, "string", 6) == 0);
+    s++;
+    /* value */
+    if (*s == '"' && is_string) {
+      s++;
+      while (*s && *s != '"') {
+        if (*s == '\\' && *++s == '\0')
+          return FALSE;
+        s++;
+      }
+      if (*s++ != '"')
+        return FALSE;
+    } else {
+      start = s;
+      while (is_token_char (*s))
+        s++;
+      if (s == start)
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 gboolean
 gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
     guint64 file_size, const gchar * path, GstMemmapStoreGeometry * geo,
@@ -424,6 +514,8 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   GstCaps *caps = NULL;
   GstStructure *s;
   GstCapsFeatures *features;
+  const gchar *caps_format;
+  gint caps_width, caps_height;
   guint32 state, header_size, slot_align;
   guint p;
 
@@ -484,6 +576,8 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
 
   if (!string_field_ok (hdr->caps, sizeof (hdr->caps)))
     CORRUPT ("'%s': caps not terminated", path);
+  if (!gst_memmap_store_caps_string_ok (hdr->caps))
+    CORRUPT ("'%s': caps are not a plain video/x-raw caps string", path);
   caps = gst_caps_from_string (hdr->caps);
   if (caps == NULL)
     CORRUPT ("'%s': caps do not parse", path);
@@ -495,6 +589,14 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
       (features && !gst_caps_features_is_equal (features,
               GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY)))
     goto bad_caps;
+  /* what gst_video_info_from_caps() would complain about */
+  if (!gst_structure_get_int (s, "width", &caps_width) ||
+      !gst_structure_get_int (s, "height", &caps_height) ||
+      (caps_format = gst_structure_get_string (s, "format")) == NULL)
+    goto bad_caps;
+  if (caps_width != (gint) g.width || caps_height != (gint) g.height ||
+      strcmp (caps_format, g.format) != 0)
+    goto caps_mismatch;
   if (!gst_video_info_from_caps (&info, caps))
     goto bad_caps;
   if (GST_VIDEO_INFO_FORMAT (&info) != format ||
@@ -562,7 +664,8 @@ gst_memmap_store_read_header (const gchar * path, gint * fd_out,
   gssize n;
   gint fd, err;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: never hang on a FIFO; no effect on a regular file */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     goto open_failed;
   if (fstat (fd, &st) < 0)

@@ -257,6 +257,9 @@ gboolean gst_memmap_store_geometry_validate (const GstMemmapStoreGeometry *
     geo, const gchar * path, GError ** error);
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_caps_string_ok (const gchar * str);
+
+G_GNUC_INTERNAL
 void gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
     const GstMemmapStoreGeometry * geo, const gchar * caps_str);
 

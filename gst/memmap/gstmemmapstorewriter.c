@@ -158,12 +158,25 @@ check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
       GST_VIDEO_INFO_HEIGHT (&info) != GST_VIDEO_INFO_HEIGHT (layout))
     goto mismatch;
 
+  /* readers accept only plain fixed caps (docs/store-format.md): caps with
+   * other fields (lists, nested structures) are stored as what the video
+   * info makes of them */
   str = gst_caps_to_string (caps);
-  if (strlen (str) >= GST_MEMMAP_STORE_CAPS_SIZE) {
+  if (strlen (str) >= GST_MEMMAP_STORE_CAPS_SIZE ||
+      !gst_memmap_store_caps_string_ok (str)) {
+    GstCaps *plain = gst_video_info_to_caps (&info);
+
+    GST_INFO ("'%s': storing %" GST_PTR_FORMAT " for %s", path, plain, str);
+    g_free (str);
+    str = gst_caps_to_string (plain);
+    gst_caps_unref (plain);
+  }
+  if (strlen (str) >= GST_MEMMAP_STORE_CAPS_SIZE ||
+      !gst_memmap_store_caps_string_ok (str)) {
     g_free (str);
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "'%s': caps longer than %d bytes cannot be stored", path,
-        GST_MEMMAP_STORE_CAPS_SIZE - 1);
+        "'%s': the caps cannot be stored (longer than %d bytes, or not "
+        "plain fixed caps)", path, GST_MEMMAP_STORE_CAPS_SIZE - 1);
     return FALSE;
   }
   *caps_str = str;
@@ -193,7 +206,8 @@ open_existing (const gchar * path, gint * fd_out, GError ** error)
   gint fd;
 
   *fd_out = -1;
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  /* O_NONBLOCK: never hang on a FIFO */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return TRUE;
 
