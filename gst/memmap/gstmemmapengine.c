@@ -141,6 +141,15 @@ struct _GstMemmapMapping
   gboolean cached;              /* in engine->cache; FALSE = doomed */
 };
 
+/**
+ * GstMemmapEngine:
+ *
+ * A cache of file mappings under a byte budget. Get the process-wide one
+ * with gst_memmap_engine_get_default() or a private one with
+ * gst_memmap_engine_new(); all its functions are thread-safe.
+ *
+ * Since: 0.1
+ */
 struct _GstMemmapEngine
 {
   GstObject parent;
