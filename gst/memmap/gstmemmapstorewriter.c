@@ -137,7 +137,7 @@ reset_slots (GstMemmapStoreWriter * self)
 
 static gboolean
 check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
-    gchar ** caps_str, GError ** error)
+    GstVideoInfo * caps_info, gchar ** caps_str, GError ** error)
 {
   GstVideoInfo info;
   GstCapsFeatures *features;
@@ -180,6 +180,7 @@ check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
     return FALSE;
   }
   *caps_str = str;
+  *caps_info = info;
   return TRUE;
 
   /* ERRORS */
@@ -490,6 +491,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
     guint64 chunk_bytes, GstMemmapStoreWriterFlags flags, GError ** error)
 {
   GstMemmapStoreWriter *self;
+  GstVideoInfo caps_info;
   gchar *caps_str = NULL;
   gint fd = -1;
 
@@ -518,8 +520,13 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   if (!gst_memmap_store_geometry_compute (layout, mode, max_frames,
           spare_slots, chunk_bytes, path, &self->geo, error))
     goto failed;
-  if (!check_caps (caps, layout, path, &caps_str, error))
+  if (!check_caps (caps, layout, path, &caps_info, &caps_str, error))
     goto failed;
+  /* the caps are what readers see: the frame rate comes from them */
+  self->geo.fps_n = MAX (GST_VIDEO_INFO_FPS_N (&caps_info), 0);
+  self->geo.fps_d = MAX (GST_VIDEO_INFO_FPS_D (&caps_info), 1);
+  GST_VIDEO_INFO_FPS_N (&self->layout) = GST_VIDEO_INFO_FPS_N (&caps_info);
+  GST_VIDEO_INFO_FPS_D (&self->layout) = GST_VIDEO_INFO_FPS_D (&caps_info);
 
   if (mode == GST_MEMMAP_STORE_MODE_RING) {
     self->ring_slots = g_try_new (guint64, max_frames);
