@@ -574,8 +574,8 @@ out:
   }
   gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
       GST_VIDEO_INFO_FORMAT (&self->info), GST_VIDEO_INFO_WIDTH (&self->info),
-      GST_VIDEO_INFO_HEIGHT (&self->info), GST_VIDEO_INFO_N_PLANES (&self->info),
-      offsets, strides);
+      GST_VIDEO_INFO_HEIGHT (&self->info),
+      GST_VIDEO_INFO_N_PLANES (&self->info), offsets, strides);
 
   return buf;
 }

@@ -616,8 +616,8 @@ GST_START_TEST (test_caps_normalized)
   fail_unless (gst_video_info_from_caps (&layout, caps));
   plain = gst_video_info_to_caps (&layout);
   fail_unless (gst_caps_is_equal (rcaps, plain), "%" GST_PTR_FORMAT, rcaps);
-  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N (gst_memmap_store_reader_get_layout
-          (r)), 25);
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N
+      (gst_memmap_store_reader_get_layout (r)), 25);
   gst_caps_unref (plain);
   gst_caps_unref (rcaps);
   gst_caps_unref (caps);
@@ -1096,8 +1096,8 @@ GST_START_TEST (test_sync)
 {
   gchar *path = test_path ("sync.store");
   StoreParams sp = { GST_VIDEO_FORMAT_I420, 32, 32,
-    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 3 * P, GST_MEMMAP_STORE_WRITER_FLAG_SYNC,
-    0, 0
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 3 * P,
+    GST_MEMMAP_STORE_WRITER_FLAG_SYNC, 0, 0
   };
   GstVideoInfo layout;
   GstMemmapStoreWriter *w;
