@@ -9,12 +9,6 @@
 #include "config.h"
 #endif
 
-/* tests/check/meson.build passes -DGST_CHECK_TEST_ENVIRONMENT_BEACON with no
- * value (1), which gstcheck.h hands to g_getenv(): name the variable that the
- * test environment sets. */
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/memmap/memmap.h>
 #include <glib/gstdio.h>
