@@ -708,6 +708,77 @@ GST_START_TEST (test_ring_wraparound)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GstMemmapStoreReader *r;
+  volatile gint done;
+  guint64 ok, gone;
+} RaceReader;
+
+static gpointer
+race_reader_thread (gpointer data)
+{
+  RaceReader *rr = data;
+  GRand *rand = g_rand_new_with_seed (7);
+
+  while (!g_atomic_int_get (&rr->done)) {
+    guint64 c = gst_memmap_store_reader_get_committed (rr->r), f;
+    GstMemmapStoreEntry e;
+    GError *err = NULL;
+
+    if (c == 0)
+      continue;
+    /* a frame of the ring, or one that is just leaving it */
+    f = c - 1 - g_rand_int_range (rand, 0, MIN (c, 6));
+    if (gst_memmap_store_reader_get_entry (rr->r, f, &e, &err)) {
+      /* never a mix of two frames' entries */
+      fail_unless_equals_uint64 (e.frame, f);
+      fail_unless_equals_uint64 (e.pts, f * 1000);
+      fail_unless_equals_uint64 (e.duration, f + 7);
+      rr->ok++;
+    } else {
+      /* overwritten meanwhile, never "corrupt" */
+      assert_error (err, GST_MEMMAP_ERROR_INVALID_ARGUMENT, NULL);
+      g_clear_error (&err);
+      rr->gone++;
+    }
+  }
+  g_rand_free (rand);
+  return NULL;
+}
+
+GST_START_TEST (test_ring_concurrent_reader)
+{
+  gchar *path = test_path ("race.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
+    GST_MEMMAP_STORE_MODE_RING, 4, 1, 0, 0, 0, 0
+  };
+  guint64 n = under_valgrind ()? 2000 : 50000, f, slot;
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  RaceReader rr = { NULL, 0, 0, 0 };
+  GThread *t;
+
+  w = new_writer_ok (path, &sp, &layout);
+  rr.r = open_ok (path);
+  t = g_thread_new ("reader", race_reader_thread, &rr);
+  for (f = 0; f < n; f++) {
+    slot = acquire_ok (w);
+    fail_unless (gst_memmap_store_writer_commit (w, slot, f * 1000, f + 7, 0,
+            NULL));
+  }
+  g_atomic_int_set (&rr.done, 1);
+  g_thread_join (t);
+  GST_INFO ("%" G_GUINT64_FORMAT " entries read, %" G_GUINT64_FORMAT
+      " overwritten under the reader", rr.ok, rr.gone);
+  fail_unless (rr.ok > 0);
+  gst_memmap_store_reader_free (rr.r);
+  gst_memmap_store_writer_free (w);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_append_growth)
 {
   gchar *path = test_path ("grow.store");
@@ -1864,6 +1935,7 @@ store_suite (void)
   tcase_add_test (tc, test_bad_arguments);
   tcase_add_test (tc, test_caps_normalized);
   tcase_add_test (tc, test_ring_wraparound);
+  tcase_add_test (tc, test_ring_concurrent_reader);
   tcase_add_test (tc, test_append_growth);
   tcase_add_test (tc, test_release_slot);
   tcase_add_test (tc, test_append_max_frames);
