@@ -44,6 +44,23 @@ G_BEGIN_DECLS
 #define GST_MEMMAP_STORE_MAX_PER_CHUNK (G_GUINT64_CONSTANT (1) << 32)
 #define GST_MEMMAP_STORE_MAX_FRAMES (G_GUINT64_CONSTANT (1) << 62)
 
+/* The lease table in the header (docs/store-format.md, "Wake-ups and
+ * leases"): readers of a ring record which frames they hold, so that the
+ * writer never reuses their slots. */
+#define GST_MEMMAP_STORE_N_LEASES 16
+
+typedef struct
+{
+  /*  0 */ guint32 pid;             /* atomic; 0 = free, claimed by CAS */
+  /*  4 */ guint32 seq;             /* atomic; odd while the range changes */
+  /*  8 */ guint64 oldest;          /* oldest frame held + 1; 0 = none */
+  /* 16 */ guint64 newest;          /* newest frame held + 1 */
+  /* 24 */ guint64 pid_start;       /* the holder's start time (jiffies) */
+  /* 32 */ guint64 reserved[4];
+} GstMemmapStoreLeaseEntry;
+
+G_STATIC_ASSERT (sizeof (GstMemmapStoreLeaseEntry) == 64);
+
 /* Header page, at file offset 0. Offsets in the comments are normative. */
 typedef struct
 {
@@ -75,12 +92,17 @@ typedef struct
   /*  176 */ gchar format[GST_MEMMAP_STORE_FORMAT_SIZE];
   /*  208 */ guint8 reserved1[48];
   /*  256 */ guint64 committed;     /* atomic, own cache line */
-  /*  264 */ guint8 reserved2[56];
+  /*  264 */ guint32 notify;        /* atomic, futex word */
+  /*  268 */ guint32 waiters;       /* atomic */
+  /*  272 */ guint32 lease_notify;  /* atomic, futex word */
+  /*  276 */ guint32 lease_waiters; /* atomic */
+  /*  280 */ guint8 reserved2[40];
   /*  320 */ guint64 chunks_reserved;       /* atomic */
   /*  328 */ guint64 generation;    /* atomic */
   /*  336 */ guint8 reserved3[176];
   /*  512 */ gchar caps[GST_MEMMAP_STORE_CAPS_SIZE];
-  /* 2560 */ guint8 reserved4[GST_MEMMAP_STORE_HEADER_SIZE - 2560];
+  /* 2560 */ GstMemmapStoreLeaseEntry leases[GST_MEMMAP_STORE_N_LEASES];
+  /* 3584 */ guint8 reserved4[GST_MEMMAP_STORE_HEADER_SIZE - 3584];
 } GstMemmapStoreHeader;
 
 G_STATIC_ASSERT (sizeof (GstMemmapStoreHeader) == GST_MEMMAP_STORE_HEADER_SIZE);
@@ -91,9 +113,14 @@ G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, plane_offset) == 128);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, plane_stride) == 160);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, format) == 176);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, committed) == 256);
+G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, notify) == 264);
+G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, waiters) == 268);
+G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, lease_notify) == 272);
+G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, lease_waiters) == 276);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, chunks_reserved) == 320);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, generation) == 328);
 G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, caps) == 512);
+G_STATIC_ASSERT (offsetof (GstMemmapStoreHeader, leases) == 2560);
 
 /* One index entry (64 bytes). */
 typedef struct

@@ -34,6 +34,7 @@
 #include "memmap.h"
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
+#include "gstmemmapstoresync.h"
 
 #include <errno.h>
 #include <string.h>
@@ -216,6 +217,13 @@ gst_memmap_store_reader_get_path (GstMemmapStoreReader * reader)
   g_return_val_if_fail (reader != NULL, NULL);
 
   return reader->path;
+}
+
+/* for GstMemmapStoreSession: the file the reader validated */
+gint
+gst_memmap_store_reader_get_fd (GstMemmapStoreReader * reader)
+{
+  return reader->fd;
 }
 
 /**

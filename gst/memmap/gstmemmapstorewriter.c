@@ -38,6 +38,7 @@
 #include "memmap.h"
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
+#include "gstmemmapstoresync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,8 @@ struct _GstMemmapStoreWriter
   /* streaming thread */
   gboolean sync;
   guint64 *ring_slots;          /* ring: slot of the frame at each entry */
+  guint64 *slot_frames;         /* ring: frame last committed in each slot,
+                                 * for the readers' leases */
 
   GMutex lock;
   /* under lock */
@@ -295,6 +298,7 @@ reset_header (GstMemmapStoreWriter * self, const gchar * caps_str)
   gst_memmap_store_store_u64 (&hdr->committed, 0);
   gst_memmap_store_store_u64 (&hdr->generation,
       gst_memmap_store_load_u64 (&hdr->generation) + 1);
+  gst_memmap_store_notify_commit (hdr);
   gst_memmap_store_store_u32 (&hdr->state, GST_MEMMAP_STORE_STATE_OPEN);
   hdr->writer_pid = GUINT32_TO_LE ((guint32) getpid ());
   hdr->creation_time = GUINT64_TO_LE ((guint64) g_get_real_time ());
@@ -530,7 +534,11 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
 
   if (mode == GST_MEMMAP_STORE_MODE_RING) {
     self->ring_slots = g_try_new (guint64, max_frames);
-    if (self->ring_slots == NULL) {
+    self->slot_frames = g_try_new (guint64, self->geo.slots_per_chunk);
+    if (self->slot_frames)
+      memset (self->slot_frames, 0xff,
+          self->geo.slots_per_chunk * sizeof (guint64));
+    if (self->ring_slots == NULL || self->slot_frames == NULL) {
       g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
           "'%s': a ring of %" G_GUINT64_FORMAT " frames is too large", path,
           max_frames);
@@ -853,6 +861,51 @@ ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
  *
  * Since: 0.1
  */
+/* Ring: takes a free slot whose last frame no reader holds (leases,
+ * docs/store-format.md); waits a bounded time for readers to let go when
+ * every free slot is held. Under lock (released while waiting). */
+static gboolean
+ring_take_free (GstMemmapStoreWriter * self, guint64 * slot, GError ** error)
+{
+  gint64 deadline = 0;
+  guint32 seen, holder = 0;
+  guint i;
+
+  while (TRUE) {
+    seen = gst_memmap_store_leases_seen (self->hdr);
+    if (gst_memmap_store_leases_pick (self->hdr,
+            &g_array_index (self->free_slots, guint64, self->free_head),
+            free_count (self), self->slot_frames, &i, &holder))
+      break;
+    if (deadline == 0)
+      deadline = g_get_monotonic_time () + GST_MEMMAP_STORE_LEASE_WAIT_US;
+    g_mutex_unlock (&self->lock);
+    if (!gst_memmap_store_leases_wait (self->hdr, seen, deadline)) {
+      g_mutex_lock (&self->lock);
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+          "Frame store '%s': every free slot of the ring holds a frame that "
+          "a reader (pid %u) still uses", self->path, holder);
+      return FALSE;
+    }
+    g_mutex_lock (&self->lock);
+    if (self->closed || free_count (self) == 0) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
+          "Frame store '%s': no free slot in the ring", self->path);
+      return FALSE;
+    }
+  }
+
+  if (i == 0) {
+    *slot = free_pop (self);
+  } else {
+    *slot = g_array_index (self->free_slots, guint64, self->free_head + i);
+    g_array_remove_index (self->free_slots, self->free_head + i);
+  }
+  /* overwritten from now on: no reader can hold what it held */
+  self->slot_frames[*slot] = GST_MEMMAP_STORE_NO_FRAME;
+  return TRUE;
+}
+
 gboolean
 gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
     guint64 * slot, GError ** error)
@@ -871,7 +924,8 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
   if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
     if (free_count (self) == 0)
       goto no_free_slot;
-    s = free_pop (self);
+    if (!ring_take_free (self, &s, error))
+      goto failed;
   } else {
     if (self->geo.max_frames > 0 && self->committed +
         g_hash_table_size (self->outstanding) >= self->geo.max_frames)
@@ -1135,11 +1189,13 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
 
   /* the frame is visible from here on */
   gst_memmap_store_store_u64 (&self->hdr->committed, frame + 1);
+  gst_memmap_store_notify_commit (self->hdr);
   self->committed = frame + 1;
 
   g_hash_table_remove (self->outstanding, &slot);
   if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
     self->ring_slots[frame % self->geo.max_frames] = slot;
+    self->slot_frames[slot] = frame;
     if (old_slot != NO_SLOT)
       free_push (self, old_slot);
   }
@@ -1230,6 +1286,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
 
   gst_memmap_store_store_u32 (&self->hdr->state,
       GST_MEMMAP_STORE_STATE_CLOSED);
+  gst_memmap_store_notify_commit (self->hdr);
 
   if (sync && ret && !gst_memmap_mapping_flush (self->header_map, 0,
           GST_MEMMAP_STORE_HEADER_SIZE, error))
@@ -1272,6 +1329,7 @@ gst_memmap_store_writer_free (GstMemmapStoreWriter * writer)
   g_array_unref (writer->free_slots);
   g_hash_table_unref (writer->outstanding);
   g_free (writer->ring_slots);
+  g_free (writer->slot_frames);
   gst_caps_unref (writer->caps);
   gst_object_unref (writer->engine);
   g_free (writer->path);
