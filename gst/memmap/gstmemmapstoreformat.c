@@ -503,6 +503,23 @@ gst_memmap_store_caps_string_ok (const gchar * str)
   return TRUE;
 }
 
+/* gst_video_info_from_caps() g_warning()s about a multiview-mode it does
+ * not know: such caps are refused before they get there. The modes are a
+ * short list of small enum values. */
+static gboolean
+multiview_mode_known (const gchar * str)
+{
+  gint m;
+
+  for (m = GST_VIDEO_MULTIVIEW_MODE_MONO; m < 64; m++) {
+    const gchar *known = gst_video_multiview_mode_to_caps_string (m);
+
+    if (known != NULL && strcmp (known, str) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 gboolean
 gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
     guint64 file_size, const gchar * path, GstMemmapStoreGeometry * geo,
@@ -514,7 +531,7 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   GstCaps *caps = NULL;
   GstStructure *s;
   GstCapsFeatures *features;
-  const gchar *caps_format;
+  const gchar *caps_format, *mview_mode;
   gint caps_width, caps_height;
   guint32 state, header_size, slot_align;
   guint p;
@@ -570,8 +587,16 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   if (!string_field_ok (hdr->format, sizeof (hdr->format)))
     CORRUPT ("'%s': format name not terminated", path);
   format = gst_video_format_from_string (hdr->format);
-  if (format == GST_VIDEO_FORMAT_UNKNOWN)
-    CORRUPT ("'%s': unknown video format '%s'", path, hdr->format);
+  if (format == GST_VIDEO_FORMAT_UNKNOWN) {
+    /* the bytes of a hostile file: escaped, so that the message stays
+     * UTF-8 as GError messages must */
+    gchar *name = g_strescape (hdr->format, NULL);
+
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+        "'%s': unknown video format '%s'", path, name);
+    g_free (name);
+    return FALSE;
+  }
   g_strlcpy (g.format, hdr->format, sizeof (g.format));
 
   if (!string_field_ok (hdr->caps, sizeof (hdr->caps)))
@@ -597,6 +622,9 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   if (caps_width != (gint) g.width || caps_height != (gint) g.height ||
       strcmp (caps_format, g.format) != 0)
     goto caps_mismatch;
+  if ((mview_mode = gst_structure_get_string (s, "multiview-mode")) != NULL
+      && !multiview_mode_known (mview_mode))
+    goto bad_caps;
   if (!gst_video_info_from_caps (&info, caps))
     goto bad_caps;
   if (GST_VIDEO_INFO_FORMAT (&info) != format ||
