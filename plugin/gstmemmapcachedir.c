@@ -1,0 +1,870 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The cache directory of memmapcache: one subdirectory per cached stream,
+ * locks that keep what is in use from eviction, the sidecar metadata, and an
+ * LRU eviction of whole streams under a byte budget shared by every process
+ * that uses the directory.
+ *
+ * Everything inside the cache directory is reached with openat() from a
+ * directory descriptor and O_NOFOLLOW: a symbolic link planted there is an
+ * error, never followed. Directories are made 0700 and the lock and meta
+ * files 0600; the frame stores are made by libgstmemmap (0666 less the
+ * umask) inside those private directories.
+ *
+ * Locking (flock, so it goes with the process that dies):
+ * - a user of an entry (reader or recorder) holds LOCK_SH on HASH/lock for
+ *   as long as it uses the entry, and then checks that HASH still names the
+ *   directory it locked (an eviction may have renamed it meanwhile);
+ * - eviction takes LOCK_EX | LOCK_NB on HASH/lock, skips the entry when that
+ *   fails (busy), else renames HASH to .evict-... and deletes it;
+ * - the one recorder of an entry holds LOCK_EX | LOCK_NB on HASH/write.lock.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmemmapcachedir.h"
+
+#include <glib/gstdio.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_dir_debug);
+#define GST_CAT_DEFAULT gst_memmap_cache_dir_debug
+
+#define LOCK_NAME "lock"
+#define WRITE_LOCK_NAME "write.lock"
+#define META_NAME "meta"
+#define META_GROUP "memmapcache"
+#define EVICT_PREFIX ".evict-"
+#define HASH_LEN 64
+#define MAX_META_SIZE 65536
+
+struct _GstMemmapCacheDir
+{
+  gchar *path;
+  gint fd;
+};
+
+struct _GstMemmapCacheEntry
+{
+  GstMemmapCacheDir *dir;
+  gchar *hash;
+  gchar *path;
+  gint fd;                      /* the entry's directory */
+  gint lock_fd;                 /* LOCK_SH on HASH/lock */
+  gint write_lock_fd;           /* LOCK_EX on HASH/write.lock, or -1 */
+};
+
+static void
+ensure_debug_category (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_memmap_cache_dir_debug, "memmapcachedir", 0,
+        "memmapcache directory");
+    g_once_init_leave (&done, 1);
+  }
+}
+
+static void
+set_errno_error (GError ** error, gint err, const gchar * what,
+    const gchar * path)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+      "%s '%s': %s", what, path, g_strerror (err));
+}
+
+static void
+close_fd (gint * fd)
+{
+  if (*fd >= 0) {
+    close (*fd);
+    *fd = -1;
+  }
+}
+
+/**
+ * gst_memmap_cache_dir_open:
+ * @path: the cache directory, made (with its parents) if missing
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the open directory
+ */
+GstMemmapCacheDir *
+gst_memmap_cache_dir_open (const gchar * path, GError ** error)
+{
+  GstMemmapCacheDir *dir;
+  gint fd;
+
+  ensure_debug_category ();
+
+  if (g_mkdir_with_parents (path, 0700) < 0) {
+    set_errno_error (error, errno, "Could not make the cache directory",
+        path);
+    return NULL;
+  }
+  fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    set_errno_error (error, errno, "Could not open the cache directory",
+        path);
+    return NULL;
+  }
+
+  dir = g_new0 (GstMemmapCacheDir, 1);
+  dir->path = g_strdup (path);
+  dir->fd = fd;
+  GST_DEBUG ("opened cache directory %s", path);
+
+  return dir;
+}
+
+void
+gst_memmap_cache_dir_free (GstMemmapCacheDir * dir)
+{
+  if (dir == NULL)
+    return;
+  close_fd (&dir->fd);
+  g_free (dir->path);
+  g_free (dir);
+}
+
+const gchar *
+gst_memmap_cache_dir_get_path (GstMemmapCacheDir * dir)
+{
+  return dir->path;
+}
+
+static gboolean
+is_hash_name (const gchar * name)
+{
+  guint i;
+
+  for (i = 0; i < HASH_LEN; i++) {
+    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
+      return FALSE;
+  }
+  return name[HASH_LEN] == '\0';
+}
+
+/* Calls @func for every name in the directory @fd (not . and ..). */
+static void
+for_each_name (gint fd, void (*func) (const gchar * name, gpointer data),
+    gpointer data)
+{
+  DIR *d;
+  struct dirent *de;
+  gint dfd = openat (fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (dfd < 0)
+    return;
+  d = fdopendir (dfd);
+  if (d == NULL) {
+    close (dfd);
+    return;
+  }
+  while ((de = readdir (d)) != NULL) {
+    if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+      continue;
+    func (de->d_name, data);
+  }
+  closedir (d);
+}
+
+typedef struct
+{
+  gint fd;
+  guint64 bytes;
+} SumData;
+
+static void
+sum_file (const gchar * name, gpointer data)
+{
+  SumData *sum = data;
+  struct stat st;
+
+  if (fstatat (sum->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISDIR (st.st_mode))
+    sum->bytes += (guint64) st.st_blocks * 512;
+}
+
+/* Bytes on disk of the files of the directory @fd. */
+static guint64
+dir_bytes (gint fd)
+{
+  SumData sum = { fd, 0 };
+
+  for_each_name (fd, sum_file, &sum);
+  return sum.bytes;
+}
+
+static void
+unlink_name (const gchar * name, gpointer data)
+{
+  gint fd = GPOINTER_TO_INT (data);
+
+  if (unlinkat (fd, name, 0) < 0 && errno == EISDIR)
+    unlinkat (fd, name, AT_REMOVEDIR);
+}
+
+/* Deletes the directory @name of @parent_fd and its files (no deeper). */
+static void
+remove_dir (gint parent_fd, const gchar * name)
+{
+  gint fd = openat (parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+      O_CLOEXEC);
+
+  if (fd >= 0) {
+    for_each_name (fd, unlink_name, GINT_TO_POINTER (fd));
+    close (fd);
+  }
+  if (unlinkat (parent_fd, name, AT_REMOVEDIR) < 0)
+    GST_DEBUG ("could not remove %s: %s", name, g_strerror (errno));
+}
+
+typedef struct
+{
+  gchar *hash;
+  gint64 last_use;              /* ns, the lock file's mtime */
+  guint64 bytes;
+} DirEntry;
+
+typedef struct
+{
+  GstMemmapCacheDir *dir;
+  GArray *entries;              /* DirEntry */
+  guint64 total;
+} ScanData;
+
+static void
+scan_name (const gchar * name, gpointer data)
+{
+  ScanData *scan = data;
+  DirEntry e;
+  struct stat st;
+  gint fd;
+
+  if (g_str_has_prefix (name, EVICT_PREFIX)) {
+    /* left behind by an eviction that died half-way: nobody uses it */
+    remove_dir (scan->dir->fd, name);
+    return;
+  }
+  if (!is_hash_name (name))
+    return;
+  fd = openat (scan->dir->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+      O_CLOEXEC);
+  if (fd < 0)
+    return;
+  e.hash = g_strdup (name);
+  e.bytes = dir_bytes (fd);
+  if (fstatat (fd, LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+      fstat (fd, &st) < 0)
+    memset (&st, 0, sizeof (st));
+  e.last_use = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+      st.st_mtim.tv_nsec;
+  close (fd);
+  scan->total += e.bytes;
+  g_array_append_val (scan->entries, e);
+}
+
+static gint
+compare_last_use (gconstpointer a, gconstpointer b)
+{
+  const DirEntry *x = a, *y = b;
+
+  return (x->last_use > y->last_use) - (x->last_use < y->last_use);
+}
+
+static void
+dir_entry_clear (DirEntry * e)
+{
+  g_free (e->hash);
+}
+
+/* The inode of @fd is still what @name in @parent_fd names. */
+static gboolean
+still_named (gint parent_fd, const gchar * name, gint fd)
+{
+  struct stat a, b;
+
+  if (fstat (fd, &a) < 0 || fstatat (parent_fd, name, &b,
+          AT_SYMLINK_NOFOLLOW) < 0)
+    return FALSE;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Evicts the entry @hash unless somebody uses it. */
+static gboolean
+evict (GstMemmapCacheDir * dir, const gchar * hash)
+{
+  gchar *tmp;
+  gint fd, lock_fd;
+  gboolean ret = FALSE;
+
+  fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+      O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  lock_fd = openat (fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+      0600);
+  if (lock_fd < 0)
+    lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (lock_fd < 0)
+    goto out;
+  if (flock (lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    GST_DEBUG ("%s/%s is in use: not evicted", dir->path, hash);
+    goto out;
+  }
+  if (!still_named (dir->fd, hash, fd))
+    goto out;
+
+  tmp = g_strdup_printf (EVICT_PREFIX "%s-%u-%08x", hash, (guint) getpid (),
+      g_random_int ());
+  if (renameat (dir->fd, hash, dir->fd, tmp) == 0) {
+    remove_dir (dir->fd, tmp);
+    GST_INFO ("evicted %s/%s", dir->path, hash);
+    ret = TRUE;
+  } else {
+    GST_WARNING ("could not evict %s/%s: %s", dir->path, hash,
+        g_strerror (errno));
+  }
+  g_free (tmp);
+
+out:
+  close_fd (&lock_fd);
+  close_fd (&fd);
+  return ret;
+}
+
+static ScanData
+scan_dir (GstMemmapCacheDir * dir)
+{
+  ScanData scan = { dir, NULL, 0 };
+
+  scan.entries = g_array_new (FALSE, FALSE, sizeof (DirEntry));
+  g_array_set_clear_func (scan.entries, (GDestroyNotify) dir_entry_clear);
+  for_each_name (dir->fd, scan_name, &scan);
+  return scan;
+}
+
+/**
+ * gst_memmap_cache_dir_get_usage:
+ * @dir: a cache directory
+ *
+ * Returns: the bytes on disk of every cached stream
+ */
+guint64
+gst_memmap_cache_dir_get_usage (GstMemmapCacheDir * dir)
+{
+  ScanData scan = scan_dir (dir);
+
+  g_array_unref (scan.entries);
+  return scan.total;
+}
+
+/**
+ * gst_memmap_cache_dir_enforce_budget:
+ * @dir: a cache directory
+ * @max_size: the budget, bytes on disk
+ * @reserve: bytes about to be added
+ * @keep: (nullable): a hash never to evict (the caller's own)
+ * @n_evicted: (out): streams evicted
+ *
+ * Evicts whole cached streams, least recently used first, until the bytes
+ * on disk plus @reserve fit in @max_size or nothing else can go (entries in
+ * use by any process are skipped).
+ *
+ * Returns: the bytes on disk afterwards
+ */
+guint64
+gst_memmap_cache_dir_enforce_budget (GstMemmapCacheDir * dir,
+    guint64 max_size, guint64 reserve, const gchar * keep,
+    guint * n_evicted)
+{
+  ScanData scan = scan_dir (dir);
+  guint i;
+
+  *n_evicted = 0;
+  if (scan.total + reserve > max_size) {
+    g_array_sort (scan.entries, compare_last_use);
+    for (i = 0; i < scan.entries->len; i++) {
+      DirEntry *e = &g_array_index (scan.entries, DirEntry, i);
+
+      if (scan.total + reserve <= max_size)
+        break;
+      if (keep && strcmp (keep, e->hash) == 0)
+        continue;
+      if (evict (dir, e->hash)) {
+        scan.total -= MIN (scan.total, e->bytes);
+        (*n_evicted)++;
+      }
+    }
+  }
+  g_array_unref (scan.entries);
+
+  return scan.total;
+}
+
+/**
+ * gst_memmap_cache_entry_open:
+ * @dir: a cache directory
+ * @hash: the stream's hash (64 lowercase hex digits)
+ * @error: return location for a #GError
+ *
+ * Opens (making it if needed) the entry of @hash and holds a shared lock on
+ * it, so that no eviction removes it while it is open.
+ *
+ * Returns: (transfer full) (nullable): the entry
+ */
+GstMemmapCacheEntry *
+gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
+    GError ** error)
+{
+  GstMemmapCacheEntry *entry;
+  gchar *path;
+  struct stat st;
+  gint fd = -1, lock_fd = -1;
+  guint attempt;
+
+  g_return_val_if_fail (is_hash_name (hash), NULL);
+
+  path = g_build_filename (dir->path, hash, NULL);
+  for (attempt = 0; attempt < 8; attempt++) {
+    if (mkdirat (dir->fd, hash, 0700) < 0 && errno != EEXIST) {
+      set_errno_error (error, errno, "Could not make the cache entry", path);
+      goto failed;
+    }
+    fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+        O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT)
+        continue;               /* evicted between mkdir and open */
+      set_errno_error (error, errno, "Could not open the cache entry", path);
+      goto failed;
+    }
+    if (fstat (fd, &st) < 0 || st.st_uid != geteuid ()) {
+      set_errno_error (error, EPERM, "Not our cache entry", path);
+      goto failed;
+    }
+    lock_fd = openat (fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+        O_CLOEXEC, 0600);
+    if (lock_fd < 0 && (errno == EROFS || errno == EACCES))
+      lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (lock_fd < 0) {
+      gchar *lock_path = g_build_filename (path, LOCK_NAME, NULL);
+
+      set_errno_error (error, errno, "Could not open the lock", lock_path);
+      g_free (lock_path);
+      goto failed;
+    }
+    if (flock (lock_fd, LOCK_SH) < 0) {
+      set_errno_error (error, errno, "Could not lock the cache entry", path);
+      goto failed;
+    }
+    if (still_named (dir->fd, hash, fd))
+      break;
+    /* evicted while we waited for the lock: start again */
+    close_fd (&lock_fd);
+    close_fd (&fd);
+  }
+  if (lock_fd < 0) {
+    set_errno_error (error, EAGAIN, "Could not hold the cache entry", path);
+    goto failed;
+  }
+
+  entry = g_new0 (GstMemmapCacheEntry, 1);
+  entry->dir = dir;
+  entry->hash = g_strdup (hash);
+  entry->path = path;
+  entry->fd = fd;
+  entry->lock_fd = lock_fd;
+  entry->write_lock_fd = -1;
+  gst_memmap_cache_entry_touch (entry);
+  GST_DEBUG ("opened cache entry %s", path);
+
+  return entry;
+
+failed:
+  close_fd (&lock_fd);
+  close_fd (&fd);
+  g_free (path);
+  return NULL;
+}
+
+/**
+ * gst_memmap_cache_entry_close:
+ * @entry: (transfer full): an entry
+ *
+ * Records its last use and drops its locks.
+ */
+void
+gst_memmap_cache_entry_close (GstMemmapCacheEntry * entry)
+{
+  if (entry == NULL)
+    return;
+  gst_memmap_cache_entry_touch (entry);
+  close_fd (&entry->write_lock_fd);
+  close_fd (&entry->lock_fd);
+  close_fd (&entry->fd);
+  g_free (entry->hash);
+  g_free (entry->path);
+  g_free (entry);
+}
+
+const gchar *
+gst_memmap_cache_entry_get_path (GstMemmapCacheEntry * entry)
+{
+  return entry->path;
+}
+
+const gchar *
+gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry)
+{
+  return entry->hash;
+}
+
+/**
+ * gst_memmap_cache_entry_lock_writer:
+ * @entry: an entry
+ * @error: return location for a #GError; %G_FILE_ERROR_AGAIN when another
+ *   process records this stream
+ *
+ * Makes the caller the one recorder of the stream, until the entry closes.
+ *
+ * Returns: %TRUE when the caller may add stores to the entry
+ */
+gboolean
+gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
+    GError ** error)
+{
+  gint fd;
+
+  if (entry->write_lock_fd >= 0)
+    return TRUE;
+
+  fd = openat (entry->fd, WRITE_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+      O_CLOEXEC, 0600);
+  if (fd < 0) {
+    set_errno_error (error, errno, "Could not open the writer lock of",
+        entry->path);
+    return FALSE;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0) {
+    gint err = errno;
+
+    close (fd);
+    if (err == EWOULDBLOCK)
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+          "'%s' is being recorded by another pipeline", entry->path);
+    else
+      set_errno_error (error, err, "Could not lock", entry->path);
+    return FALSE;
+  }
+  entry->write_lock_fd = fd;
+  return TRUE;
+}
+
+static gboolean
+parse_store_name (const gchar * name, guint * number)
+{
+  guint n = 0, i;
+
+  if (name[0] != 's')
+    return FALSE;
+  for (i = 1; i <= 6; i++) {
+    if (!g_ascii_isdigit (name[i]))
+      return FALSE;
+    n = n * 10 + (name[i] - '0');
+  }
+  if (strcmp (name + 7, ".store") != 0)
+    return FALSE;
+  *number = n;
+  return TRUE;
+}
+
+typedef struct
+{
+  gint fd;
+  GPtrArray *names;
+  guint max;
+} ListData;
+
+static void
+list_store (const gchar * name, gpointer data)
+{
+  ListData *list = data;
+  struct stat st;
+  guint n;
+
+  if (!parse_store_name (name, &n))
+    return;
+  list->max = MAX (list->max, n + 1);
+  if (fstatat (list->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      !S_ISREG (st.st_mode)) {
+    GST_WARNING ("ignoring %s: not a regular file", name);
+    return;
+  }
+  g_ptr_array_add (list->names, g_strdup (name));
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/**
+ * gst_memmap_cache_entry_list_stores:
+ * @entry: an entry
+ *
+ * Returns: (transfer full): the paths of the entry's frame stores (regular
+ *   files only), oldest first, %NULL-terminated
+ */
+gchar **
+gst_memmap_cache_entry_list_stores (GstMemmapCacheEntry * entry)
+{
+  ListData list = { entry->fd, g_ptr_array_new (), 0 };
+  guint i;
+
+  for_each_name (entry->fd, list_store, &list);
+  g_ptr_array_sort (list.names, compare_names);
+  for (i = 0; i < list.names->len; i++) {
+    gchar *name = g_ptr_array_index (list.names, i);
+
+    g_ptr_array_index (list.names, i) = g_build_filename (entry->path, name,
+        NULL);
+    g_free (name);
+  }
+  g_ptr_array_add (list.names, NULL);
+  return (gchar **) g_ptr_array_free (list.names, FALSE);
+}
+
+/**
+ * gst_memmap_cache_entry_new_store_path:
+ * @entry: an entry whose writer lock the caller holds
+ *
+ * Returns: (transfer full): the path for a new frame store of the entry
+ */
+gchar *
+gst_memmap_cache_entry_new_store_path (GstMemmapCacheEntry * entry)
+{
+  ListData list = { entry->fd, g_ptr_array_new_with_free_func (g_free), 0 };
+  gchar *name, *path;
+
+  for_each_name (entry->fd, list_store, &list);
+  g_ptr_array_unref (list.names);
+  name = g_strdup_printf ("s%06u.store", MIN (list.max, 999999));
+  path = g_build_filename (entry->path, name, NULL);
+  g_free (name);
+  return path;
+}
+
+/**
+ * gst_memmap_cache_entry_remove_store:
+ * @entry: an entry
+ * @path: a path from this entry
+ *
+ * Deletes a store of the entry (an empty one, say).
+ */
+void
+gst_memmap_cache_entry_remove_store (GstMemmapCacheEntry * entry,
+    const gchar * path)
+{
+  gchar *name = g_path_get_basename (path);
+
+  if (unlinkat (entry->fd, name, 0) < 0)
+    GST_DEBUG ("could not remove %s: %s", path, g_strerror (errno));
+  g_free (name);
+}
+
+static void
+unlink_content (const gchar * name, gpointer data)
+{
+  gint fd = GPOINTER_TO_INT (data);
+
+  if (strcmp (name, LOCK_NAME) == 0 || strcmp (name, WRITE_LOCK_NAME) == 0)
+    return;
+  unlinkat (fd, name, 0);
+}
+
+/**
+ * gst_memmap_cache_entry_clear:
+ * @entry: an entry
+ *
+ * Deletes the stores and the metadata of the entry (a corrupt one), if no
+ * other process uses it.
+ *
+ * Returns: %TRUE if the entry was cleared
+ */
+gboolean
+gst_memmap_cache_entry_clear (GstMemmapCacheEntry * entry)
+{
+  gboolean ret = FALSE;
+
+  /* flock converts SH to EX non-atomically; when that fails our shared
+   * lock is taken again below */
+  if (flock (entry->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+    for_each_name (entry->fd, unlink_content, GINT_TO_POINTER (entry->fd));
+    GST_INFO ("cleared cache entry %s", entry->path);
+    ret = TRUE;
+  }
+  if (flock (entry->lock_fd, LOCK_SH) < 0)
+    GST_WARNING ("could not lock %s again: %s", entry->path,
+        g_strerror (errno));
+
+  return ret;
+}
+
+static GstClockTime
+get_time (GKeyFile * kf, const gchar * key)
+{
+  gchar *str = g_key_file_get_string (kf, META_GROUP, key, NULL);
+  guint64 v;
+
+  if (str == NULL || !g_ascii_string_to_unsigned (str, 10, 0,
+          G_MAXINT64, &v, NULL))
+    v = GST_CLOCK_TIME_NONE;
+  g_free (str);
+  return v;
+}
+
+/**
+ * gst_memmap_cache_entry_read_meta:
+ * @entry: an entry
+ * @meta: (out): what the entry's meta file says; all unknown when it is
+ *   missing or unreadable
+ */
+void
+gst_memmap_cache_entry_read_meta (GstMemmapCacheEntry * entry,
+    GstMemmapCacheMeta * meta)
+{
+  GKeyFile *kf;
+  gchar *buf;
+  gssize n;
+  gint fd;
+
+  meta->start = meta->end = GST_CLOCK_TIME_NONE;
+  meta->complete = FALSE;
+
+  fd = openat (entry->fd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+      O_NONBLOCK);
+  if (fd < 0)
+    return;
+  buf = g_malloc (MAX_META_SIZE);
+  n = read (fd, buf, MAX_META_SIZE - 1);
+  close (fd);
+  if (n <= 0) {
+    g_free (buf);
+    return;
+  }
+  buf[n] = '\0';
+
+  kf = g_key_file_new ();
+  if (g_key_file_load_from_data (kf, buf, n, G_KEY_FILE_NONE, NULL) &&
+      g_key_file_get_integer (kf, META_GROUP, "version", NULL) == 1) {
+    meta->start = get_time (kf, "start");
+    meta->end = get_time (kf, "end");
+    meta->complete = g_key_file_get_boolean (kf, META_GROUP, "complete",
+        NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
+        GST_CLOCK_TIME_IS_VALID (meta->end);
+  }
+  g_key_file_free (kf);
+  g_free (buf);
+}
+
+static void
+set_time (GKeyFile * kf, const gchar * key, GstClockTime t)
+{
+  if (GST_CLOCK_TIME_IS_VALID (t))
+    g_key_file_set_uint64 (kf, META_GROUP, key, t);
+}
+
+/**
+ * gst_memmap_cache_entry_write_meta:
+ * @entry: an entry whose writer lock the caller holds
+ * @meta: what to record
+ * @error: return location for a #GError
+ *
+ * Replaces the entry's meta file atomically (a temporary file renamed).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+gst_memmap_cache_entry_write_meta (GstMemmapCacheEntry * entry,
+    const GstMemmapCacheMeta * meta, GError ** error)
+{
+  GKeyFile *kf = g_key_file_new ();
+  gchar *data, *tmp;
+  gsize len, done = 0;
+  gint fd;
+
+  g_key_file_set_integer (kf, META_GROUP, "version", 1);
+  set_time (kf, "start", meta->start);
+  set_time (kf, "end", meta->end);
+  g_key_file_set_boolean (kf, META_GROUP, "complete", meta->complete);
+  data = g_key_file_to_data (kf, &len, NULL);
+  g_key_file_free (kf);
+
+  tmp = g_strdup_printf (META_NAME ".tmp-%u-%08x", (guint) getpid (),
+      g_random_int ());
+  fd = openat (entry->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+      O_CLOEXEC, 0600);
+  if (fd < 0)
+    goto failed;
+  while (done < len) {
+    gssize n = write (fd, data + done, len - done);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      goto failed;
+    done += n;
+  }
+  if (close (fd) < 0) {
+    fd = -1;
+    goto failed;
+  }
+  fd = -1;
+  if (renameat (entry->fd, tmp, entry->fd, META_NAME) < 0)
+    goto failed;
+
+  g_free (tmp);
+  g_free (data);
+  return TRUE;
+
+failed:
+  {
+    gint err = errno ? errno : EIO;
+    gchar *path = g_build_filename (entry->path, META_NAME, NULL);
+
+    set_errno_error (error, err, "Could not write", path);
+    g_free (path);
+    close_fd (&fd);
+    unlinkat (entry->fd, tmp, 0);
+    g_free (tmp);
+    g_free (data);
+    return FALSE;
+  }
+}
+
+/**
+ * gst_memmap_cache_entry_touch:
+ * @entry: an entry
+ *
+ * Records now as the entry's last use (the lock file's mtime), which orders
+ * the LRU eviction.
+ */
+void
+gst_memmap_cache_entry_touch (GstMemmapCacheEntry * entry)
+{
+  if (futimens (entry->lock_fd, NULL) < 0)
+    GST_LOG ("could not touch %s: %s", entry->path, g_strerror (errno));
+}

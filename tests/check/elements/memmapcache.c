@@ -1,0 +1,1172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memmapcache: a decoder's output recorded once and served from the cache
+ * afterwards, checked frame by frame against the decoder's own output, with
+ * a probe on the decoder that counts what it really decoded.
+ *
+ * The clip is made once per test program with Debian's plugins (x264enc,
+ * mp4mux): 90 frames of 320x240 at 30 fps, a keyframe every 30 frames.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/check/gstcheck.h>
+#include <gst/video/video.h>
+#include <gst/memmap/memmap.h>
+
+#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_ENV "MEMMAPCACHE_TEST_CHILD"
+#define N_FRAMES 90
+#define FRAME_DURATION (GST_SECOND / 30)
+/* What a decoder still decodes once memmapcache stopped it (docs): the
+ * frame that showed the start is cached plus those in flight in
+ * avdec_h264's frame threads. */
+#define HANDFUL 8
+
+static gchar *tmpdir;
+static gchar *clip_dir;
+static gchar *clip;
+static GPtrArray *reference;    /* Frame: the decoder's own output */
+
+typedef struct
+{
+  GstClockTime pts;
+  gchar *sum;
+} Frame;
+
+static void
+frame_free (Frame * f)
+{
+  g_free (f->sum);
+  g_free (f);
+}
+
+static void
+remove_tree (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir == NULL) {
+    g_unlink (path);
+    return;
+  }
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    remove_tree (child);
+    g_free (child);
+  }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
+static gchar *
+tmp_path (const gchar * name)
+{
+  return g_build_filename (tmpdir, name, NULL);
+}
+
+/* SHA-1 of the visible bytes of every plane. */
+static gchar *
+frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
+  GstVideoFrame frame;
+  gchar *ret;
+  guint p;
+
+  fail_unless (gst_video_frame_map (&frame, info, buffer, GST_MAP_READ));
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    guint rows, row;
+    gsize row_bytes;
+
+    gst_video_format_info_component (frame.info.finfo, p, comp);
+    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
+    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
+        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
+    for (row = 0; row < rows; row++)
+      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
+  }
+  gst_video_frame_unmap (&frame);
+
+  ret = g_strdup (g_checksum_get_string (sum));
+  g_checksum_free (sum);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* a pipeline and what it saw                                               */
+
+typedef struct
+{
+  GMutex lock;
+  GPtrArray *frames;            /* Frame, at the sink */
+  GArray *decoded;              /* GstClockTime: pts out of the decoder */
+  gboolean all_memmap;          /* every sink buffer: read-only memmap */
+  guint warnings;
+  gchar *warning;               /* the first warning's text and debug */
+  /* a barrier: the sink side waits at this frame until released */
+  guint barrier_at;
+  gboolean at_barrier;
+  gboolean released;
+  GCond cond;
+
+  GstElement *pipeline;
+  GstElement *cache;
+} Run;
+
+static void
+run_reset (Run * run)
+{
+  g_mutex_lock (&run->lock);
+  g_ptr_array_set_size (run->frames, 0);
+  g_array_set_size (run->decoded, 0);
+  g_mutex_unlock (&run->lock);
+}
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
+{
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
+  GstVideoInfo info;
+  Frame *f = g_new0 (Frame, 1);
+
+  fail_unless (caps != NULL);
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  gst_caps_unref (caps);
+  f->pts = GST_BUFFER_PTS (buffer);
+  f->sum = frame_checksum (&info, buffer);
+
+  g_mutex_lock (&run->lock);
+  if (gst_buffer_n_memory (buffer) != 1 || !gst_is_memmap_memory (mem) ||
+      !GST_MEMORY_IS_READONLY (mem))
+    run->all_memmap = FALSE;
+  g_ptr_array_add (run->frames, f);
+  if (run->barrier_at && run->frames->len == run->barrier_at) {
+    run->at_barrier = TRUE;
+    g_cond_broadcast (&run->cond);
+    while (!run->released)
+      g_cond_wait (&run->cond, &run->lock);
+  }
+  g_mutex_unlock (&run->lock);
+}
+
+static GstPadProbeReturn
+count_decoded (GstPad * pad, GstPadProbeInfo * info, Run * run)
+{
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  g_mutex_lock (&run->lock);
+  g_array_append_val (run->decoded, pts);
+  g_mutex_unlock (&run->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Decoder, then memmapcache when @cache_dir is set, then a fakesink. */
+static Run *
+run_new (const gchar * file, const gchar * cache_dir, const gchar * props)
+{
+  Run *run = g_new0 (Run, 1);
+  GstElement *dec, *sink;
+  GError *error = NULL;
+  GstPad *pad;
+  gchar *desc;
+
+  g_mutex_init (&run->lock);
+  g_cond_init (&run->cond);
+  run->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
+  run->decoded = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  run->all_memmap = TRUE;
+
+  if (cache_dir)
+    desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+        "avdec_h264 name=dec ! memmapcache name=cache cache-dir=\"%s\" %s ! "
+        "fakesink name=sink sync=false signal-handoffs=true", file,
+        cache_dir, props ? props : "");
+  else
+    desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+        "avdec_h264 name=dec ! fakesink name=sink sync=false "
+        "signal-handoffs=true", file);
+  run->pipeline = gst_parse_launch (desc, &error);
+  fail_unless (run->pipeline != NULL, "%s: %s", desc,
+      error ? error->message : "");
+  g_free (desc);
+
+  dec = gst_bin_get_by_name (GST_BIN (run->pipeline), "dec");
+  pad = gst_element_get_static_pad (dec, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+      (GstPadProbeCallback) count_decoded, run, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (dec);
+  sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), run);
+  gst_object_unref (sink);
+  run->cache = gst_bin_get_by_name (GST_BIN (run->pipeline), "cache");
+
+  return run;
+}
+
+static void
+run_free (Run * run)
+{
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  gst_clear_object (&run->cache);
+  gst_object_unref (run->pipeline);
+  g_ptr_array_unref (run->frames);
+  g_array_unref (run->decoded);
+  g_free (run->warning);
+  g_mutex_clear (&run->lock);
+  g_cond_clear (&run->cond);
+  g_free (run);
+}
+
+/* Waits for EOS; errors fail the test, warnings are counted. */
+static void
+run_wait_eos (Run * run)
+{
+  GstBus *bus = gst_element_get_bus (run->pipeline);
+
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
+    GError *error = NULL;
+    gchar *debug = NULL;
+
+    fail_unless (msg != NULL, "no EOS within 60 s");
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      gst_message_unref (msg);
+      break;
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error (msg, &error, &debug);
+      fail ("error from %s: %s (%s)", GST_MESSAGE_SRC_NAME (msg),
+          error->message, debug);
+    }
+    gst_message_parse_warning (msg, &error, &debug);
+    GST_INFO ("warning from %s: %s (%s)", GST_MESSAGE_SRC_NAME (msg),
+        error->message, debug);
+    run->warnings++;
+    if (run->warning == NULL)
+      run->warning = g_strdup_printf ("%s\n%s", error->message, debug);
+    g_clear_error (&error);
+    g_free (debug);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+}
+
+static void
+run_play (Run * run)
+{
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  run_wait_eos (run);
+}
+
+static void
+run_pause (Run * run)
+{
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (gst_element_get_state (run->pipeline, NULL, NULL,
+          30 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+}
+
+/* A flushing accurate seek; waits for the new segment to run to EOS. */
+static void
+run_seek (Run * run, GstClockTime start, GstClockTime stop)
+{
+  run_reset (run);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
+          start, GST_SEEK_TYPE_SET, stop));
+}
+
+static guint64
+stat_u64 (Run * run, const gchar * name)
+{
+  GstStructure *s;
+  guint64 v = 0;
+
+  g_object_get (run->cache, "stats", &s, NULL);
+  fail_unless (gst_structure_get_uint64 (s, name, &v), "no %s", name);
+  gst_structure_free (s);
+  return v;
+}
+
+/* How many decoded frames lie in [from, to). */
+static guint
+decoded_in (Run * run, GstClockTime from, GstClockTime to)
+{
+  guint i, n = 0;
+
+  g_mutex_lock (&run->lock);
+  for (i = 0; i < run->decoded->len; i++) {
+    GstClockTime pts = g_array_index (run->decoded, GstClockTime, i);
+
+    if (pts >= from && pts < to)
+      n++;
+  }
+  g_mutex_unlock (&run->lock);
+  return n;
+}
+
+/* The frames seen are reference frames [from, from + n), in order, once
+ * each, bit-identical; the first one clipped to @start, as a decoder clips
+ * it after an accurate seek. */
+static void
+assert_frames_clipped (Run * run, guint from, guint n, GstClockTime start)
+{
+  guint i;
+
+  g_mutex_lock (&run->lock);
+  fail_unless_equals_int (run->frames->len, n);
+  for (i = 0; i < n; i++) {
+    Frame *got = g_ptr_array_index (run->frames, i);
+    Frame *want = g_ptr_array_index (reference, from + i);
+
+    fail_unless_equals_uint64 (got->pts, MAX (want->pts, start));
+    fail_unless_equals_string (got->sum, want->sum);
+  }
+  g_mutex_unlock (&run->lock);
+}
+
+static void
+assert_frames (Run * run, guint from, guint n)
+{
+  assert_frames_clipped (run, from, n, 0);
+}
+
+/* The index of the reference frame that holds @t. */
+static guint
+frame_index (GstClockTime t)
+{
+  guint i;
+
+  for (i = 0; i + 1 < reference->len; i++) {
+    Frame *next = g_ptr_array_index (reference, i + 1);
+
+    if (next->pts > t)
+      break;
+  }
+  return i;
+}
+
+/* ------------------------------------------------------------------------ */
+/* fixtures                                                                 */
+
+/* In a child process (see main()): GStreamer's threads are not to be
+ * started in the process that forks the tests. */
+static int
+make_clip (const gchar * path)
+{
+  GstElement *pipeline;
+  GstMessage *msg;
+  gchar *desc;
+  int ret;
+
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "x264enc "
+      "key-int-max=30 speed-preset=ultrafast ! mp4mux ! filesink "
+      "location=\"%s\"", N_FRAMES, path);
+  pipeline = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  if (pipeline == NULL)
+    return 2;
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  ret = msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS ? 0 : 3;
+  if (msg)
+    gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  return ret;
+}
+
+/* The decoder's own output, without memmapcache. */
+static void
+make_reference (void)
+{
+  Run *run = run_new (clip, NULL, NULL);
+
+  run_play (run);
+  fail_unless_equals_int (run->frames->len, N_FRAMES);
+  reference = g_ptr_array_ref (run->frames);
+  run_free (run);
+}
+
+static void
+setup (void)
+{
+  tmpdir = g_dir_make_tmp ("memmapcache-XXXXXX", NULL);
+  fail_unless (tmpdir != NULL);
+  if (reference == NULL)
+    make_reference ();
+}
+
+static void
+teardown (void)
+{
+  remove_tree (tmpdir);
+  g_clear_pointer (&tmpdir, g_free);
+}
+
+static gchar *
+copy_clip (const gchar * name)
+{
+  gchar *path = tmp_path (name), *data;
+  gsize len;
+
+  fail_unless (g_file_get_contents (clip, &data, &len, NULL));
+  fail_unless (g_file_set_contents (path, data, len, NULL));
+  g_free (data);
+  return path;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tests                                                                    */
+
+GST_START_TEST (test_first_and_cached_pass)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  Run *run;
+
+  /* first pass: recorded, unchanged, memmap memory downstream */
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->all_memmap);
+  fail_unless_equals_int (run->warnings, 0);
+  fail_unless_equals_int (run->decoded->len, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy") +
+      stat_u64 (run, "frames-copied"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "misses"), 1);
+  fail_unless_equals_uint64 (stat_u64 (run, "hits"), 0);
+  GST_INFO ("first pass: %" G_GUINT64_FORMAT " frames zero-copy, %"
+      G_GUINT64_FORMAT " copied", stat_u64 (run, "frames-zero-copy"),
+      stat_u64 (run, "frames-copied"));
+  run_free (run);
+
+  /* second pass: from the cache, the decoder stopped at once */
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->all_memmap);
+  fail_unless_equals_int (run->warnings, 0);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  fail_unless_equals_uint64 (stat_u64 (run, "hits"), 1);
+  fail_unless_equals_uint64 (stat_u64 (run, "misses"), 0);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
+  GST_INFO ("second pass: the decoder decoded %u frames", run->decoded->len);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* Cache [0, 1.2 s) and [2 s, 3 s), then seek to 0.5 s: served from the
+ * cache up to 1.2 s, upstream from there to 2 s, the cache again after. */
+GST_START_TEST (test_seek_into_cache_and_past_it)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstClockTime t1 = 1200 * GST_MSECOND, t2 = 2 * GST_SECOND;
+  guint i1 = frame_index (t1), i2 = frame_index (t2), i05;
+  Run *run;
+
+  run = run_new (clip, cache_dir, NULL);
+  run_pause (run);
+  run_seek (run, 0, t1);
+  run_play (run);
+  assert_frames (run, 0, i1);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), i1 + 0);
+
+  /* not cached: upstream */
+  run_seek (run, t2, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  assert_frames (run, i2, N_FRAMES - i2);
+  fail_unless (decoded_in (run, t2, 3 * GST_SECOND) >= N_FRAMES - i2);
+
+  /* back into the cache: nothing decoded for [0.5 s, 1.2 s), then a
+   * seamless hand-over to the decoder, then the cache again at 2 s */
+  i05 = frame_index (GST_SECOND / 2);
+  run_seek (run, GST_SECOND / 2, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  assert_frames (run, i05, N_FRAMES - i05);
+  fail_unless (run->all_memmap);
+  fail_unless_equals_int (decoded_in (run, GST_SECOND / 2, t1), 0);
+  fail_unless (decoded_in (run, t1, t2) >= i2 - i1);
+  fail_unless (decoded_in (run, t2, 3 * GST_SECOND) <= HANDFUL,
+      "decoded %u frames of the cached [2 s, 3 s)",
+      decoded_in (run, t2, 3 * GST_SECOND));
+  fail_unless_equals_int (run->warnings, 0);
+  GST_INFO ("stats: hits %" G_GUINT64_FORMAT " misses %" G_GUINT64_FORMAT
+      " served %" G_GUINT64_FORMAT " recorded %" G_GUINT64_FORMAT,
+      stat_u64 (run, "hits"), stat_u64 (run, "misses"),
+      stat_u64 (run, "frames-served"), stat_u64 (run, "frames-recorded"));
+  /* every frame recorded once: [0, 1.2), [2, 3), then [1.2, 2) */
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+
+  /* all cached now: a seek anywhere costs the decoder nothing */
+  run_seek (run, 1500 * GST_MSECOND, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  i05 = frame_index (1500 * GST_MSECOND);
+  assert_frames (run, i05, N_FRAMES - i05);
+  fail_unless_equals_int (run->decoded->len, 0);
+  run_free (run);
+
+  /* and the next run plays it all from the cache */
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* A seek into the cache while it is still being recorded, and a seek to a
+ * frame in the middle of a group of pictures, past the cache. */
+GST_START_TEST (test_seek_accurate_mid_gop)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstClockTime target = 1700 * GST_MSECOND + 5 * GST_MSECOND;
+  guint i;
+  Run *run;
+
+  run = run_new (clip, cache_dir, NULL);
+  run_pause (run);
+  run_seek (run, 0, GST_SECOND);
+  run_play (run);
+  assert_frames (run, 0, frame_index (GST_SECOND));
+
+  /* past the cache, mid-GOP: upstream, frame-accurately */
+  run_seek (run, target, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  i = frame_index (target);
+  assert_frames_clipped (run, i, N_FRAMES - i, target);
+
+  /* inside a cached frame (not at its start): that frame first */
+  target = 400 * GST_MSECOND + 7 * GST_MSECOND;
+  run_seek (run, target, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  i = frame_index (target);
+  assert_frames_clipped (run, i, N_FRAMES - i, target);
+  fail_unless_equals_int (decoded_in (run, target, GST_SECOND), 0);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_changed_input_invalidates)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *file = copy_clip ("input.mp4");
+  struct timespec times[2] = { {0, UTIME_OMIT}, {0, 0} };
+  struct stat st;
+  Run *run;
+
+  run = run_new (file, cache_dir, NULL);
+  run_play (run);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+
+  run = run_new (file, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL);
+  run_free (run);
+
+  /* a new mtime: another stream, decoded and recorded anew */
+  fail_unless (stat (file, &st) == 0);
+  times[1].tv_sec = st.st_mtim.tv_sec + 10;
+  fail_unless (utimensat (AT_FDCWD, file, times, 0) == 0);
+  run = run_new (file, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->decoded->len, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "misses"), 1);
+  fail_unless_equals_uint64 (stat_u64 (run, "hits"), 0);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+
+  /* the key property overrides the source's identity */
+  run = run_new (file, cache_dir, "key=my-clip");
+  run_play (run);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+  {
+    gchar *other = copy_clip ("other-name.mp4");
+
+    run = run_new (other, cache_dir, "key=my-clip");
+    run_play (run);
+    assert_frames (run, 0, N_FRAMES);
+    fail_unless (run->decoded->len <= HANDFUL);
+    run_free (run);
+    g_free (other);
+  }
+
+  g_free (file);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* The decoder's output is copied into a slot when it does not use the
+ * pool; downstream still gets memmap memory. */
+static GstPadProbeReturn
+drop_allocation_query (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  if (GST_QUERY_TYPE (GST_PAD_PROBE_INFO_QUERY (info)) == GST_QUERY_ALLOCATION)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_copy_path)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstElement *dec;
+  GstPad *pad;
+  Run *run;
+
+  run = run_new (clip, cache_dir, NULL);
+  dec = gst_bin_get_by_name (GST_BIN (run->pipeline), "dec");
+  pad = gst_element_get_static_pad (dec, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
+      drop_allocation_query, NULL, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (dec);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->all_memmap);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-copied"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy"), 0);
+  run_free (run);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* A producer that takes the slot pool renders straight into the cache:
+ * no copy. videotestsrc's stream id is random, so the key property names
+ * the stream. */
+GST_START_TEST (test_zero_copy_producer)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "memmapcache name=cache key=vts cache-dir=\"%s\" ! fakesink "
+      "name=sink sync=false signal-handoffs=true", cache_dir);
+  GPtrArray *first_pass = NULL;
+  guint pass, i;
+
+  for (pass = 0; pass < 2; pass++) {
+    Run *run = g_new0 (Run, 1);
+    GstElement *sink;
+
+    g_mutex_init (&run->lock);
+    g_cond_init (&run->cond);
+    run->frames = g_ptr_array_new_with_free_func ((GDestroyNotify)
+        frame_free);
+    run->decoded = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+    run->all_memmap = TRUE;
+    run->pipeline = gst_parse_launch (desc, NULL);
+    fail_unless (run->pipeline != NULL);
+    sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
+    g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), run);
+    gst_object_unref (sink);
+    run->cache = gst_bin_get_by_name (GST_BIN (run->pipeline), "cache");
+    run_play (run);
+    fail_unless_equals_int (run->frames->len, 30);
+    fail_unless (run->all_memmap);
+    if (pass == 0) {
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy"), 30);
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-copied"), 0);
+      first_pass = g_ptr_array_ref (run->frames);
+    } else {
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), 30);
+      for (i = 0; i < 30; i++) {
+        Frame *a = g_ptr_array_index (first_pass, i);
+        Frame *b = g_ptr_array_index (run->frames, i);
+
+        fail_unless_equals_uint64 (a->pts, b->pts);
+        fail_unless_equals_string (a->sum, b->sum);
+      }
+      g_ptr_array_unref (first_pass);
+    }
+    run_free (run);
+  }
+  g_free (desc);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* budget and eviction                                                      */
+
+typedef struct
+{
+  Run *run;
+  GThread *thread;
+} Player;
+
+static gpointer
+play_thread (gpointer data)
+{
+  run_play (data);
+  return NULL;
+}
+
+static void
+release (Run * run)
+{
+  g_mutex_lock (&run->lock);
+  run->released = TRUE;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
+}
+
+static void
+wait_barrier (Run * run)
+{
+  g_mutex_lock (&run->lock);
+  while (!run->at_barrier)
+    g_cond_wait (&run->cond, &run->lock);
+  g_mutex_unlock (&run->lock);
+}
+
+/* The bytes on disk of a directory tree. */
+static guint64
+disk_usage (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+  guint64 total = 0;
+  struct stat st;
+
+  if (dir == NULL)
+    return lstat (path, &st) == 0 ? (guint64) st.st_blocks * 512 : 0;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    total += disk_usage (child);
+    g_free (child);
+  }
+  g_dir_close (dir);
+  return total;
+}
+
+static guint
+count_entries (const gchar * cache_dir)
+{
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+  guint n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir))
+    n++;
+  g_dir_close (dir);
+  return n;
+}
+
+/* Every store in the cache directory opens and every frame's entry is
+ * valid. */
+static void
+assert_stores_valid (const gchar * cache_dir)
+{
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+  GstMemmapEngine *engine = gst_memmap_engine_new ();
+  const gchar *name;
+
+  fail_unless (dir != NULL);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *entry = g_build_filename (cache_dir, name, NULL);
+    GDir *d = g_dir_open (entry, 0, NULL);
+    const gchar *file;
+
+    fail_unless (d != NULL, "%s", entry);
+    while ((file = g_dir_read_name (d)) != NULL) {
+      gchar *path;
+      GstMemmapStoreReader *reader;
+      GError *error = NULL;
+      guint64 f, n;
+
+      if (!g_str_has_suffix (file, ".store"))
+        continue;
+      path = g_build_filename (entry, file, NULL);
+      reader = gst_memmap_store_reader_open (engine, path, &error);
+      fail_unless (reader != NULL, "%s: %s", path, error->message);
+      n = gst_memmap_store_reader_get_committed (reader);
+      for (f = 0; f < n; f++) {
+        GstMemmapStoreEntry e;
+
+        fail_unless (gst_memmap_store_reader_get_entry (reader, f, &e,
+                &error), "%s", error ? error->message : "");
+      }
+      gst_memmap_store_reader_free (reader);
+      g_free (path);
+    }
+    g_dir_close (d);
+    g_free (entry);
+  }
+  g_dir_close (dir);
+  gst_object_unref (engine);
+}
+
+GST_START_TEST (test_eviction_two_pipelines)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
+  gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
+  /* 320x240 I420 is 29 slots a MiB; a whole clip about 3 MiB */
+  guint64 max_size = 5 << 20;
+  gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
+  Player pa, pb;
+  Run *run;
+
+  /* a and b record at once; both stop half-way until c has run */
+  pa.run = run_new (a, cache_dir, props);
+  pb.run = run_new (b, cache_dir, props);
+  pa.run->barrier_at = pb.run->barrier_at = N_FRAMES / 2;
+  pa.thread = g_thread_new ("a", play_thread, pa.run);
+  pb.thread = g_thread_new ("b", play_thread, pb.run);
+  wait_barrier (pa.run);
+  wait_barrier (pb.run);
+  fail_unless_equals_int (count_entries (cache_dir), 2);
+
+  /* c wants room: a and b are busy, so they stay and c records only what
+   * fits */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  fail_unless (stat_u64 (run, "frames-recorded") < N_FRAMES);
+  GST_INFO ("c recorded %" G_GUINT64_FORMAT " frames",
+      stat_u64 (run, "frames-recorded"));
+  fail_unless_equals_int (run->warnings, 0);
+  run_free (run);
+
+  release (pa.run);
+  release (pb.run);
+  g_thread_join (pa.thread);
+  g_thread_join (pb.thread);
+  assert_frames (pa.run, 0, N_FRAMES);
+  assert_frames (pb.run, 0, N_FRAMES);
+  fail_unless_equals_int (pa.run->warnings + pb.run->warnings, 0);
+  GST_INFO ("a recorded %" G_GUINT64_FORMAT ", evicted %" G_GUINT64_FORMAT
+      "; b recorded %" G_GUINT64_FORMAT ", evicted %" G_GUINT64_FORMAT,
+      stat_u64 (pa.run, "frames-recorded"), stat_u64 (pa.run, "evictions"),
+      stat_u64 (pb.run, "frames-recorded"), stat_u64 (pb.run, "evictions"));
+  run_free (pa.run);
+  run_free (pb.run);
+  assert_stores_valid (cache_dir);
+
+  /* nobody uses anything now: d evicts the least recently used */
+  run = run_new (d, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (stat_u64 (run, "evictions") >= 1);
+  run_free (run);
+  assert_stores_valid (cache_dir);
+  GST_INFO ("%" G_GUINT64_FORMAT " bytes on disk, max-size %"
+      G_GUINT64_FORMAT, disk_usage (cache_dir), max_size);
+  /* over by at most a chunk each of the pipelines that ran at once */
+  fail_unless (disk_usage (cache_dir) <= max_size + 3 * (max_size / 16) +
+      (64 << 10));
+
+  /* what survived still plays from the cache, right */
+  run = run_new (d, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  run_free (run);
+
+  g_free (props);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  g_free (d);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* failures                                                                 */
+
+GST_START_TEST (test_unusable_cache_dir)
+{
+  gchar *file = tmp_path ("not-a-dir");
+  gchar *cache_dir = g_build_filename (file, "cache", NULL);
+  Run *run;
+
+  fail_unless (g_file_set_contents (file, "x", 1, NULL));
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 1);
+  fail_unless (strstr (run->warning, cache_dir) != NULL, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
+  run_free (run);
+
+  g_free (cache_dir);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+/* A store that is not one: one warning, playback goes on, and the next
+ * run records afresh. */
+GST_START_TEST (test_corrupt_store)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GDir *dir;
+  const gchar *name;
+  gchar *store = NULL;
+  Run *run;
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  run_free (run);
+
+  dir = g_dir_open (cache_dir, 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    store = g_build_filename (cache_dir, name, "s000000.store", NULL);
+  g_dir_close (dir);
+  fail_unless (store && g_file_test (store, G_FILE_TEST_EXISTS));
+  {
+    FILE *f = fopen (store, "r+");
+
+    fail_unless (f != NULL);
+    fwrite ("garbage!", 1, 8, f);
+    fclose (f);
+  }
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 1);
+  fail_unless (strstr (run->warning, store) != NULL, "%s", run->warning);
+  fail_unless_equals_int (run->decoded->len, N_FRAMES);
+  run_free (run);
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 0);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+
+  g_free (store);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* The child (run as a check test, see main()): plays CLIP through
+ * memmapcache into CACHE-DIR with PROPS (CHILD_ENV = "CLIP\nCACHE-DIR\n
+ * PROPS") and prints "frames N\nwarnings N\nsums OK|BAD\nrecorded N\n" and
+ * the first warning. */
+GST_START_TEST (test_child)
+{
+  gchar **argv = g_strsplit (g_getenv (CHILD_ENV), "\n", 3);
+  guint i, bad = 0;
+  Run *run;
+
+  fail_unless_equals_int (g_strv_length (argv), 3);
+  run = run_new (clip, argv[1], argv[2]);
+  run_play (run);
+  for (i = 0; i < run->frames->len && i < reference->len; i++) {
+    Frame *got = g_ptr_array_index (run->frames, i);
+    Frame *want = g_ptr_array_index (reference, i);
+
+    if (got->pts != want->pts || strcmp (got->sum, want->sum) != 0)
+      bad++;
+  }
+  g_print ("frames %u\nwarnings %u\nsums %s\nrecorded %" G_GUINT64_FORMAT
+      "\n%s\n", run->frames->len, run->warnings, bad ? "BAD" : "OK",
+      stat_u64 (run, "frames-recorded"), run->warning ? run->warning : "");
+  run_free (run);
+  g_strfreev (argv);
+}
+
+GST_END_TEST;
+
+static void
+limit_file_size (gpointer user_data)
+{
+  struct rlimit limit = { 3 << 20, 3 << 20 };
+
+  signal (SIGXFSZ, SIG_IGN);
+  setrlimit (RLIMIT_FSIZE, &limit);
+}
+
+/* Spawns this program as a child that plays through the cache. */
+static gchar *
+spawn_child (const gchar * cache_dir, const gchar * props,
+    GSpawnChildSetupFunc child_setup)
+{
+  gchar *argv[] = { NULL, NULL };
+  gchar **envp, *args, *out = NULL, *err = NULL;
+  GError *error = NULL;
+  gint status;
+
+  argv[0] = g_file_read_link ("/proc/self/exe", NULL);
+  fail_unless (argv[0] != NULL);
+  args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
+  envp = g_environ_setenv (g_get_environ (), CHILD_ENV, args, TRUE);
+  /* the child makes files: the leaks tracer is for this process */
+  envp = g_environ_unsetenv (envp, "GST_TRACERS");
+  envp = g_environ_setenv (envp, "CK_FORK", "no", TRUE);
+  fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, child_setup,
+          NULL, &out, &err, &status, &error), "%s",
+      error ? error->message : "");
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "the child failed (status %d): %s %s", status, out, err);
+  g_strfreev (envp);
+  g_free (args);
+  g_free (err);
+  g_free (argv[0]);
+  return out;
+}
+
+/* The disk fills up mid-stream (a file size limit: fallocate fails with
+ * EFBIG, as it would with ENOSPC): one warning, every frame still right. */
+GST_START_TEST (test_disk_full)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *out, *expect;
+
+  /* chunks of 1 MiB: the first few fit under 3 MiB, a later one not */
+  out = spawn_child (cache_dir, "max-size=16777216", limit_file_size);
+  GST_INFO ("child: %s", out);
+  expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\n", N_FRAMES);
+  fail_unless (strstr (out, expect) != NULL, "%s", out);
+  fail_unless (strstr (out, "No space") != NULL, "%s", out);
+  fail_unless (strstr (out, cache_dir) != NULL, "%s", out);
+  /* some frames were recorded before the disk filled */
+  fail_if (strstr (out, "recorded 0\n") != NULL, "%s", out);
+  g_free (expect);
+  g_free (out);
+
+  /* full from the start: the first chunk cannot be reserved */
+  remove_tree (cache_dir);
+  out = spawn_child (cache_dir, "", limit_file_size);
+  GST_INFO ("child: %s", out);
+  expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
+      N_FRAMES);
+  fail_unless (strstr (out, expect) != NULL, "%s", out);
+  g_free (expect);
+  g_free (out);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+static Suite *
+memmapcache_suite (void)
+{
+  Suite *s = suite_create ("memmapcache");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_first_and_cached_pass);
+  tcase_add_test (tc, test_seek_into_cache_and_past_it);
+  tcase_add_test (tc, test_seek_accurate_mid_gop);
+  tcase_add_test (tc, test_changed_input_invalidates);
+  tcase_add_test (tc, test_copy_path);
+  tcase_add_test (tc, test_zero_copy_producer);
+  tcase_add_test (tc, test_eviction_two_pipelines);
+  tcase_add_test (tc, test_unusable_cache_dir);
+  tcase_add_test (tc, test_corrupt_store);
+  tcase_add_test (tc, test_disk_full);
+
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *child = g_getenv (CHILD_ENV);
+  Suite *s;
+  int ret;
+
+  if (child && strchr (child, '\n') == NULL) {
+    gst_init (NULL, NULL);
+    return make_clip (child);
+  }
+
+  gst_check_init (&argc, &argv);
+
+  if (child) {
+    gchar **args = g_strsplit (child, "\n", 2);
+    TCase *tc = tcase_create ("child");
+
+    clip = g_strdup (args[0]);
+    g_strfreev (args);
+    s = suite_create ("memmapcache-child");
+    suite_add_tcase (s, tc);
+    tcase_add_checked_fixture (tc, setup, teardown);
+    tcase_add_test (tc, test_child);
+    ret = gst_check_run_suite (s, "memmapcache-child", __FILE__);
+    goto out;
+  }
+
+  /* the clip, once for every test, made by a child */
+  clip_dir = g_dir_make_tmp ("memmapcache-clip-XXXXXX", NULL);
+  g_assert (clip_dir != NULL);
+  clip = g_build_filename (clip_dir, "clip.mp4", NULL);
+  {
+    gchar *argv0[] = { NULL, NULL };
+    gchar **envp;
+    gint status = -1;
+
+    argv0[0] = g_file_read_link ("/proc/self/exe", NULL);
+    envp = g_environ_setenv (g_get_environ (), CHILD_ENV, clip, TRUE);
+    envp = g_environ_unsetenv (envp, "GST_TRACERS");
+    if (!g_spawn_sync (NULL, argv0, envp, G_SPAWN_DEFAULT, NULL, NULL, NULL,
+            NULL, &status, NULL) || !WIFEXITED (status) ||
+        WEXITSTATUS (status) != 0)
+      g_error ("could not make the test clip %s", clip);
+    g_strfreev (envp);
+    g_free (argv0[0]);
+  }
+
+  s = memmapcache_suite ();
+  ret = gst_check_run_suite (s, "memmapcache", __FILE__);
+
+out:
+  if (reference)
+    g_ptr_array_unref (reference);
+  if (clip_dir)
+    remove_tree (clip_dir);
+  g_free (clip);
+  g_free (clip_dir);
+  return ret;
+}
