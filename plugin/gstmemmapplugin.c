@@ -21,6 +21,7 @@ plugin_init (GstPlugin * plugin)
   gst_memmap_init ();
 
   ret |= GST_ELEMENT_REGISTER (memmapsink, plugin);
+  ret |= GST_ELEMENT_REGISTER (memmapsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (memmapcache, plugin);
 
   return ret;

@@ -386,6 +386,7 @@ copy_frame (GstMemmapStoreSession * self, GstMemmapStoreReader * reader,
     GstAllocator * allocator, guint64 frame, GError ** error)
 {
   GstMemmapStoreEntry entry;
+  GstVideoMeta *meta;
   GstBuffer *src, *dst;
   GstMapInfo in, out;
   gsize size;
@@ -414,7 +415,15 @@ copy_frame (GstMemmapStoreSession * self, GstMemmapStoreReader * reader,
     return NULL;
   }
 
-  gst_buffer_copy_into (dst, src, GST_BUFFER_COPY_METADATA, 0, -1);
+  /* flags and timestamps; the video meta (tagged as describing the memory)
+   * is not copied along without the memory: add it again */
+  gst_buffer_copy_into (dst, src, GST_BUFFER_COPY_FLAGS |
+      GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  meta = gst_buffer_get_video_meta (src);
+  if (meta)
+    gst_buffer_add_video_meta_full (dst, meta->flags, meta->format,
+        meta->width, meta->height, meta->n_planes, meta->offset,
+        meta->stride);
   gst_buffer_unref (src);
   return dst;
 
