@@ -1098,10 +1098,10 @@ gst_memmap_src_do_seek (GstBaseSrc * bsrc, GstSegment * segment)
       } else if (segment->start <= first_pts) {
         frame = first;
         /* the first frame runs at running time 0, not later */
-        if (segment->start < first_pts && (!GST_CLOCK_TIME_IS_VALID (segment->stop) ||
-                segment->stop > first_pts)) {
+        if (segment->start < first_pts &&
+            (!GST_CLOCK_TIME_IS_VALID (segment->stop) ||
+                segment->stop > first_pts))
           segment->start = segment->time = segment->position = first_pts;
-        }
       } else if (!frame_at_time (self, segment->start, first, end, &frame)) {
         continue;
       }
@@ -1135,10 +1135,8 @@ gst_memmap_src_do_seek (GstBaseSrc * bsrc, GstSegment * segment)
     self->next_frame = frame;
   g_mutex_unlock (&self->store_lock);
 
-  if (!ok) {
-    GST_WARNING_OBJECT (self, "could not read the index to seek");
-    return FALSE;
-  }
+  if (!ok)
+    goto bad_index;
 
   GST_OBJECT_LOCK (self);
   self->position_frame = frame;
@@ -1148,6 +1146,18 @@ gst_memmap_src_do_seek (GstBaseSrc * bsrc, GstSegment * segment)
       G_GUINT64_FORMAT, segment, self->have_next ? "from" : "nothing at",
       frame);
   return TRUE;
+
+  /* ERRORS */
+bad_index:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE,
+        ("The index of the frame store \"%s\" cannot be read.",
+            self->cur.location),
+        ("%s: no valid index entries around frames %" G_GUINT64_FORMAT
+            " - %" G_GUINT64_FORMAT " to seek to %" GST_SEGMENT_FORMAT,
+            self->cur.location, first, end, segment));
+    return FALSE;
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1353,6 +1363,22 @@ failed:
   return NULL;
 }
 
+/* Reports a frame or an index entry that cannot be read, naming the
+ * file. */
+static void
+post_read_error (GstMemmapSrc * self, guint64 frame, const GError * error)
+{
+  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT))
+    GST_ELEMENT_ERROR (self, STREAM, DECODE,
+        ("The frame store \"%s\" is corrupt.", self->cur.location),
+        ("%s: %s", self->cur.location, error->message));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("Could not read frame %" G_GUINT64_FORMAT " of the frame store "
+            "\"%s\".", frame, self->cur.location),
+        ("%s: %s", self->cur.location, error->message));
+}
+
 typedef enum
 {
   FRAME_OK,
@@ -1411,15 +1437,7 @@ no_buffer:
       g_clear_error (&error);
       return FRAME_GONE;
     }
-    if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT))
-      GST_ELEMENT_ERROR (self, STREAM, DECODE,
-          ("The frame store \"%s\" is corrupt.", self->cur.location),
-          ("%s: %s", self->cur.location, error->message));
-    else
-      GST_ELEMENT_ERROR (self, RESOURCE, READ,
-          ("Could not read frame %" G_GUINT64_FORMAT " of the frame store "
-              "\"%s\".", frame, self->cur.location),
-          ("%s: %s", self->cur.location, error->message));
+    post_read_error (self, frame, error);
     g_clear_error (&error);
     return FRAME_ERROR;
   }
@@ -1509,6 +1527,7 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
   GstSegment segment;
   guint64 n, first, committed;
   GstBuffer *out = NULL;
+  GError *error = NULL;
   gboolean forward;
 
   GST_OBJECT_LOCK (self);
@@ -1554,28 +1573,32 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
         goto range_done;
     }
 
-    if (!frame_times (self, n, &pts, &duration, NULL)) {
-      /* overwritten meanwhile */
+    if (!frame_times (self, n, &pts, &duration, &error)) {
+      if (n >= gst_memmap_store_reader_get_first_frame (self->reader))
+        goto read_failed;
+      /* overwritten meanwhile: the ring moved on */
+      g_clear_error (&error);
       if (!forward)
         goto range_done;
       continue;
     }
 
     if (forward) {
-      if (GST_CLOCK_TIME_IS_VALID (segment.stop) && GST_CLOCK_TIME_IS_VALID (pts) &&
-          pts >= segment.stop)
+      if (GST_CLOCK_TIME_IS_VALID (segment.stop) &&
+          GST_CLOCK_TIME_IS_VALID (pts) && pts >= segment.stop)
         return GST_FLOW_EOS;
       /* a frame that ends before the segment starts (a followed store
        * that reached a seek position beyond its end) */
       if (GST_CLOCK_TIME_IS_VALID (pts) &&
-          GST_CLOCK_TIME_IS_VALID (duration) && GST_CLOCK_TIME_IS_VALID (segment.start) &&
-          pts + duration <= (guint64) segment.start && !self->fix_start) {
+          GST_CLOCK_TIME_IS_VALID (duration) &&
+          GST_CLOCK_TIME_IS_VALID (segment.start) && !self->fix_start &&
+          pts + duration <= segment.start) {
         self->next_frame = n + 1;
         continue;
       }
     } else if (GST_CLOCK_TIME_IS_VALID (pts) &&
-        GST_CLOCK_TIME_IS_VALID (duration) && pts + duration <=
-        (guint64) segment.start) {
+        GST_CLOCK_TIME_IS_VALID (duration) &&
+        pts + duration <= segment.start) {
       goto range_done;
     }
 
@@ -1624,6 +1647,11 @@ range_done:
     return gst_memmap_src_create (bsrc, offset, size, buf);
   GST_DEBUG_OBJECT (self, "end of the range at frame %" G_GUINT64_FORMAT, n);
   return GST_FLOW_EOS;
+
+read_failed:
+  post_read_error (self, n, error);
+  g_clear_error (&error);
+  return GST_FLOW_ERROR;
 
 reused:
   GST_ELEMENT_ERROR (self, RESOURCE, READ,

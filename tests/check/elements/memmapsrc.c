@@ -1595,7 +1595,7 @@ GST_START_TEST (test_ring_stress_two_processes)
       gst_sample_unref (old);
     }
   }
-  g_queue_free_full (&kept, (GDestroyNotify) gst_sample_unref);
+  g_queue_clear_full (&kept, (GDestroyNotify) gst_sample_unref);
 
   /* the writer never had to give up, and we saw the ring's last frame */
   fail_unless_equals_int (wait_child (writer), 0);
@@ -1626,7 +1626,7 @@ GST_END_TEST;
 GST_START_TEST (test_budget)
 {
   gchar *location = tmp_path ("big.store");
-  guint n_frames = under_valgrind ? 300 : 1500;
+  guint n_frames = under_valgrind ? 600 : 1500;
   guint64 budget = 2 * 1024 * 1024;
   GstMemmapEngine *engine;
   GstContext *context;
@@ -1636,11 +1636,11 @@ GST_START_TEST (test_budget)
   GArray *offsets;
   struct stat st;
 
-  /* 160x120 GRAY8: 20 KiB slots, 30 MB of store */
+  /* 160x120 GRAY8: 20 KiB slots, 30 MB of store (12 MB under valgrind) */
   write_store (location, GST_VIDEO_FORMAT_GRAY8, 160, 120, n_frames, 0,
       &layout);
   fail_unless (stat (location, &st) == 0);
-  fail_unless ((guint64) st.st_size > 10 * budget);
+  fail_unless ((guint64) st.st_size > 5 * budget);
 
   engine = gst_memmap_engine_new ();
   g_object_set (engine, "max-mapped-bytes", budget, "window-size",
