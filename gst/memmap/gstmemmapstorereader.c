@@ -111,7 +111,8 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
   self->committed = GUINT64_FROM_LE (hdr.committed);
   self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
 
-  if (!gst_memmap_store_maps_init (&self->maps, engine, path, fd,
+  /* the maps keep the path pointer: give them our copy, not the caller's */
+  if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, fd,
           GST_MEMMAP_MAP_VOLATILE, error))
     goto failed;
   self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
