@@ -963,6 +963,77 @@ GST_START_TEST (test_queries)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GstElement *pipeline;
+  gboolean done;
+} SeekLater;
+
+static gpointer
+seek_non_flushing (gpointer data)
+{
+  SeekLater *s = data;
+
+  /* returns once the streaming thread let go of its current push */
+  s->done = gst_element_seek (s->pipeline, 1.0, GST_FORMAT_DEFAULT,
+      GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, 60, GST_SEEK_TYPE_NONE, -1);
+  return NULL;
+}
+
+/* a non-flushing seek: the frames jump, the running time goes on */
+GST_START_TEST (test_seek_non_flushing)
+{
+  gchar *location = tmp_path ("nonflush.store");
+  GstElement *pipeline, *sink;
+  GstClockTime last_running = 0;
+  GstVideoInfo layout;
+  SeekLater seek = { NULL, FALSE };
+  GThread *thread = NULL;
+  GstSample *sample;
+  guint64 expected = 0;
+  gboolean jumped = FALSE;
+
+  write_store (location, GST_VIDEO_FORMAT_GRAY8, 64, 48, 100, 0, &layout);
+  pipeline = make_pipeline (location, NULL, "max-buffers=1", NULL, &sink);
+  set_state_sync (pipeline, GST_STATE_PLAYING);
+  seek.pipeline = pipeline;
+  while ((sample = pull_sample (sink)) != NULL) {
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    guint64 f = GST_BUFFER_OFFSET (buffer);
+    GstClockTime running;
+
+    if (f != expected) {
+      /* once, to the seek's frame */
+      fail_if (jumped);
+      fail_unless (thread != NULL);
+      fail_unless_equals_uint64 (f, 60);
+      jumped = TRUE;
+    }
+    assert_frame (buffer, &layout, f, FRAME_DUR);
+    running = gst_segment_to_running_time (gst_sample_get_segment (sample),
+        GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+    fail_unless (running >= last_running);
+    last_running = running;
+    expected = f + 1;
+    gst_sample_unref (sample);
+    if (f == 5)
+      thread = g_thread_new ("seek", seek_non_flushing, &seek);
+  }
+  fail_unless (thread != NULL);
+  g_thread_join (thread);
+  fail_unless (seek.done);
+  fail_unless (jumped);
+  fail_unless_equals_uint64 (expected, 100);
+  assert_no_error (pipeline);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
+  g_free (location);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* ranges and loops                                                         */
 
@@ -1054,6 +1125,30 @@ GST_START_TEST (test_loop)
   gst_structure_free (stats);
   assert_no_error (pipeline);
 
+  /* backwards: 9, 8 .. 5, 9, 8 .. */
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  set_state_sync (pipeline, GST_STATE_PAUSED);
+  fail_unless (gst_element_seek (pipeline, -1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE, -1));
+  set_state_sync (pipeline, GST_STATE_PLAYING);
+  last_running = GST_CLOCK_TIME_NONE;
+  for (i = 0; i < 12; i++) {
+    GstSample *sample = pull_sample (sink);
+    GstBuffer *buffer;
+    GstClockTime running;
+
+    fail_unless (sample != NULL);
+    buffer = gst_sample_get_buffer (sample);
+    assert_frame (buffer, &layout, 9 - i % 5, FRAME_DUR);
+    running = gst_segment_to_running_time (gst_sample_get_segment (sample),
+        GST_FORMAT_TIME, GST_BUFFER_PTS (buffer) + FRAME_DUR);
+    if (GST_CLOCK_TIME_IS_VALID (last_running))
+      fail_unless (running > last_running);
+    last_running = running;
+    gst_sample_unref (sample);
+  }
+  assert_no_error (pipeline);
+
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (src);
   gst_object_unref (sink);
@@ -1074,10 +1169,12 @@ spawn_live_writer (const gchar * location, guint n_frames)
 {
   gchar *num = g_strdup_printf ("num-buffers=%u", n_frames);
   gchar *loc = g_strdup_printf ("location=%s", location);
+  /* chunks of 16 frames: the reader follows the file as it grows */
   gchar *argv[] = { (gchar *) "gst-launch-1.0", (gchar *) "-q",
     (gchar *) "videotestsrc", (gchar *) "is-live=true", num,
     (gchar *) "pattern=ball", (gchar *) "!", (gchar *) LIVE_CAPS,
-    (gchar *) "!", (gchar *) "memmapsink", loc, NULL
+    (gchar *) "!", (gchar *) "memmapsink", (gchar *) "chunk-size=65536", loc,
+    NULL
   };
   gchar *path = g_find_program_in_path ("gst-launch-1.0");
   GPid pid;
@@ -1795,6 +1892,7 @@ memmapsrc_suite (void)
   tcase_add_test (tc, test_seek_reverse);
   tcase_add_test (tc, test_seek_rate);
   tcase_add_test (tc, test_seek_segment);
+  tcase_add_test (tc, test_seek_non_flushing);
   tcase_add_test (tc, test_queries);
   tcase_add_test (tc, test_range);
   tcase_add_test (tc, test_loop);
