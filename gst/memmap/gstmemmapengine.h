@@ -137,6 +137,12 @@ GST_MEMMAP_API
 gboolean gst_memmap_mapping_flush (GstMemmapMapping * mapping,
     guint64 file_offset, guint64 size, GError ** error);
 
+GST_MEMMAP_API
+GBytes *gst_memmap_mapping_get_bytes (GstMemmapMapping * mapping);
+
+GST_MEMMAP_API
+guint64 gst_memmap_mapping_get_address (GstMemmapMapping * mapping);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapMapping, gst_memmap_mapping_unref)
 
 G_END_DECLS
