@@ -221,6 +221,10 @@ GstBuffer *gst_memmap_store_reader_get_buffer (GstMemmapStoreReader * reader,
     GstAllocator * allocator, guint64 frame, GError ** error);
 
 GST_MEMMAP_API
+GstStructure *gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
+    GError ** error);
+
+GST_MEMMAP_API
 void gst_memmap_store_reader_free (GstMemmapStoreReader * reader);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapStoreWriter,
