@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Tests of the gst-memmap command-line tool: every subcommand, its output,
+its exit status and its failures, on real clips made with x264enc.
+
+Usage: tool_gst_memmap.py GST_MEMMAP
+
+The frames a store holds are checked against what a plain decoder outputs
+(decodebin ! videoconvert ! filesink), byte for byte, through numpy views of
+the store (gst/python/gstmemmap_numpy.py).
+Exit status 77 (skipped) if numpy or x264enc is missing.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import numpy as np
+except ImportError:
+    print('numpy is not installed: skipping')
+    sys.exit(77)
+
+SRC = os.environ.get('MEMMAP_SOURCE_ROOT',
+                     os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(SRC, 'gst', 'python'))
+import gstmemmap_numpy as gmn  # noqa: E402
+
+TOOL = sys.argv[1]
+# the tool's own output only: no debug log of the test environment
+ENV = dict(os.environ)
+for var in ('GST_DEBUG', 'GST_TRACERS', 'G_DEBUG'):
+    ENV.pop(var, None)
+W, H, N = 320, 240, 60
+failures = []
+
+
+def run(*args, **kw):
+    p = subprocess.run([TOOL] + list(args), capture_output=True, text=True,
+                       timeout=kw.pop('timeout', 120), env=ENV, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what):
+    if cond:
+        print('ok   ', what)
+    else:
+        print('FAIL ', what)
+        failures.append(what)
+
+
+def expect(args, code, out_has=(), err_has=(), what=None, quiet=False):
+    rc, out, err = run(*args)
+    what = what or ' '.join(args)
+    ok = rc == code
+    for s in out_has:
+        ok = ok and s in out
+    for s in err_has:
+        ok = ok and s in err
+    if quiet:
+        ok = ok and out == '' and err == ''
+    if not ok:
+        print('  rc=%d\n  stdout: %r\n  stderr: %r' % (rc, out, err))
+    # no traceback-style noise, ever
+    ok = ok and 'CRITICAL' not in err and 'WARNING' not in err
+    check(ok, '%s -> exit %d' % (what, code))
+    return out, err
+
+
+def launch(pipeline):
+    subprocess.run(['gst-launch-1.0', '-q'] + pipeline.split(), check=True,
+                   timeout=300, env=ENV)
+
+
+def raw_frames(video, fmt, bpp):
+    """Every frame a plain decoder outputs, converted to fmt."""
+    raw = os.path.join(tmp, 'ref-%s.raw' % fmt)
+    launch('filesrc location=%s ! decodebin ! videoconvert ! '
+           'video/x-raw,format=%s ! filesink location=%s' % (video, fmt, raw))
+    data = np.fromfile(raw, dtype=np.uint8)
+    if bpp == 1:
+        return data.reshape(-1, H, W)
+    return data.reshape(-1, H, W, bpp)
+
+
+def png_pixels(png):
+    raw = png + '.raw'
+    launch('filesrc location=%s ! pngdec ! videoconvert ! '
+           'video/x-raw,format=RGBA ! filesink location=%s' % (png, raw))
+    return np.fromfile(raw, dtype=np.uint8).reshape(H, W, 4)
+
+
+tmp = tempfile.mkdtemp(prefix='gst-memmap-tool-')
+try:
+    if shutil.which('gst-launch-1.0') is None or subprocess.run(
+            ['gst-inspect-1.0', 'x264enc'], capture_output=True
+            ).returncode != 0:
+        print('gst-launch-1.0 or x264enc is missing: skipping')
+        sys.exit(77)
+
+    # a clip with B-frames and a short GOP, and one with an audio track
+    clip = os.path.join(tmp, 'clip.mp4')
+    launch('videotestsrc num-buffers=%d pattern=ball ! '
+           'video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! '
+           'x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=%s'
+           % (N, W, H, clip))
+    av = os.path.join(tmp, 'av.mkv')
+    launch('videotestsrc num-buffers=%d pattern=smpte ! '
+           'video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! '
+           'x264enc ! mux. audiotestsrc num-buffers=60 ! audioconvert ! '
+           'vorbisenc ! mux. matroskamux name=mux ! filesink location=%s'
+           % (N, W, H, av))
+    text = os.path.join(tmp, 'notes.txt')
+    with open(text, 'w') as f:
+        f.write('not a video\n' * 100)
+    gray_ref = raw_frames(clip, 'GRAY8', 1)
+    rgba_ref = raw_frames(clip, 'RGBA', 4)
+    check(len(gray_ref) == N, 'the reference decoder sees %d frames' % N)
+
+    # --- usage -----------------------------------------------------------
+    expect([], 2, err_has=['Usage: gst-memmap COMMAND'], what='no command')
+    out, _ = expect(['--help'], 0, out_has=['info', 'verify', 'ingest',
+                                            'export'])
+    expect(['help', 'verify'], 0, out_has=['Exit status'])
+    expect(['frobnicate'], 2, err_has=["unknown command 'frobnicate'"])
+    for cmd in ('info', 'verify', 'ingest', 'export'):
+        expect([cmd, '--help'], 0, out_has=['gst-memmap %s' % cmd])
+        expect([cmd, '--no-such-option'], 2,
+               err_has=['gst-memmap %s:' % cmd, 'no-such-option'])
+    expect(['info'], 2, err_has=['expected one STORE'])
+    expect(['verify', 'a', 'b'], 2, err_has=['expected one STORE'])
+    expect(['ingest', clip], 2, err_has=['-o STORE is required'])
+    expect(['ingest', clip, '-o', 'x.store', '--format', 'NOPE'], 2,
+           err_has=["unknown video format 'NOPE'"])
+    expect(['ingest', clip, '-o', 'x.store', '--count', '0'], 2,
+           err_has=['--count'])
+    expect(['ingest', clip, '-o', 'x.store', '--start', '-3'], 2,
+           err_has=['--start'])
+    expect(['export', 'x.store'], 2, err_has=['-o FILE.png is required'])
+    expect(['export', 'x.store', '-o', 'x.png', '--frame', 'one'], 2,
+           err_has=['--frame'])
+
+    # --- ingest: frame-accurate, converted, quiet when not a terminal -----
+    gray = os.path.join(tmp, 'gray.store')
+    expect(['ingest', clip, '-o', gray, '--start', '7', '--count', '20',
+            '--format', 'GRAY8'], 0, quiet=True,
+           what='ingest --start 7 --count 20 --format GRAY8')
+    st = gmn.Store(gray)
+    check(st.committed() == 20 and st.format == 'GRAY8',
+          'the store holds 20 GRAY8 frames')
+    same = all(np.array_equal(st.frame(i)[0], gray_ref[7 + i])
+               for i in range(20))
+    check(same, 'store frame i == decoder frame 7 + i, byte for byte '
+          '(B-frames, GOP 12)')
+    check(st.pts(0) is not None and all(
+        st.pts(i + 1) > st.pts(i) for i in range(19)),
+        'the frames carry increasing timestamps')
+
+    rgba = os.path.join(tmp, 'rgba.store')
+    expect(['ingest', clip, '-o', rgba, '--format', 'RGBA'], 0, quiet=True)
+    st = gmn.Store(rgba)
+    check(st.committed() == N, 'ingest without --count keeps all %d frames'
+          % N)
+    check(all(np.array_equal(st.frame(i)[0], rgba_ref[i]) for i in range(N)),
+          'every RGBA frame equals the decoder\'s')
+
+    native = os.path.join(tmp, 'native.store')
+    expect(['ingest', 'file://' + av, '-o', native], 0, quiet=True,
+           what='ingest a URI with an audio track, native format')
+    st = gmn.Store(native)
+    check(st.committed() == N and st.format == 'I420',
+          'native ingest: %d I420 frames, audio ignored' % N)
+
+    clipped = os.path.join(tmp, 'clipped.store')
+    _, err = expect(['ingest', clip, '-o', clipped, '--start', '50',
+                     '--count', '30'], 0, err_has=['ends at frame 60'],
+                    what='ingest a range past the end')
+    check(gmn.Store(clipped).committed() == 10,
+          'a range past the end is clipped (10 frames)')
+
+    # --- info --------------------------------------------------------------
+    out, _ = expect(['info', gray], 0, out_has=[
+        'GRAY8 320x240 at 30/1 fps', 'frames:      20 (frames 0..19)',
+        'mode:        append, at most 20 frames', 'closed cleanly',
+        'duration:    0:00:00.666666666', 'frame size:  76.8 kB',
+        'caps:        video/x-raw', 'file size:'])
+    expect(['info', os.path.join(tmp, 'missing.store')], 1,
+           err_has=['gst-memmap info:', 'missing.store',
+                    'No such file or directory'])
+    expect(['info', text], 1, err_has=['notes.txt'])
+
+    # --- verify ------------------------------------------------------------
+    expect(['verify', rgba], 0, out_has=['OK: 60 frames (0..59)'])
+    expect(['verify', '-q', rgba], 0, quiet=True)
+    expect(['verify', text], 1, err_has=['CORRUPT', 'notes.txt'])
+    expect(['verify', os.path.join(tmp, 'missing.store')], 1,
+           err_has=['missing.store'])
+    expect(['verify', tmp], 1, err_has=[tmp])
+
+    def corrupted(name, edit):
+        path = os.path.join(tmp, name)
+        shutil.copy(gray, path)
+        s = gmn.Store(path, mode='r+')
+        edit(s, path)
+        s.mm.flush()
+        del s
+        return path
+
+    def bad_seq(s, path):
+        s.index[0, 5]['frame_seq'] = 99
+
+    def dup_slot(s, path):
+        s.index[0, 6]['slot'] = s.index[0, 5]['slot']
+
+    def bad_slot(s, path):
+        s.index[0, 4]['slot'] = 1 << 40
+
+    def bad_pts(s, path):
+        s.index[0, 3]['pts'] = 1 << 63
+
+    def bad_committed(s, path):
+        s.mm[256:264].view('<u8')[0] = 1 << 50
+
+    def bad_version(s, path):
+        s.mm[8:10].view('<u2')[0] = 7
+
+    def bad_caps(s, path):
+        s.mm[512:520] = np.frombuffer(b'audio/x-', dtype=np.uint8)
+
+    expect(['verify', corrupted('seq.store', bad_seq)], 1,
+           err_has=['CORRUPT', 'frame 5', 'seq.store'],
+           what='verify: a bad frame sequence')
+    expect(['verify', corrupted('dup.store', dup_slot)], 1,
+           err_has=['CORRUPT', 'frames 5 and 6', 'dup.store'],
+           what='verify: two frames in one slot')
+    expect(['verify', corrupted('slot.store', bad_slot)], 1,
+           err_has=['CORRUPT', 'frame 4', 'slot.store'],
+           what='verify: a slot past the file')
+    expect(['verify', corrupted('pts.store', bad_pts)], 1,
+           err_has=['CORRUPT', 'frame 3'], what='verify: a bad timestamp')
+    expect(['verify', corrupted('count.store', bad_committed)], 1,
+           err_has=['CORRUPT', 'count.store'],
+           what='verify: a committed counter past the file')
+    expect(['verify', corrupted('version.store', bad_version)], 1,
+           err_has=['CORRUPT', 'version.store'], what='verify: version 7')
+    expect(['verify', corrupted('caps.store', bad_caps)], 1,
+           err_has=['CORRUPT', 'caps.store'], what='verify: bad caps')
+    trunc = os.path.join(tmp, 'trunc.store')
+    shutil.copy(rgba, trunc)
+    os.truncate(trunc, os.path.getsize(rgba) // 2)
+    expect(['verify', trunc], 1, err_has=['CORRUPT', 'trunc.store'],
+           what='verify: a truncated store')
+    short = os.path.join(tmp, 'short.store')
+    shutil.copy(rgba, short)
+    os.truncate(short, 100)
+    expect(['verify', short], 1, err_has=['CORRUPT', 'too short'],
+           what='verify: a file shorter than a header')
+    # none of this touched the good store
+    expect(['verify', '-q', gray], 0, quiet=True, what='verify: untouched')
+
+    # --- export --------------------------------------------------------------
+    png = os.path.join(tmp, 'f13.png')
+    expect(['export', rgba, '--frame', '13', '-o', png], 0, quiet=True)
+    check(open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n', 'export: a PNG')
+    check(np.array_equal(png_pixels(png), rgba_ref[13]),
+          'export: the PNG holds frame 13, pixel for pixel')
+    png0 = os.path.join(tmp, 'f0.png')
+    expect(['export', gray, '-o', png0], 0, quiet=True,
+           what='export a GRAY8 store (default frame 0)')
+    px = png_pixels(png0)
+    check(np.array_equal(px[..., 0], gray_ref[7]) and
+          np.array_equal(px[..., 0], px[..., 1]),
+          'export: frame 0 of the GRAY8 store is decoder frame 7')
+    expect(['export', rgba, '--frame', '60', '-o', png], 1,
+           err_has=['holds frames 0..59, not frame 60', 'rgba.store'])
+    expect(['export', os.path.join(tmp, 'missing.store'), '-o', png], 1,
+           err_has=['missing.store'])
+    expect(['export', rgba, '-o', os.path.join(tmp, 'no', 'dir.png')], 1,
+           err_has=['dir.png'])
+
+    # --- ingest failures ---------------------------------------------------
+    out_store = os.path.join(tmp, 'fail.store')
+    expect(['ingest', os.path.join(tmp, 'missing.mp4'), '-o', out_store], 1,
+           err_has=['missing.mp4', 'No such file or directory'])
+    expect(['ingest', text, '-o', out_store], 1, err_has=['notes.txt'],
+           what='ingest a text file')
+    expect(['ingest', tmp, '-o', out_store], 1, err_has=['directory'])
+    expect(['ingest', clip, '-o', out_store, '--start', '60'], 1,
+           err_has=['has 60 frames', '--start 60 is past its end'])
+    check(not os.path.exists(out_store), 'a failed ingest leaves no store')
+    expect(['ingest', clip, '-o', os.path.join(tmp, 'no', 'x.store')], 1,
+           err_has=['x.store'], what='ingest into a missing directory')
+
+    # --- writer state: live, then killed -----------------------------------
+    live = os.path.join(tmp, 'live.store')
+    writer = subprocess.Popen(
+        ['gst-launch-1.0', '-q', 'videotestsrc', 'is-live=true', '!',
+         'video/x-raw,format=NV12,width=64,height=48,framerate=100/1', '!',
+         'memmapsink', 'location=' + live], env=ENV)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if os.path.exists(live) and gmn.Store(live).committed() >= 5:
+                break
+            time.sleep(0.05)
+        expect(['info', live], 0, out_has=['open, being written'],
+               what='info on a store being written')
+        expect(['verify', '-q', live], 0, quiet=True,
+               what='verify a store being written')
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    expect(['info', live], 0, out_has=['open, not closed cleanly'],
+           what='info on a store whose writer was killed')
+    expect(['verify', live], 0, out_has=['OK'],
+           what='verify a store whose writer was killed')
+
+    # --- the ring mode ------------------------------------------------------
+    ring = os.path.join(tmp, 'ring.store')
+    launch('videotestsrc num-buffers=50 ! video/x-raw,format=GRAY8,'
+           'width=64,height=48 ! memmapsink location=%s mode=ring '
+           'max-frames=16' % ring)
+    expect(['info', ring], 0, out_has=[
+        'ring of the last 16 frames', 'frames:      16 (frames 34..49)',
+        'the first 34 overwritten'])
+    expect(['verify', ring], 0, out_has=['OK: 16 frames (34..49)'])
+    expect(['export', ring, '--frame', '3', '-o', png], 1,
+           err_has=['holds frames 34..49'])
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+if failures:
+    print('%d check(s) failed:' % len(failures))
+    for f in failures:
+        print('  ' + f)
+    sys.exit(1)
+print('all checks passed')
