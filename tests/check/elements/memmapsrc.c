@@ -1393,6 +1393,57 @@ GST_START_TEST (test_follow_late_join_seek_back)
 
 GST_END_TEST;
 
+/* A writer that died left its store open: the stream ends after its last
+ * frame once the writer is known to be gone. */
+GST_START_TEST (test_follow_dead_writer)
+{
+  gchar *location = tmp_path ("dead.store");
+  gchar *store_make = build_program ("store-make");
+  gchar *argv[] = { store_make, location, (gchar *) "GRAY8", (gchar *) "64",
+    (gchar *) "48", (gchar *) "20", (gchar *) "--no-close", NULL
+  };
+  GstElement *pipeline, *src, *sink;
+  GstVideoInfo layout;
+  GstSample *sample;
+  guint64 f = 0;
+  gint64 t0;
+
+  fail_unless (store_make_layout (&layout, GST_VIDEO_FORMAT_GRAY8, 64, 48,
+          0, 0));
+  fail_unless_equals_int (wait_child (spawn (argv)), 0);
+
+  pipeline = make_pipeline (location, "follow=true", NULL, &src, &sink);
+  t0 = g_get_monotonic_time ();
+  set_state_sync (pipeline, GST_STATE_PLAYING);
+  /* still open: live */
+  fail_unless (gst_base_src_is_live (GST_BASE_SRC (src)));
+  while ((sample = pull_sample (sink)) != NULL) {
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buffer), f);
+    fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    fail_unless (store_check_frame (map.data, &layout, f));
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+    f++;
+  }
+  fail_unless_equals_uint64 (f, 20);
+  GST_INFO ("EOS %.2f s after the start", (g_get_monotonic_time () - t0) /
+      1e6);
+  fail_unless (g_get_monotonic_time () - t0 < 10 * G_USEC_PER_SEC);
+  assert_no_error (pipeline);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
+  g_free (store_make);
+  g_free (location);
+}
+
+GST_END_TEST;
+
 /* The writer wakes a waiting reader at once: no polling period. */
 typedef struct
 {
@@ -1898,6 +1949,7 @@ memmapsrc_suite (void)
   tcase_add_test (tc, test_loop);
   tcase_add_test (tc, test_follow_live_writer);
   tcase_add_test (tc, test_follow_late_join_seek_back);
+  tcase_add_test (tc, test_follow_dead_writer);
   tcase_add_test (tc, test_wait_wakes_at_commit);
   tcase_add_test (tc, test_ring_lease_keeps_slot);
   tcase_add_test (tc, test_ring_closed);
