@@ -131,8 +131,12 @@ struct _GstMemmapCache
    * touch */
   GMutex lock;
   GCond cond;
+  GMutex flush_lock;            /* see "serving" */
   Mode mode;
-  gboolean flushing;            /* the src task must stop */
+  gboolean shutdown;            /* the src pad is being deactivated */
+  gboolean idle;                /* the task is paused, or about to be */
+  gboolean need_flush_stop;     /* the task pushes FLUSH_STOP first */
+  guint32 flush_seqnum;
   gboolean upstream_pushing;    /* the sink side pushes downstream */
   gboolean readable;            /* frames may be served */
   GArray *frames;               /* CachedFrame, sorted by pts */
@@ -378,6 +382,7 @@ gst_memmap_cache_init (GstMemmapCache * self)
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  g_mutex_init (&self->flush_lock);
   self->frames = g_array_new (FALSE, FALSE, sizeof (CachedFrame));
   self->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_memmap_store_reader_free);
@@ -406,6 +411,7 @@ gst_memmap_cache_finalize (GObject * object)
   gst_clear_object (&self->engine);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
+  g_mutex_clear (&self->flush_lock);
 
   G_OBJECT_CLASS (gst_memmap_cache_parent_class)->finalize (object);
 }
@@ -1137,6 +1143,37 @@ forward_event (GstMemmapCache * self, GstEvent * event)
 /* ------------------------------------------------------------------------ */
 /* serving                                                                  */
 
+/*
+ * The src task and who starts and pauses it. Every decision to start or
+ * pause the task is taken under lock, so that a seek that gives the task
+ * new work (and starts it) can never be undone by the task pausing itself
+ * for the work it had before.
+ *
+ * A seek served from the cache costs one thread hand-over: the seeking
+ * thread pushes FLUSH_START (which unblocks the task if it waits in a
+ * prerolled sink), records the new position and leaves FLUSH_STOP to the
+ * task, which pushes it before the new segment and frames. Since only the
+ * task pushes FLUSH_STOP while it serves, no stale frame can follow it.
+ * flush_lock keeps each FLUSH_START before the FLUSH_STOP that ends it.
+ */
+
+/* Under lock. */
+static void
+start_task (GstMemmapCache * self)
+{
+  self->idle = FALSE;
+  gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_memmap_cache_loop,
+      self, NULL);
+}
+
+/* Under lock, from the task only. */
+static void
+pause_task (GstMemmapCache * self)
+{
+  self->idle = TRUE;
+  gst_pad_pause_task (self->srcpad);
+}
+
 /* From the sink side: playback reached cached frames (at @pts). The src
  * task takes over in the same segment; the caller returns GST_FLOW_EOS
  * upstream, which stops the decoder. Under lock. */
@@ -1148,32 +1185,38 @@ switch_to_serving (GstMemmapCache * self, GstClockTime pts)
   self->mode = MODE_SERVE;
   self->cursor = pts;
   self->need_segment = FALSE;
-  self->flushing = FALSE;
-  gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_memmap_cache_loop,
-      self, NULL);
+  start_task (self);
 }
 
-/* Stops the src task: downstream is flushed (FLUSH_START), the sink side
- * no longer pushes, and the task has left its loop. */
+/* For a seek that goes upstream: downstream is flushed, the task stopped
+ * and the sink side passes upstream's data again. */
 static void
-stop_serving (GstMemmapCache * self, Mode mode, guint32 seqnum)
+stop_serving (GstMemmapCache * self, guint32 seqnum)
 {
-  GstEvent *event = gst_event_new_flush_start ();
+  GstEvent *event;
 
+  g_mutex_lock (&self->flush_lock);
+  g_mutex_lock (&self->lock);
+  self->mode = MODE_PASS;
+  self->need_flush_stop = FALSE;
+  self->idle = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  event = gst_event_new_flush_start ();
   gst_event_set_seqnum (event, seqnum);
-  g_mutex_lock (&self->lock);
-  self->mode = mode;
-  self->flushing = TRUE;
-  g_mutex_unlock (&self->lock);
-
   gst_pad_push_event (self->srcpad, event);
-
-  g_mutex_lock (&self->lock);
-  while (self->upstream_pushing)
-    g_cond_wait (&self->cond, &self->lock);
-  g_mutex_unlock (&self->lock);
-
+  /* waits for the task to leave its loop (its push returns flushing) */
   gst_pad_pause_task (self->srcpad);
+  event = gst_event_new_flush_stop (TRUE);
+  gst_event_set_seqnum (event, seqnum);
+  gst_pad_push_event (self->srcpad, event);
+  g_mutex_unlock (&self->flush_lock);
+
+  /* playback may have reached cached frames meanwhile */
+  g_mutex_lock (&self->lock);
+  if (self->mode == MODE_SERVE && !self->idle)
+    start_task (self);
+  g_mutex_unlock (&self->lock);
 }
 
 /* A seek whose target is cached: flush downstream and serve from the frame
@@ -1182,16 +1225,22 @@ static void
 serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
     GstClockTime stop, guint32 seqnum)
 {
-  GstEvent *event;
+  GstEvent *event = gst_event_new_flush_start ();
   gint i;
 
-  stop_serving (self, MODE_SERVE, seqnum);
-
-  event = gst_event_new_flush_stop (TRUE);
   gst_event_set_seqnum (event, seqnum);
+
+  g_mutex_lock (&self->flush_lock);
+  /* the sink side stops pushing, then downstream (and whoever pushes into
+   * it) is flushed */
+  g_mutex_lock (&self->lock);
+  self->mode = MODE_SERVE;
+  g_mutex_unlock (&self->lock);
   gst_pad_push_event (self->srcpad, event);
 
   g_mutex_lock (&self->lock);
+  while (self->upstream_pushing)
+    g_cond_wait (&self->cond, &self->lock);
   i = find_frame_at (self, target);
   self->cursor = i >= 0 ? g_array_index (self->frames, CachedFrame, i).pts :
       target;
@@ -1215,119 +1264,159 @@ serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
   if (!GST_CLOCK_TIME_IS_VALID (self->segment.time))
     self->segment.time = target;
   self->seqnum = seqnum;
+  self->flush_seqnum = seqnum;
+  self->need_flush_stop = TRUE;
   self->need_segment = TRUE;
   self->discont = TRUE;
   self->own_segment = TRUE;
   self->seen_seek = TRUE;
-  self->flushing = FALSE;
-  GST_INFO_OBJECT (self, "seek to %" GST_TIME_FORMAT " served from the cache "
-      "from %" GST_TIME_FORMAT, GST_TIME_ARGS (target),
+  GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " served from the "
+      "cache from %" GST_TIME_FORMAT, GST_TIME_ARGS (target),
       GST_TIME_ARGS (self->cursor));
-  gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_memmap_cache_loop,
-      self, NULL);
+  start_task (self);
   g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->flush_lock);
+}
+
+/* The task pushes the FLUSH_STOP of the last seek it was given. */
+static void
+push_flush_stop (GstMemmapCache * self)
+{
+  GstEvent *event = NULL;
+
+  g_mutex_lock (&self->flush_lock);
+  g_mutex_lock (&self->lock);
+  if (self->need_flush_stop) {
+    event = gst_event_new_flush_stop (TRUE);
+    gst_event_set_seqnum (event, self->flush_seqnum);
+    self->need_flush_stop = FALSE;
+  }
+  g_mutex_unlock (&self->lock);
+  if (event)
+    gst_pad_push_event (self->srcpad, event);
+  g_mutex_unlock (&self->flush_lock);
 }
 
 /* The cached run ends at @pts: ask upstream for the rest, frame-accurately,
- * and drop what comes before @pts. Called by the task, without lock. */
+ * and drop what comes before @pts. From the task, under lock; returns
+ * without it. */
 static void
 hand_over (GstMemmapCache * self, GstClockTime pts)
 {
   GstEvent *seek;
-  GstClockTime stop;
+  GstClockTime stop = self->segment.stop;
+  guint32 seqnum = self->seqnum;
+  gboolean ours;
 
-  g_mutex_lock (&self->lock);
-  stop = self->segment.stop;
   self->mode = MODE_HANDOVER;
   self->handover_pts = pts;
+  /* before the seek: upstream may push, and playback switch back to
+   * serving, before the seek returns */
+  pause_task (self);
   g_mutex_unlock (&self->lock);
 
   GST_INFO_OBJECT (self, "cached frames end at %" GST_TIME_FORMAT ": asking "
       "upstream for the rest", GST_TIME_ARGS (pts));
-
-  /* before the seek: upstream may push (and switch back to serving) before
-   * the seek returns */
-  gst_pad_pause_task (self->srcpad);
 
   /* the stop is always set (-1: none), since NONE would keep whatever
    * stop upstream had from an earlier seek */
   seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
       GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, pts,
       GST_SEEK_TYPE_SET, stop);
-  if (!gst_pad_push_event (self->sinkpad, seek)) {
-    GstEvent *eos;
-    gboolean ours;
+  if (gst_pad_push_event (self->sinkpad, seek))
+    return;
 
-    g_mutex_lock (&self->lock);
-    ours = self->mode == MODE_HANDOVER && self->handover_pts == pts &&
-        !self->flushing;
-    g_mutex_unlock (&self->lock);
-    if (!ours)
-      return;
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
-        ("Could not continue past the cached frames: upstream refused to "
-            "seek."), ("seek to %" GST_TIME_FORMAT " failed",
-            GST_TIME_ARGS (pts)));
-    eos = gst_event_new_eos ();
-    gst_event_set_seqnum (eos, self->seqnum);
-    gst_pad_push_event (self->srcpad, eos);
-  }
+  g_mutex_lock (&self->lock);
+  ours = self->mode == MODE_HANDOVER && self->handover_pts == pts &&
+      !self->need_flush_stop;
+  g_mutex_unlock (&self->lock);
+  if (!ours)
+    return;
+  GST_ELEMENT_WARNING (self, STREAM, FAILED,
+      ("Could not continue past the cached frames: upstream refused to "
+          "seek."), ("seek to %" GST_TIME_FORMAT " failed",
+          GST_TIME_ARGS (pts)));
+  seek = gst_event_new_eos ();
+  gst_event_set_seqnum (seek, seqnum);
+  gst_pad_push_event (self->srcpad, seek);
 }
 
+/* From the task, under lock; returns without it. */
 static void
 push_eos (GstMemmapCache * self)
 {
   GstEvent *eos = gst_event_new_eos ();
 
   gst_event_set_seqnum (eos, self->seqnum);
-  gst_pad_pause_task (self->srcpad);
+  pause_task (self);
+  g_mutex_unlock (&self->lock);
+  GST_DEBUG_OBJECT (self, "end of the stream, from the cache");
   gst_pad_push_event (self->srcpad, eos);
 }
 
-/* The src task: one cached frame per iteration. */
+/* Whether what the task prepared may still go downstream. Under lock. */
+static gboolean
+still_serving (GstMemmapCache * self)
+{
+  return self->mode == MODE_SERVE && !self->shutdown &&
+      !self->need_flush_stop && !self->idle;
+}
+
+/* The src task: a flush stop, a segment or one cached frame per
+ * iteration. */
 static void
 gst_memmap_cache_loop (GstMemmapCache * self)
 {
   GstMemmapStoreReader *reader;
-  GstEvent *segment_event = NULL;
+  GstEvent *segment_event;
   GstBuffer *buf;
   GError *error = NULL;
   CachedFrame f;
   GstFlowReturn ret;
+  guint64 cstart, cstop;
   gint i;
 
   g_mutex_lock (&self->lock);
-  if (self->flushing || self->mode != MODE_SERVE)
-    goto pause;
+  if (self->shutdown || self->mode != MODE_SERVE) {
+    pause_task (self);
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  if (self->need_flush_stop) {
+    g_mutex_unlock (&self->lock);
+    push_flush_stop (self);
+    return;
+  }
   if (self->need_segment) {
     segment_event = gst_event_new_segment (&self->segment);
     gst_event_set_seqnum (segment_event, self->seqnum);
     self->need_segment = FALSE;
+    g_mutex_unlock (&self->lock);
+    gst_pad_push_event (self->srcpad, segment_event);
+    return;
   }
   if (GST_CLOCK_TIME_IS_VALID (self->segment.stop) &&
-      self->cursor >= self->segment.stop)
-    goto eos;
+      self->cursor >= self->segment.stop) {
+    push_eos (self);
+    return;
+  }
   i = self->readable ? find_frame_starting (self, self->cursor) : -1;
   if (i < 0) {
     if (GST_CLOCK_TIME_IS_VALID (self->meta.end) && self->frames->len > 0 &&
         self->cursor + g_array_index (self->frames, CachedFrame,
             self->frames->len - 1).duration / 2 >= self->meta.end)
-      goto eos;
-    goto handover;
+      push_eos (self);
+    else
+      hand_over (self, self->cursor);
+    return;
   }
   f = g_array_index (self->frames, CachedFrame, i);
   reader = g_ptr_array_index (self->readers, f.store);
   g_mutex_unlock (&self->lock);
 
-  if (segment_event)
-    gst_pad_push_event (self->srcpad, segment_event);
-
   buf = gst_memmap_store_reader_get_buffer (reader, NULL, f.frame, &error);
   if (buf == NULL) {
     /* a broken store: warn once, carry on from upstream */
-    g_mutex_lock (&self->lock);
-    self->readable = FALSE;
-    g_mutex_unlock (&self->lock);
     if (!self->warned) {
       self->warned = TRUE;
       GST_ELEMENT_WARNING (self, RESOURCE, READ,
@@ -1336,7 +1425,12 @@ gst_memmap_cache_loop (GstMemmapCache * self)
           ("%s", error->message));
     }
     g_clear_error (&error);
-    hand_over (self, f.pts);
+    g_mutex_lock (&self->lock);
+    self->readable = FALSE;
+    if (still_serving (self))
+      hand_over (self, f.pts);
+    else
+      g_mutex_unlock (&self->lock);
     return;
   }
   GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
@@ -1344,10 +1438,9 @@ gst_memmap_cache_loop (GstMemmapCache * self)
   GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_DISCONT);
 
   g_mutex_lock (&self->lock);
-  if (self->flushing || self->mode != MODE_SERVE) {
+  if (!still_serving (self)) {
     g_mutex_unlock (&self->lock);
     gst_buffer_unref (buf);
-    gst_pad_pause_task (self->srcpad);
     return;
   }
   if (self->discont) {
@@ -1356,55 +1449,42 @@ gst_memmap_cache_loop (GstMemmapCache * self)
   }
   self->cursor = f.pts + f.duration;
   /* clipped to the segment, as a decoder clips its output */
-  {
-    guint64 cstart, cstop;
-
-    if (gst_segment_clip (&self->segment, GST_FORMAT_TIME, f.pts,
-            f.pts + f.duration, &cstart, &cstop)) {
-      GST_BUFFER_PTS (buf) = cstart;
-      GST_BUFFER_DURATION (buf) = cstop - cstart;
-    }
+  if (gst_segment_clip (&self->segment, GST_FORMAT_TIME, f.pts,
+          f.pts + f.duration, &cstart, &cstop)) {
+    GST_BUFFER_PTS (buf) = cstart;
+    GST_BUFFER_DURATION (buf) = cstop - cstart;
   }
   g_mutex_unlock (&self->lock);
 
   GST_LOG_OBJECT (self, "serving frame %" G_GUINT64_FORMAT " of store %u, "
       "pts %" GST_TIME_FORMAT, f.frame, f.store, GST_TIME_ARGS (f.pts));
   ret = gst_pad_push (self->srcpad, buf);
-  COUNT (self, frames_served, 1);
-  if (ret != GST_FLOW_OK) {
-    GST_DEBUG_OBJECT (self, "pausing: %s", gst_flow_get_name (ret));
-    gst_pad_pause_task (self->srcpad);
-    if (ret == GST_FLOW_EOS) {
-      push_eos (self);
-    } else if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
-      GST_ELEMENT_FLOW_ERROR (self, ret);
-      push_eos (self);
-    }
-  }
-  return;
-
-pause:
-  g_mutex_unlock (&self->lock);
-  if (segment_event)
-    gst_event_unref (segment_event);
-  gst_pad_pause_task (self->srcpad);
-  return;
-eos:
-  g_mutex_unlock (&self->lock);
-  if (segment_event)
-    gst_pad_push_event (self->srcpad, segment_event);
-  GST_INFO_OBJECT (self, "end of the stream, from the cache");
-  push_eos (self);
-  return;
-handover:
-  {
-    GstClockTime pts = self->cursor;
-
-    g_mutex_unlock (&self->lock);
-    if (segment_event)
-      gst_pad_push_event (self->srcpad, segment_event);
-    hand_over (self, pts);
+  if (ret == GST_FLOW_OK) {
+    COUNT (self, frames_served, 1);
     return;
+  }
+
+  GST_DEBUG_OBJECT (self, "push: %s", gst_flow_get_name (ret));
+  g_mutex_lock (&self->lock);
+  if (!still_serving (self)) {
+    /* flushed by a new seek (or stopping): the task goes on with it */
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  if (ret == GST_FLOW_FLUSHING) {
+    pause_task (self);
+    g_mutex_unlock (&self->lock);
+  } else if (ret == GST_FLOW_EOS) {
+    push_eos (self);
+  } else {
+    g_mutex_unlock (&self->lock);
+    if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)
+      GST_ELEMENT_FLOW_ERROR (self, ret);
+    g_mutex_lock (&self->lock);
+    if (still_serving (self))
+      push_eos (self);
+    else
+      g_mutex_unlock (&self->lock);
   }
 }
 
@@ -1866,18 +1946,11 @@ gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
 
   if (format == GST_FORMAT_TIME)
     COUNT (self, misses, 1);
-  if (mode != MODE_PASS) {
-    GstEvent *flush_stop;
-
-    /* our task stops first; upstream's segment will reach downstream */
-    stop_serving (self, MODE_PASS, seqnum);
-    flush_stop = gst_event_new_flush_stop (TRUE);
-    gst_event_set_seqnum (flush_stop, seqnum);
-    gst_pad_push_event (self->srcpad, flush_stop);
-  }
+  /* our task stops first; upstream's segment will reach downstream */
+  if (mode != MODE_PASS)
+    stop_serving (self, seqnum);
   g_mutex_lock (&self->lock);
   self->own_segment = FALSE;
-  self->flushing = FALSE;
   g_mutex_unlock (&self->lock);
 
   GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " not cached: "
@@ -1906,14 +1979,16 @@ gst_memmap_cache_src_activate_mode (GstPad * pad, GstObject * parent,
 
   if (mode != GST_PAD_MODE_PUSH)
     return FALSE;
+  g_mutex_lock (&self->lock);
+  self->shutdown = !active;
   if (!active) {
-    g_mutex_lock (&self->lock);
-    self->flushing = TRUE;
     self->mode = MODE_PASS;
+    self->idle = TRUE;
     g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-    return gst_pad_stop_task (pad);
   }
+  g_mutex_unlock (&self->lock);
+  if (!active)
+    return gst_pad_stop_task (pad);
   return TRUE;
 }
 
@@ -1942,7 +2017,8 @@ begin_stream (GstMemmapCache * self)
 
   g_mutex_lock (&self->lock);
   self->mode = MODE_PASS;
-  self->flushing = FALSE;
+  self->idle = TRUE;
+  self->need_flush_stop = FALSE;
   self->upstream_pushing = FALSE;
   self->own_segment = FALSE;
   self->seen_seek = FALSE;

@@ -485,6 +485,35 @@ GST_START_TEST (test_first_and_cached_pass)
 
 GST_END_TEST;
 
+/* An engine with small windows: every frame of a cached pass needs a
+ * window of its own, mapped long after the store was opened. */
+GST_START_TEST (test_small_windows)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstMemmapEngine *engine = gst_memmap_engine_new ();
+  GstContext *context;
+  guint pass;
+
+  g_object_set (engine, "window-size", (guint64) 256 * 1024, NULL);
+  context = gst_memmap_engine_context_new (engine);
+  for (pass = 0; pass < 2; pass++) {
+    Run *run = run_new (clip, cache_dir, NULL);
+
+    gst_element_set_context (run->pipeline, context);
+    run_play (run);
+    assert_frames (run, 0, N_FRAMES);
+    fail_unless_equals_int (run->warnings, 0);
+    fail_unless_equals_uint64 (stat_u64 (run, pass ? "frames-served" :
+            "frames-recorded"), N_FRAMES);
+    run_free (run);
+  }
+  gst_context_unref (context);
+  gst_object_unref (engine);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* Cache [0, 1.2 s) and [2 s, 3 s), then seek to 0.5 s: served from the
  * cache up to 1.2 s, upstream from there to 2 s, the cache again after. */
 GST_START_TEST (test_seek_into_cache_and_past_it)
@@ -1097,6 +1126,7 @@ memmapcache_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_first_and_cached_pass);
+  tcase_add_test (tc, test_small_windows);
   tcase_add_test (tc, test_seek_into_cache_and_past_it);
   tcase_add_test (tc, test_seek_accurate_mid_gop);
   tcase_add_test (tc, test_changed_input_invalidates);
