@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-cache: what memmapcache saves on a second pass and on random seeks,
+ * against decoding again, measured in one run.
+ *
+ * Clips, made by the benchmark with x264enc (GOP 60): 720p and 1080p I420.
+ *
+ *   pass    frames/s of filesrc ! qtdemux ! h264parse ! avdec_h264 !
+ *           fakesink (decode) against the same with memmapcache before
+ *           fakesink, after a first pass recorded the clip (cached);
+ *           contenders interleaved, medians of BENCH_RUNS runs
+ *   seek    100 flushing ACCURATE seeks to random frames (the middle of a
+ *           frame) in PAUSED, each timed from the seek until the first
+ *           buffer reaches the sink pad of fakesink; medians
+ *   memory  peak resident memory (ru_maxrss) of a child process that runs
+ *           one pass, cached against decode
+ *
+ * Environment: BENCH_RUNS (default 5), BENCH_FRAMES_720P (default 300),
+ * BENCH_FRAMES_1080P (default 120), BENCH_SEEKS (default 100).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "benchutil.h"
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct
+{
+  const gchar *name;
+  guint width, height, frames;
+  gchar *clip;
+  gchar *cache_dir;
+} Clip;
+
+static guint
+env_uint (const gchar * name, guint fallback)
+{
+  const gchar *v = g_getenv (name);
+
+  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
+}
+
+static gchar *
+pass_pipeline (const Clip * clip, gboolean cached)
+{
+  if (cached)
+    return g_strdup_printf ("filesrc location=%s ! qtdemux ! h264parse ! "
+        "avdec_h264 ! memmapcache name=cache cache-dir=%s ! fakesink "
+        "name=sink sync=false", clip->clip, clip->cache_dir);
+  return g_strdup_printf ("filesrc location=%s ! qtdemux ! h264parse ! "
+      "avdec_h264 ! fakesink name=sink sync=false", clip->clip);
+}
+
+static void
+make_clip (Clip * clip, const gchar * dir)
+{
+  gchar *desc;
+  gdouble secs;
+
+  clip->clip = g_strdup_printf ("%s/%s.mp4", dir, clip->name);
+  clip->cache_dir = g_strdup_printf ("%s/cache-%s", dir, clip->name);
+  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
+      "video/x-raw,format=I420,width=%u,height=%u,framerate=30/1 ! "
+      "x264enc key-int-max=60 speed-preset=ultrafast ! mp4mux ! "
+      "filesink location=%s", clip->frames, clip->width, clip->height,
+      clip->clip);
+  secs = bench_run_pipeline (desc, NULL, NULL);
+  g_free (desc);
+  if (secs < 0)
+    exit (1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* passes                                                                   */
+
+static void
+bench_passes (const Clip * clip, guint runs, gdouble * fps_decode,
+    gdouble * fps_cached)
+{
+  BenchSeries decode, cached;
+  gchar *d = pass_pipeline (clip, FALSE), *c = pass_pipeline (clip, TRUE);
+  gdouble first;
+  guint i;
+
+  /* the first pass records the clip */
+  first = bench_run_pipeline (c, NULL, NULL);
+  if (first < 0)
+    exit (1);
+  g_print ("%s: first pass (decode and record) %.0f frames/s\n", clip->name,
+      clip->frames / first);
+
+  bench_series_init (&decode, "decode", runs);
+  bench_series_init (&cached, "cached", runs);
+  for (i = 0; i < runs; i++) {
+    gdouble t = bench_run_pipeline (d, NULL, NULL);
+
+    if (t < 0)
+      exit (1);
+    bench_series_add (&decode, clip->frames / t);
+    t = bench_run_pipeline (c, NULL, NULL);
+    if (t < 0)
+      exit (1);
+    bench_series_add (&cached, clip->frames / t);
+  }
+  *fps_decode = bench_series_median (&decode);
+  *fps_cached = bench_series_median (&cached);
+  g_print ("%s: second pass: decode %.0f frames/s (%.0f..%.0f), cached %.0f "
+      "frames/s (%.0f..%.0f): %.1fx\n", clip->name, *fps_decode,
+      bench_series_min (&decode), bench_series_max (&decode), *fps_cached,
+      bench_series_min (&cached), bench_series_max (&cached),
+      *fps_cached / *fps_decode);
+  bench_series_clear (&decode);
+  bench_series_clear (&cached);
+  g_free (d);
+  g_free (c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* seeks                                                                    */
+
+typedef struct
+{
+  GMutex lock;
+  gint64 arrived;               /* monotonic µs of the first buffer, or 0 */
+} Arrival;
+
+static GstPadProbeReturn
+on_buffer (GstPad * pad, GstPadProbeInfo * info, Arrival * a)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  g_mutex_lock (&a->lock);
+  if (a->arrived == 0)
+    a->arrived = now;
+  g_mutex_unlock (&a->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The median time, in seconds, from a flushing accurate seek to a random
+ * frame until its first buffer reaches the sink. */
+static gdouble
+bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed)
+{
+  gchar *desc = pass_pipeline (clip, cached);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  GstElement *sink;
+  GstPad *pad;
+  Arrival a;
+  BenchSeries series;
+  GRand *rand = g_rand_new_with_seed (seed);
+  gdouble median;
+  guint i;
+
+  g_free (desc);
+  if (pipeline == NULL)
+    exit (1);
+  g_mutex_init (&a.lock);
+  a.arrived = 0;
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+      (GstPadProbeCallback) on_buffer, &a, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+
+  gst_element_set_state (pipeline, GST_STATE_PAUSED);
+  if (gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND) !=
+      GST_STATE_CHANGE_SUCCESS)
+    exit (1);
+
+  bench_series_init (&series, cached ? "cached" : "decode", n_seeks);
+  for (i = 0; i < n_seeks; i++) {
+    guint frame = g_rand_int_range (rand, 0, clip->frames);
+    GstClockTime target = gst_util_uint64_scale (frame, GST_SECOND, 30) +
+        GST_SECOND / 60;
+    gint64 start;
+
+    g_mutex_lock (&a.lock);
+    a.arrived = 0;
+    g_mutex_unlock (&a.lock);
+    start = g_get_monotonic_time ();
+    if (!gst_element_seek (pipeline, 1.0, GST_FORMAT_TIME,
+            GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
+            target, GST_SEEK_TYPE_SET, GST_CLOCK_TIME_NONE)) {
+      g_printerr ("seek to %" GST_TIME_FORMAT " failed\n",
+          GST_TIME_ARGS (target));
+      exit (1);
+    }
+    /* prerolled: the first buffer arrived */
+    if (gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND) !=
+        GST_STATE_CHANGE_SUCCESS)
+      exit (1);
+    g_mutex_lock (&a.lock);
+    bench_series_add (&series, (a.arrived - start) / 1e6);
+    g_mutex_unlock (&a.lock);
+  }
+  median = bench_series_median (&series);
+  g_print ("%s: %u random accurate seeks, %s: median %.1f us "
+      "(%.1f..%.1f)\n", clip->name, n_seeks, cached ? "cached" : "decode",
+      median * 1e6, bench_series_min (&series) * 1e6,
+      bench_series_max (&series) * 1e6);
+  if (cached) {
+    GstElement *cache = gst_bin_get_by_name (GST_BIN (pipeline), "cache");
+    GstStructure *stats;
+    guint64 hits = 0;
+
+    g_object_get (cache, "stats", &stats, NULL);
+    gst_structure_get_uint64 (stats, "hits", &hits);
+    if (hits < n_seeks) {
+      g_printerr ("only %" G_GUINT64_FORMAT " of %u seeks were served from "
+          "the cache\n", hits, n_seeks);
+      exit (1);
+    }
+    gst_structure_free (stats);
+    gst_object_unref (cache);
+  }
+
+  bench_series_clear (&series);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  g_mutex_clear (&a.lock);
+  g_rand_free (rand);
+  return median;
+}
+
+/* ------------------------------------------------------------------------ */
+/* peak memory                                                              */
+
+/* Runs one pass in a child process (this program with --pass) and returns
+ * its peak resident memory in KiB. */
+static glong
+child_peak_rss (const gchar * self, const Clip * clip, gboolean cached)
+{
+  gchar *desc = pass_pipeline (clip, cached);
+  struct rusage ru;
+  gint status;
+  pid_t pid;
+
+  pid = fork ();
+  if (pid == 0) {
+    execl (self, self, "--pass", desc, (char *) NULL);
+    _exit (127);
+  }
+  g_free (desc);
+  if (pid < 0 || wait4 (pid, &status, 0, &ru) != pid ||
+      !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+    g_printerr ("the child pass failed\n");
+    exit (1);
+  }
+  return ru.ru_maxrss;
+}
+
+int
+main (int argc, char **argv)
+{
+  Clip clips[] = {
+    {"720p", 1280, 720, 0,},
+    {"1080p", 1920, 1080, 0,},
+  };
+  guint runs = env_uint ("BENCH_RUNS", 5);
+  guint n_seeks = env_uint ("BENCH_SEEKS", 100);
+  gdouble fps_decode[2], fps_cached[2], seek_decode, seek_cached;
+  glong rss_decode, rss_cached;
+  gchar *dir, *self;
+  guint i;
+
+  gst_init (&argc, &argv);
+
+  if (argc == 3 && strcmp (argv[1], "--pass") == 0)
+    return bench_run_pipeline (argv[2], NULL, NULL) < 0 ? 1 : 0;
+
+  clips[0].frames = env_uint ("BENCH_FRAMES_720P", 300);
+  clips[1].frames = env_uint ("BENCH_FRAMES_1080P", 120);
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  dir = bench_make_tmpdir ();
+  for (i = 0; i < G_N_ELEMENTS (clips); i++)
+    make_clip (&clips[i], dir);
+
+  for (i = 0; i < G_N_ELEMENTS (clips); i++)
+    bench_passes (&clips[i], runs, &fps_decode[i], &fps_cached[i]);
+
+  /* the 720p clip is cached whole by now */
+  seek_decode = bench_seeks (&clips[0], FALSE, n_seeks, 42);
+  seek_cached = bench_seeks (&clips[0], TRUE, n_seeks, 42);
+  g_print ("720p: random accurate seek: %.0fx faster from the cache\n",
+      seek_decode / seek_cached);
+
+  rss_decode = child_peak_rss (self, &clips[1], FALSE);
+  rss_cached = child_peak_rss (self, &clips[1], TRUE);
+  g_print ("1080p: peak resident memory of a pass: decode %ld KiB, cached "
+      "%ld KiB: %.2fx\n", rss_decode, rss_cached,
+      (gdouble) rss_cached / rss_decode);
+
+  for (i = 0; i < G_N_ELEMENTS (clips); i++) {
+    g_free (clips[i].clip);
+    g_free (clips[i].cache_dir);
+  }
+  bench_remove_tree (dir);
+  g_free (dir);
+  g_free (self);
+
+  g_print ("memmapcache: cached pass %.1fx (720p) %.1fx (1080p) decoding; "
+      "random accurate seek %.0fx; peak memory %.2fx of decoding\n",
+      fps_cached[0] / fps_decode[0], fps_cached[1] / fps_decode[1],
+      seek_decode / seek_cached, (gdouble) rss_cached / rss_decode);
+
+  return 0;
+}
