@@ -1057,31 +1057,72 @@ limit_file_size (gpointer user_data)
 
 /* Spawns this program as a child that plays through the cache. */
 static gchar *
-spawn_child (const gchar * cache_dir, const gchar * props,
-    GSpawnChildSetupFunc child_setup)
+spawn_child_full (const gchar * cache_dir, const gchar * props,
+    GSpawnChildSetupFunc child_setup, const gchar * mount_options)
 {
-  gchar *argv[] = { NULL, NULL };
-  gchar **envp, *args, *out = NULL, *err = NULL;
+  gchar *self, **envp, *args, *out = NULL, *err = NULL;
   GError *error = NULL;
   gint status;
 
-  argv[0] = g_file_read_link ("/proc/self/exe", NULL);
-  fail_unless (argv[0] != NULL);
+  /* this very test program (valgrind answers readlink with it too) */
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  fail_unless (self != NULL);
   args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
   envp = g_environ_setenv (g_get_environ (), CHILD_ENV, args, TRUE);
   /* the child makes files: the leaks tracer is for this process */
   envp = g_environ_unsetenv (envp, "GST_TRACERS");
   envp = g_environ_setenv (envp, "CK_FORK", "no", TRUE);
-  fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, child_setup,
-          NULL, &out, &err, &status, &error), "%s",
-      error ? error->message : "");
+  /* the child runs its one test whatever this run selected */
+  envp = g_environ_unsetenv (envp, "GST_CHECKS");
+  envp = g_environ_unsetenv (envp, "GST_CHECKS_IGNORE");
+  if (mount_options) {
+    /* a file system of our own on the cache directory, in a user and mount
+     * namespace: works without privileges where user namespaces are
+     * allowed */
+    const gchar *argv[] = { "unshare", "-rm", "sh", "-c",
+      "mount -t tmpfs -o \"$0\" none \"$1\" && exec \"$2\"",
+      mount_options, cache_dir, self, NULL
+    };
+
+    fail_unless (g_spawn_sync (NULL, (gchar **) argv, envp,
+            G_SPAWN_SEARCH_PATH, child_setup, NULL, &out, &err, &status,
+            &error), "%s", error ? error->message : "");
+  } else {
+    gchar *argv[] = { self, NULL };
+
+    fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT,
+            child_setup, NULL, &out, &err, &status, &error), "%s",
+        error ? error->message : "");
+  }
   fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
       "the child failed (status %d): %s %s", status, out, err);
   g_strfreev (envp);
   g_free (args);
   g_free (err);
-  g_free (argv[0]);
+  g_free (self);
   return out;
+}
+
+static gchar *
+spawn_child (const gchar * cache_dir, const gchar * props,
+    GSpawnChildSetupFunc child_setup)
+{
+  return spawn_child_full (cache_dir, props, child_setup, NULL);
+}
+
+/* Whether this machine lets us mount a tmpfs in a user namespace. */
+static gboolean
+can_mount_in_namespace (void)
+{
+  const gchar *argv[] = { "unshare", "-rm", "sh", "-c",
+    "mount -t tmpfs none /mnt", NULL
+  };
+  gint status = -1;
+
+  return g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+      NULL, NULL, &status, NULL) && WIFEXITED (status) &&
+      WEXITSTATUS (status) == 0;
 }
 
 /* The disk fills up mid-stream (a file size limit: fallocate fails with
@@ -1117,6 +1158,46 @@ GST_START_TEST (test_disk_full)
 
 GST_END_TEST;
 
+
+/* A read-only file system at cache-dir (a tmpfs mounted ro in a user and
+ * mount namespace: root is denied too), and a tiny one that fills up: one
+ * warning each, every frame right. */
+GST_START_TEST (test_read_only_and_tiny_file_systems)
+{
+  gchar *cache_dir = tmp_path ("mnt");
+  gchar *out, *expect;
+
+  if (!can_mount_in_namespace ()) {
+    GST_WARNING ("no tmpfs in a user namespace here: test skipped");
+    g_free (cache_dir);
+    return;
+  }
+  fail_unless (g_mkdir (cache_dir, 0700) == 0);
+
+  out = spawn_child_full (cache_dir, "", NULL, "ro,size=1m");
+  GST_INFO ("child: %s", out);
+  expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
+      N_FRAMES);
+  fail_unless (strstr (out, expect) != NULL, "%s", out);
+  fail_unless (strstr (out, "Read-only file system") != NULL, "%s", out);
+  g_free (expect);
+  g_free (out);
+
+  /* 3 MiB: chunks of 1 MiB (max-size / 16) fit twice, then ENOSPC */
+  out = spawn_child_full (cache_dir, "max-size=16777216", NULL, "size=3m");
+  GST_INFO ("child: %s", out);
+  expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\n", N_FRAMES);
+  fail_unless (strstr (out, expect) != NULL, "%s", out);
+  fail_unless (strstr (out, "No space") != NULL, "%s", out);
+  fail_if (strstr (out, "recorded 0\n") != NULL, "%s", out);
+  g_free (expect);
+  g_free (out);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -1136,6 +1217,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
   tcase_add_test (tc, test_disk_full);
+  tcase_add_test (tc, test_read_only_and_tiny_file_systems);
 
   return s;
 }
