@@ -1018,6 +1018,9 @@ GST_START_TEST (test_seek_non_flushing)
     gst_sample_unref (sample);
     if (f == 5)
       thread = g_thread_new ("seek", seek_non_flushing, &seek);
+    /* give the seek time to get in before the stream ends */
+    if (thread && !jumped)
+      g_usleep (5000);
   }
   fail_unless (thread != NULL);
   g_thread_join (thread);
@@ -1493,7 +1496,8 @@ GST_START_TEST (test_wait_wakes_at_commit)
       1);
   GST_INFO ("woken %" G_GINT64_FORMAT " us after the commit",
       woken - c.committed_at);
-  fail_unless (woken - c.committed_at < (under_valgrind ? 500000 : 50000));
+  /* the wait had a 10 s timeout: only a wake-up ends it this early */
+  fail_unless (woken - c.committed_at < G_USEC_PER_SEC);
 
   /* an interrupt ends a wait at once, and the next ones too */
   gst_memmap_store_session_interrupt (session);
