@@ -691,7 +691,8 @@ gst_memmap_src_start (GstBaseSrc * bsrc)
     self->open_error = NULL;
     goto open_failed;
   }
-  /* started without READY->PAUSED (a scheduling query): open now */
+  /* GstBaseSrc starts only in push mode, from READY->PAUSED, which opened
+   * the store */
   if (self->reader == NULL && !open_store (self, &error))
     goto open_failed;
 
@@ -1257,6 +1258,14 @@ gst_memmap_src_query (GstBaseSrc * bsrc, GstQuery * query)
     }
     case GST_QUERY_FORMATS:
       gst_query_set_formats (query, 2, GST_FORMAT_TIME, GST_FORMAT_DEFAULT);
+      ret = TRUE;
+      break;
+    case GST_QUERY_SCHEDULING:
+      /* push mode only, seekable. GstBaseSrc would start the element to
+       * answer, also in READY before the settings were taken */
+      gst_query_set_scheduling (query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1,
+          0);
+      gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
       ret = TRUE;
       break;
     case GST_QUERY_LATENCY:{

@@ -954,6 +954,32 @@ GST_START_TEST (test_queries)
   /* not live: a closed store */
   fail_if (gst_base_src_is_live (GST_BASE_SRC (src)));
 
+  /* push mode only; a downstream element that asks while memmapsrc is
+   * still in READY (before its properties were taken) starts nothing */
+  {
+    GstElement *fresh = gst_element_factory_make ("memmapsrc", NULL);
+    GstBus *bus = gst_bus_new ();
+
+    gst_element_set_bus (fresh, bus);
+    g_object_set (fresh, "location", location, NULL);
+    fail_unless_equals_int (gst_element_set_state (fresh, GST_STATE_READY),
+        GST_STATE_CHANGE_SUCCESS);
+    query = gst_query_new_scheduling ();
+    fail_unless (gst_element_query (fresh, query));
+    fail_unless (gst_query_has_scheduling_mode (query, GST_PAD_MODE_PUSH));
+    fail_if (gst_query_has_scheduling_mode (query, GST_PAD_MODE_PULL));
+    gst_query_unref (query);
+    {
+      GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+      fail_unless (msg == NULL, "%" GST_PTR_FORMAT, msg);
+    }
+    gst_element_set_state (fresh, GST_STATE_NULL);
+    gst_element_set_bus (fresh, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (fresh);
+  }
+
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (src);
   gst_object_unref (sink);
