@@ -14,6 +14,7 @@
 #endif
 
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
 #include <gst/base/gstbasesrc.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -513,10 +514,11 @@ GST_START_TEST (test_zero_copy)
 
 GST_END_TEST;
 
-/* SHA-1 of frame @f as written, and as read from @buffer (through its video
- * meta) */
+/* SHA-1 of the pixels of frame @f as written (in @layout) and as read from
+ * @buffer (through its video meta, or else in @read_layout) */
 static void
-assert_checksum (GstBuffer * buffer, const GstVideoInfo * layout, guint64 f)
+assert_checksum_in (GstBuffer * buffer, const GstVideoInfo * layout,
+    const GstVideoInfo * read_layout, guint64 f)
 {
   GstVideoMeta *meta = gst_buffer_get_video_meta (buffer);
   guint8 *written = g_malloc0 (GST_VIDEO_INFO_SIZE (layout));
@@ -526,14 +528,25 @@ assert_checksum (GstBuffer * buffer, const GstVideoInfo * layout, guint64 f)
   store_fill_frame (written, layout, f);
   want = store_frame_checksum (written, layout, layout->offset,
       layout->stride);
-  fail_unless (meta != NULL);
   fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
-  have = store_frame_checksum (map.data, layout, meta->offset, meta->stride);
+  if (meta)
+    have = store_frame_checksum (map.data, layout, meta->offset,
+        meta->stride);
+  else
+    have = store_frame_checksum (map.data, read_layout, read_layout->offset,
+        read_layout->stride);
   gst_buffer_unmap (buffer, &map);
   fail_unless_equals_string (have, want);
   g_free (want);
   g_free (have);
   g_free (written);
+}
+
+static void
+assert_checksum (GstBuffer * buffer, const GstVideoInfo * layout, guint64 f)
+{
+  fail_unless (gst_buffer_get_video_meta (buffer) != NULL);
+  assert_checksum_in (buffer, layout, layout, f);
 }
 
 static GstPadProbeReturn add_video_meta (GstPad * pad,
@@ -687,6 +700,76 @@ GST_START_TEST (test_padded_layout_without_video_meta)
   gst_object_unref (src);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
+  g_free (location);
+}
+
+GST_END_TEST;
+
+/* Through GstHarness: a downstream that announces the video meta gets a
+ * padded store's frames as they are, one that does not gets copies in the
+ * caps' layout; EOS after the last frame. */
+static void
+harness_read (const gchar * location, const GstVideoInfo * layout,
+    gboolean video_meta, guint n)
+{
+  GstVideoInfo plain;
+  GstStructure *stats;
+  GstHarness *h;
+  GstEvent *event;
+  guint64 f;
+
+  gst_video_info_set_format (&plain, GST_VIDEO_INFO_FORMAT (layout),
+      GST_VIDEO_INFO_WIDTH (layout), GST_VIDEO_INFO_HEIGHT (layout));
+  h = gst_harness_new ("memmapsrc");
+  if (video_meta)
+    gst_harness_add_propose_allocation_meta (h, GST_VIDEO_META_API_TYPE,
+        NULL);
+  g_object_set (h->element, "location", location, NULL);
+  gst_harness_play (h);
+
+  for (f = 0; f < n; f++) {
+    GstBuffer *buffer = gst_harness_pull (h);
+
+    fail_unless (buffer != NULL);
+    if (video_meta) {
+      assert_zero_copy (buffer, location);
+      assert_frame (buffer, layout, f, FRAME_DUR);
+    } else {
+      fail_if (gst_is_memmap_memory (gst_buffer_peek_memory (buffer, 0)));
+      fail_unless (gst_buffer_get_video_meta (buffer) == NULL);
+      fail_unless_equals_uint64 (gst_buffer_get_size (buffer),
+          GST_VIDEO_INFO_SIZE (&plain));
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buffer), f);
+      fail_unless_equals_uint64 (GST_BUFFER_PTS (buffer), f * FRAME_DUR);
+    }
+    assert_checksum_in (buffer, layout, video_meta ? layout : &plain, f);
+    gst_buffer_unref (buffer);
+  }
+  while ((event = gst_harness_pull_event (h)) != NULL) {
+    GstEventType type = GST_EVENT_TYPE (event);
+
+    gst_event_unref (event);
+    if (type == GST_EVENT_EOS)
+      break;
+  }
+  fail_unless (event != NULL, "no EOS");
+
+  stats = get_stats (h->element);
+  fail_unless_equals_uint64 (stats_get (stats, "frames-pushed"), n);
+  fail_unless_equals_uint64 (stats_get (stats, video_meta ?
+          "frames-zero-copy" : "frames-copied"), n);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_harness_video_meta)
+{
+  gchar *location = tmp_path ("harness.store");
+  GstVideoInfo layout;
+
+  write_store (location, GST_VIDEO_FORMAT_NV12, 66, 34, 6, 64, &layout);
+  harness_read (location, &layout, TRUE, 6);
+  harness_read (location, &layout, FALSE, 6);
   g_free (location);
 }
 
@@ -1969,6 +2052,7 @@ memmapsrc_suite (void)
   tcase_add_test (tc, test_zero_copy);
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_padded_layout_without_video_meta);
+  tcase_add_test (tc, test_harness_video_meta);
   tcase_add_test (tc, test_seek_random);
   tcase_add_test (tc, test_seek_reverse);
   tcase_add_test (tc, test_seek_rate);
