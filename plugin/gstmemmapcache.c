@@ -138,6 +138,7 @@ struct _GstMemmapCache
   gboolean need_flush_stop;     /* the task pushes FLUSH_STOP first */
   guint32 flush_seqnum;
   gboolean upstream_pushing;    /* the sink side pushes downstream */
+  GThread *pushing_thread;      /* which thread, while it does */
   gboolean readable;            /* frames may be served */
   GArray *frames;               /* CachedFrame, sorted by pts */
   GPtrArray *readers;           /* GstMemmapStoreReader */
@@ -1110,6 +1111,7 @@ begin_upstream_push (GstMemmapCache * self)
     return FALSE;
   }
   self->upstream_pushing = TRUE;
+  self->pushing_thread = g_thread_self ();
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
@@ -1119,6 +1121,7 @@ end_upstream_push (GstMemmapCache * self)
 {
   g_mutex_lock (&self->lock);
   self->upstream_pushing = FALSE;
+  self->pushing_thread = NULL;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 }
@@ -1239,7 +1242,9 @@ serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
   gst_pad_push_event (self->srcpad, event);
 
   g_mutex_lock (&self->lock);
-  while (self->upstream_pushing)
+  /* (not when downstream seeks from inside our own push: that push
+   * returns flushing once we return) */
+  while (self->upstream_pushing && self->pushing_thread != g_thread_self ())
     g_cond_wait (&self->cond, &self->lock);
   i = find_frame_at (self, target);
   self->cursor = i >= 0 ? g_array_index (self->frames, CachedFrame, i).pts :
@@ -1824,8 +1829,10 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       break;
   }
 
-  if (GST_EVENT_IS_SERIALIZED (event) && mode != MODE_PASS &&
-      !GST_EVENT_IS_STICKY (event)) {
+  if (GST_EVENT_IS_SERIALIZED (event) && mode != MODE_PASS) {
+    /* tags and the like go downstream with the next frame served */
+    if (GST_EVENT_IS_STICKY (event))
+      gst_pad_store_sticky_event (self->srcpad, event);
     gst_event_unref (event);
     return TRUE;
   }
