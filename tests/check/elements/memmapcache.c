@@ -894,6 +894,52 @@ assert_stores_valid (const gchar * cache_dir)
   gst_object_unref (engine);
 }
 
+/* Two pipelines play the same stream at once: the second does not record
+ * (one recorder per stream), serves what the first had committed when it
+ * opened the stream, and passes the rest through uncached. */
+GST_START_TEST (test_same_stream_twice_at_once)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  Player pa;
+  Run *run;
+
+  pa.run = run_new (clip, cache_dir, NULL);
+  pa.run->barrier_at = N_FRAMES / 2;
+  pa.thread = g_thread_new ("a", play_thread, pa.run);
+  wait_barrier (pa.run);
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 0);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
+  fail_unless_equals_uint64 (stat_u64 (run, "hits"), 1);
+  /* what a had committed (its sink holds one more frame at the barrier) */
+  fail_unless (stat_u64 (run, "frames-served") >= N_FRAMES / 2);
+  fail_unless (stat_u64 (run, "frames-served") < N_FRAMES);
+  GST_INFO ("b served %" G_GUINT64_FORMAT " frames, the decoder decoded %u",
+      stat_u64 (run, "frames-served"), run->decoded->len);
+  run_free (run);
+
+  release (pa.run);
+  g_thread_join (pa.thread);
+  assert_frames (pa.run, 0, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (pa.run, "frames-recorded"), N_FRAMES);
+  run_free (pa.run);
+  assert_stores_valid (cache_dir);
+
+  /* a recorded it all */
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_eviction_two_pipelines)
 {
   gchar *cache_dir = tmp_path ("cache");
@@ -1239,6 +1285,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_changed_input_invalidates);
   tcase_add_test (tc, test_copy_path);
   tcase_add_test (tc, test_zero_copy_producer);
+  tcase_add_test (tc, test_same_stream_twice_at_once);
   tcase_add_test (tc, test_eviction_two_pipelines);
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
