@@ -1041,6 +1041,79 @@ GST_START_TEST (test_unusable_cache_dir)
 
 GST_END_TEST;
 
+/* The only subdirectory of @cache_dir (a stream's entry). */
+static gchar *
+only_entry (const gchar * cache_dir)
+{
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+  const gchar *name;
+  gchar *entry = NULL;
+
+  fail_unless (dir != NULL);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    fail_unless (entry == NULL, "more than one entry");
+    entry = g_build_filename (cache_dir, name, NULL);
+  }
+  g_dir_close (dir);
+  fail_unless (entry != NULL);
+  return entry;
+}
+
+/* Symbolic links planted in the cache directory are never followed: an
+ * entry that is a link is refused (one warning, no cache), a store that is
+ * a link is ignored. */
+GST_START_TEST (test_symlinks_not_followed)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *target = tmp_path ("elsewhere");
+  gchar *victim = tmp_path ("victim");
+  gchar *entry, *real, *link, *contents;
+  Run *run;
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  run_free (run);
+  entry = only_entry (cache_dir);
+  real = g_strconcat (entry, ".real", NULL);
+
+  /* the entry replaced by a link to another directory */
+  fail_unless (g_rename (entry, real) == 0);
+  fail_unless (g_mkdir (target, 0700) == 0);
+  fail_unless (symlink (target, entry) == 0);
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 1);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
+  run_free (run);
+  fail_unless_equals_int (count_entries (target), 0);
+  fail_unless (g_unlink (entry) == 0);
+  fail_unless (g_rename (real, entry) == 0);
+
+  /* a store name that is a link to a file of ours */
+  fail_unless (g_file_set_contents (victim, "precious", -1, NULL));
+  link = g_build_filename (entry, "s000007.store", NULL);
+  fail_unless (symlink (victim, link) == 0);
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 0);
+  fail_unless (run->decoded->len <= HANDFUL);
+  run_free (run);
+  fail_unless (g_file_get_contents (victim, &contents, NULL, NULL));
+  fail_unless_equals_string (contents, "precious");
+  g_free (contents);
+
+  g_free (link);
+  g_free (real);
+  g_free (entry);
+  g_free (victim);
+  g_free (target);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* A store that is not one: one warning, playback goes on, and the next
  * run records afresh. */
 GST_START_TEST (test_corrupt_store)
@@ -1289,6 +1362,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_eviction_two_pipelines);
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
+  tcase_add_test (tc, test_symlinks_not_followed);
   tcase_add_test (tc, test_disk_full);
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
 
