@@ -25,9 +25,13 @@ struct _GstMemmapSlotStore
 {
   gint ref_count;
 
-  /* the writer is not thread-safe: every call goes through this lock,
-   * since pools acquire slots from upstream threads */
+  /* guards the writer pointer and the fields below. Acquiring a slot may
+   * wait for ring readers to let go of one (leases), so it runs outside
+   * this lock, counted in @users: commits, which free ring slots, must not
+   * queue behind it. Close waits for @users to drain before freeing. */
   GMutex lock;
+  GCond idle;
+  guint users;
   GstMemmapStoreWriter *writer; /* NULL once closed */
   guint64 committed;            /* frames committed, kept after close */
   gboolean full;                /* append: max-frames reached */
@@ -82,6 +86,7 @@ gst_memmap_slot_store_new (GstMemmapStoreWriter * writer)
   store = g_new0 (GstMemmapSlotStore, 1);
   store->ref_count = 1;
   g_mutex_init (&store->lock);
+  g_cond_init (&store->idle);
   store->writer = writer;
   store->committed = gst_memmap_store_writer_get_committed (writer);
   store->path = g_strdup (gst_memmap_store_writer_get_path (writer));
@@ -125,6 +130,7 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
     gst_structure_free (store->final_stats);
   gst_object_unref (store->allocator);
   g_free (store->path);
+  g_cond_clear (&store->idle);
   g_mutex_clear (&store->lock);
   g_free (store);
 }
@@ -178,23 +184,33 @@ GstMemory *
 gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
     GError ** error)
 {
+  GstMemmapStoreWriter *writer;
   GstMemory *mem = NULL;
   SlotInfo *info;
   guint64 s;
 
   g_mutex_lock (&store->lock);
-  if (store->writer == NULL) {
+  writer = store->writer;
+  if (writer == NULL) {
+    g_mutex_unlock (&store->lock);
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
         "%s: the frame store is closed", store->path);
-    goto out;
+    return NULL;
   }
-  if (!gst_memmap_store_writer_acquire_slot (store->writer, &s, error))
-    goto out;
-  mem = gst_memmap_store_writer_get_slot_memory (store->writer,
-      store->allocator, s, error);
-  if (mem == NULL)
-    gst_memmap_store_writer_release_slot (store->writer, s);
-out:
+  store->users++;
+  g_mutex_unlock (&store->lock);
+
+  /* the writer locks itself; this may wait for a ring reader's lease */
+  if (gst_memmap_store_writer_acquire_slot (writer, &s, error)) {
+    mem = gst_memmap_store_writer_get_slot_memory (writer, store->allocator,
+        s, error);
+    if (mem == NULL)
+      gst_memmap_store_writer_release_slot (writer, s);
+  }
+
+  g_mutex_lock (&store->lock);
+  if (--store->users == 0)
+    g_cond_broadcast (&store->idle);
   g_mutex_unlock (&store->lock);
 
   if (mem == NULL)
@@ -352,6 +368,8 @@ gst_memmap_slot_store_close (GstMemmapSlotStore * store, GError ** error)
   g_mutex_lock (&store->lock);
   writer = store->writer;
   store->writer = NULL;
+  while (store->users > 0)
+    g_cond_wait (&store->idle, &store->lock);
   g_mutex_unlock (&store->lock);
 
   if (writer) {
