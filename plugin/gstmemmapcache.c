@@ -147,6 +147,8 @@ struct _GstMemmapCache
   gboolean need_segment;        /* serving: push segment first */
   gboolean discont;             /* serving: next buffer is DISCONT */
   GstClockTime handover_pts;    /* handover: the first missing frame */
+  guint32 handover_seqnum;      /* handover: our seek upstream */
+  gboolean handover_flushed;    /* handover: its flush came back */
   gboolean own_segment;         /* downstream has our segment, not
                                  * upstream's */
   gboolean seen_seek;           /* the stream did not play from its start */
@@ -1313,8 +1315,15 @@ hand_over (GstMemmapCache * self, GstClockTime pts)
   guint32 seqnum = self->seqnum;
   gboolean ours;
 
+  /* the stop is always set (-1: none), since NONE would keep whatever
+   * stop upstream had from an earlier seek */
+  seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
+      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, pts,
+      GST_SEEK_TYPE_SET, stop);
   self->mode = MODE_HANDOVER;
   self->handover_pts = pts;
+  self->handover_seqnum = gst_event_get_seqnum (seek);
+  self->handover_flushed = FALSE;
   /* before the seek: upstream may push, and playback switch back to
    * serving, before the seek returns */
   pause_task (self);
@@ -1323,11 +1332,6 @@ hand_over (GstMemmapCache * self, GstClockTime pts)
   GST_INFO_OBJECT (self, "cached frames end at %" GST_TIME_FORMAT ": asking "
       "upstream for the rest", GST_TIME_ARGS (pts));
 
-  /* the stop is always set (-1: none), since NONE would keep whatever
-   * stop upstream had from an earlier seek */
-  seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
-      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, pts,
-      GST_SEEK_TYPE_SET, stop);
   if (gst_pad_push_event (self->sinkpad, seek))
     return;
 
@@ -1672,10 +1676,11 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
     GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
   }
 
-  /* playback reached frames that are cached */
+  /* playback (forwards: the task only serves forwards) reached frames
+   * that are cached */
   first = self->first_buffer && !self->start_counted;
-  if (self->readable && GST_CLOCK_TIME_IS_VALID (pts) &&
-      GST_CLOCK_TIME_IS_VALID (duration)) {
+  if (self->readable && self->segment.rate == 1.0 &&
+      GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration)) {
     gint i = find_frame_starting (self, pts);
 
     if (i >= 0 && worth_serving (self, i)) {
@@ -1722,6 +1727,7 @@ maybe_serve_start (GstMemmapCache * self)
     return;
   g_mutex_lock (&self->lock);
   if (self->mode == MODE_PASS && self->readable && !self->seen_seek &&
+      self->segment.rate == 1.0 &&
       GST_CLOCK_TIME_IS_VALID (self->meta.start) &&
       self->segment.start <= self->meta.start &&
       (i = find_frame_starting (self, self->meta.start)) >= 0 &&
@@ -1761,6 +1767,10 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
     case GST_EVENT_FLUSH_STOP:
       self->seen_seek = TRUE;
       self->last_end = GST_CLOCK_TIME_NONE;
+      g_mutex_lock (&self->lock);
+      if (self->mode == MODE_HANDOVER)
+        self->handover_flushed = TRUE;
+      g_mutex_unlock (&self->lock);
       if (mode != MODE_PASS) {
         gst_event_unref (event);
         return TRUE;
@@ -1817,14 +1827,31 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       maybe_serve_start (self);
       return TRUE;
     }
-    case GST_EVENT_EOS:
+    case GST_EVENT_EOS:{
+      gboolean ended = FALSE;
+
+      /* after our hand-over seek (its flush, or its seqnum): the stream
+       * ends where the cached frames ended; before it, this is upstream
+       * stopping because we serve */
+      g_mutex_lock (&self->lock);
+      if (self->mode == MODE_HANDOVER && (self->handover_flushed ||
+              gst_event_get_seqnum (event) == self->handover_seqnum)) {
+        self->mode = MODE_PASS;
+        self->last_end = self->handover_pts;
+        ended = TRUE;
+      }
+      mode = self->mode;
+      g_mutex_unlock (&self->lock);
       if (mode != MODE_PASS) {
         GST_DEBUG_OBJECT (self, "upstream stopped while we serve");
         gst_event_unref (event);
         return TRUE;
       }
+      if (ended)
+        GST_INFO_OBJECT (self, "the stream ends where the cached frames end");
       mark_end (self);
       return forward_event (self, event);
+    }
     default:
       break;
   }
