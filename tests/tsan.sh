@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# ThreadSanitizer lane: builds gst-memmap with clang -fsanitize=thread into
+# build-tsan and runs the tests whose code runs in several threads: the
+# engine (a hammer test of threads mapping and unmapping), the store (ring
+# readers racing the writer, slots released from other threads) and
+# memmapsink (streaming thread, pool buffers released anywhere).
+#
+#   tests/tsan.sh                     libs_engine libs_store elements_memmapsink
+#   tests/tsan.sh TEST...             those meson tests
+#
+# Two things make GLib/GStreamer usable under TSan here, neither of which
+# hides a report about this project's code:
+# - tests/sanitizers/tsan-glib-shim.c (preloaded into the tests): GLib's
+#   GMutex/GCond are futexes that TSan cannot see (every lock would look
+#   like none); the shim runs them, and GRecMutex/GRWLock, on pthreads.
+# - plugins are scanned in the test process (TSan cannot be preloaded into
+#   GStreamer's uninstrumented plugin scanner), from a directory holding
+#   only the few system plugins these tests use: loading every plugin of
+#   the system would run, and report on, foreign libraries' constructors.
+# tests/sanitizers/tsan.supp is passed to TSan for anything else that is
+# not ours; it is empty as long as nothing needs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+build=${TSAN_BUILD_DIR:-build-tsan}
+
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang meson setup "$build" -Db_sanitize=thread -Db_lundef=false \
+    -Dbenchmarks=disabled -Dintrospection=disabled \
+    -Dwerror="$([ "${CI:-}" = true ] && echo true || echo false)" >/dev/null
+fi
+ninja -C "$build" >/dev/null
+
+shim=$build/tsan-glib-shim.so
+if [ ! -f "$shim" ] || [ "$src/tests/sanitizers/tsan-glib-shim.c" -nt "$shim" ]; then
+  clang -shared -fPIC -O1 -g -Wall -Wextra -Wno-unused-parameter \
+    $(pkg-config --cflags glib-2.0) tests/sanitizers/tsan-glib-shim.c \
+    -o "$shim"
+fi
+# TSan wants a symbolizer named llvm-symbolizer; ours drops the preload
+mkdir -p "$build/symbolizer"
+ln -sf "$src/tests/sanitizers/symbolizer.sh" "$build/symbolizer/llvm-symbolizer"
+
+plugins=$build/tsan-plugins
+rm -rf "$plugins"
+mkdir -p "$plugins"
+sysdir=$(pkg-config --variable=pluginsdir gstreamer-1.0)
+for p in coreelements coretracers videotestsrc videoconvertscale videoconvert \
+    videoscale app videorate typefindfunctions; do
+  [ -f "$sysdir/libgst$p.so" ] && ln -s "$sysdir/libgst$p.so" "$plugins/"
+done
+export GST_PLUGIN_SYSTEM_PATH_1_0=$src/$plugins
+export GST_REGISTRY_FORK=no
+rm -f "$build"/tests/*/*.registry
+
+export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 external_symbolizer_path=$src/$build/symbolizer/llvm-symbolizer suppressions=$src/tests/sanitizers/tsan.supp"
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink)
+
+status=0
+meson test -C "$build" --print-errorlogs --timeout-multiplier 4 \
+  --logbase tsan --wrapper "env LD_PRELOAD=$src/$shim" "${tests[@]}" \
+  || status=$?
+# meson names the log after the logbase and the wrapper: tsan-env.txt
+reports=$(cat "$build"/meson-logs/tsan*.txt | grep -c "WARNING: ThreadSanitizer" || true)
+echo "tsan lane: ${reports} ThreadSanitizer reports in ${tests[*]}"
+[ "$reports" -eq 0 ] || status=1
+exit $status
