@@ -8,6 +8,7 @@
 #include <gst/memmap/gstmemmapmemory.h>
 #include <gst/memmap/gstmemmapstore.h>
 #include <gst/memmap/gstmemmapstoresession.h>
+#include <gst/memmap/gstmemmapframes.h>
 #include <gst/memmap/gstmemmap-enumtypes.h>
 
 G_BEGIN_DECLS

@@ -14,6 +14,11 @@ import subprocess
 import sys
 import tempfile
 
+# map_video_frames uses memmapcache's default cache directory, under
+# $XDG_CACHE_HOME: a private one (set before GLib first reads it)
+tmp = tempfile.mkdtemp(prefix='gst-memmap-gi-')
+os.environ['XDG_CACHE_HOME'] = os.path.join(tmp, 'cache')
+
 try:
     import numpy as np
     import gi
@@ -49,7 +54,6 @@ def base_chain(arr):
 
 Gst.init(None)
 GstMemmap.init()
-tmp = tempfile.mkdtemp(prefix='gst-memmap-gi-')
 try:
     engine = GstMemmap.Engine.get_default()
     check(isinstance(engine, GstMemmap.Engine), 'Engine.get_default()')
@@ -213,6 +217,82 @@ try:
                          s.frame(5)[0].reshape(-1)),
           'the engine\'s mapping of a slot holds the frame numpy reads')
     del ma, m
+
+    # --- map_video_frames: frames of a clip, numpy views with no copy -----
+    clip = os.path.join(tmp, 'clip.mp4')
+    subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=40',
+                    'pattern=ball', '!', 'video/x-raw,format=I420,width=320,'
+                    'height=240,framerate=30/1', '!', 'x264enc', 'bframes=2',
+                    'key-int-max=10', '!', 'mp4mux', '!', 'filesink',
+                    'location=' + clip], check=True, env=env, timeout=120)
+    subprocess.run(['gst-launch-1.0', '-q', 'filesrc', 'location=' + clip,
+                    '!', 'decodebin', '!', 'videoconvert', '!',
+                    'video/x-raw,format=GRAY8', '!', 'filesink',
+                    'location=' + clip + '.gray'], check=True, env=env,
+                   timeout=120)
+    ref = np.fromfile(clip + '.gray', dtype=np.uint8).reshape(-1, 240, 320)
+    check(len(ref) == 40, 'the reference decoder sees 40 frames')
+
+    frames = engine.map_video_frames(clip, 5, 10, 'GRAY8')
+    check(isinstance(frames, GstMemmap.Frames), 'engine.map_video_frames()')
+    check(frames.get_n_frames() == 10 and frames.get_start_frame() == 5 and
+          not frames.is_clipped(), '10 frames from frame 5')
+    check(frames.get_format() == 'GRAY8' and frames.get_width() == 320 and
+          frames.get_height() == 240, 'GRAY8 320x240')
+    check(frames.is_zero_copy(), 'zero copy: every frame is in a store')
+    info = frames.get_video_info()
+    check(info.width == 320 and info.height == 240, 'a GstVideo.VideoInfo')
+    ok = True
+    for i in range(10):
+        (y,) = gmn.frame_planes(frames, i)
+        ok = ok and np.array_equal(y, ref[5 + i])
+        ok = ok and (y.__array_interface__['data'][0] ==
+                     frames.get_plane_address(i, 0))
+        ok = ok and not y.flags.owndata and not y.flags.writeable
+        ok = ok and any(getattr(x, 'owner', None) is frames
+                        for x in base_chain(y))
+        buf = frames.get_buffer(i)
+        ok = ok and buf.pts == frames.get_pts(i) and buf.pts != Gst.CLOCK_TIME_NONE
+        # the same bytes through np.memmap of the store, where the library
+        # says they are
+        path, off = frames.get_path(i), frames.get_file_offset(i)
+        mm = np.memmap(path, dtype=np.uint8, mode='r', offset=off,
+                       shape=(240, 320))
+        ok = ok and np.array_equal(mm, y)
+    check(ok, 'frame_planes(): views at the library\'s addresses, equal to '
+          'the decoder\'s frames 5..14 and to np.memmap of the store')
+    st = frames.get_stats()
+    check(st.get_value('direct') is False and
+          st.get_value('decoded-frames') >= 15, 'the first call decodes')
+
+    again = GstMemmap.map_video_frames(engine, clip, 5, 10, 'GRAY8')
+    st = again.get_stats()
+    check(st.get_value('direct') is True and
+          st.get_value('decoded-frames') == 0,
+          'the second call decodes nothing (%s)' % st.to_string())
+    check(all(np.array_equal(gmn.frame_planes(again, i)[0], ref[5 + i])
+              for i in range(10)), 'and returns the same frames')
+    check(again.get_path(3) == frames.get_path(3) and
+          again.get_file_offset(3) == frames.get_file_offset(3),
+          'in the same place of the same store')
+    (y0,) = gmn.frame_planes(again, 0)
+    del again
+    check(np.array_equal(y0, ref[5]), 'a view outlives the Python object')
+    del y0
+
+    tail = engine.map_video_frames(clip, 35, 20, None)
+    check(tail.get_n_frames() == 5 and tail.is_clipped() and
+          tail.get_format() == 'I420', 'a range past the end is clipped')
+    y, u, v = gmn.frame_planes(tail, 4)
+    check(y.shape == (240, 320) and u.shape == (120, 160) and
+          v.shape == (120, 160), 'I420 planes')
+    try:
+        engine.map_video_frames(os.path.join(tmp, 'nope.mp4'), 0, 1, None)
+        check(False, 'a missing video raises')
+    except GLib.Error as e:
+        check(e.matches(GstMemmap.error_quark(), GstMemmap.Error.NOT_FOUND)
+              and 'nope.mp4' in e.message, 'a missing video: NOT_FOUND')
+    del frames, tail
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

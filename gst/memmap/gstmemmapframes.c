@@ -1,0 +1,1765 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:gstmemmapframes
+ * @title: GstMemmapFrames
+ * @short_description: decoded video frames for applications, zero-copy,
+ *   decoded once
+ *
+ * gst_memmap_map_video_frames() returns frames `[start_frame, start_frame +
+ * frame_count)` of a video file or URI as a #GstMemmapFrames: their count,
+ * video info, timestamps, and per frame a #GstBuffer and a pointer that
+ * point into a frame store of the `memmapcache` cache directory, without a
+ * copy.
+ *
+ * The first call decodes the video with `uridecodebin` (any container and
+ * codec the installed plugins handle), converts it with `videoconvert` when
+ * a format is asked for, and records it with `memmapcache` (from the start
+ * of the stream up to the last frame asked for). A later call for frames
+ * that are cached, for the same file unchanged (same inode, size and mtime)
+ * and format, reads the cache entry directly and decodes nothing: no
+ * pipeline is built. A call for frames partly cached goes through the
+ * pipeline again, where memmapcache serves what it has and the decoder
+ * decodes the rest.
+ *
+ * Frame k is the k-th frame the decoder outputs for the stream played from
+ * its start, whatever its GOP structure. A range past the end of the stream
+ * is clipped: gst_memmap_frames_get_n_frames() says how many frames there
+ * are and gst_memmap_frames_is_clipped() that the stream ended first.
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "memmap.h"
+#include "gstmemmapprivate.h"
+
+#include <glib/gstdio.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_memmap_debug
+
+/* the layout of memmapcache's directory (docs/elements.md) */
+#define CACHE_LOCK_NAME "lock"
+#define CACHE_META_NAME "meta"
+#define CACHE_META_GROUP "memmapcache"
+#define CACHE_HASH_LEN 64
+#define CACHE_MAX_META_SIZE 65536
+
+/* our own index under the cache directory: file identity -> entry. Names
+ * that are not 64 hex digits are ignored by memmapcache. */
+#define INDEX_DIR_NAME "frames"
+#define INDEX_GROUP "frames"
+#define INDEX_MAX_SIZE 4096
+
+#define DONE_MESSAGE "memmap-frames-done"
+
+typedef struct
+{
+  GstBuffer *buffer;
+  GstMapInfo map;
+  const gchar *path;            /* of the memmap memory, or NULL */
+  guint64 file_offset;
+} Frame;
+
+struct _GstMemmapFrames
+{
+  GObject parent;
+
+  GstCaps *caps;
+  GstVideoInfo info;
+  GArray *frames;               /* Frame */
+  guint64 start_frame;
+  gboolean clipped;
+  gboolean zero_copy;
+  GstStructure *stats;
+  gint lock_fd;                 /* shared flock on the cache entry, or -1 */
+};
+
+G_DEFINE_TYPE (GstMemmapFrames, gst_memmap_frames, G_TYPE_OBJECT);
+
+static void
+gst_memmap_frames_finalize (GObject * object)
+{
+  GstMemmapFrames *self = GST_MEMMAP_FRAMES (object);
+  guint i;
+
+  for (i = 0; i < self->frames->len; i++) {
+    Frame *f = &g_array_index (self->frames, Frame, i);
+
+    gst_buffer_unmap (f->buffer, &f->map);
+    gst_buffer_unref (f->buffer);
+  }
+  g_array_unref (self->frames);
+  gst_clear_caps (&self->caps);
+  if (self->stats)
+    gst_structure_free (self->stats);
+  if (self->lock_fd >= 0) {
+    /* the entry's last use, for memmapcache's LRU */
+    futimens (self->lock_fd, NULL);
+    close (self->lock_fd);
+  }
+
+  G_OBJECT_CLASS (gst_memmap_frames_parent_class)->finalize (object);
+}
+
+static void
+gst_memmap_frames_class_init (GstMemmapFramesClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+
+  gobject_class->finalize = gst_memmap_frames_finalize;
+}
+
+static void
+gst_memmap_frames_init (GstMemmapFrames * self)
+{
+  self->frames = g_array_new (FALSE, TRUE, sizeof (Frame));
+  self->lock_fd = -1;
+  gst_video_info_init (&self->info);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the cache directory                                                      */
+
+static gboolean
+is_hash_name (const gchar * name)
+{
+  guint i;
+
+  for (i = 0; i < CACHE_HASH_LEN; i++) {
+    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
+      return FALSE;
+  }
+  return name[CACHE_HASH_LEN] == '\0';
+}
+
+static gboolean
+still_named (gint parent_fd, const gchar * name, gint fd)
+{
+  struct stat a, b;
+
+  if (fstat (fd, &a) < 0 || fstatat (parent_fd, name, &b,
+          AT_SYMLINK_NOFOLLOW) < 0)
+    return FALSE;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Holds a shared flock on CACHE-DIR/HASH/lock, as every user of a
+ * memmapcache entry does, so that no eviction removes the entry while we
+ * use it. Returns the lock's fd, or -1. *@entry_fd (if not NULL) gets the
+ * entry directory's fd. */
+static gint
+entry_lock (const gchar * cache_dir, const gchar * hash, gint * entry_fd)
+{
+  struct stat st;
+  gint dfd, efd = -1, lfd = -1;
+
+  dfd = open (cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return -1;
+  efd = openat (dfd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (efd < 0)
+    goto failed;
+  if (fstat (efd, &st) < 0 || st.st_uid != geteuid ())
+    goto failed;
+  lfd = openat (efd, CACHE_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (lfd < 0)
+    goto failed;
+  /* an eviction holds LOCK_EX only while it renames the entry away */
+  if (flock (lfd, LOCK_SH | LOCK_NB) < 0)
+    goto failed;
+  if (!still_named (dfd, hash, efd))
+    goto failed;
+  futimens (lfd, NULL);
+  close (dfd);
+  if (entry_fd)
+    *entry_fd = efd;
+  else
+    close (efd);
+  return lfd;
+
+failed:
+  if (lfd >= 0)
+    close (lfd);
+  if (efd >= 0)
+    close (efd);
+  close (dfd);
+  return -1;
+}
+
+typedef struct
+{
+  GstClockTime start;
+  GstClockTime end;
+  gboolean complete;
+} CacheMeta;
+
+static void
+read_meta (gint efd, CacheMeta * meta)
+{
+  GKeyFile *kf;
+  gchar *buf, *str;
+  gssize n;
+  gint fd;
+  guint64 v;
+
+  meta->start = meta->end = GST_CLOCK_TIME_NONE;
+  meta->complete = FALSE;
+  fd = openat (efd, CACHE_META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+      O_NONBLOCK);
+  if (fd < 0)
+    return;
+  buf = g_malloc (CACHE_MAX_META_SIZE);
+  n = read (fd, buf, CACHE_MAX_META_SIZE - 1);
+  close (fd);
+  if (n <= 0) {
+    g_free (buf);
+    return;
+  }
+  buf[n] = '\0';
+  kf = g_key_file_new ();
+  if (g_key_file_load_from_data (kf, buf, n, G_KEY_FILE_NONE, NULL) &&
+      g_key_file_get_integer (kf, CACHE_META_GROUP, "version", NULL) == 1) {
+    str = g_key_file_get_string (kf, CACHE_META_GROUP, "start", NULL);
+    if (str && g_ascii_string_to_unsigned (str, 10, 0, G_MAXINT64, &v, NULL))
+      meta->start = v;
+    g_free (str);
+    str = g_key_file_get_string (kf, CACHE_META_GROUP, "end", NULL);
+    if (str && g_ascii_string_to_unsigned (str, 10, 0, G_MAXINT64, &v, NULL))
+      meta->end = v;
+    g_free (str);
+    meta->complete = g_key_file_get_boolean (kf, CACHE_META_GROUP,
+        "complete", NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
+        GST_CLOCK_TIME_IS_VALID (meta->end);
+  }
+  g_key_file_free (kf);
+  g_free (buf);
+}
+
+static gboolean
+is_store_name (const gchar * name)
+{
+  guint i;
+
+  if (name[0] != 's')
+    return FALSE;
+  for (i = 1; i <= 6; i++)
+    if (!g_ascii_isdigit (name[i]))
+      return FALSE;
+  return strcmp (name + 7, ".store") == 0;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* The regular files sNNNNNN.store of the entry, oldest first. */
+static GPtrArray *
+list_stores (gint efd, const gchar * entry_path)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  struct stat st;
+  DIR *d;
+  gint fd;
+  guint i;
+
+  fd = openat (efd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return names;
+  d = fdopendir (fd);
+  if (d == NULL) {
+    close (fd);
+    return names;
+  }
+  while ((de = readdir (d)) != NULL) {
+    if (!is_store_name (de->d_name))
+      continue;
+    if (fstatat (efd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG (st.st_mode))
+      continue;
+    g_ptr_array_add (names, g_strdup (de->d_name));
+  }
+  closedir (d);
+  g_ptr_array_sort (names, compare_strings);
+  for (i = 0; i < names->len; i++) {
+    gchar *name = g_ptr_array_index (names, i);
+
+    g_ptr_array_index (names, i) = g_build_filename (entry_path, name, NULL);
+    g_free (name);
+  }
+  return names;
+}
+
+/* ------------------------------------------------------------------------ */
+/* building the result                                                      */
+
+static gboolean
+same_layout (const GstVideoInfo * a, const GstVideoInfo * b)
+{
+  guint p;
+
+  if (GST_VIDEO_INFO_FORMAT (a) != GST_VIDEO_INFO_FORMAT (b) ||
+      GST_VIDEO_INFO_WIDTH (a) != GST_VIDEO_INFO_WIDTH (b) ||
+      GST_VIDEO_INFO_HEIGHT (a) != GST_VIDEO_INFO_HEIGHT (b) ||
+      GST_VIDEO_INFO_SIZE (a) != GST_VIDEO_INFO_SIZE (b) ||
+      GST_VIDEO_INFO_N_PLANES (a) != GST_VIDEO_INFO_N_PLANES (b))
+    return FALSE;
+  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (a); p++) {
+    if (GST_VIDEO_INFO_PLANE_OFFSET (a, p) !=
+        GST_VIDEO_INFO_PLANE_OFFSET (b, p) ||
+        GST_VIDEO_INFO_PLANE_STRIDE (a, p) !=
+        GST_VIDEO_INFO_PLANE_STRIDE (b, p))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Whether @buf lays a frame out as @info does (its video meta, if any,
+ * agrees), so that plane p of it is at plane_offset (p). */
+static gboolean
+buffer_has_layout (GstBuffer * buf, const GstVideoInfo * info)
+{
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
+  guint p;
+
+  if (gst_buffer_get_size (buf) < GST_VIDEO_INFO_SIZE (info))
+    return FALSE;
+  if (meta == NULL)
+    return TRUE;
+  if (meta->format != GST_VIDEO_INFO_FORMAT (info) ||
+      meta->width != (guint) GST_VIDEO_INFO_WIDTH (info) ||
+      meta->height != (guint) GST_VIDEO_INFO_HEIGHT (info) ||
+      meta->n_planes != GST_VIDEO_INFO_N_PLANES (info))
+    return FALSE;
+  for (p = 0; p < meta->n_planes; p++) {
+    if (meta->offset[p] != GST_VIDEO_INFO_PLANE_OFFSET (info, p) ||
+        meta->stride[p] != GST_VIDEO_INFO_PLANE_STRIDE (info, p))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Whether @buf is one memory of a frame store (memmap memory). */
+static const gchar *
+store_path_of (GstBuffer * buf)
+{
+  GstMemory *mem;
+
+  if (gst_buffer_n_memory (buf) != 1)
+    return NULL;
+  mem = gst_buffer_peek_memory (buf, 0);
+  if (!gst_is_memmap_memory (mem))
+    return NULL;
+  return gst_memmap_memory_get_path (mem);
+}
+
+/* Takes @buffers (GstBuffer, each laid out as @info). */
+static GstMemmapFrames *
+frames_new (GPtrArray * buffers, GstCaps * caps, const GstVideoInfo * info,
+    guint64 start, gboolean clipped, GstStructure * stats, gint lock_fd,
+    GError ** error)
+{
+  GstMemmapFrames *self = g_object_new (GST_TYPE_MEMMAP_FRAMES, NULL);
+  guint i;
+
+  self->caps = caps ? gst_caps_ref (caps) : gst_caps_new_empty ();
+  self->info = *info;
+  self->start_frame = start;
+  self->clipped = clipped;
+  self->stats = stats;
+  self->lock_fd = lock_fd;
+  self->zero_copy = TRUE;
+  g_array_set_size (self->frames, buffers->len);
+  for (i = 0; i < buffers->len; i++) {
+    Frame *f = &g_array_index (self->frames, Frame, i);
+    GstBuffer *buf = g_ptr_array_index (buffers, i);
+
+    f->buffer = gst_buffer_ref (buf);
+    if (!gst_buffer_map (buf, &f->map, GST_MAP_READ)) {
+      gst_buffer_unref (f->buffer);
+      f->buffer = NULL;
+      g_array_set_size (self->frames, i);
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+          "Could not map frame %" G_GUINT64_FORMAT, start + i);
+      g_object_unref (self);
+      return NULL;
+    }
+    f->path = store_path_of (buf);
+    if (f->path) {
+      f->file_offset =
+          gst_memmap_memory_get_file_offset (gst_buffer_peek_memory (buf, 0));
+    } else {
+      self->zero_copy = FALSE;
+    }
+  }
+  gst_structure_set (self->stats, "zero-copy", G_TYPE_BOOLEAN,
+      self->zero_copy, NULL);
+  return self;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the input                                                                */
+
+typedef struct
+{
+  GstMemmapEngine *engine;
+  gchar *input;                 /* as given, for messages */
+  gchar *uri;
+  gchar *cache_dir;
+  gchar *format;                /* NULL = native */
+  guint64 start;
+  guint64 end;                  /* start + count, G_MAXUINT64 = to the end */
+  gchar *index_key;             /* NULL: not a local file, no direct path */
+  guint generation;             /* of the memmapcache key, see cache_key () */
+  gboolean fresh_key;           /* use a key nobody used before */
+} Job;
+
+static void
+job_clear (Job * job)
+{
+  g_free (job->input);
+  g_free (job->uri);
+  g_free (job->cache_dir);
+  g_free (job->format);
+  g_free (job->index_key);
+}
+
+static gboolean
+job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
+    guint64 start, guint64 count, const gchar * format,
+    const gchar * cache_dir, GError ** error)
+{
+  gchar *filename = NULL;
+  struct stat st;
+
+  memset (job, 0, sizeof (*job));
+  job->engine = engine;
+  job->input = g_strdup (uri_or_path);
+  job->start = start;
+  job->end = (count == 0 || start > G_MAXUINT64 - count) ? G_MAXUINT64 :
+      start + count;
+  job->format = g_strdup (format);
+  job->cache_dir = cache_dir ? g_strdup (cache_dir) :
+      g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
+
+  if (format && gst_video_format_from_string (format) ==
+      GST_VIDEO_FORMAT_UNKNOWN) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "Unknown video format '%s' (for '%s')", format, uri_or_path);
+    return FALSE;
+  }
+
+  if (gst_uri_is_valid (uri_or_path)) {
+    job->uri = g_strdup (uri_or_path);
+    if (g_str_has_prefix (uri_or_path, "file:"))
+      filename = g_filename_from_uri (uri_or_path, NULL, NULL);
+  } else {
+    filename = g_strdup (uri_or_path);
+  }
+
+  if (filename) {
+    if (stat (filename, &st) < 0) {
+      gint err = errno;
+
+      g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+          "Could not open video '%s': %s", uri_or_path, g_strerror (err));
+      g_free (filename);
+      return FALSE;
+    }
+    if (S_ISDIR (st.st_mode)) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IS_DIRECTORY,
+          "Could not open video '%s': it is a directory", uri_or_path);
+      g_free (filename);
+      return FALSE;
+    }
+    if (job->uri == NULL) {
+      job->uri = gst_filename_to_uri (filename, error);
+      if (job->uri == NULL) {
+        g_free (filename);
+        return FALSE;
+      }
+    }
+    if (S_ISREG (st.st_mode))
+      job->index_key = g_strdup_printf ("gst-memmap frames 1\nuri=%s\n"
+          "dev=%" G_GUINT64_FORMAT "\nino=%" G_GUINT64_FORMAT "\nsize=%"
+          G_GINT64_FORMAT "\nmtime=%" G_GINT64_FORMAT ".%09ld\nformat=%s\n",
+          job->uri, (guint64) st.st_dev, (guint64) st.st_ino,
+          (gint64) st.st_size, (gint64) st.st_mtim.tv_sec,
+          (long) st.st_mtim.tv_nsec, format ? format : "(native)");
+    g_free (filename);
+  }
+  return TRUE;
+}
+
+static gchar *
+index_path (Job * job)
+{
+  gchar *hash, *path;
+
+  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, job->index_key,
+      -1);
+  path = g_build_filename (job->cache_dir, INDEX_DIR_NAME, hash, NULL);
+  g_free (hash);
+  return path;
+}
+
+/* The memmapcache entry that held these frames last time, or NULL; and
+ * the generation of the key it was recorded with. */
+static gchar *
+index_lookup (Job * job, guint * generation)
+{
+  gchar *path, *contents = NULL, *hash = NULL;
+  gsize len;
+  GKeyFile *kf;
+
+  *generation = 0;
+  if (job->index_key == NULL)
+    return NULL;
+  path = index_path (job);
+  if (g_file_get_contents (path, &contents, &len, NULL) &&
+      len < INDEX_MAX_SIZE) {
+    kf = g_key_file_new ();
+    if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL)
+        && g_key_file_get_integer (kf, INDEX_GROUP, "version", NULL) == 1) {
+      hash = g_key_file_get_string (kf, INDEX_GROUP, "entry", NULL);
+      *generation = (guint) CLAMP (g_key_file_get_integer (kf, INDEX_GROUP,
+              "generation", NULL), 0, G_MAXINT);
+    }
+    g_key_file_free (kf);
+    if (hash && !is_hash_name (hash))
+      g_clear_pointer (&hash, g_free);
+  }
+  g_free (contents);
+  g_free (path);
+  return hash;
+}
+
+/* The key memmapcache identifies the stream by (its property `key`): the
+ * file's identity and the format, and a generation that moves on when an
+ * entry turned out to have lost frames (see gst_memmap_map_video_frames_full
+ * ()). Not a local file: memmapcache's own identity (URI and stream id),
+ * unless a fresh entry is needed. */
+static gchar *
+cache_key (Job * job)
+{
+  if (job->fresh_key)
+    return g_strdup_printf ("%sgeneration=%u\nfresh=%08x%08x\n",
+        job->index_key ? job->index_key : job->uri, job->generation,
+        g_random_int (), g_random_int ());
+  if (job->index_key == NULL)
+    return NULL;
+  return g_strdup_printf ("%sgeneration=%u\n", job->index_key,
+      job->generation);
+}
+
+static void
+index_store (Job * job, const gchar * hash)
+{
+  gchar *dir, *path, *data;
+  GKeyFile *kf;
+  GError *err = NULL;
+
+  if (job->index_key == NULL || job->fresh_key)
+    return;
+  dir = g_build_filename (job->cache_dir, INDEX_DIR_NAME, NULL);
+  if (g_mkdir_with_parents (dir, 0700) < 0) {
+    GST_DEBUG ("could not make %s: %s", dir, g_strerror (errno));
+    g_free (dir);
+    return;
+  }
+  g_free (dir);
+  kf = g_key_file_new ();
+  g_key_file_set_integer (kf, INDEX_GROUP, "version", 1);
+  g_key_file_set_string (kf, INDEX_GROUP, "entry", hash);
+  g_key_file_set_integer (kf, INDEX_GROUP, "generation", job->generation);
+  data = g_key_file_to_data (kf, NULL, NULL);
+  g_key_file_free (kf);
+  path = index_path (job);
+  /* written to a temporary file and renamed */
+  if (!g_file_set_contents_full (path, data, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
+    GST_DEBUG ("could not write %s: %s", path, err->message);
+    g_clear_error (&err);
+  }
+  g_free (path);
+  g_free (data);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the direct path: frames that are cached, read without a pipeline         */
+
+typedef struct
+{
+  GstClockTime pts;
+  GstClockTime duration;
+  guint store;
+  guint64 frame;
+} Cached;
+
+static gint
+compare_pts (gconstpointer a, gconstpointer b)
+{
+  const Cached *x = a, *y = b;
+
+  return (x->pts > y->pts) - (x->pts < y->pts);
+}
+
+static GstMemmapFrames *
+try_direct (Job * job)
+{
+  GstMemmapFrames *frames = NULL;
+  GPtrArray *paths = NULL, *readers = NULL, *buffers = NULL;
+  GArray *cached = NULL;
+  GstCaps *caps = NULL;
+  GstVideoInfo info;
+  CacheMeta meta;
+  GstStructure *stats;
+  gchar *hash, *entry_path = NULL;
+  guint i, i0, run;
+  guint64 need, take_from, take_to;
+  gboolean clipped = FALSE;
+  gint lfd, efd = -1;
+
+  hash = index_lookup (job, &job->generation);
+  if (hash == NULL)
+    return NULL;
+  lfd = entry_lock (job->cache_dir, hash, &efd);
+  if (lfd < 0) {
+    GST_DEBUG ("%s: cache entry %s is gone", job->input, hash);
+    g_free (hash);
+    return NULL;
+  }
+  entry_path = g_build_filename (job->cache_dir, hash, NULL);
+
+  read_meta (efd, &meta);
+  if (!GST_CLOCK_TIME_IS_VALID (meta.start))
+    goto fallback;
+
+  paths = list_stores (efd, entry_path);
+  readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_memmap_store_reader_free);
+  cached = g_array_new (FALSE, FALSE, sizeof (Cached));
+  for (i = 0; i < paths->len; i++) {
+    const gchar *path = g_ptr_array_index (paths, i);
+    GstMemmapStoreReader *r;
+    guint64 f, n;
+
+    r = gst_memmap_store_reader_open (job->engine, path, NULL);
+    if (r == NULL)
+      goto fallback;
+    if (caps == NULL) {
+      caps = gst_memmap_store_reader_get_caps (r);
+      info = *gst_memmap_store_reader_get_layout (r);
+      if (job->format && strcmp (job->format,
+              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))))
+        goto fallback_reader;
+    } else if (!same_layout (&info, gst_memmap_store_reader_get_layout (r))) {
+      goto fallback_reader;
+    }
+    n = gst_memmap_store_reader_get_committed (r);
+    for (f = gst_memmap_store_reader_get_first_frame (r); f < n; f++) {
+      GstMemmapStoreEntry e;
+      Cached c;
+
+      if (!gst_memmap_store_reader_get_entry (r, f, &e, NULL))
+        goto fallback_reader;
+      if (!GST_CLOCK_TIME_IS_VALID (e.pts) ||
+          !GST_CLOCK_TIME_IS_VALID (e.duration))
+        continue;
+      c.pts = e.pts;
+      c.duration = e.duration;
+      c.store = readers->len;
+      c.frame = f;
+      g_array_append_val (cached, c);
+    }
+    g_ptr_array_add (readers, r);
+    continue;
+
+  fallback_reader:
+    gst_memmap_store_reader_free (r);
+    goto fallback;
+  }
+  if (cached->len == 0)
+    goto fallback;
+  g_array_sort (cached, compare_pts);
+
+  /* the stream's first frame, then the run of frames that follow each
+   * other (as memmapcache counts them: each within half a frame of the end
+   * of the one before) */
+  for (i0 = 0; i0 < cached->len; i0++) {
+    Cached *c = &g_array_index (cached, Cached, i0);
+
+    if (c->pts + c->duration / 2 > meta.start)
+      break;
+  }
+  if (i0 == cached->len ||
+      g_array_index (cached, Cached, i0).pts > meta.start +
+      g_array_index (cached, Cached, i0).duration / 2)
+    goto fallback;
+  for (run = 1; i0 + run < cached->len; run++) {
+    Cached *prev = &g_array_index (cached, Cached, i0 + run - 1);
+    Cached *next = &g_array_index (cached, Cached, i0 + run);
+    GstClockTime end = prev->pts + prev->duration;
+
+    if (next->pts + next->duration / 2 <= end ||
+        next->pts > end + next->duration / 2)
+      break;
+  }
+
+  need = job->end;
+  if (need != G_MAXUINT64 && run >= need) {
+    take_to = need;
+  } else {
+    Cached *last = &g_array_index (cached, Cached, i0 + run - 1);
+
+    /* the whole stream is cached and the run reaches its end: clip */
+    if (!meta.complete || last->pts + last->duration +
+        last->duration / 2 < meta.end)
+      goto fallback;
+    take_to = run;
+    clipped = need != G_MAXUINT64;
+  }
+  take_from = MIN (job->start, take_to);
+
+  buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_buffer_unref);
+  for (i = take_from; i < take_to; i++) {
+    Cached *c = &g_array_index (cached, Cached, i0 + i);
+    GstBuffer *buf = gst_memmap_store_reader_get_buffer (g_ptr_array_index
+        (readers, c->store), NULL, c->frame, NULL);
+
+    if (buf == NULL || !buffer_has_layout (buf, &info)) {
+      gst_clear_buffer (&buf);
+      goto fallback;
+    }
+    g_ptr_array_add (buffers, buf);
+  }
+
+  stats = gst_structure_new ("memmap-frames-stats",
+      "direct", G_TYPE_BOOLEAN, TRUE,
+      "decoded-frames", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "frames-from-cache", G_TYPE_UINT64, (guint64) buffers->len,
+      "frames-copied", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "cache-hits", G_TYPE_UINT64, G_GUINT64_CONSTANT (1),
+      "cache-misses", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
+      "cache-entry", G_TYPE_STRING, entry_path, NULL);
+  frames = frames_new (buffers, caps, &info, take_from, clipped, stats, lfd,
+      NULL);
+  if (frames)
+    lfd = -1;
+  GST_INFO ("%s: frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+      " read from the cache entry %s, nothing decoded", job->input,
+      take_from, take_to, entry_path);
+  goto out;
+
+fallback:
+  GST_DEBUG ("%s: not all in the cache entry %s: decoding", job->input,
+      entry_path);
+out:
+  if (lfd >= 0)
+    close (lfd);
+  if (efd >= 0)
+    close (efd);
+  if (buffers)
+    g_ptr_array_unref (buffers);
+  if (cached)
+    g_array_unref (cached);
+  if (readers)
+    g_ptr_array_unref (readers);
+  if (paths)
+    g_ptr_array_unref (paths);
+  gst_clear_caps (&caps);
+  g_free (entry_path);
+  g_free (hash);
+  return frames;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the pipeline: uridecodebin ! videoconvert ! [format] ! memmapcache       */
+
+typedef struct
+{
+  Job *job;
+  GstElement *pipeline;
+  GstElement *convert;
+  gboolean linked;
+
+  GMutex lock;
+  guint64 seen;                 /* frames out of memmapcache */
+  guint64 decoded;              /* frames out of the decoder(s) */
+  guint64 copied;               /* frames that were not store memory */
+  GPtrArray *buffers;
+  GstCaps *caps;
+  GstVideoInfo info;
+  gboolean done;
+  gboolean layout_changed;
+  gchar *entry_hash;            /* every frame so far from this entry */
+  gboolean one_entry;
+  GstClockTime prev_end;        /* end of the frame before */
+  gboolean gap;                 /* frames do not follow each other */
+} Collect;
+
+static void
+post_done (Collect * c)
+{
+  gst_element_post_message (c->pipeline,
+      gst_message_new_application (GST_OBJECT (c->pipeline),
+          gst_structure_new_empty (DONE_MESSAGE)));
+}
+
+/* The hash of the memmapcache entry a store path is in, or NULL. */
+static gchar *
+entry_hash_of (const gchar * store_path)
+{
+  gchar *dir = g_path_get_dirname (store_path);
+  gchar *hash = g_path_get_basename (dir);
+
+  g_free (dir);
+  if (!is_hash_name (hash))
+    g_clear_pointer (&hash, g_free);
+  return hash;
+}
+
+/* A buffer laid out as c->info: @buf itself when it is, else a copy. */
+static GstBuffer *
+keep_buffer (Collect * c, GstBuffer * buf)
+{
+  GstVideoFrame src, dst;
+  GstBuffer *copy;
+
+  if (store_path_of (buf) && buffer_has_layout (buf, &c->info))
+    return gst_buffer_ref (buf);
+
+  c->copied++;
+  copy = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&c->info), NULL);
+  if (!gst_video_frame_map (&src, &c->info, buf, GST_MAP_READ)) {
+    gst_buffer_unref (copy);
+    return NULL;
+  }
+  gst_video_frame_map (&dst, &c->info, copy, GST_MAP_WRITE);
+  gst_video_frame_copy (&dst, &src);
+  gst_video_frame_unmap (&dst);
+  gst_video_frame_unmap (&src);
+  gst_buffer_copy_into (copy, buf, GST_BUFFER_COPY_FLAGS |
+      GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  return copy;
+}
+
+static GstPadProbeReturn
+sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Collect *c = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstCaps *caps;
+  const gchar *path;
+  guint64 k;
+
+  g_mutex_lock (&c->lock);
+  if (c->done)
+    goto out;
+  k = c->seen++;
+
+  /* a frame that does not start where the one before ended (within half a
+   * frame, as memmapcache counts runs): frames were lost on the way, or
+   * the stream has a hole */
+  if (GST_BUFFER_PTS_IS_VALID (buf) && GST_BUFFER_DURATION_IS_VALID (buf)) {
+    GstClockTime pts = GST_BUFFER_PTS (buf), half = GST_BUFFER_DURATION (buf)
+        / 2;
+
+    if (GST_CLOCK_TIME_IS_VALID (c->prev_end) && (pts > c->prev_end + half ||
+            pts + half < c->prev_end)) {
+      GST_INFO ("%s: frame %" G_GUINT64_FORMAT " at %" GST_TIME_FORMAT
+          " does not follow the frame before, which ended at %"
+          GST_TIME_FORMAT, c->job->input, k, GST_TIME_ARGS (pts),
+          GST_TIME_ARGS (c->prev_end));
+      c->gap = TRUE;
+    }
+    c->prev_end = pts + GST_BUFFER_DURATION (buf);
+  } else {
+    c->prev_end = GST_CLOCK_TIME_NONE;
+  }
+
+  path = store_path_of (buf);
+  if (path == NULL) {
+    c->one_entry = FALSE;
+  } else if (c->one_entry) {
+    gchar *hash = entry_hash_of (path);
+
+    if (hash == NULL || (c->entry_hash && strcmp (hash, c->entry_hash))) {
+      c->one_entry = FALSE;
+      g_free (hash);
+    } else if (c->entry_hash == NULL) {
+      c->entry_hash = hash;
+    } else {
+      g_free (hash);
+    }
+  }
+
+  /* the layout: taken from the first frame, and while no frame is kept
+   * from any later caps; a change under kept frames is an error */
+  caps = gst_pad_get_current_caps (pad);
+  if (caps != NULL && (c->caps == NULL || (caps != c->caps &&
+              !gst_caps_is_equal (caps, c->caps)))) {
+    GstVideoInfo vinfo;
+
+    if (!gst_video_info_from_caps (&vinfo, caps) ||
+        (c->buffers->len > 0 && !same_layout (&vinfo, &c->info))) {
+      gst_caps_unref (caps);
+      c->layout_changed = TRUE;
+      c->done = TRUE;
+      post_done (c);
+      goto out;
+    }
+    if (c->buffers->len == 0) {
+      c->info = vinfo;
+      gst_caps_replace (&c->caps, caps);
+    }
+  }
+  gst_clear_caps (&caps);
+
+  if (k >= c->job->start && c->caps != NULL) {
+    GstBuffer *kept = keep_buffer (c, buf);
+
+    if (kept)
+      g_ptr_array_add (c->buffers, kept);
+  }
+  if (k + 1 >= c->job->end) {
+    c->done = TRUE;
+    post_done (c);
+  }
+
+out:
+  g_mutex_unlock (&c->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Collect *c = user_data;
+
+  g_mutex_lock (&c->lock);
+  c->decoded++;
+  g_mutex_unlock (&c->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Counts what the video decoders uridecodebin plugs really decode. */
+static void
+deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
+    gpointer user_data)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  const gchar *klass;
+  GstPad *src;
+
+  if (factory == NULL)
+    return;
+  klass = gst_element_factory_get_metadata (factory,
+      GST_ELEMENT_METADATA_KLASS);
+  if (klass == NULL || !strstr (klass, "Decoder") || !strstr (klass, "Video"))
+    return;
+  src = gst_element_get_static_pad (element, "src");
+  if (src) {
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, decoder_probe,
+        user_data, NULL);
+    gst_object_unref (src);
+  }
+}
+
+static void
+pad_added (GstElement * dec, GstPad * pad, gpointer user_data)
+{
+  Collect *c = user_data;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  GstStructure *s;
+  gboolean video;
+  GstElement *fake;
+  GstPad *sinkpad;
+
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  s = gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0) : NULL;
+  video = s && gst_structure_has_name (s, "video/x-raw");
+  gst_caps_unref (caps);
+
+  g_mutex_lock (&c->lock);
+  if (video && !c->linked) {
+    c->linked = TRUE;
+    g_mutex_unlock (&c->lock);
+    sinkpad = gst_element_get_static_pad (c->convert, "sink");
+    gst_pad_link (pad, sinkpad);
+    gst_object_unref (sinkpad);
+    return;
+  }
+  g_mutex_unlock (&c->lock);
+
+  /* audio, subtitles, a second video stream: consumed and dropped */
+  fake = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (c->pipeline), fake);
+  gst_element_sync_state_with_parent (fake);
+  sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_link (pad, sinkpad);
+  gst_object_unref (sinkpad);
+}
+
+static void
+no_more_pads (GstElement * dec, gpointer user_data)
+{
+  Collect *c = user_data;
+  gboolean linked;
+
+  g_mutex_lock (&c->lock);
+  linked = c->linked;
+  g_mutex_unlock (&c->lock);
+  if (!linked) {
+    GError *err = g_error_new (GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE,
+        "'%s' has no video stream", c->job->input);
+
+    gst_element_post_message (c->pipeline,
+        gst_message_new_error (GST_OBJECT (dec), err, NULL));
+    g_error_free (err);
+  }
+}
+
+static GstElement *
+make (const gchar * factory, const gchar * package, GError ** error)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+
+  if (e == NULL)
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+        "The GStreamer element '%s' is missing (%s)", factory, package);
+  return e;
+}
+
+static GstMemmapFrames *
+run_pipeline (Job * job, gboolean * gap, GError ** error)
+{
+  Collect c = { 0, };
+  gchar *key;
+  GstElement *dec = NULL, *filter = NULL, *cache = NULL, *sink = NULL;
+  GstElement *convert = NULL;
+  GstMemmapFrames *frames = NULL;
+  GstStructure *cache_stats = NULL, *stats;
+  GstContext *ctx;
+  GstBus *bus;
+  GstPad *pad;
+  GError *err = NULL;
+  gchar *warning = NULL;
+  guint64 v;
+  gboolean eos = FALSE, clipped;
+  gint lfd = -1;
+
+  g_mutex_init (&c.lock);
+  c.job = job;
+  c.one_entry = TRUE;
+  c.prev_end = GST_CLOCK_TIME_NONE;
+  c.buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_buffer_unref);
+
+  if (!(dec = make ("uridecodebin", "gstreamer1.0-plugins-base", error)) ||
+      !(convert = make ("videoconvert", "gstreamer1.0-plugins-base", error))
+      || !(cache = make ("memmapcache", "the memmap plugin of gst-memmap: "
+                  "install it or set GST_PLUGIN_PATH", error)) ||
+      !(sink = make ("fakesink", "GStreamer core", error)) ||
+      (job->format && !(filter = make ("capsfilter", "GStreamer core",
+                  error)))) {
+    gst_clear_object (&dec);
+    gst_clear_object (&convert);
+    gst_clear_object (&cache);
+    gst_clear_object (&sink);
+    goto out;
+  }
+
+  c.pipeline = gst_pipeline_new ("memmap-frames");
+  c.convert = convert;
+  ctx = gst_memmap_engine_context_new (job->engine);
+  gst_element_set_context (c.pipeline, ctx);
+  gst_context_unref (ctx);
+
+  g_object_set (dec, "uri", job->uri, NULL);
+  key = cache_key (job);
+  g_object_set (cache, "cache-dir", job->cache_dir, "key", key, NULL);
+  g_free (key);
+  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (c.pipeline), dec, convert, cache, sink, NULL);
+  if (filter) {
+    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+        G_TYPE_STRING, job->format, NULL);
+
+    g_object_set (filter, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    gst_bin_add (GST_BIN (c.pipeline), filter);
+    gst_element_link_many (convert, filter, cache, sink, NULL);
+  } else {
+    gst_element_link_many (convert, cache, sink, NULL);
+  }
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sink_probe, &c, NULL);
+  gst_object_unref (pad);
+  g_signal_connect (c.pipeline, "deep-element-added",
+      G_CALLBACK (deep_element_added), &c);
+  g_signal_connect (dec, "pad-added", G_CALLBACK (pad_added), &c);
+  g_signal_connect (dec, "no-more-pads", G_CALLBACK (no_more_pads), &c);
+
+  bus = gst_element_get_bus (c.pipeline);
+  gst_element_set_state (c.pipeline, GST_STATE_PLAYING);
+  while (TRUE) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING |
+        GST_MESSAGE_APPLICATION);
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gchar *debug = NULL;
+
+      gst_message_parse_error (msg, &err, &debug);
+      GST_INFO ("%s: error from %s: %s (%s)", job->input,
+          GST_MESSAGE_SRC_NAME (msg), err->message, GST_STR_NULL (debug));
+      g_free (debug);
+      gst_message_unref (msg);
+      break;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      eos = TRUE;
+      gst_message_unref (msg);
+      break;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *w = NULL;
+
+      gst_message_parse_warning (msg, &w, NULL);
+      GST_WARNING ("%s: %s: %s", job->input, GST_MESSAGE_SRC_NAME (msg),
+          w->message);
+      if (warning == NULL)
+        warning = g_strdup (w->message);
+      g_clear_error (&w);
+    } else if (gst_message_has_name (msg, DONE_MESSAGE)) {
+      gst_message_unref (msg);
+      break;
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+
+  g_object_get (cache, "stats", &cache_stats, NULL);
+  gst_element_set_state (c.pipeline, GST_STATE_NULL);
+
+  if (err) {
+    /* name the input, which decoder errors do not */
+    if (!strstr (err->message, job->input)) {
+      gchar *msg = g_strdup_printf ("Could not decode '%s': %s", job->input,
+          err->message);
+
+      g_free (err->message);
+      err->message = msg;
+    }
+    g_propagate_error (error, err);
+    goto out;
+  }
+  if (c.layout_changed) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "'%s': the video changes its size or format at frame %"
+        G_GUINT64_FORMAT ", which one GstMemmapFrames cannot hold",
+        job->input, c.seen - 1);
+    goto out;
+  }
+  if (c.caps == NULL) {
+    /* nothing kept: the range starts past the end */
+    gst_video_info_init (&c.info);
+  }
+
+  /* lost frames: frames that do not follow each other after some came
+   * from the cache (a decoder's own output with a hole is the stream's) */
+  *gap = c.gap && cache_stats != NULL &&
+      gst_structure_get_uint64 (cache_stats, "frames-served", &v) && v > 0;
+  if (*gap && !job->fresh_key) {
+    /* the caller tries again with a fresh entry */
+    GST_WARNING ("%s: frames were lost on the way out of the cache entry "
+        "%s: decoding into a new entry", job->input,
+        GST_STR_NULL (c.entry_hash));
+    goto out;
+  }
+
+  /* keep the entry from eviction while the frames live */
+  if (c.one_entry && c.entry_hash && c.seen > 0 && !*gap) {
+    lfd = entry_lock (job->cache_dir, c.entry_hash, NULL);
+    /* frames [0, seen) are all in the cache now: the next call can read
+     * them without decoding */
+    if (lfd >= 0)
+      index_store (job, c.entry_hash);
+  }
+
+  clipped = eos && job->end != G_MAXUINT64 && c.seen < job->end;
+  stats = gst_structure_new ("memmap-frames-stats",
+      "direct", G_TYPE_BOOLEAN, FALSE,
+      "decoded-frames", G_TYPE_UINT64, c.decoded,
+      "frames-from-cache", G_TYPE_UINT64,
+      (guint64) c.buffers->len - MIN (c.copied, c.buffers->len),
+      "frames-copied", G_TYPE_UINT64, c.copied,
+      "fresh-entry", G_TYPE_BOOLEAN, job->fresh_key,
+      "cache-generation", G_TYPE_UINT, job->generation, NULL);
+  if (cache_stats) {
+    if (gst_structure_get_uint64 (cache_stats, "hits", &v))
+      gst_structure_set (stats, "cache-hits", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "misses", &v))
+      gst_structure_set (stats, "cache-misses", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "frames-served", &v))
+      gst_structure_set (stats, "frames-served", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "frames-recorded", &v))
+      gst_structure_set (stats, "frames-recorded", G_TYPE_UINT64, v, NULL);
+  }
+  if (c.entry_hash && c.one_entry) {
+    gchar *entry = g_build_filename (job->cache_dir, c.entry_hash, NULL);
+
+    gst_structure_set (stats, "cache-entry", G_TYPE_STRING, entry, NULL);
+    g_free (entry);
+  }
+  if (warning)
+    gst_structure_set (stats, "cache-warning", G_TYPE_STRING, warning, NULL);
+
+  frames = frames_new (c.buffers, c.caps, &c.info,
+      MIN (job->start, c.seen), clipped, stats, lfd, error);
+  if (frames)
+    lfd = -1;
+
+out:
+  if (lfd >= 0)
+    close (lfd);
+  if (cache_stats)
+    gst_structure_free (cache_stats);
+  if (c.pipeline)
+    gst_object_unref (c.pipeline);
+  g_ptr_array_unref (c.buffers);
+  gst_clear_caps (&c.caps);
+  g_free (c.entry_hash);
+  g_free (warning);
+  g_mutex_clear (&c.lock);
+  return frames;
+}
+
+/* ------------------------------------------------------------------------ */
+/* API                                                                      */
+
+/**
+ * gst_memmap_map_video_frames_full:
+ * @engine: the #GstMemmapEngine that maps the frame stores
+ * @uri_or_path: (type filename): a video file's path or a URI
+ * @start_frame: the first frame (0 = the stream's first frame)
+ * @frame_count: how many frames; 0 = all frames to the end of the stream
+ * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
+ *   ...) to convert to, or %NULL for the decoder's own format
+ * @cache_dir: (nullable) (type filename): the memmapcache cache directory,
+ *   or %NULL for memmapcache's default (`g_get_user_cache_dir()/gst-memmap`)
+ * @error: return location for a #GError, or %NULL
+ *
+ * As gst_memmap_map_video_frames(), with the cache directory given.
+ *
+ * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapFrames *
+gst_memmap_map_video_frames_full (GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
+    const gchar * format, const gchar * cache_dir, GError ** error)
+{
+  GstMemmapFrames *frames = NULL;
+  Job job;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (uri_or_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gst_memmap_init ();
+  if (job_init (&job, engine, uri_or_path, start_frame, frame_count, format,
+          cache_dir, error)) {
+    frames = try_direct (&job);
+    if (frames == NULL) {
+      gboolean gap = FALSE;
+
+      frames = run_pipeline (&job, &gap, error);
+      /* Frames that do not follow each other out of a cache entry that held
+       * part of the stream: the hand-over from the cache to the decoder
+       * lost frames (memmapcache seeks upstream to a pts as if it were a
+       * stream time: a file whose segment does not start at 0, as an MP4
+       * with B-frames, loses the difference). The numbering of the frames
+       * would be wrong: decode again from the start into a new entry. */
+      if (frames == NULL && gap && (error == NULL || *error == NULL)) {
+        job.generation++;
+        frames = run_pipeline (&job, &gap, error);
+        if (frames == NULL && gap && (error == NULL || *error == NULL)) {
+          /* that generation's entry was partial too: one nobody used */
+          job.fresh_key = TRUE;
+          frames = run_pipeline (&job, &gap, error);
+        }
+      }
+    }
+  }
+  job_clear (&job);
+  return frames;
+}
+
+/**
+ * gst_memmap_map_video_frames:
+ * @engine: the #GstMemmapEngine that maps the frame stores
+ * @uri_or_path: (type filename): a video file's path or a URI
+ * @start_frame: the first frame (0 = the stream's first frame)
+ * @frame_count: how many frames; 0 = all frames to the end of the stream
+ * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
+ *   ...) to convert to, or %NULL for the decoder's own format
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns frames `[start_frame, start_frame + frame_count)` of the first
+ * video stream of @uri_or_path, decoded once through the `memmapcache`
+ * cache (see #GstMemmapFrames). Frame k is the k-th frame the decoder
+ * outputs, whatever the GOP structure. A range past the end is clipped
+ * (gst_memmap_frames_get_n_frames(), gst_memmap_frames_is_clipped()).
+ *
+ * Each frame is a #GstBuffer whose memory is a slot of a frame store
+ * (gst_memmap_frames_is_zero_copy(); a frame the cache could not hold, see
+ * `cache-warning` in gst_memmap_frames_get_stats(), is a private copy),
+ * laid out as gst_memmap_frames_get_video_info() says.
+ *
+ * Errors: %GST_MEMMAP_ERROR_NOT_FOUND (and the other errno codes) for a
+ * file that cannot be opened, %GST_MEMMAP_ERROR_INVALID_ARGUMENT for an
+ * unknown @format, #GST_CORE_ERROR_MISSING_PLUGIN when an element (such as
+ * memmapcache) is not installed, and the #GST_STREAM_ERROR or
+ * #GST_RESOURCE_ERROR of the pipeline for input that cannot be decoded
+ * (its message names the input).
+ *
+ * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapFrames *
+gst_memmap_map_video_frames (GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
+    const gchar * format, GError ** error)
+{
+  return gst_memmap_map_video_frames_full (engine, uri_or_path, start_frame,
+      frame_count, format, NULL, error);
+}
+
+/**
+ * gst_memmap_engine_map_video_frames:
+ * @engine: a #GstMemmapEngine
+ * @uri_or_path: (type filename): a video file's path or a URI
+ * @start_frame: the first frame (0 = the stream's first frame)
+ * @frame_count: how many frames; 0 = all frames to the end of the stream
+ * @format: (nullable): a video format name to convert to, or %NULL for the
+ *   decoder's own format
+ * @error: return location for a #GError, or %NULL
+ *
+ * gst_memmap_map_video_frames() as a method of the engine (for bindings:
+ * `engine.map_video_frames (path, 0, 100, "GRAY8")` in Python).
+ *
+ * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GstMemmapFrames *
+gst_memmap_engine_map_video_frames (GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
+    const gchar * format, GError ** error)
+{
+  return gst_memmap_map_video_frames_full (engine, uri_or_path, start_frame,
+      frame_count, format, NULL, error);
+}
+
+#define CHECK_FRAME(self, i, val) G_STMT_START {                     \
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (self), (val));         \
+  g_return_val_if_fail ((i) < (self)->frames->len, (val));           \
+} G_STMT_END
+
+/**
+ * gst_memmap_frames_get_n_frames:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: how many frames there are: the count asked for, or fewer when
+ *   the stream ended first
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_frames_get_n_frames (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return frames->frames->len;
+}
+
+/**
+ * gst_memmap_frames_get_start_frame:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: the stream's frame number of frame 0 of @frames
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_frames_get_start_frame (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return frames->start_frame;
+}
+
+/**
+ * gst_memmap_frames_is_clipped:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: %TRUE if the stream ended before the last frame asked for
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_frames_is_clipped (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), FALSE);
+  return frames->clipped;
+}
+
+/**
+ * gst_memmap_frames_get_caps:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: (transfer none): the frames' caps (empty when there is no frame)
+ *
+ * Since: 0.1
+ */
+GstCaps *
+gst_memmap_frames_get_caps (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
+  return frames->caps;
+}
+
+/**
+ * gst_memmap_frames_get_video_info:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: (transfer none): the frames' video info: every frame is laid
+ *   out as it says (plane offsets and strides)
+ *
+ * Since: 0.1
+ */
+const GstVideoInfo *
+gst_memmap_frames_get_video_info (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
+  return &frames->info;
+}
+
+/**
+ * gst_memmap_frames_get_format:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: (nullable): the video format's name (`"GRAY8"`, `"I420"`, ...),
+ *   %NULL if the stream had no frame
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_memmap_frames_get_format (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
+  if (GST_VIDEO_INFO_FORMAT (&frames->info) == GST_VIDEO_FORMAT_UNKNOWN)
+    return NULL;
+  return gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&frames->info));
+}
+
+/**
+ * gst_memmap_frames_get_width:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: the frame width in pixels
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_frames_get_width (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return GST_VIDEO_INFO_WIDTH (&frames->info);
+}
+
+/**
+ * gst_memmap_frames_get_height:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: the frame height in pixels
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_frames_get_height (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return GST_VIDEO_INFO_HEIGHT (&frames->info);
+}
+
+/**
+ * gst_memmap_frames_get_n_planes:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: the number of planes of a frame
+ *
+ * Since: 0.1
+ */
+guint
+gst_memmap_frames_get_n_planes (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return GST_VIDEO_INFO_N_PLANES (&frames->info);
+}
+
+/**
+ * gst_memmap_frames_get_frame_size:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: the bytes of one frame
+ *
+ * Since: 0.1
+ */
+gsize
+gst_memmap_frames_get_frame_size (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  return GST_VIDEO_INFO_SIZE (&frames->info);
+}
+
+/**
+ * gst_memmap_frames_get_plane_offset:
+ * @frames: a #GstMemmapFrames
+ * @plane: a plane number
+ *
+ * Returns: where @plane starts in a frame, in bytes
+ *
+ * Since: 0.1
+ */
+gsize
+gst_memmap_frames_get_plane_offset (GstMemmapFrames * frames, guint plane)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  g_return_val_if_fail (plane < GST_VIDEO_INFO_N_PLANES (&frames->info), 0);
+  return GST_VIDEO_INFO_PLANE_OFFSET (&frames->info, plane);
+}
+
+/**
+ * gst_memmap_frames_get_plane_stride:
+ * @frames: a #GstMemmapFrames
+ * @plane: a plane number
+ *
+ * Returns: the bytes from one row of @plane to the next
+ *
+ * Since: 0.1
+ */
+gint
+gst_memmap_frames_get_plane_stride (GstMemmapFrames * frames, guint plane)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), 0);
+  g_return_val_if_fail (plane < GST_VIDEO_INFO_N_PLANES (&frames->info), 0);
+  return GST_VIDEO_INFO_PLANE_STRIDE (&frames->info, plane);
+}
+
+/**
+ * gst_memmap_frames_get_pts:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Returns: the frame's presentation timestamp, or %GST_CLOCK_TIME_NONE
+ *
+ * Since: 0.1
+ */
+GstClockTime
+gst_memmap_frames_get_pts (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, GST_CLOCK_TIME_NONE);
+  return GST_BUFFER_PTS (g_array_index (frames->frames, Frame, i).buffer);
+}
+
+/**
+ * gst_memmap_frames_get_duration:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Returns: the frame's duration, or %GST_CLOCK_TIME_NONE
+ *
+ * Since: 0.1
+ */
+GstClockTime
+gst_memmap_frames_get_duration (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, GST_CLOCK_TIME_NONE);
+  return GST_BUFFER_DURATION (g_array_index (frames->frames, Frame,
+          i).buffer);
+}
+
+/**
+ * gst_memmap_frames_get_buffer:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * The frame as a #GstBuffer: read-only memmap memory of the frame store
+ * (when gst_memmap_frames_is_zero_copy()), with the frame's timestamps and
+ * a #GstVideoMeta. Ref it to keep it beyond @frames.
+ *
+ * Returns: (transfer none): the frame's buffer
+ *
+ * Since: 0.1
+ */
+GstBuffer *
+gst_memmap_frames_get_buffer (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, NULL);
+  return g_array_index (frames->frames, Frame, i).buffer;
+}
+
+/**
+ * gst_memmap_frames_get_data: (skip)
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Returns: (transfer none): the frame's first byte: plane p starts at
+ *   gst_memmap_frames_get_plane_offset() (p). Valid while @frames lives.
+ *
+ * Since: 0.1
+ */
+const guint8 *
+gst_memmap_frames_get_data (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, NULL);
+  return g_array_index (frames->frames, Frame, i).map.data;
+}
+
+/**
+ * gst_memmap_frames_get_address:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * gst_memmap_frames_get_data() as an integer, for bindings (numpy through
+ * ctypes: see gstmemmap_numpy.frame_planes()).
+ *
+ * Returns: the address of the frame's first byte
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_frames_get_address (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, 0);
+  return (guint64) (guintptr) g_array_index (frames->frames, Frame,
+      i).map.data;
+}
+
+/**
+ * gst_memmap_frames_get_plane_address:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ * @plane: a plane number
+ *
+ * Returns: the address of the first byte of @plane of frame @i
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_frames_get_plane_address (GstMemmapFrames * frames, guint i,
+    guint plane)
+{
+  CHECK_FRAME (frames, i, 0);
+  g_return_val_if_fail (plane < GST_VIDEO_INFO_N_PLANES (&frames->info), 0);
+  return gst_memmap_frames_get_address (frames, i) +
+      GST_VIDEO_INFO_PLANE_OFFSET (&frames->info, plane);
+}
+
+/**
+ * gst_memmap_frames_get_path:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Returns: (nullable) (type filename): the frame store that holds frame
+ *   @i, %NULL for a frame that is a private copy
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_memmap_frames_get_path (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, NULL);
+  return g_array_index (frames->frames, Frame, i).path;
+}
+
+/**
+ * gst_memmap_frames_get_file_offset:
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * With gst_memmap_frames_get_path(), where another process (or
+ * `numpy.memmap`) finds the same bytes.
+ *
+ * Returns: the offset of frame @i in its frame store (0 for a copy)
+ *
+ * Since: 0.1
+ */
+guint64
+gst_memmap_frames_get_file_offset (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, 0);
+  return g_array_index (frames->frames, Frame, i).file_offset;
+}
+
+/**
+ * gst_memmap_frames_is_zero_copy:
+ * @frames: a #GstMemmapFrames
+ *
+ * Returns: %TRUE if every frame is memory of a frame store (nothing was
+ *   copied out of the cache)
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_frames_is_zero_copy (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), FALSE);
+  return frames->zero_copy;
+}
+
+/**
+ * gst_memmap_frames_get_stats:
+ * @frames: a #GstMemmapFrames
+ *
+ * How the frames were obtained, a `memmap-frames-stats` structure:
+ *
+ * - `direct` (boolean): read from the cache without a pipeline
+ * - `decoded-frames` (guint64): frames the video decoder output for this
+ *   call (0 when nothing was decoded)
+ * - `frames-from-cache` (guint64): frames that are memory of a frame store
+ * - `frames-copied` (guint64): frames that are private copies
+ * - `cache-hits`, `cache-misses`, and with a pipeline `frames-served`,
+ *   `frames-recorded` (guint64): memmapcache's counters
+ * - `cache-entry` (string): the memmapcache entry directory of the frames
+ * - `cache-warning` (string): why the cache could not be used, if so
+ * - with a pipeline, `cache-generation` (uint) and `fresh-entry`
+ *   (boolean): how many times the frames had to be decoded into a new cache
+ *   entry because frames were lost on the way out of a partial one
+ * - `zero-copy` (boolean): as gst_memmap_frames_is_zero_copy()
+ *
+ * Returns: (transfer full): the structure
+ *
+ * Since: 0.1
+ */
+GstStructure *
+gst_memmap_frames_get_stats (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
+  return gst_structure_copy (frames->stats);
+}

@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gst_memmap_map_video_frames(): frames of real clips (x264 with B-frames
+ * and a short GOP), checked frame by frame against what a plain decoder
+ * outputs (SHA-1 of the visible bytes), zero-copy (memmap memory of the
+ * cache's frame stores), and decoded once: a second call for cached frames
+ * of an unchanged file decodes nothing.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/check/gstcheck.h>
+#include <gst/video/video.h>
+#include <gst/memmap/memmap.h>
+
+#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define N_FRAMES 60
+#define WIDTH 320
+#define HEIGHT 240
+
+static gchar *tmpdir;
+static gchar *clip;             /* 60 frames, B-frames, GOP 12 */
+static gchar *av_clip;          /* mkv with an audio track */
+static GPtrArray *ref_gray;     /* checksums of the decoder's GRAY8 frames */
+static GPtrArray *ref_native;   /* ... of its own (I420) frames */
+static GArray *ref_pts;
+
+static void
+remove_tree (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir == NULL) {
+    g_unlink (path);
+    return;
+  }
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *child = g_build_filename (path, name, NULL);
+
+    remove_tree (child);
+    g_free (child);
+  }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* SHA-1 of the visible bytes of every plane. */
+static gchar *
+frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
+  GstVideoFrame frame;
+  gchar *ret;
+  guint p;
+
+  fail_unless (gst_video_frame_map (&frame, info, buffer, GST_MAP_READ));
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    guint rows, row;
+    gsize row_bytes;
+
+    gst_video_format_info_component (frame.info.finfo, p, comp);
+    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
+    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
+        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
+    for (row = 0; row < rows; row++)
+      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
+  }
+  gst_video_frame_unmap (&frame);
+
+  ret = g_strdup (g_checksum_get_string (sum));
+  g_checksum_free (sum);
+  return ret;
+}
+
+static void
+run_launch (const gchar * desc)
+{
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GstBus *bus;
+  GstMessage *msg;
+
+  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
+      "%s did not finish", desc);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+}
+
+typedef struct
+{
+  GPtrArray *sums;
+  GArray *pts;
+} Reference;
+
+static void
+on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
+    Reference * ref)
+{
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  GstVideoInfo info;
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  gst_caps_unref (caps);
+  g_ptr_array_add (ref->sums, frame_checksum (&info, buffer));
+  if (ref->pts)
+    g_array_append_val (ref->pts, pts);
+}
+
+/* What a plain decoder outputs for @file, converted to @format. */
+static void
+decode_reference (const gchar * file, const gchar * format, GPtrArray * sums,
+    GArray * pts)
+{
+  Reference ref = { sums, pts };
+  GError *error = NULL;
+  GstElement *pipeline, *sink;
+  GstBus *bus;
+  GstMessage *msg;
+  gchar *desc;
+
+  desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
+      "videoconvert ! video/x-raw%s%s ! fakesink name=sink sync=false "
+      "signal-handoffs=true", file, format ? ",format=" : "",
+      format ? format : "");
+  pipeline = gst_parse_launch (desc, &error);
+  fail_unless (pipeline != NULL, "%s", desc);
+  g_free (desc);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &ref);
+  gst_object_unref (sink);
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+}
+
+static void
+make_clip (const gchar * path, const gchar * pattern)
+{
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=%s ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
+      "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
+      N_FRAMES, pattern, WIDTH, HEIGHT, path);
+
+  run_launch (desc);
+  g_free (desc);
+}
+
+/* gst-launch-1.0 in another process: the test program's parent process
+ * must start no GStreamer thread before check forks the tests (a forked
+ * child would wait for the threads of GLib's pools that it does not
+ * have). */
+static void
+spawn_launch (const gchar * desc)
+{
+  gchar *argv[] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
+  gchar *out = NULL, *err = NULL;
+  GError *error = NULL;
+  gint status = -1;
+
+  argv[2] = g_strdup_printf ("GST_DEBUG= GST_TRACERS= gst-launch-1.0 -q %s",
+      desc);
+  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, &err, &status, &error), "%s", error ? error->message : "");
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s: %s", argv[2],
+      err);
+  g_free (argv[2]);
+  g_free (out);
+  g_free (err);
+}
+
+static void
+setup_clips (void)
+{
+  gchar *desc;
+
+  tmpdir = g_dir_make_tmp ("memmap-frames-XXXXXX", NULL);
+  fail_unless (tmpdir != NULL);
+  clip = g_build_filename (tmpdir, "clip.mp4", NULL);
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
+      "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
+      N_FRAMES, WIDTH, HEIGHT, clip);
+  spawn_launch (desc);
+  g_free (desc);
+  av_clip = g_build_filename (tmpdir, "av.mkv", NULL);
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
+      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! x264enc ! "
+      "mux. audiotestsrc num-buffers=40 ! audioconvert ! vorbisenc ! mux. "
+      "matroskamux name=mux ! filesink location=\"%s\"", N_FRAMES, WIDTH,
+      HEIGHT, av_clip);
+  spawn_launch (desc);
+  g_free (desc);
+}
+
+static void
+teardown_clips (void)
+{
+  remove_tree (tmpdir);
+  g_free (tmpdir);
+  g_free (clip);
+  g_free (av_clip);
+}
+
+/* in each test's process */
+static void
+setup_reference (void)
+{
+  ref_gray = g_ptr_array_new_with_free_func (g_free);
+  ref_native = g_ptr_array_new_with_free_func (g_free);
+  ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  decode_reference (clip, "GRAY8", ref_gray, ref_pts);
+  decode_reference (clip, NULL, ref_native, NULL);
+  fail_unless_equals_int (ref_gray->len, N_FRAMES);
+  fail_unless_equals_int (ref_native->len, N_FRAMES);
+}
+
+static void
+teardown_reference (void)
+{
+  g_ptr_array_unref (ref_gray);
+  g_ptr_array_unref (ref_native);
+  g_array_unref (ref_pts);
+}
+
+/* A fresh cache directory for one test. */
+static gchar *
+new_cache_dir (const gchar * name)
+{
+  gchar *dir = g_build_filename (tmpdir, name, NULL);
+
+  remove_tree (dir);
+  return dir;
+}
+
+static GstMemmapFrames *
+map_frames (const gchar * file, guint64 start, guint64 count,
+    const gchar * format, const gchar * cache_dir)
+{
+  GError *error = NULL;
+  GstMemmapFrames *frames;
+
+  frames = gst_memmap_map_video_frames_full (gst_memmap_engine_get_default (),
+      file, start, count, format, cache_dir, &error);
+  fail_unless (frames != NULL, "map_video_frames (%s, %" G_GUINT64_FORMAT
+      ", %" G_GUINT64_FORMAT "): %s", file, start, count,
+      error ? error->message : "");
+  return frames;
+}
+
+static guint64
+stat_u64 (GstMemmapFrames * frames, const gchar * field)
+{
+  GstStructure *s = gst_memmap_frames_get_stats (frames);
+  guint64 v = G_MAXUINT64;
+
+  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s in %"
+      GST_PTR_FORMAT, field, s);
+  gst_structure_free (s);
+  return v;
+}
+
+static gboolean
+stat_bool (GstMemmapFrames * frames, const gchar * field)
+{
+  GstStructure *s = gst_memmap_frames_get_stats (frames);
+  gboolean v = FALSE;
+
+  fail_unless (gst_structure_get_boolean (s, field, &v));
+  gst_structure_free (s);
+  return v;
+}
+
+/* Every frame: the reference's frame start + i, at the reference's pts,
+ * and (when @zero_copy) read-only memmap memory of a store in @cache_dir
+ * whose bytes at the reported offset are the frame's. */
+static void
+check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
+    guint n, const gchar * cache_dir, gboolean zero_copy)
+{
+  const GstVideoInfo *info = gst_memmap_frames_get_video_info (frames);
+  guint i;
+
+  fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), n);
+  fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
+      start);
+  fail_unless_equals_int (gst_memmap_frames_is_zero_copy (frames),
+      zero_copy);
+  for (i = 0; i < n; i++) {
+    GstBuffer *buf = gst_memmap_frames_get_buffer (frames, i);
+    gchar *sum = frame_checksum (info, buf);
+    GstMapInfo map;
+
+    fail_unless_equals_string (sum, g_ptr_array_index (ref, start + i));
+    g_free (sum);
+    fail_unless_equals_uint64 (gst_memmap_frames_get_pts (frames, i),
+        g_array_index (ref_pts, GstClockTime, start + i));
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    fail_unless (map.data == gst_memmap_frames_get_data (frames, i));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_address (frames, i),
+        (guint64) (guintptr) map.data);
+    fail_unless_equals_uint64 (gst_memmap_frames_get_plane_address (frames,
+            i, 0), (guint64) (guintptr) map.data +
+        GST_VIDEO_INFO_PLANE_OFFSET (info, 0));
+    gst_buffer_unmap (buf, &map);
+
+    if (zero_copy) {
+      GstMemory *mem = gst_buffer_peek_memory (buf, 0);
+      const gchar *path = gst_memmap_frames_get_path (frames, i);
+      guint64 off = gst_memmap_frames_get_file_offset (frames, i);
+      gsize size = gst_memmap_frames_get_frame_size (frames);
+      guint8 *bytes = g_malloc (size);
+      gint fd;
+
+      fail_unless_equals_int (gst_buffer_n_memory (buf), 1);
+      fail_unless (gst_is_memmap_memory (mem));
+      fail_unless (GST_MEMORY_IS_READONLY (mem));
+      fail_unless (path != NULL && g_str_has_prefix (path, cache_dir),
+          "%s is not in %s", path, cache_dir);
+      fail_unless (g_str_has_suffix (path, ".store"));
+      /* another process finds the same bytes at the same place */
+      fd = open (path, O_RDONLY);
+      fail_unless (fd >= 0);
+      fail_unless_equals_int (pread (fd, bytes, size, off), size);
+      close (fd);
+      fail_unless (memcmp (bytes, gst_memmap_frames_get_data (frames, i),
+              size) == 0, "frame %u differs at its file offset", i);
+      g_free (bytes);
+    }
+  }
+}
+
+GST_START_TEST (test_frame_accurate)
+{
+  gchar *cache = new_cache_dir ("cache-accurate");
+  GstMemmapFrames *frames;
+  const GstVideoInfo *info;
+
+  frames = map_frames (clip, 7, 20, "GRAY8", cache);
+  info = gst_memmap_frames_get_video_info (frames);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (info),
+      GST_VIDEO_FORMAT_GRAY8);
+  fail_unless_equals_int (gst_memmap_frames_get_width (frames), WIDTH);
+  fail_unless_equals_int (gst_memmap_frames_get_height (frames), HEIGHT);
+  fail_unless_equals_string (gst_memmap_frames_get_format (frames), "GRAY8");
+  fail_unless_equals_int (gst_memmap_frames_get_n_planes (frames), 1);
+  fail_unless_equals_int (gst_memmap_frames_get_plane_stride (frames, 0),
+      WIDTH);
+  fail_if (gst_memmap_frames_is_clipped (frames));
+  check_frames (frames, ref_gray, 7, 20, cache, TRUE);
+  /* the first call decodes, through memmapcache */
+  fail_if (stat_bool (frames, "direct"));
+  fail_unless (stat_u64 (frames, "decoded-frames") >= 27);
+  fail_unless_equals_uint64 (stat_u64 (frames, "cache-misses"), 1);
+  fail_unless (stat_u64 (frames, "frames-recorded") >= 27);
+  g_object_unref (frames);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_second_call_decodes_nothing)
+{
+  gchar *cache = new_cache_dir ("cache-second");
+  GstMemmapFrames *frames1, *frames2, *inner;
+
+  frames1 = map_frames (clip, 10, 30, "GRAY8", cache);
+  check_frames (frames1, ref_gray, 10, 30, cache, TRUE);
+  fail_unless (stat_u64 (frames1, "decoded-frames") > 0);
+
+  /* the same range again: read from the cache, nothing decoded */
+  frames2 = map_frames (clip, 10, 30, "GRAY8", cache);
+  check_frames (frames2, ref_gray, 10, 30, cache, TRUE);
+  fail_unless (stat_bool (frames2, "direct"));
+  fail_unless_equals_uint64 (stat_u64 (frames2, "decoded-frames"), 0);
+  fail_unless_equals_uint64 (stat_u64 (frames2, "cache-hits"), 1);
+  /* the same bytes of the same file: the store is shared, not copied */
+  fail_unless_equals_string (gst_memmap_frames_get_path (frames1, 0),
+      gst_memmap_frames_get_path (frames2, 0));
+  fail_unless_equals_uint64 (gst_memmap_frames_get_file_offset (frames1, 5),
+      gst_memmap_frames_get_file_offset (frames2, 5));
+
+  /* a range inside what is cached: nothing decoded either */
+  inner = map_frames (clip, 0, 12, "GRAY8", cache);
+  check_frames (inner, ref_gray, 0, 12, cache, TRUE);
+  fail_unless_equals_uint64 (stat_u64 (inner, "decoded-frames"), 0);
+
+  g_object_unref (frames1);
+  g_object_unref (frames2);
+  g_object_unref (inner);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_beyond_cached)
+{
+  gchar *cache = new_cache_dir ("cache-beyond");
+  GstMemmapFrames *frames;
+
+  frames = map_frames (clip, 0, 20, "GRAY8", cache);
+  check_frames (frames, ref_gray, 0, 20, cache, TRUE);
+  g_object_unref (frames);
+
+  /* past what is cached: memmapcache serves the start, the decoder the
+   * rest; the numbering stays the stream's */
+  frames = map_frames (clip, 35, 15, "GRAY8", cache);
+  check_frames (frames, ref_gray, 35, 15, cache, TRUE);
+  fail_if (stat_bool (frames, "direct"));
+  fail_unless (stat_u64 (frames, "decoded-frames") > 0);
+  g_object_unref (frames);
+
+  frames = map_frames (clip, 35, 15, "GRAY8", cache);
+  check_frames (frames, ref_gray, 35, 15, cache, TRUE);
+  fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  g_object_unref (frames);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_clipped)
+{
+  gchar *cache = new_cache_dir ("cache-clipped");
+  GstMemmapFrames *frames;
+  guint pass;
+
+  for (pass = 0; pass < 2; pass++) {
+    /* past the end: clipped, the count says so */
+    frames = map_frames (clip, 50, 30, "GRAY8", cache);
+    check_frames (frames, ref_gray, 50, 10, cache, TRUE);
+    fail_unless (gst_memmap_frames_is_clipped (frames));
+    if (pass == 1)
+      fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+    g_object_unref (frames);
+
+    /* all of it */
+    frames = map_frames (clip, 0, 0, "GRAY8", cache);
+    check_frames (frames, ref_gray, 0, N_FRAMES, cache, TRUE);
+    fail_if (gst_memmap_frames_is_clipped (frames));
+    if (pass == 1)
+      fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+    g_object_unref (frames);
+
+    /* entirely past the end: no frame */
+    frames = map_frames (clip, N_FRAMES, 5, "GRAY8", cache);
+    fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), 0);
+    fail_unless (gst_memmap_frames_is_clipped (frames));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
+        N_FRAMES);
+    g_object_unref (frames);
+  }
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_native_format_and_uri)
+{
+  gchar *cache = new_cache_dir ("cache-native");
+  gchar *uri = gst_filename_to_uri (clip, NULL);
+  GstMemmapFrames *frames;
+
+  frames = map_frames (uri, 3, 9, NULL, cache);
+  fail_unless_equals_string (gst_memmap_frames_get_format (frames), "I420");
+  fail_unless_equals_int (gst_memmap_frames_get_n_planes (frames), 3);
+  check_frames (frames, ref_native, 3, 9, cache, TRUE);
+  g_object_unref (frames);
+
+  /* the path and the URI name the same file */
+  frames = map_frames (clip, 3, 9, NULL, cache);
+  check_frames (frames, ref_native, 3, 9, cache, TRUE);
+  g_object_unref (frames);
+  frames = map_frames (uri, 3, 9, NULL, cache);
+  fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  g_object_unref (frames);
+  g_free (uri);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_audio_track)
+{
+  gchar *cache = new_cache_dir ("cache-av");
+  GstMemmapFrames *frames;
+  GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  decode_reference (av_clip, "RGBA", ref, NULL);
+  frames = map_frames (av_clip, 0, 0, "RGBA", cache);
+  fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
+  for (i = 0; i < N_FRAMES; i++) {
+    gchar *sum = frame_checksum (gst_memmap_frames_get_video_info (frames),
+        gst_memmap_frames_get_buffer (frames, i));
+
+    fail_unless_equals_string (sum, g_ptr_array_index (ref, i));
+    g_free (sum);
+  }
+  g_object_unref (frames);
+  g_ptr_array_unref (ref);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_changed_file)
+{
+  gchar *cache = new_cache_dir ("cache-changed");
+  gchar *file = g_build_filename (tmpdir, "changing.mp4", NULL);
+  GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
+  GstMemmapFrames *frames;
+  gchar *sum_before, *sum_after;
+
+  make_clip (file, "ball");
+  frames = map_frames (file, 20, 5, "GRAY8", cache);
+  sum_before = frame_checksum (gst_memmap_frames_get_video_info (frames),
+      gst_memmap_frames_get_buffer (frames, 0));
+  g_object_unref (frames);
+
+  /* the file is replaced by another clip: never served stale */
+  g_usleep (20000);
+  make_clip (file, "snow");
+  decode_reference (file, "GRAY8", ref, NULL);
+  frames = map_frames (file, 20, 5, "GRAY8", cache);
+  sum_after = frame_checksum (gst_memmap_frames_get_video_info (frames),
+      gst_memmap_frames_get_buffer (frames, 0));
+  fail_unless (stat_u64 (frames, "decoded-frames") > 0);
+  fail_unless_equals_string (sum_after, g_ptr_array_index (ref, 20));
+  fail_if (g_str_equal (sum_before, sum_after));
+  g_object_unref (frames);
+
+  g_free (sum_before);
+  g_free (sum_after);
+  g_ptr_array_unref (ref);
+  g_free (file);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_unusable_cache)
+{
+  /* a cache directory that is a file: the frames still come, copied */
+  gchar *cache = g_build_filename (tmpdir, "not-a-dir", NULL);
+  GstMemmapFrames *frames;
+  GstStructure *stats;
+
+  fail_unless (g_file_set_contents (cache, "x", 1, NULL));
+  frames = map_frames (clip, 4, 6, "GRAY8", cache);
+  check_frames (frames, ref_gray, 4, 6, cache, FALSE);
+  fail_unless (gst_memmap_frames_get_path (frames, 0) == NULL);
+  stats = gst_memmap_frames_get_stats (frames);
+  fail_unless (gst_structure_has_field (stats, "cache-warning"),
+      "%" GST_PTR_FORMAT, stats);
+  gst_structure_free (stats);
+  fail_unless_equals_uint64 (stat_u64 (frames, "frames-copied"), 6);
+  g_object_unref (frames);
+  g_unlink (cache);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+static void
+expect_error (const gchar * input, const gchar * format, GQuark domain,
+    gint code, const gchar * in_message)
+{
+  GError *error = NULL;
+  GstMemmapFrames *frames;
+  gchar *cache = g_build_filename (tmpdir, "cache-errors", NULL);
+
+  frames = gst_memmap_map_video_frames_full (gst_memmap_engine_get_default (),
+      input, 0, 5, format, cache, &error);
+  fail_unless (frames == NULL);
+  fail_unless (error != NULL);
+  fail_unless (g_error_matches (error, domain, code), "%s: %s (%d)", input,
+      error->message, error->code);
+  fail_unless (strstr (error->message, in_message) != NULL,
+      "'%s' not in '%s'", in_message, error->message);
+  g_error_free (error);
+  g_free (cache);
+}
+
+GST_START_TEST (test_errors)
+{
+  gchar *missing = g_build_filename (tmpdir, "missing.mp4", NULL);
+  gchar *text = g_build_filename (tmpdir, "notes.txt", NULL);
+  gchar *audio = g_build_filename (tmpdir, "audio.ogg", NULL);
+  gchar *desc;
+
+  expect_error (missing, NULL, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NOT_FOUND,
+      missing);
+  fail_unless (g_file_set_contents (text, "not a video\n", -1, NULL));
+  expect_error (text, NULL, GST_STREAM_ERROR, GST_STREAM_ERROR_TYPE_NOT_FOUND,
+      text);
+  expect_error (tmpdir, NULL, GST_MEMMAP_ERROR,
+      GST_MEMMAP_ERROR_IS_DIRECTORY, tmpdir);
+  expect_error (clip, "NOPE", GST_MEMMAP_ERROR,
+      GST_MEMMAP_ERROR_INVALID_ARGUMENT, "NOPE");
+  desc = g_strdup_printf ("audiotestsrc num-buffers=20 ! audioconvert ! "
+      "vorbisenc ! oggmux ! filesink location=\"%s\"", audio);
+  run_launch (desc);
+  g_free (desc);
+  expect_error (audio, NULL, GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE,
+      "no video stream");
+
+  g_free (missing);
+  g_free (text);
+  g_free (audio);
+}
+
+GST_END_TEST;
+
+static Suite *
+frames_suite (void)
+{
+  Suite *s = suite_create ("memmap-frames");
+  TCase *tc = tcase_create ("general");
+
+  gst_memmap_init ();
+  tcase_add_unchecked_fixture (tc, setup_clips, teardown_clips);
+  tcase_add_checked_fixture (tc, setup_reference, teardown_reference);
+  tcase_set_timeout (tc, 300);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_frame_accurate);
+  tcase_add_test (tc, test_second_call_decodes_nothing);
+  tcase_add_test (tc, test_beyond_cached);
+  tcase_add_test (tc, test_clipped);
+  tcase_add_test (tc, test_native_format_and_uri);
+  tcase_add_test (tc, test_audio_track);
+  tcase_add_test (tc, test_changed_file);
+  tcase_add_test (tc, test_unusable_cache);
+  tcase_add_test (tc, test_errors);
+
+  return s;
+}
+
+GST_CHECK_MAIN (frames);
