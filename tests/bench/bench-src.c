@@ -34,7 +34,9 @@
  *
  * Per frame: memmapsrc ! fakesink at 4K against 1080p, one pass with fresh
  * mappings (from the table above) and looping over the store for
- * BENCH_LOOP_FRAMES frames (mappings warm).
+ * BENCH_LOOP_FRAMES frames (mappings warm); then both again with the
+ * engine's window-size raised to 1 GiB, so that the whole store is one
+ * window (default 64 MiB: 21 frames of 1080p, 5 of 4K).
  *
  * Random access: BENCH_SEEKS flushing accurate seeks to random frames (the
  * middle of the frame) in PAUSED, each timed from the seek until the first
@@ -42,7 +44,7 @@
  * frame's): memmapsrc against filesrc ! qtdemux ! h264parse ! avdec_h264
  * on the MP4 at 1080p; memmapsrc alone at 4K.
  *
- * Environment: BENCH_RUNS (default 5), BENCH_FRAMES_1080P (default 300),
+ * Environment: BENCH_RUNS (default 7), BENCH_FRAMES_1080P (default 300),
  * BENCH_FRAMES_4K (default 75), BENCH_SEEKS (default 100),
  * BENCH_LOOP_FRAMES (default 3000).
  */
@@ -426,6 +428,7 @@ typedef struct
   gdouble faults[N_TOUCH][N_CONTENDERS];
   gdouble pass_us[N_TOUCH][N_CONTENDERS];       /* µs per frame */
   gdouble loop_us;              /* memmapsrc ! fakesink, looping */
+  gdouble big_pass_us, big_loop_us;     /* the same with BIG_WINDOW */
 } SeqResult;
 
 static void
@@ -541,6 +544,41 @@ bench_loop (const Resolution * res, guint frames, guint runs, gdouble * min,
   *max = bench_series_max (&series);
   bench_series_clear (&series);
   return median;
+}
+
+/* memmapsrc ! fakesink with the engine's window-size raised to BIG_WINDOW
+ * (the whole store in one window): what is left of the per-frame cost
+ * once no window is mapped or looked up on the way. One pass with fresh
+ * mappings and looping, µs per frame, medians of @runs. */
+#define BIG_WINDOW (G_GUINT64_CONSTANT (1) << 30)
+
+static void
+bench_big_window (const Resolution * res, const gchar * dir, guint frames,
+    guint runs, SeqResult * out)
+{
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  BenchSeries pass;
+  guint64 old_window;
+  gdouble mn, mx;
+  guint r;
+
+  g_object_get (engine, "window-size", &old_window, NULL);
+  g_object_set (engine, "window-size", BIG_WINDOW, NULL);
+  bench_series_init (&pass, "pass", runs);
+  for (r = 0; r < runs; r++) {
+    gdouble fps, faults;
+    glong major;
+    guint64 xor;
+
+    run_contender (res, CONTENDER_MEMMAPSRC, TOUCH_NONE, dir, &fps, &faults,
+        &major, &xor);
+    bench_series_add (&pass, 1e6 / fps);
+  }
+  out->big_pass_us = bench_series_median (&pass);
+  bench_series_clear (&pass);
+  out->big_loop_us = bench_loop (res, frames, runs, &mn, &mx);
+  g_object_set (engine, "window-size", old_window, NULL);
+  gst_memmap_engine_clear_all (engine);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -676,7 +714,7 @@ main (int argc, char **argv)
 
   gst_init (&argc, &argv);
 
-  runs = MAX (1, env_uint ("BENCH_RUNS", 5));
+  runs = MAX (1, env_uint ("BENCH_RUNS", 7));
   n_seeks = MAX (1, env_uint ("BENCH_SEEKS", 100));
   loop_frames = MAX (2, env_uint ("BENCH_LOOP_FRAMES", 3000));
   res[0].frames = MAX (2, env_uint ("BENCH_FRAMES_1080P", 300));
@@ -688,6 +726,7 @@ main (int argc, char **argv)
     bench_sequential (&res[i], runs, dir, &seq[i]);
     seq[i].loop_us = bench_loop (&res[i], loop_frames, runs, &loop_min[i],
         &loop_max[i]);
+    bench_big_window (&res[i], dir, loop_frames, runs, &seq[i]);
 
     if (i == 0) {
       g_print ("\n%s: %u random flushing accurate seeks, from the seek to "
@@ -741,6 +780,12 @@ main (int argc, char **argv)
       "%.2f..%.2f)\n", "loop=true", seq[0].loop_us, seq[1].loop_us,
       seq[1].loop_us / seq[0].loop_us, loop_frames, loop_min[0], loop_max[0],
       loop_min[1], loop_max[1]);
+  g_print ("  %-28s %9.2f %9.2f %8.2fx\n", "one pass, 1 GiB window",
+      seq[0].big_pass_us, seq[1].big_pass_us,
+      seq[1].big_pass_us / seq[0].big_pass_us);
+  g_print ("  %-28s %9.2f %9.2f %8.2fx\n", "loop=true, 1 GiB window",
+      seq[0].big_loop_us, seq[1].big_loop_us,
+      seq[1].big_loop_us / seq[0].big_loop_us);
 
   g_print ("\nmemmapsrc-vs-filesrc: untouched %.1fx (1080p) %.1fx (4K) "
       "[target 20x]; every byte read %.2fx (1080p) %.2fx (4K) "
