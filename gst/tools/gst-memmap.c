@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1053,6 +1054,374 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* stats                                                                    */
+
+/* The files some process holds a flock() on, from /proc/locks: keys
+ * "major:minor:inode". */
+static GHashTable *
+locked_files (void)
+{
+  GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  gchar *contents = NULL, **lines, **l;
+
+  if (!g_file_get_contents ("/proc/locks", &contents, NULL, NULL))
+    return set;
+  lines = g_strsplit (contents, "\n", -1);
+  g_free (contents);
+  for (l = lines; *l; l++) {
+    gchar kind[16], adv[16], rw[16];
+    guint maj, min;
+    guint64 ino;
+    gint pid;
+
+    if (sscanf (*l, "%*d: %15s %15s %15s %d %x:%x:%" G_GUINT64_FORMAT,
+            kind, adv, rw, &pid, &maj, &min, &ino) == 7 &&
+        strcmp (kind, "FLOCK") == 0)
+      g_hash_table_add (set, g_strdup_printf ("%u:%u:%" G_GUINT64_FORMAT,
+              maj, min, ino));
+  }
+  g_strfreev (lines);
+  return set;
+}
+
+static gboolean
+is_locked (GHashTable * locks, const gchar * path)
+{
+  struct stat st;
+  gchar *key;
+  gboolean ret;
+
+  if (lstat (path, &st) < 0)
+    return FALSE;
+  key = g_strdup_printf ("%u:%u:%" G_GUINT64_FORMAT, major (st.st_dev),
+      minor (st.st_dev), (guint64) st.st_ino);
+  ret = g_hash_table_contains (locks, key);
+  g_free (key);
+  return ret;
+}
+
+static gboolean
+is_hash_name (const gchar * name)
+{
+  guint i;
+
+  for (i = 0; i < 64; i++)
+    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
+      return FALSE;
+  return name[64] == '\0';
+}
+
+static gboolean
+is_store_name (const gchar * name)
+{
+  guint i;
+
+  if (name[0] != 's')
+    return FALSE;
+  for (i = 1; i <= 6; i++)
+    if (!g_ascii_isdigit (name[i]))
+      return FALSE;
+  return strcmp (name + 7, ".store") == 0;
+}
+
+typedef struct
+{
+  gchar *hash;
+  guint64 frames;
+  guint64 bytes;
+  guint n_stores;
+  gint64 last_use;              /* seconds since the epoch, 0 = unknown */
+  gchar *video;                 /* "GRAY8 1920x1080", or NULL */
+  gchar *state;
+} CacheEntry;
+
+static void
+cache_entry_free (CacheEntry * e)
+{
+  g_free (e->hash);
+  g_free (e->video);
+  g_free (e->state);
+  g_free (e);
+}
+
+static gint
+compare_last_use (gconstpointer a, gconstpointer b)
+{
+  const CacheEntry *x = *(CacheEntry * const *) a;
+  const CacheEntry *y = *(CacheEntry * const *) b;
+
+  /* most recently used first */
+  return (x->last_use < y->last_use) - (x->last_use > y->last_use);
+}
+
+/* What memmapcache's meta file says (docs/elements.md). */
+static gchar *
+read_cache_meta (const gchar * dir)
+{
+  gchar *path = g_build_filename (dir, "meta", NULL);
+  gchar *contents = NULL, *ret = NULL;
+  gsize len;
+  struct stat st;
+  GKeyFile *kf;
+
+  if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > 65536 ||
+      !g_file_get_contents (path, &contents, &len, NULL)) {
+    g_free (path);
+    return NULL;
+  }
+  kf = g_key_file_new ();
+  if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL) &&
+      g_key_file_get_integer (kf, "memmapcache", "version", NULL) == 1) {
+    gchar *start = g_key_file_get_string (kf, "memmapcache", "start", NULL);
+    gchar *end = g_key_file_get_string (kf, "memmapcache", "end", NULL);
+    gboolean complete = g_key_file_get_boolean (kf, "memmapcache",
+        "complete", NULL);
+    guint64 s = 0, e = 0;
+
+    if (complete && start && end &&
+        g_ascii_string_to_unsigned (start, 10, 0, G_MAXINT64, &s, NULL) &&
+        g_ascii_string_to_unsigned (end, 10, 0, G_MAXINT64, &e, NULL) &&
+        e >= s) {
+      gchar *d = format_time (e - s);
+
+      ret = g_strdup_printf ("complete, %s", d);
+      g_free (d);
+    } else {
+      ret = g_strdup ("partial");
+    }
+    g_free (start);
+    g_free (end);
+  }
+  g_key_file_free (kf);
+  g_free (contents);
+  g_free (path);
+  return ret;
+}
+
+static CacheEntry *
+scan_cache_entry (const gchar * cache_dir, const gchar * hash,
+    GHashTable * locks)
+{
+  CacheEntry *e = g_new0 (CacheEntry, 1);
+  gchar *dir = g_build_filename (cache_dir, hash, NULL);
+  gchar *lock = g_build_filename (dir, "lock", NULL);
+  gchar *wlock = g_build_filename (dir, "write.lock", NULL);
+  GString *state = g_string_new (NULL);
+  gchar *meta;
+  GDir *d;
+  const gchar *name;
+  struct stat st;
+
+  e->hash = g_strdup (hash);
+  if (lstat (lock, &st) == 0)
+    e->last_use = st.st_mtim.tv_sec;
+
+  d = g_dir_open (dir, 0, NULL);
+  while (d && (name = g_dir_read_name (d)) != NULL) {
+    gchar *path = g_build_filename (dir, name, NULL);
+
+    if (lstat (path, &st) == 0 && S_ISREG (st.st_mode)) {
+      e->bytes += (guint64) st.st_blocks * 512;
+      if (is_store_name (name)) {
+        GError *err = NULL;
+        GstMemmapStoreReader *r;
+
+        /* the library reader validates the store before anything in it
+         * is believed */
+        r = gst_memmap_store_reader_open (gst_memmap_engine_get_default (),
+            path, &err);
+        e->n_stores++;
+        if (r) {
+          const GstVideoInfo *info = gst_memmap_store_reader_get_layout (r);
+
+          e->frames += gst_memmap_store_reader_get_committed (r) -
+              gst_memmap_store_reader_get_first_frame (r);
+          if (e->video == NULL)
+            e->video = g_strdup_printf ("%s %dx%d",
+                gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
+                GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info));
+          gst_memmap_store_reader_free (r);
+        } else {
+          g_string_append_printf (state, "%s%s: %s", state->len ? "; " : "",
+              name, err->domain == GST_MEMMAP_ERROR &&
+              (err->code == GST_MEMMAP_ERROR_CORRUPT ||
+                  err->code == GST_MEMMAP_ERROR_VERSION) ? "corrupt" :
+              "unreadable");
+          g_clear_error (&err);
+        }
+      }
+    }
+    g_free (path);
+  }
+  if (d)
+    g_dir_close (d);
+
+  meta = read_cache_meta (dir);
+  g_string_prepend (state, meta ? meta : "no meta");
+  g_free (meta);
+  if (is_locked (locks, wlock))
+    g_string_append (state, ", being recorded");
+  else if (is_locked (locks, lock))
+    g_string_append (state, ", in use");
+  e->state = g_string_free (state, FALSE);
+
+  g_free (lock);
+  g_free (wlock);
+  g_free (dir);
+  return e;
+}
+
+static gint
+cmd_stats (gint argc, gchar ** argv)
+{
+  GOptionContext *ctx;
+  GPtrArray *entries;
+  GHashTable *locks;
+  GDir *d;
+  GError *err = NULL;
+  const gchar *name;
+  gchar *cache_dir, *s1, *s2;
+  guint64 total_bytes = 0, total_frames = 0, other_bytes = 0;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  struct stat st;
+  guint i, evicting = 0;
+  gint ret = EXIT_FAIL;
+
+  ctx = g_option_context_new ("[CACHE_DIR] - what a memmapcache cache "
+      "directory holds");
+  g_option_context_set_summary (ctx,
+      "Lists the streams cached in CACHE_DIR (default: memmapcache's default,\n"
+      "$XDG_CACHE_HOME/gst-memmap): per stream its frames, bytes on disk,\n"
+      "last use, video format and state (complete or partial, in use, being\n"
+      "recorded), most recently used first, and the totals. Every store is\n"
+      "opened with the library's validating reader; nothing is changed.");
+  if (!parse_options (ctx, &argc, &argv)) {
+    g_option_context_free (ctx);
+    return EXIT_USAGE;
+  }
+  g_option_context_free (ctx);
+  if (argc > 2) {
+    fail ("expected at most one CACHE_DIR (try --help)");
+    return EXIT_USAGE;
+  }
+  cache_dir = argc == 2 ? g_strdup (argv[1]) :
+      g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
+
+  if (stat (cache_dir, &st) < 0) {
+    if (errno == ENOENT && argc < 2) {
+      /* the default directory is made by the first memmapcache */
+      g_print ("cache:    %s (not made yet)\nstreams:  0, 0 frames, 0 bytes "
+          "on disk\n", cache_dir);
+      ret = EXIT_OK;
+      goto out;
+    }
+    fail ("cannot open the cache directory '%s': %s", cache_dir,
+        g_strerror (errno));
+    goto out;
+  }
+  if (!S_ISDIR (st.st_mode)) {
+    fail ("'%s' is not a directory", cache_dir);
+    goto out;
+  }
+  d = g_dir_open (cache_dir, 0, &err);
+  if (d == NULL) {
+    fail ("%s", err->message);
+    g_clear_error (&err);
+    goto out;
+  }
+  locks = locked_files ();
+  entries = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      cache_entry_free);
+  while ((name = g_dir_read_name (d)) != NULL) {
+    gchar *path = g_build_filename (cache_dir, name, NULL);
+
+    if (is_hash_name (name) && lstat (path, &st) == 0 &&
+        S_ISDIR (st.st_mode)) {
+      CacheEntry *e = scan_cache_entry (cache_dir, name, locks);
+
+      total_bytes += e->bytes;
+      total_frames += e->frames;
+      g_ptr_array_add (entries, e);
+    } else if (g_str_has_prefix (name, ".evict-")) {
+      evicting++;
+    } else if (strcmp (name, "frames") == 0 && lstat (path, &st) == 0 &&
+        S_ISDIR (st.st_mode)) {
+      /* gst_memmap_map_video_frames()'s index */
+      GDir *sub = g_dir_open (path, 0, NULL);
+      const gchar *n;
+
+      while (sub && (n = g_dir_read_name (sub)) != NULL) {
+        gchar *p = g_build_filename (path, n, NULL);
+
+        if (lstat (p, &st) == 0 && S_ISREG (st.st_mode))
+          other_bytes += (guint64) st.st_blocks * 512;
+        g_free (p);
+      }
+      if (sub)
+        g_dir_close (sub);
+    }
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_hash_table_unref (locks);
+  g_ptr_array_sort (entries, compare_last_use);
+
+  s1 = format_size (total_bytes);
+  g_print ("cache:    %s\n", cache_dir);
+  g_print ("streams:  %u, %" G_GUINT64_FORMAT " frames, %s on disk\n",
+      entries->len, total_frames, s1);
+  g_free (s1);
+  if (evicting > 0)
+    g_print ("evicting: %u stream%s being deleted\n", evicting,
+        evicting == 1 ? "" : "s");
+  if (entries->len > 0)
+    g_print ("\n%-16s %8s %12s  %-30s %-18s %s\n", "stream", "frames",
+        "on disk", "last use", "video", "state");
+  for (i = 0; i < entries->len; i++) {
+    CacheEntry *e = g_ptr_array_index (entries, i);
+    gchar hash[17];
+    gchar *when;
+
+    g_strlcpy (hash, e->hash, sizeof (hash));
+    s1 = format_size (e->bytes);
+    if (e->last_use > 0) {
+      GDateTime *dt = g_date_time_new_from_unix_local (e->last_use);
+      gint64 ago = now - e->last_use;
+
+      s2 = g_date_time_format (dt, "%Y-%m-%d %H:%M");
+      g_date_time_unref (dt);
+      if (ago < 120)
+        when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " s ago)", s2,
+            MAX (ago, 0));
+      else if (ago < 7200)
+        when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " min ago)", s2,
+            ago / 60);
+      else
+        when = g_strdup (s2);
+      g_free (s2);
+    } else {
+      when = g_strdup ("unknown");
+    }
+    g_print ("%-16s %8" G_GUINT64_FORMAT " %12s  %-30s %-18s %s\n", hash,
+        e->frames, s1, when, e->video ? e->video : "-", e->state);
+    g_free (when);
+    g_free (s1);
+  }
+  if (other_bytes > 0) {
+    s1 = format_size (other_bytes);
+    g_print ("\n(and %s of gst_memmap_map_video_frames() index files)\n", s1);
+    g_free (s1);
+  }
+  g_ptr_array_unref (entries);
+  ret = EXIT_OK;
+
+out:
+  g_free (cache_dir);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
 
 typedef struct
 {
@@ -1070,6 +1439,8 @@ static const Command commands[] = {
       "decode a video into a frame store", cmd_ingest},
   {"export", "STORE [--frame N] -o FILE.png", "write one frame as a PNG",
       cmd_export},
+  {"stats", "[CACHE_DIR]", "what a memmapcache cache directory holds",
+      cmd_stats},
 };
 
 static void

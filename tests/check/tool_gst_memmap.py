@@ -11,7 +11,9 @@ the store (gst/python/gstmemmap_numpy.py).
 Exit status 77 (skipped) if numpy or x264enc is missing.
 """
 
+import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -124,10 +126,10 @@ try:
     # --- usage -----------------------------------------------------------
     expect([], 2, err_has=['Usage: gst-memmap COMMAND'], what='no command')
     out, _ = expect(['--help'], 0, out_has=['info', 'verify', 'ingest',
-                                            'export'])
+                                            'export', 'stats'])
     expect(['help', 'verify'], 0, out_has=['Exit status'])
     expect(['frobnicate'], 2, err_has=["unknown command 'frobnicate'"])
-    for cmd in ('info', 'verify', 'ingest', 'export'):
+    for cmd in ('info', 'verify', 'ingest', 'export', 'stats'):
         expect([cmd, '--help'], 0, out_has=['gst-memmap %s' % cmd])
         expect([cmd, '--no-such-option'], 2,
                err_has=['gst-memmap %s:' % cmd, 'no-such-option'])
@@ -330,6 +332,56 @@ try:
     expect(['verify', ring], 0, out_has=['OK: 16 frames (34..49)'])
     expect(['export', ring, '--frame', '3', '-o', png], 1,
            err_has=['holds frames 34..49'])
+
+    # --- stats of a memmapcache directory ---------------------------------
+    cache = os.path.join(tmp, 'cache')
+    uri = 'file://' + clip
+    launch('uridecodebin uri=%s ! videoconvert ! video/x-raw,format=GRAY8 ! '
+           'memmapcache cache-dir=%s ! fakesink' % (uri, cache))
+    launch('uridecodebin uri=%s ! videoconvert ! video/x-raw,format=RGBA ! '
+           'memmapcache cache-dir=%s ! identity eos-after=10 ! fakesink'
+           % (uri, cache))
+    out, _ = expect(['stats', cache], 0, out_has=[
+        'cache:    ' + cache, 'streams:  2, ', 'GRAY8 320x240',
+        'RGBA 320x240', 'complete, 0:00:02.000000000', 'partial',
+        'last use'], what='stats: a complete and a partial stream')
+    rows = [l for l in out.splitlines() if re.match(r'^[0-9a-f]{16} ', l)]
+    check(len(rows) == 2, 'stats: one row per stream')
+    gray = [l for l in rows if 'GRAY8' in l]
+    check(len(gray) == 1 and re.search(r' %d +[\d.]+ [kMG]B ' % N, gray[0])
+          is not None, 'stats: the GRAY8 stream has %d frames' % N)
+    m = re.search(r'streams:  2, (\d+) frames, ([\d.]+ [kMG]?B)', out)
+    check(m is not None and int(m.group(1)) >= N + 10, 'stats: totals')
+
+    # a stream someone uses (a shared flock on its lock, as memmapcache
+    # users hold), and a corrupt store
+    entries = [n for n in os.listdir(cache) if len(n) == 64]
+    held = os.path.join(cache, entries[0], 'lock')
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        out, _ = expect(['stats', cache], 0, out_has=['in use'],
+                        what='stats: a stream in use')
+    finally:
+        os.close(fd)
+    bad = os.path.join(cache, 'f' * 64)
+    os.mkdir(bad, 0o700)
+    with open(os.path.join(bad, 's000000.store'), 'wb') as f:
+        f.write(b'GSTMMAP\x1a' + b'\xff' * 8000)
+    out, _ = expect(['stats', cache], 0, out_has=[
+        'streams:  3, ', 's000000.store: corrupt', 'no meta'],
+        what='stats: a corrupt store is reported, not trusted')
+    xdg = dict(ENV)
+    xdg['XDG_CACHE_HOME'] = tmp
+    p = subprocess.run([TOOL, 'stats'], capture_output=True, text=True,
+                       env=xdg)
+    check(p.returncode == 0 and 'cache:    %s/gst-memmap (not made yet)'
+          % tmp in p.stdout and 'streams:  0, 0 frames' in p.stdout,
+          'stats: the default directory under $XDG_CACHE_HOME')
+    expect(['stats', os.path.join(tmp, 'no-cache')], 1,
+           err_has=['no-cache', 'No such file or directory'])
+    expect(['stats', clip], 1, err_has=['is not a directory'])
+    expect(['stats', cache, cache], 2, err_has=['at most one CACHE_DIR'])
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
