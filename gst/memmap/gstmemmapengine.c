@@ -507,6 +507,47 @@ destroy_queue (GQueue * q)
     mapping_destroy (link->data);
 }
 
+/* Unmaps every cached mapping nobody holds (their fds are closed too).
+ * Returns how many. No lock held. */
+static guint
+evict_unused (GstMemmapEngine * self)
+{
+  GQueue to_destroy = G_QUEUE_INIT;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  while (self->lru.length > 0)
+    evict_one_locked (self, &to_destroy);
+  g_mutex_unlock (&self->lock);
+  n = to_destroy.length;
+  destroy_queue (&to_destroy);
+  return n;
+}
+
+/* open() that, when the process has no file descriptor left (EMFILE,
+ * ENFILE), gives back those of the unused cached mappings and tries once
+ * more, as a failed mmap() does on ENOMEM. No lock held. */
+static gint
+open_retry (GstMemmapEngine * self, const gchar * path, gint flags,
+    mode_t mode)
+{
+  gint fd = open (path, flags, mode);
+  guint n;
+
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+    gint err_no = errno;
+
+    n = evict_unused (self);
+    GST_INFO_OBJECT (self, "open of %s failed: %s; evicted %u mappings%s",
+        path, g_strerror (err_no), n, n > 0 ? " and retrying" : "");
+    if (n > 0)
+      fd = open (path, flags, mode);
+    else
+      errno = err_no;
+  }
+  return fd;
+}
+
 static gboolean
 read_fully (gint fd, guint8 * buf, gsize size, guint64 offset, gint * err_no)
 {
@@ -564,17 +605,13 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     if (p == MAP_FAILED) {
       err_no = errno;
       if (err_no == ENOMEM && !retried) {
-        GQueue to_destroy = G_QUEUE_INIT;
+        guint n;
 
         /* out of address space or map count: drop everything unused and
          * try once more */
-        g_mutex_lock (&self->lock);
-        while (self->lru.length > 0)
-          evict_one_locked (self, &to_destroy);
-        g_mutex_unlock (&self->lock);
+        n = evict_unused (self);
         GST_INFO_OBJECT (self, "mmap of %s failed with ENOMEM, evicted %u "
-            "mappings and retrying", m->path, to_destroy.length);
-        destroy_queue (&to_destroy);
+            "mappings and retrying", m->path, n);
         retried = TRUE;
         goto again;
       }
@@ -690,7 +727,8 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
       m->fd = fd;
       fd = -1;
     } else {
-      m->fd = open (path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+      m->fd = open_retry (self, path, (writable ? O_RDWR : O_RDONLY) |
+          O_CLOEXEC, 0);
       if (m->fd < 0) {
         set_errno_error (error, errno, "open", path, writable ?
             " for reading and writing" : " for reading");
@@ -1161,6 +1199,34 @@ fallocate_fd (gint fd, const gchar * path, guint64 size, GError ** error)
   return TRUE;
 }
 
+gint
+gst_memmap_engine_open (GstMemmapEngine * engine, const gchar * path,
+    gint flags, guint mode)
+{
+  return open_retry (engine, path, flags, (mode_t) mode);
+}
+
+gboolean
+gst_memmap_engine_reserve_fd (GstMemmapEngine * engine, gint fd,
+    const gchar * path, guint64 size, GError ** error)
+{
+  struct stat st;
+
+  if (!check_reserve_size (path, size, error))
+    return FALSE;
+  if (fstat (fd, &st) < 0) {
+    set_errno_error (error, errno, "stat", path, "");
+    return FALSE;
+  }
+  if (!check_regular (&st, path, error))
+    return FALSE;
+  if (!fallocate_fd (fd, path, size, error))
+    return FALSE;
+  GST_DEBUG_OBJECT (engine, "reserved %" G_GUINT64_FORMAT " bytes of %s",
+      size, path);
+  return TRUE;
+}
+
 /* Drops (or dooms) every cached mapping of @path, matched by name or, when
  * @st is not NULL, by device and inode. */
 static guint
@@ -1247,10 +1313,11 @@ gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
     return NULL;
   }
 
-  fd = open (path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0666);
+  fd = open_retry (engine, path,
+      O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (fd < 0 && errno == EEXIST) {
     created = FALSE;
-    fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    fd = open_retry (engine, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
   }
   if (fd < 0) {
     set_errno_error (error, errno, "create", path, "");
@@ -1322,7 +1389,7 @@ gst_memmap_engine_reserve_file (GstMemmapEngine * engine, const gchar * path,
   if (!check_reserve_size (path, size, error))
     return FALSE;
 
-  fd = open (path, O_RDWR | O_CLOEXEC);
+  fd = open_retry (engine, path, O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) {
     set_errno_error (error, errno, "open", path, " for writing");
     return FALSE;
