@@ -11,6 +11,7 @@
 #endif
 
 #include "memmap.h"
+#include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define GST_CAT_DEFAULT gst_memmap_debug
 
 static gboolean
 checked_mul (guint64 * dest, guint64 a, guint64 b)
@@ -685,15 +688,18 @@ plane_outside:
  * CORRUPT for a file too short to hold a header. On success *fd_out (if
  * not NULL) is the open file, which the caller closes. */
 gboolean
-gst_memmap_store_read_header (const gchar * path, gint * fd_out,
-    GstMemmapStoreHeader * hdr, guint64 * file_size, GError ** error)
+gst_memmap_store_read_header (GstMemmapEngine * engine, const gchar * path,
+    gint * fd_out, GstMemmapStoreHeader * hdr, guint64 * file_size,
+    GError ** error)
 {
   struct stat st;
   gssize n;
   gint fd, err;
 
-  /* O_NONBLOCK: never hang on a FIFO; no effect on a regular file */
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  /* O_NONBLOCK: never hang on a FIFO; no effect on a regular file. Out of
+   * file descriptors, the engine gives back those of unused mappings. */
+  fd = gst_memmap_engine_open (engine, path, O_RDONLY | O_CLOEXEC |
+      O_NONBLOCK, 0);
   if (fd < 0)
     goto open_failed;
   if (fstat (fd, &st) < 0)
@@ -812,6 +818,16 @@ maps_same_file (GstMemmapStoreMaps * maps, GstMemmapMapping * m)
   return (guint64) st.st_dev == maps->dev && (guint64) st.st_ino == maps->ino;
 }
 
+/* TRUE if the store's path still names the file we validated */
+static gboolean
+path_names_file (GstMemmapStoreMaps * maps)
+{
+  struct stat st;
+
+  return stat (maps->path, &st) == 0 && (guint64) st.st_dev == maps->dev &&
+      (guint64) st.st_ino == maps->ino;
+}
+
 /* Returns (transfer none) a mapping that holds [offset, offset + size),
  * valid until the next call or gst_memmap_store_maps_clear(); take a
  * reference to keep it longer. */
@@ -851,11 +867,24 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
   }
 
   for (attempt = 0; attempt < 2; attempt++) {
+    GError *err = NULL;
+
     m = gst_memmap_engine_map_range (maps->engine,
         gst_memmap_store_maps_get_path (maps), offset, size, maps->flags,
-        error);
-    if (m == NULL)
+        &err);
+    if (m == NULL) {
+      /* the path may name another file now (shorter, or not a file at
+       * all): that is no reason to fail, go through our descriptor */
+      if (!maps->use_fd_path && !path_names_file (maps)) {
+        GST_INFO ("%s no longer names the store: %s", maps->path,
+            err->message);
+        g_clear_error (&err);
+        maps->use_fd_path = TRUE;
+        continue;
+      }
+      g_propagate_error (error, err);
       return NULL;
+    }
     if (maps_same_file (maps, m))
       break;
     /* the path names another file now: go through our descriptor */

@@ -94,7 +94,8 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!gst_memmap_store_read_header (path, &fd, &hdr, &file_size, error))
+  if (!gst_memmap_store_read_header (engine, path, &fd, &hdr, &file_size,
+          error))
     return NULL;
 
   self = g_new0 (GstMemmapStoreReader, 1);

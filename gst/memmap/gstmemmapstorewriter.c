@@ -205,13 +205,22 @@ mismatch:
 /* Opens @path for the writer's lock; -1 (no error) if it does not exist or
  * is not a regular file we could reuse. Fails if another writer holds it. */
 static gboolean
-open_existing (const gchar * path, gint * fd_out, GError ** error)
+open_existing (GstMemmapEngine * engine, const gchar * path, gint * fd_out,
+    GError ** error)
 {
   gint fd;
 
   *fd_out = -1;
-  /* O_NONBLOCK: never hang on a FIFO */
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  /* O_NONBLOCK: never hang on a FIFO. Read-write when we may: a store
+   * reused in place grows through this descriptor; read-only is enough
+   * for the lock of a store that will be replaced. O_NOFOLLOW: a symbolic
+   * link at @path is replaced, never reused. */
+  fd = gst_memmap_engine_open (engine, path,
+      O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS ||
+          errno == ETXTBSY))
+    fd = gst_memmap_engine_open (engine, path,
+        O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0)
     return TRUE;
 
@@ -269,6 +278,11 @@ try_reuse (GstMemmapStoreWriter * self, gint fd)
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) ||
       (guint64) st.st_size < sizeof (hdr))
     return FALSE;
+  /* the store grows through this descriptor (ensure_chunk) */
+  if ((fcntl (fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
+    GST_INFO ("not reusing %s: not writable", self->path);
+    return FALSE;
+  }
   do {
     n = pread (fd, &hdr, sizeof (hdr), 0);
   } while (n < 0 && errno == EINTR);
@@ -325,42 +339,98 @@ fsync_dir (const gchar * path)
   return ret;
 }
 
+/* Creates the temporary file of a new store next to @path: a name no
+ * other process can guess (the pid and 64 random bits), made with O_EXCL
+ * and O_NOFOLLOW, so that nothing planted in the directory (a symbolic or
+ * hard link to another file) is ever opened, truncated or written; a name
+ * that exists is never reused, another one is drawn. Returns the open file
+ * (read-write, locked) and its name in @tmp_out, or -1 with @error set. */
+static gint
+create_temp (GstMemmapStoreWriter * self, gchar ** tmp_out, GError ** error)
+{
+  gchar *tmp = NULL;
+  guint attempt;
+  gint fd = -1, err = EEXIST;
+
+  for (attempt = 0; attempt < 16 && err == EEXIST; attempt++) {
+    guint32 r1 = g_random_int (), r2 = g_random_int ();
+
+    g_free (tmp);
+    tmp = g_strdup_printf ("%s.tmp-%u-%08x%08x", self->path,
+        (guint) getpid (), r1, r2);
+    fd = gst_memmap_engine_open (self->engine, tmp,
+        O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0666);
+    err = fd < 0 ? errno : 0;
+    if (err == EEXIST)
+      GST_WARNING ("%s exists already: drawing another name", tmp);
+  }
+  if (fd < 0) {
+    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+        "Could not create file '%s': %s", tmp, g_strerror (err));
+    g_free (tmp);
+    return -1;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0)
+    GST_WARNING ("cannot lock %s: %s", tmp, g_strerror (errno));
+  *tmp_out = tmp;
+  return fd;
+}
+
+static gboolean
+same_file (gint fd_a, gint fd_b)
+{
+  struct stat a, b;
+
+  return fstat (fd_a, &a) == 0 && fstat (fd_b, &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* TRUE if @path (not followed) still names the file open on @fd */
+static gboolean
+same_file_as_name (gint fd, const gchar * path)
+{
+  struct stat a, b;
+
+  return fstat (fd, &a) == 0 && lstat (path, &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Creates a new store in a temporary file next to @path and renames it over
  * @path once its header is complete: readers never see a half-made header,
- * and readers of a file that was at @path keep reading that file. */
+ * and readers of a file that was at @path keep reading that file. A
+ * symbolic link at @path is replaced, not followed (rename() works on the
+ * link itself). */
 static gboolean
 create_new (GstMemmapStoreWriter * self, const gchar * caps_str,
     GError ** error)
 {
   GstMemmapMapping *m = NULL;
   GstMemmapStoreHeader *hdr;
-  gchar *tmp;
+  gchar *tmp = NULL;
   guint64 size;
-  gint fd = -1;
+  gint fd;
 
-  tmp = g_strdup_printf ("%s.tmp-%u-%08x", self->path, (guint) getpid (),
-      g_random_int ());
+  fd = create_temp (self, &tmp, error);
+  if (fd < 0)
+    return FALSE;
 
+  /* the engine opens the name again (it finds the empty file we made):
+   * make sure it mapped our file and not one swapped in meanwhile */
   m = gst_memmap_engine_create_file (self->engine, tmp,
       GST_MEMMAP_STORE_HEADER_SIZE, error);
   if (m == NULL)
     goto failed;
-
-  fd = open (tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
-    GST_WARNING ("cannot lock %s: %s", tmp, g_strerror (errno));
-  if (fd < 0) {
-    gint err = errno;
-
-    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not open '%s': %s", tmp, g_strerror (err));
+  if (!same_file (fd, gst_memmap_mapping_get_fd (m))) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "Could not create frame store '%s': '%s' was replaced while it was "
+        "being created", self->path, tmp);
     goto failed;
   }
 
   /* the first chunk (append) or the whole ring, reserved before any byte
-   * of it is written through a mapping */
+   * of it is written through a mapping, through our own descriptor */
   size = self->geo.data_offset + self->geo.chunk_stride;
-  if (!gst_memmap_engine_reserve_file (self->engine, tmp, size, error))
+  if (!gst_memmap_engine_reserve_fd (self->engine, fd, tmp, size, error))
     goto failed;
   self->chunks_reserved = 1;
 
@@ -411,10 +481,11 @@ failed:
     if (m) {
       gst_memmap_mapping_unref (m);
       gst_memmap_engine_unmap (self->engine, tmp);
-      unlink (tmp);
     }
-    if (fd >= 0)
-      close (fd);
+    /* the name is ours (O_EXCL): nobody else's file goes */
+    if (same_file_as_name (fd, tmp))
+      unlink (tmp);
+    close (fd);
     g_free (tmp);
     return FALSE;
   }
@@ -546,7 +617,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
     }
   }
 
-  if (!open_existing (path, &fd, error))
+  if (!open_existing (engine, path, &fd, error))
     goto failed;
   if (fd >= 0 && (flags & GST_MEMMAP_STORE_WRITER_FLAG_REUSE) &&
       try_reuse (self, fd)) {
@@ -826,8 +897,9 @@ ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
         self->path, chunk);
     return FALSE;
   }
-  if (!gst_memmap_engine_reserve_file (self->engine,
-          gst_memmap_store_maps_get_path (&self->maps), size, error))
+  /* through the file we hold open: the path may name another file now */
+  if (!gst_memmap_engine_reserve_fd (self->engine, self->fd, self->path, size,
+          error))
     return FALSE;
 
   self->n_reservations++;
