@@ -137,6 +137,9 @@ struct _GstMemmapCache
   gboolean idle;                /* the task is paused, or about to be */
   gboolean need_flush_stop;     /* the task pushes FLUSH_STOP first */
   guint32 flush_seqnum;
+  guint flush_gen;              /* served seeks so far */
+  guint flush_done_gen;         /* of those, flushes stopped */
+  GThread *task_thread;         /* the thread of the src task */
   gboolean upstream_pushing;    /* the sink side pushes downstream */
   GThread *pushing_thread;      /* which thread, while it does */
   gboolean readable;            /* frames may be served */
@@ -151,6 +154,11 @@ struct _GstMemmapCache
   gboolean handover_flushed;    /* handover: its flush came back */
   gboolean own_segment;         /* downstream has our segment, not
                                  * upstream's */
+  gboolean await_segment;       /* pass: drop data until upstream's flush
+                                 * or segment of the seek we forwarded */
+  guint32 await_seqnum;         /* that seek's seqnum */
+  gboolean upstream_eos_pending;        /* we returned GST_FLOW_EOS upstream;
+                                         * its EOS event has not come yet */
   gboolean seen_seek;           /* the stream did not play from its start */
   GstClockTime seek_stop;       /* the stop of the last seek, or NONE */
   guint32 seqnum;
@@ -1142,6 +1150,10 @@ forward_event (GstMemmapCache * self, GstEvent * event)
   }
   ret = gst_pad_push_event (self->srcpad, event);
   end_upstream_push (self);
+  /* refused because we flush downstream ourselves (a seek served from the
+   * cache): the event is obsolete, and no reason for upstream to fail */
+  if (!ret && GST_PAD_IS_FLUSHING (self->srcpad))
+    ret = TRUE;
   return ret;
 }
 
@@ -1161,6 +1173,27 @@ forward_event (GstMemmapCache * self, GstEvent * event)
  * task pushes FLUSH_STOP while it serves, no stale frame can follow it.
  * flush_lock keeps each FLUSH_START before the FLUSH_STOP that ends it.
  */
+
+/* Before a flushing seek goes upstream: when upstream was just stopped
+ * with GST_FLOW_EOS, let its EOS event through first. A flush racing with
+ * that EOS makes GstVideoDecoder fail the EOS and the demuxer post an
+ * error. Bounded, since not every upstream sends that EOS on to us (a
+ * multiqueue that already had EOS returned may drop it). */
+static void
+wait_upstream_stopped (GstMemmapCache * self)
+{
+  gint64 end = g_get_monotonic_time () + 200 * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&self->lock);
+  while (self->upstream_eos_pending && !self->shutdown) {
+    if (!g_cond_wait_until (&self->cond, &self->lock, end)) {
+      GST_DEBUG_OBJECT (self, "no EOS from upstream: seeking anyway");
+      break;
+    }
+  }
+  self->upstream_eos_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+}
 
 /* Under lock. */
 static void
@@ -1215,6 +1248,10 @@ stop_serving (GstMemmapCache * self, guint32 seqnum)
   event = gst_event_new_flush_stop (TRUE);
   gst_event_set_seqnum (event, seqnum);
   gst_pad_push_event (self->srcpad, event);
+  g_mutex_lock (&self->lock);
+  self->flush_done_gen = self->flush_gen;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->flush_lock);
 
   /* playback may have reached cached frames meanwhile */
@@ -1231,15 +1268,18 @@ serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
     GstClockTime stop, guint32 seqnum)
 {
   GstEvent *event = gst_event_new_flush_start ();
+  guint gen;
   gint i;
 
   gst_event_set_seqnum (event, seqnum);
 
   g_mutex_lock (&self->flush_lock);
-  /* the sink side stops pushing, then downstream (and whoever pushes into
-   * it) is flushed */
+  /* the sink side stops pushing and the task drops what it prepared (it
+   * waits for flush_lock before its FLUSH_STOP), then downstream is
+   * flushed */
   g_mutex_lock (&self->lock);
   self->mode = MODE_SERVE;
+  self->need_flush_stop = TRUE;
   g_mutex_unlock (&self->lock);
   gst_pad_push_event (self->srcpad, event);
 
@@ -1270,9 +1310,11 @@ serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
     self->segment.time = target;
   if (!GST_CLOCK_TIME_IS_VALID (self->segment.time))
     self->segment.time = target;
+  self->mode = MODE_SERVE;
   self->seqnum = seqnum;
   self->flush_seqnum = seqnum;
   self->need_flush_stop = TRUE;
+  gen = ++self->flush_gen;
   self->need_segment = TRUE;
   self->discont = TRUE;
   self->own_segment = TRUE;
@@ -1283,6 +1325,15 @@ serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
   start_task (self);
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->flush_lock);
+
+  /* Return once the task pushed FLUSH_STOP (it goes on with the segment
+   * and the first frame meanwhile): a seek that followed at once would
+   * otherwise meet flushing pads downstream and fail. */
+  g_mutex_lock (&self->lock);
+  while (self->flush_done_gen < gen && !self->shutdown &&
+      self->task_thread != g_thread_self ())
+    g_cond_wait (&self->cond, &self->lock);
+  g_mutex_unlock (&self->lock);
 }
 
 /* The task pushes the FLUSH_STOP of the last seek it was given. */
@@ -1291,6 +1342,8 @@ push_flush_stop (GstMemmapCache * self)
 {
   GstEvent *event = NULL;
 
+  guint gen;
+
   g_mutex_lock (&self->flush_lock);
   g_mutex_lock (&self->lock);
   if (self->need_flush_stop) {
@@ -1298,9 +1351,14 @@ push_flush_stop (GstMemmapCache * self)
     gst_event_set_seqnum (event, self->flush_seqnum);
     self->need_flush_stop = FALSE;
   }
+  gen = self->flush_gen;
   g_mutex_unlock (&self->lock);
   if (event)
     gst_pad_push_event (self->srcpad, event);
+  g_mutex_lock (&self->lock);
+  self->flush_done_gen = gen;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->flush_lock);
 }
 
@@ -1332,8 +1390,15 @@ hand_over (GstMemmapCache * self, GstClockTime pts)
   GST_INFO_OBJECT (self, "cached frames end at %" GST_TIME_FORMAT ": asking "
       "upstream for the rest", GST_TIME_ARGS (pts));
 
-  if (gst_pad_push_event (self->sinkpad, seek))
+  wait_upstream_stopped (self);
+  if (gst_pad_push_event (self->sinkpad, seek)) {
+    /* a flushing seek handled: whatever upstream pushes now is new */
+    g_mutex_lock (&self->lock);
+    if (self->mode == MODE_HANDOVER && self->handover_pts == pts)
+      self->handover_flushed = TRUE;
+    g_mutex_unlock (&self->lock);
     return;
+  }
 
   g_mutex_lock (&self->lock);
   ours = self->mode == MODE_HANDOVER && self->handover_pts == pts &&
@@ -1386,6 +1451,7 @@ gst_memmap_cache_loop (GstMemmapCache * self)
   gint i;
 
   g_mutex_lock (&self->lock);
+  self->task_thread = g_thread_self ();
   if (self->shutdown || self->mode != MODE_SERVE) {
     pause_task (self);
     g_mutex_unlock (&self->lock);
@@ -1652,6 +1718,7 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 
   g_mutex_lock (&self->lock);
   if (self->mode == MODE_SERVE) {
+    self->upstream_eos_pending = TRUE;
     g_mutex_unlock (&self->lock);
     GST_LOG_OBJECT (self, "serving from the cache: stopping upstream at %"
         GST_TIME_FORMAT, GST_TIME_ARGS (pts));
@@ -1661,7 +1728,9 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   if (self->mode == MODE_HANDOVER) {
     GstClockTime half = GST_CLOCK_TIME_IS_VALID (duration) ? duration / 2 : 0;
 
-    if (GST_CLOCK_TIME_IS_VALID (pts) && pts + half < self->handover_pts) {
+    /* data from before upstream handled our seek is stale */
+    if (!self->handover_flushed ||
+        (GST_CLOCK_TIME_IS_VALID (pts) && pts + half < self->handover_pts)) {
       g_mutex_unlock (&self->lock);
       GST_LOG_OBJECT (self, "dropping %" GST_TIME_FORMAT ", before the "
           "hand-over", GST_TIME_ARGS (pts));
@@ -1686,6 +1755,7 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
     if (i >= 0 && worth_serving (self, i)) {
       switch_to_serving (self, g_array_index (self->frames, CachedFrame,
               i).pts);
+      self->upstream_eos_pending = TRUE;
       self->first_buffer = FALSE;
       self->start_counted = TRUE;
       g_mutex_unlock (&self->lock);
@@ -1707,9 +1777,22 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
     self->last_end = pts + duration;
 
   if (!begin_upstream_push (self)) {
+    g_mutex_lock (&self->lock);
+    self->upstream_eos_pending = TRUE;
+    g_mutex_unlock (&self->lock);
     gst_buffer_unref (buffer);
     return GST_FLOW_EOS;
   }
+  g_mutex_lock (&self->lock);
+  if (self->await_segment) {
+    g_mutex_unlock (&self->lock);
+    end_upstream_push (self);
+    GST_LOG_OBJECT (self, "dropping %" GST_PTR_FORMAT ", from before the "
+        "seek", buffer);
+    gst_buffer_unref (buffer);
+    return GST_FLOW_OK;
+  }
+  g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buffer);
   end_upstream_push (self);
 
@@ -1768,8 +1851,15 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       self->seen_seek = TRUE;
       self->last_end = GST_CLOCK_TIME_NONE;
       g_mutex_lock (&self->lock);
-      if (self->mode == MODE_HANDOVER)
+      self->upstream_eos_pending = FALSE;
+      g_cond_broadcast (&self->cond);
+      if (self->mode == MODE_HANDOVER &&
+          gst_event_get_seqnum (event) == self->handover_seqnum)
         self->handover_flushed = TRUE;
+      /* what upstream pushes from now on answers the seek we forwarded */
+      if (self->await_segment &&
+          gst_event_get_seqnum (event) == self->await_seqnum)
+        self->await_segment = FALSE;
       g_mutex_unlock (&self->lock);
       if (mode != MODE_PASS) {
         gst_event_unref (event);
@@ -1813,7 +1903,17 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
 
       g_mutex_lock (&self->lock);
       gst_event_copy_segment (event, &self->up_segment);
+      if (self->mode == MODE_HANDOVER &&
+          gst_event_get_seqnum (event) == self->handover_seqnum)
+        self->handover_flushed = TRUE;
       forward = self->mode == MODE_PASS && !self->own_segment;
+      /* a segment of before the seek we forwarded is stale (seeks give
+       * their seqnum to the flushes and segments they cause) */
+      if (forward && self->await_segment &&
+          gst_event_get_seqnum (event) != self->await_seqnum)
+        forward = FALSE;
+      else if (forward)
+        self->await_segment = FALSE;
       if (forward)
         gst_event_copy_segment (event, &self->segment);
       g_mutex_unlock (&self->lock);
@@ -1830,6 +1930,11 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
     case GST_EVENT_EOS:{
       gboolean ended = FALSE;
 
+      g_mutex_lock (&self->lock);
+      self->upstream_eos_pending = FALSE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+
       /* after our hand-over seek (its flush, or its seqnum): the stream
        * ends where the cached frames ended; before it, this is upstream
        * stopping because we serve */
@@ -1839,6 +1944,14 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
         self->mode = MODE_PASS;
         self->last_end = self->handover_pts;
         ended = TRUE;
+      } else if (self->mode == MODE_PASS && self->await_segment &&
+          gst_event_get_seqnum (event) != self->await_seqnum) {
+        /* upstream stopping because we served, from before the seek we
+         * forwarded: not the end of the stream */
+        g_mutex_unlock (&self->lock);
+        GST_DEBUG_OBJECT (self, "dropping a stale EOS");
+        gst_event_unref (event);
+        return TRUE;
       }
       mode = self->mode;
       g_mutex_unlock (&self->lock);
@@ -1980,15 +2093,21 @@ gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
 
   if (format == GST_FORMAT_TIME)
     COUNT (self, misses, 1);
-  /* our task stops first; upstream's segment will reach downstream */
-  if (mode != MODE_PASS)
-    stop_serving (self, seqnum);
+  /* our task stops first and downstream is flushed: what upstream still
+   * pushes before the seek's new segment is stale */
   g_mutex_lock (&self->lock);
+  if (mode != MODE_PASS) {
+    self->await_segment = TRUE;
+    self->await_seqnum = seqnum;
+  }
   self->own_segment = FALSE;
   g_mutex_unlock (&self->lock);
+  if (mode != MODE_PASS)
+    stop_serving (self, seqnum);
 
   GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " not cached: "
       "upstream", GST_TIME_ARGS (start));
+  wait_upstream_stopped (self);
   return gst_pad_push_event (self->sinkpad, event);
 }
 
@@ -2053,8 +2172,11 @@ begin_stream (GstMemmapCache * self)
   self->mode = MODE_PASS;
   self->idle = TRUE;
   self->need_flush_stop = FALSE;
+  self->flush_gen = self->flush_done_gen = 0;
   self->upstream_pushing = FALSE;
   self->own_segment = FALSE;
+  self->await_segment = FALSE;
+  self->upstream_eos_pending = FALSE;
   self->seen_seek = FALSE;
   self->seek_stop = GST_CLOCK_TIME_NONE;
   self->need_segment = FALSE;
