@@ -23,7 +23,9 @@ fi
 ninja -C "$build" >/dev/null
 
 # The plugin scanner is not instrumented but dlopen()s our plugin, which
-# needs the ASan runtime loaded first: a wrapper preloads it there.
+# needs the ASan runtime loaded first: a wrapper preloads it there, and
+# tests/sanitizers/asan-wrapper.sh does the same for every test process
+# (gst-launch-1.0 and python3 are not instrumented either).
 export GST_PLUGIN_SCANNER_1_0=$src/tests/sanitizers/plugin-scanner.sh
 MEMMAP_SANITIZER_RUNTIME=$(gcc -print-file-name=libasan.so)
 export MEMMAP_SANITIZER_RUNTIME
@@ -36,11 +38,15 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rm -f "$build"/tests/*/*.registry
 
 status=0
-meson test -C "$build" --print-errorlogs --timeout-multiplier 3 "$@" || status=$?
+meson test -C "$build" --print-errorlogs --timeout-multiplier 3 \
+  --logbase asan --wrapper "$src/tests/sanitizers/asan-wrapper.sh" "$@" \
+  || status=$?
 
 # The leaks tracer must have been on in every element test: its environment
 # said so, and the tracer registered its records in the process.
-/usr/bin/python3 - "$build/meson-logs/testlog.json" <<'PY' || status=1
+# (meson names the log after --logbase and the wrapper)
+cp "$build/meson-logs/asan-asan-wrapper.sh.json" "$build/meson-logs/asan.json"
+/usr/bin/python3 - "$build/meson-logs/asan.json" <<'PY' || status=1
 import json, sys
 bad = []
 n = 0
