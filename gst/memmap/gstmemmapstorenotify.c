@@ -254,9 +254,10 @@ gst_memmap_store_session_new (GstMemmapStoreReader * reader, GError ** error)
   g_mutex_init (&self->lock);
 
   if (self->mode == GST_MEMMAP_STORE_MODE_RING) {
-    /* validated by the reader: slots_per_chunk > max_frames */
-    spare = GUINT64_FROM_LE (self->hdr->slots_per_chunk) -
-        GUINT64_FROM_LE (self->hdr->max_frames);
+    /* from the reader's validated copy of the header (slots_per_chunk >
+     * max_frames), never from the shared page, which anyone who can write
+     * the file may have changed since */
+    spare = gst_memmap_store_reader_get_spare_slots (reader);
     /* half of the spare slots: the writer keeps the others */
     self->max_span = MAX (spare / 2, 1);
     if (writable)

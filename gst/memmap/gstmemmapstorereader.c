@@ -228,6 +228,15 @@ gst_memmap_store_reader_get_fd (GstMemmapStoreReader * reader)
   return reader->fd;
 }
 
+guint64
+gst_memmap_store_reader_get_spare_slots (GstMemmapStoreReader * reader)
+{
+  if (reader->geo.mode != GST_MEMMAP_STORE_MODE_RING)
+    return 0;
+  /* validated at open: slots_per_chunk > entries_per_chunk == max_frames */
+  return reader->geo.slots_per_chunk - reader->geo.max_frames;
+}
+
 /**
  * gst_memmap_store_reader_get_mode:
  * @reader: a #GstMemmapStoreReader

@@ -88,4 +88,9 @@ void gst_memmap_store_session_claim_lease (GstMemmapStoreSession * session);
 G_GNUC_INTERNAL
 gint gst_memmap_store_reader_get_fd (GstMemmapStoreReader * reader);
 
+/* ring: slots_per_chunk - max_frames as validated at open; append: 0 */
+G_GNUC_INTERNAL
+guint64 gst_memmap_store_reader_get_spare_slots (GstMemmapStoreReader *
+    reader);
+
 G_END_DECLS

@@ -447,6 +447,66 @@ GST_START_TEST (test_fifo_at_path)
 
 GST_END_TEST;
 
+/* A reader's session (memmapsrc's ring leases) sizes its lease from the
+ * header it validated, not from the shared page, which whoever may write
+ * the file can change after the reader checked it: here slots_per_chunk is
+ * set below max_frames, which would make 'spare slots' wrap around. */
+GST_START_TEST (test_session_uses_validated_header)
+{
+  gchar *path = test_path ("ring.store");
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstMemmapStoreSession *session;
+  GstVideoInfo info;
+  GstCaps *caps;
+  GstBuffer *a, *b;
+  gboolean copied_a = TRUE, copied_b = FALSE;
+  guint64 f, hostile = GUINT64_TO_LE (1);
+  GError *err = NULL;
+  gint fd;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, 64, 64);
+  caps = gst_video_info_to_caps (&info);
+  /* a ring of 4 frames and 2 spare slots: a lease may span 1 frame */
+  w = gst_memmap_store_writer_new_full (engine, path, caps, &info,
+      GST_MEMMAP_STORE_MODE_RING, 4, 2, 0, GST_MEMMAP_STORE_WRITER_FLAG_NONE,
+      &err);
+  gst_caps_unref (caps);
+  fail_unless (w != NULL, "%s", err ? err->message : "?");
+  for (f = 0; f < 6; f++)
+    fail_unless (write_frame (w, &info, f, NULL));
+
+  r = gst_memmap_store_reader_open (engine, path, &err);
+  fail_unless (r != NULL, "%s", err ? err->message : "?");
+  /* slots_per_chunk (offset 88) := 1, after the reader validated it */
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  fail_unless (fd >= 0);
+  fail_unless_equals_int (pwrite (fd, &hostile, 8, 88), 8);
+  close (fd);
+
+  session = gst_memmap_store_session_new (r, &err);
+  fail_unless (session != NULL, "%s", err ? err->message : "?");
+  fail_unless (gst_memmap_store_session_has_lease (session));
+  a = gst_memmap_store_session_get_buffer (session, r, NULL, 4, &copied_a,
+      NULL);
+  b = gst_memmap_store_session_get_buffer (session, r, NULL, 5, &copied_b,
+      NULL);
+  fail_unless (a != NULL && b != NULL);
+  /* the first is leased; a lease over frames 4..5 would be wider than the
+   * 2 spare slots allow: the second is copied */
+  fail_if (copied_a);
+  fail_unless (copied_b, "the session trusted slots_per_chunk from the "
+      "shared header");
+  gst_buffer_unref (a);
+  gst_buffer_unref (b);
+  gst_memmap_store_session_unref (session);
+  gst_memmap_store_reader_free (r);
+  gst_memmap_store_writer_free (w);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 static Suite *
 security_suite (void)
 {
@@ -462,6 +522,7 @@ security_suite (void)
   tcase_add_test (tc, test_symlinks_the_user_gives);
   tcase_add_test (tc, test_mode_follows_umask);
   tcase_add_test (tc, test_fifo_at_path);
+  tcase_add_test (tc, test_session_uses_validated_header);
   return s;
 }
 
