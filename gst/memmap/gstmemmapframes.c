@@ -1281,6 +1281,10 @@ gst_memmap_map_video_frames_full (GstMemmapEngine * engine,
   g_return_val_if_fail (uri_or_path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* bindings may call this first thing: GStreamer must be initialised
+   * (in C, gst_init() is the caller's) */
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
   gst_memmap_init ();
   if (job_init (&job, engine, uri_or_path, start_frame, frame_count, format,
           cache_dir, error)) {
