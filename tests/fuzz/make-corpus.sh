@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Writes the seed corpus of the store-reader fuzz target: real frame stores,
-# small (tiny frames, a few of them), made by the library's writer
-# (tests/check/store-make) and by memmapsink (gst-launch-1.0), in several
-# formats and layouts, append and ring, closed, left open (the writer exited
-# without closing) and killed with SIGKILL.
+# Writes the seed corpora of the fuzz targets:
+# - store-reader: real frame stores, small (tiny frames, a few of them),
+#   made by the library's writer (tests/check/store-make) and by memmapsink
+#   (gst-launch-1.0), in several formats and layouts, append and ring,
+#   closed, left open (the writer exited without closing) and killed with
+#   SIGKILL;
+# - cache-meta: the meta files of memmapcache entries, complete and of a
+#   pipeline killed with SIGKILL, and a few variants written here.
 #
 #   tests/fuzz/make-corpus.sh [BUILD_DIR] [OUT_DIR]
 #
 # BUILD_DIR defaults to ./build (it must hold tests/check/store-make and
-# plugin/), OUT_DIR to tests/fuzz/corpus/store-reader. The seeds are
-# committed; re-run this only to change them. The headers hold the writer's
-# pid and a creation time, so two runs never give identical bytes.
+# plugin/), OUT_DIR to tests/fuzz/corpus. The seeds are committed; re-run
+# this only to change them. Store headers hold the writer's pid and a
+# creation time, so two runs never give identical bytes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build=${1:-build}
-out=${2:-tests/fuzz/corpus/store-reader}
+corpus=${2:-tests/fuzz/corpus}
+out=$corpus/store-reader
 store_make=$build/tests/check/store-make
 [ -x "$store_make" ] || { echo "make-corpus: $store_make is not built" >&2; exit 1; }
 
@@ -86,5 +90,29 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 
 rm -f "$out"/*.tmp-*
-du -cb "$out"/*.store | tail -1 | awk '{printf "make-corpus: %d bytes in ", $1}'
+du -cb "$out"/*.store | tail -1 | awk '{printf "make-corpus: store-reader: %d bytes in ", $1}'
 ls "$out"/*.store | wc -l | awk '{print $1 " seeds"}'
+
+# cache-meta
+meta=$corpus/cache-meta
+mkdir -p "$meta"
+rm -f "$meta"/*.meta
+gst-launch-1.0 -q videotestsrc num-buffers=5 ! video/x-raw,width=16,height=16 ! \
+  memmapcache cache-dir="$tmp/cache" ! fakesink >/dev/null
+cp "$(find "$tmp/cache" -name meta | head -1)" "$meta/complete.meta"
+gst-launch-1.0 -q videotestsrc is-live=true ! \
+  video/x-raw,width=16,height=16,framerate=25/1 ! \
+  memmapcache cache-dir="$tmp/killed" ! fakesink >/dev/null &
+pid=$!
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+m=$(find "$tmp/killed" -name meta | head -1)
+[ -n "$m" ] && cp "$m" "$meta/killed.meta"
+printf '[memmapcache]\nversion=1\nstart=40000000\ncomplete=false\n' \
+  > "$meta/open-ended.meta"
+printf '[memmapcache]\nversion=1\nstart=0\nend=18446744073709551615\ncomplete=true\n' \
+  > "$meta/end-none.meta"
+printf '# a comment\n[memmapcache]\nversion=2\nstart=1\nend=2\ncomplete=true\n[other]\nkey=value\n' \
+  > "$meta/other-version.meta"
+ls "$meta"/*.meta | wc -l | awk '{print "make-corpus: cache-meta: " $1 " seeds"}'

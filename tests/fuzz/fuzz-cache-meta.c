@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libFuzzer target for the one text file memmapcache reads back from its
+ * cache directory: an entry's `meta` (plugin/gstmemmapcachedir.c, a
+ * GKeyFile). The input is the file's content; it is read with
+ * gst_memmap_cache_entry_read_meta() from a real entry of a real cache
+ * directory (made once per process), then written back with
+ * gst_memmap_cache_entry_write_meta() and read again: what was read must be
+ * consistent (a complete stream has a start and an end) and must survive
+ * the round trip unchanged. Compiled with the plugin's source file, since
+ * its functions are internal to the plugin.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/gst.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gstmemmapcachedir.h"
+#include "fuzz-common.h"
+
+#define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static gchar *cache_path;
+static GstMemmapCacheDir *cache_dir;
+static GstMemmapCacheEntry *entry;
+static gchar *meta_path;
+
+static void
+remove_cache (void)
+{
+  const gchar *names[] = { "meta", "lock", "write.lock", NULL };
+  gchar *entry_path;
+  guint i;
+
+  if (entry)
+    gst_memmap_cache_entry_close (entry);
+  entry = NULL;
+  if (cache_dir)
+    gst_memmap_cache_dir_free (cache_dir);
+  cache_dir = NULL;
+  if (cache_path == NULL)
+    return;
+  entry_path = g_build_filename (cache_path, HASH, NULL);
+  for (i = 0; names[i]; i++) {
+    gchar *p = g_build_filename (entry_path, names[i], NULL);
+
+    unlink (p);
+    g_free (p);
+  }
+  rmdir (entry_path);
+  rmdir (cache_path);
+  g_free (entry_path);
+  g_clear_pointer (&cache_path, g_free);
+  g_clear_pointer (&meta_path, g_free);
+}
+
+static void
+ensure_entry (void)
+{
+  GError *err = NULL;
+
+  if (entry)
+    return;
+  cache_path = g_dir_make_tmp ("fuzz-cache-XXXXXX", &err);
+  if (cache_path == NULL)
+    FUZZ_FAIL ("no temporary directory: %s", err->message);
+  cache_dir = gst_memmap_cache_dir_open (cache_path, &err);
+  if (cache_dir == NULL)
+    FUZZ_FAIL ("cache directory: %s", err->message);
+  entry = gst_memmap_cache_entry_open (cache_dir, HASH, &err);
+  if (entry == NULL || !gst_memmap_cache_entry_lock_writer (entry, &err))
+    FUZZ_FAIL ("cache entry: %s", err ? err->message : "?");
+  meta_path = g_build_filename (gst_memmap_cache_entry_get_path (entry),
+      "meta", NULL);
+  atexit (remove_cache);
+}
+
+static void
+check_meta (const GstMemmapCacheMeta * m, const gchar * what)
+{
+  if (m->complete && (!GST_CLOCK_TIME_IS_VALID (m->start) ||
+          !GST_CLOCK_TIME_IS_VALID (m->end)))
+    FUZZ_FAIL ("%s: complete without a start and an end", what);
+  if (GST_CLOCK_TIME_IS_VALID (m->start) && m->start > G_MAXINT64)
+    FUZZ_FAIL ("%s: start %" G_GUINT64_FORMAT " out of range", what,
+        m->start);
+  if (GST_CLOCK_TIME_IS_VALID (m->end) && m->end > G_MAXINT64)
+    FUZZ_FAIL ("%s: end %" G_GUINT64_FORMAT " out of range", what, m->end);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
+{
+  GstMemmapCacheMeta meta, again;
+  GError *err = NULL;
+  gint fd;
+
+  fuzz_init ();
+  ensure_entry ();
+
+  fd = open (meta_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    FUZZ_FAIL ("%s: %s", meta_path, g_strerror (errno));
+  if (size > 0 && write (fd, data, size) != (ssize_t) size)
+    FUZZ_FAIL ("%s: short write", meta_path);
+  close (fd);
+
+  gst_memmap_cache_entry_read_meta (entry, &meta);
+  check_meta (&meta, "read");
+
+  if (!gst_memmap_cache_entry_write_meta (entry, &meta, &err))
+    FUZZ_FAIL ("write_meta: %s", err ? err->message : "?");
+  gst_memmap_cache_entry_read_meta (entry, &again);
+  check_meta (&again, "read back");
+  if (again.start != meta.start || again.end != meta.end ||
+      again.complete != meta.complete)
+    FUZZ_FAIL ("round trip: start %" G_GUINT64_FORMAT " end %"
+        G_GUINT64_FORMAT " complete %d became %" G_GUINT64_FORMAT " %"
+        G_GUINT64_FORMAT " %d", meta.start, meta.end, meta.complete,
+        again.start, again.end, again.complete);
+  return 0;
+}
