@@ -1494,10 +1494,19 @@ gst_memmap_cache_loop (GstMemmapCache * self)
     /* a broken store: warn once, carry on from upstream */
     if (!self->warned) {
       self->warned = TRUE;
-      GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("Could not read the frame cache \"%s\"; playing without it.",
-              gst_memmap_store_reader_get_path (reader)),
-          ("%s", error->message));
+      if (g_error_matches (error, GST_MEMMAP_ERROR,
+              GST_MEMMAP_ERROR_TRUNCATED))
+        GST_ELEMENT_WARNING (self, RESOURCE, READ,
+            ("The frame cache \"%s\" was truncated by another program; "
+                "playing without it.",
+                gst_memmap_store_reader_get_path (reader)),
+            ("%s (frames pushed before may hold zeros where its bytes were)",
+                error->message));
+      else
+        GST_ELEMENT_WARNING (self, RESOURCE, READ,
+            ("Could not read the frame cache \"%s\"; playing without it.",
+                gst_memmap_store_reader_get_path (reader)),
+            ("%s", error->message));
     }
     g_clear_error (&error);
     g_mutex_lock (&self->lock);

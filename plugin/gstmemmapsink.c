@@ -538,6 +538,14 @@ post_store_error (GstMemmapSink * self, const GError * error, gboolean opening)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Could not create the frame store \"%s\" with these settings.",
             location), ("%s: %s", location, error->message));
+  } else if (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_TRUNCATED)) {
+    /* another program cut the file short: what was written into the lost
+     * pages is gone, nothing more can be committed */
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("The frame store \"%s\" was truncated by another program while it "
+            "was being written.", location), ("%s: %s", location,
+            error->message));
   } else if (opening) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Could not open the frame store \"%s\" for writing.", location),

@@ -1381,6 +1381,15 @@ post_read_error (GstMemmapSrc * self, guint64 frame, const GError * error)
     GST_ELEMENT_ERROR (self, STREAM, DECODE,
         ("The frame store \"%s\" is corrupt.", self->cur.location),
         ("%s: %s", self->cur.location, error->message));
+  else if (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_TRUNCATED))
+    /* frames already downstream may have read zeros where the lost pages
+     * were: say so, and stop */
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("The frame store \"%s\" was truncated by another program while it "
+            "was being read.", self->cur.location),
+        ("%s: %s (frames pushed before this one may hold zeros where the "
+            "file's bytes were)", self->cur.location, error->message));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
         ("Could not read frame %" G_GUINT64_FORMAT " of the frame store "

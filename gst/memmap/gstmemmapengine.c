@@ -40,6 +40,7 @@
 
 #include "memmap.h"
 #include "gstmemmapprivate.h"
+#include "gstmemmapfaultguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +135,7 @@ struct _GstMemmapMapping
   guint64 file_size;
   gboolean writable;
   gboolean mmapped;
+  gint guard_id;                /* in the fault guard, or -1 */
 
   /* under the engine lock */
   GList link;                   /* in engine->lru while refcount == 0 */
@@ -486,6 +488,8 @@ mapping_destroy (GstMemmapMapping * m)
 {
   if (m->data) {
     if (m->mmapped) {
+      /* out of the guard first: the range is free for others after this */
+      gst_memmap_fault_guard_remove (m->guard_id);
       if (munmap (m->data, m->size) < 0)
         GST_WARNING ("munmap of %s failed: %s", m->path, g_strerror (errno));
     } else {
@@ -624,6 +628,7 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     }
     m->data = p;
     m->mmapped = TRUE;
+    m->guard_id = gst_memmap_fault_guard_add (p, m->size, prot);
     if (sequential) {
       if (madvise (p, m->size, MADV_SEQUENTIAL) < 0 ||
           madvise (p, m->size, MADV_WILLNEED) < 0)
@@ -685,6 +690,14 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
     fill_key (&key, &st, kind, win_offset, win_length);
 
     m = g_hash_table_lookup (self->cache, &key);
+    if (m && gst_memmap_fault_guard_get_faults (m->guard_id) > 0) {
+      /* the file was truncated under this mapping: never hand it out
+       * again, map what the file holds now */
+      GST_INFO_OBJECT (self, "%s [%" G_GUINT64_FORMAT ", +%" G_GSIZE_FORMAT
+          ") lost pages to a truncation: dropped", path, m->offset, m->size);
+      drop_locked (self, m, &to_destroy);
+      m = NULL;
+    }
     if (m) {
       ref_cached_locked (self, m);
       self->hits++;
@@ -720,6 +733,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
     m = g_new0 (GstMemmapMapping, 1);
     m->path = g_strdup (path);
     m->fd = -1;
+    m->guard_id = -1;
     m->writable = writable;
     m->link.data = m;
 
@@ -1525,6 +1539,8 @@ gst_memmap_engine_get_stats (GstMemmapEngine * engine)
       "map-time-ns", G_TYPE_UINT64, engine->map_time_ns,
       "reads", G_TYPE_UINT64, engine->reads,
       "over-budget", G_TYPE_UINT64, engine->over_budget,
+      "truncation-faults", G_TYPE_UINT64,
+      gst_memmap_fault_guard_get_total_faults (),
       "max-mapped-bytes", G_TYPE_UINT64, engine->max_mapped_bytes, NULL);
   g_mutex_unlock (&engine->lock);
 
@@ -1868,6 +1884,43 @@ gst_memmap_mapping_is_mmapped (GstMemmapMapping * mapping)
   g_return_val_if_fail (mapping != NULL, FALSE);
 
   return mapping->mmapped;
+}
+
+/**
+ * gst_memmap_mapping_check:
+ * @mapping: a #GstMemmapMapping
+ * @error: return location for a #GError, or %NULL
+ *
+ * Tells whether the bytes of @mapping are still those of the file. A file
+ * truncated by another program while mapped would raise SIGBUS on the
+ * pages past its new end; the engine's fault guard maps zero pages there
+ * instead (writes to them reach no file) and counts them. Once that has
+ * happened the mapping's content is no longer the file's: this returns
+ * %FALSE with %GST_MEMMAP_ERROR_TRUNCATED, and the engine never serves
+ * that mapping again. Costs no system call.
+ *
+ * Returns: %TRUE if no page of @mapping was lost to a truncation
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_mapping_check (GstMemmapMapping * mapping, GError ** error)
+{
+  guint faults;
+
+  g_return_val_if_fail (mapping != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  faults = gst_memmap_fault_guard_get_faults (mapping->guard_id);
+  if (faults == 0)
+    return TRUE;
+
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+      "File '%s' was truncated while it was mapped: %u pages of its bytes "
+      "%" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT " were gone and read as "
+      "zeros", mapping->path, faults, mapping->offset,
+      mapping->offset + mapping->size);
+  return FALSE;
 }
 
 /**

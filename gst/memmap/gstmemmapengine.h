@@ -134,6 +134,10 @@ GST_MEMMAP_API
 gboolean gst_memmap_mapping_is_mmapped (GstMemmapMapping * mapping);
 
 GST_MEMMAP_API
+gboolean gst_memmap_mapping_check (GstMemmapMapping * mapping,
+    GError ** error);
+
+GST_MEMMAP_API
 gboolean gst_memmap_mapping_flush (GstMemmapMapping * mapping,
     guint64 file_offset, guint64 size, GError ** error);
 

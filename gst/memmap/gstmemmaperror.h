@@ -28,6 +28,8 @@ G_BEGIN_DECLS
  *   truncated or hostile
  * @GST_MEMMAP_ERROR_VERSION: a frame store of a format version this library
  *   cannot read
+ * @GST_MEMMAP_ERROR_TRUNCATED: the file was truncated by someone else while
+ *   it was mapped (see gst_memmap_mapping_check())
  *
  * Error codes of the #GST_MEMMAP_ERROR domain. Every message names the file.
  */
@@ -43,6 +45,7 @@ typedef enum
   GST_MEMMAP_ERROR_OVER_BUDGET,
   GST_MEMMAP_ERROR_CORRUPT,
   GST_MEMMAP_ERROR_VERSION,
+  GST_MEMMAP_ERROR_TRUNCATED,
 } GstMemmapError;
 
 GST_MEMMAP_API

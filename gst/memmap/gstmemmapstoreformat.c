@@ -828,6 +828,38 @@ path_names_file (GstMemmapStoreMaps * maps)
       (guint64) st.st_ino == maps->ino;
 }
 
+/* The store is still whole up to @end: no mapping we hold lost pages to a
+ * truncation by another program (no system call), and the file we hold
+ * open still has @end bytes (one fstat()). FALSE with
+ * GST_MEMMAP_ERROR_TRUNCATED otherwise. */
+gboolean
+gst_memmap_store_maps_check (GstMemmapStoreMaps * maps, guint64 end,
+    GError ** error)
+{
+  struct stat st;
+  guint i;
+
+  for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE && maps->maps[i]; i++) {
+    if (!gst_memmap_mapping_check (maps->maps[i], error))
+      return FALSE;
+  }
+  if (fstat (maps->fd, &st) < 0) {
+    gint err = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+        "Could not stat frame store '%s': %s", maps->path, g_strerror (err));
+    return FALSE;
+  }
+  if ((guint64) st.st_size < end) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+        "Frame store '%s' was truncated while in use: it holds %"
+        G_GUINT64_FORMAT " bytes, bytes up to %" G_GUINT64_FORMAT
+        " are needed", maps->path, (guint64) st.st_size, end);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Returns (transfer none) a mapping that holds [offset, offset + size),
  * valid until the next call or gst_memmap_store_maps_clear(); take a
  * reference to keep it longer. */
@@ -842,6 +874,9 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
   for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE && maps->maps[i]; i++) {
     m = maps->maps[i];
     if (gst_memmap_mapping_data_at (m, offset, size)) {
+      /* pages of it lost to a truncation: its bytes are not the file's */
+      if (!gst_memmap_mapping_check (m, error))
+        return NULL;
       /* move to the front */
       memmove (&maps->maps[1], &maps->maps[0], i * sizeof (maps->maps[0]));
       maps->maps[0] = m;
@@ -859,8 +894,9 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
     return NULL;
   }
   if (offset > (guint64) st.st_size || size > (guint64) st.st_size - offset) {
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
-        "Frame store '%s' is truncated: it holds %" G_GUINT64_FORMAT
+    /* it was validated against its size when it was opened */
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+        "Frame store '%s' was truncated: it holds %" G_GUINT64_FORMAT
         " bytes, bytes up to %" G_GUINT64_FORMAT " are needed", maps->path,
         (guint64) st.st_size, offset + size);
     return NULL;

@@ -316,6 +316,10 @@ GstMemmapMapping *gst_memmap_store_maps_get (GstMemmapStoreMaps * maps,
     guint64 offset, guint64 size, GError ** error);
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_maps_check (GstMemmapStoreMaps * maps,
+    guint64 end, GError ** error);
+
+G_GNUC_INTERNAL
 gboolean gst_memmap_store_read_header (GstMemmapEngine * engine,
     const gchar * path, gint * fd_out, GstMemmapStoreHeader * hdr,
     guint64 * file_size, GError ** error);

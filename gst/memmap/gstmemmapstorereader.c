@@ -404,6 +404,11 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   __atomic_thread_fence (__ATOMIC_ACQUIRE);
   s2 = gst_memmap_store_load_u64_relaxed (&e->frame_seq);
 
+  /* an entry cut off by a truncation under us reads as zeros: say what
+   * happened rather than that the index is corrupt */
+  if (!gst_memmap_mapping_check (m, error))
+    return FALSE;
+
   if (s1 != expected || s2 != expected) {
     seen = (s1 != expected ? s1 : s2) & ~GST_MEMMAP_STORE_SEQ_BUSY;
     /* in a ring, a newer frame at the same entry: the writer overwrote it
@@ -566,6 +571,11 @@ gst_memmap_store_reader_get_buffer (GstMemmapStoreReader * reader,
   m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.frame_size,
       error);
   if (m == NULL)
+    goto out;
+  /* the bytes are read downstream, outside our code: hand out nothing that
+   * a truncation by another program has taken away */
+  if (!gst_memmap_store_maps_check (&self->maps, offset + self->geo.frame_size,
+          error))
     goto out;
   mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
   if (mem == NULL)

@@ -1231,6 +1231,14 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
       frame >= self->geo.max_frames)
     old_slot = self->ring_slots[frame % self->geo.max_frames];
 
+  /* a store truncated under us by another program: the slot's pages (and
+   * what the producer wrote into them) are gone; commit nothing */
+  if (!gst_memmap_store_maps_check (&self->maps,
+          MAX (gst_memmap_store_slot_offset (&self->geo, slot) +
+              self->geo.frame_size, gst_memmap_store_entry_offset (&self->geo,
+                  frame) + GST_MEMMAP_STORE_ENTRY_SIZE), error))
+    goto out;
+
   if (self->sync && !flush_slot (self, slot, error))
     goto out;
 

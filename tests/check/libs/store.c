@@ -1815,7 +1815,7 @@ GST_START_TEST (test_truncated)
 
     fail_unless (gst_memmap_store_reader_get_buffer (r, NULL, 5, &err) ==
         NULL);
-    assert_error (err, GST_MEMMAP_ERROR_CORRUPT, path);
+    assert_error (err, GST_MEMMAP_ERROR_TRUNCATED, path);
     g_clear_error (&err);
   }
   gst_memmap_store_reader_free (r);
