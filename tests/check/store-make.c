@@ -12,6 +12,7 @@
  *     --pad-rows N        N rows of padding above the picture
  *     --chunk-bytes N     append chunk target size
  *     --forever           ignore N_FRAMES, write until killed
+ *     --seconds S         ignore N_FRAMES, write for S seconds, then close
  *     --fsize-limit N     RLIMIT_FSIZE of N bytes (SIGXFSZ ignored); write
  *                         until the store reports NO_SPACE, then exit 0
  *     --no-close          exit without closing the store
@@ -69,7 +70,9 @@ int
 main (int argc, char **argv)
 {
   GstMemmapStoreMode mode = GST_MEMMAP_STORE_MODE_APPEND;
-  guint64 max_frames = 0, chunk_bytes = 0, fsize_limit = 0, n_frames, f;
+  guint64 max_frames = 0, chunk_bytes = 0, fsize_limit = 0, seconds = 0;
+  guint64 n_frames, f;
+  gint64 end = 0;
   guint stride_align = 0, pad_rows = 0, width, height;
   gboolean forever = FALSE, no_close = FALSE;
   GstVideoFormat format;
@@ -103,6 +106,8 @@ main (int argc, char **argv)
         chunk_bytes = v;
       } else if (!strcmp (argv[i], "--fsize-limit")) {
         fsize_limit = v;
+      } else if (!strcmp (argv[i], "--seconds")) {
+        seconds = v;
       } else {
         goto usage;
       }
@@ -155,7 +160,10 @@ main (int argc, char **argv)
   printf ("ready\n");
   fflush (stdout);
 
-  for (f = 0; forever || f < n_frames; f++) {
+  if (seconds > 0)
+    end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  for (f = 0; forever || (end ? g_get_monotonic_time () < end :
+          f < n_frames); f++) {
     if (!write_frame (writer, &layout, f, &error)) {
       if (fsize_limit > 0) {
         printf ("committed %" G_GUINT64_FORMAT " code %d\n",
@@ -185,7 +193,7 @@ done:
 usage:
   fprintf (stderr, "usage: %s PATH FORMAT WIDTH HEIGHT N_FRAMES [--ring MAX] "
       "[--max-frames N] [--stride-align N] [--pad-rows N] [--chunk-bytes N] "
-      "[--forever] [--fsize-limit N] [--no-close]\n", argv[0]);
+      "[--forever] [--seconds S] [--fsize-limit N] [--no-close]\n", argv[0]);
   return 1;
 
 store_error:

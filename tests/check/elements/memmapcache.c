@@ -1450,6 +1450,28 @@ can_mount_in_namespace (void)
       WEXITSTATUS (status) == 0;
 }
 
+/* Prints the figures a child said (see test_child), on one line. */
+static void
+print_child (const gchar * what, const gchar * out)
+{
+  const gchar *keys[] = { "frames ", "warnings ", "sums ", "recorded " };
+  gchar **lines = g_strsplit (out, "\n", -1);
+  GString *s = g_string_new (what);
+  guint i, k;
+
+  GST_INFO ("child: %s", out);
+  g_string_append_c (s, ':');
+  for (i = 0; lines[i]; i++) {
+    for (k = 0; k < G_N_ELEMENTS (keys); k++) {
+      if (g_str_has_prefix (lines[i], keys[k]))
+        g_string_append_printf (s, " %s", lines[i]);
+    }
+  }
+  g_print ("%s\n", s->str);
+  g_string_free (s, TRUE);
+  g_strfreev (lines);
+}
+
 /* The disk fills up mid-stream (a file size limit: fallocate fails with
  * EFBIG, as it would with ENOSPC): one warning, every frame still right. */
 GST_START_TEST (test_disk_full)
@@ -1459,7 +1481,7 @@ GST_START_TEST (test_disk_full)
 
   /* chunks of 1 MiB: the first few fit under 3 MiB, a later one not */
   out = spawn_child (cache_dir, "max-size=16777216", limit_file_size);
-  GST_INFO ("child: %s", out);
+  print_child ("disk full mid-stream", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\n", N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
   fail_unless (strstr (out, "No space") != NULL, "%s", out);
@@ -1472,7 +1494,7 @@ GST_START_TEST (test_disk_full)
   /* full from the start: the first chunk cannot be reserved */
   remove_tree (cache_dir);
   out = spawn_child (cache_dir, "", limit_file_size);
-  GST_INFO ("child: %s", out);
+  print_child ("disk full from the start", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
@@ -1500,7 +1522,7 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
   fail_unless (g_mkdir (cache_dir, 0700) == 0);
 
   out = spawn_child_full (cache_dir, "", NULL, "ro,size=1m");
-  GST_INFO ("child: %s", out);
+  print_child ("read-only file system", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
@@ -1510,7 +1532,7 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
 
   /* 3 MiB: chunks of 1 MiB (max-size / 16) fit twice, then ENOSPC */
   out = spawn_child_full (cache_dir, "max-size=16777216", NULL, "size=3m");
-  GST_INFO ("child: %s", out);
+  print_child ("full 3 MiB file system", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\n", N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
   fail_unless (strstr (out, "No space") != NULL, "%s", out);

@@ -1638,6 +1638,8 @@ GST_START_TEST (test_error_disk_full)
       " frames", c.committed);
   reference_frames (DISK_FULL_SOURCE, &expected, NULL);
   assert_sums_equal (expected, 0, c.sums);
+  g_print ("disk full: NO_SPACE_LEFT after %" G_GUINT64_FORMAT " frames, "
+      "all of them in the closed store and right\n", c.committed);
   g_ptr_array_unref (expected);
   store_contents_clear (&c);
   g_free (location);

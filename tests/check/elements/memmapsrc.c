@@ -2,8 +2,10 @@
 /*
  * memmapsrc: a store's frames as zero-copy buffers, frame-accurate seeks in
  * time and in frames, backwards, ranges and loops, a store followed while
- * another process writes it, ring leases under a fast writer, a store much
- * larger than the engine's budget, and bad stores.
+ * another process writes it, ring leases under a fast writer, several reader
+ * processes checking every frame of a ring a writer process fills (for
+ * MEMMAP_STRESS_SECONDS), a store much larger than the engine's budget, and
+ * bad stores.
  *
  * Stores are written with the library's writer (frames hold the pattern of
  * store-pattern.h, so every buffer proves which frame it is), with
@@ -189,18 +191,24 @@ child_environ (void)
   return envp;
 }
 
+/* Runs @argv with @envp (consumed) and @flags besides not reaping it. */
 static GPid
-spawn (gchar ** argv)
+spawn_env (gchar ** argv, gchar ** envp, GSpawnFlags flags)
 {
-  gchar **envp = child_environ ();
   GError *error = NULL;
   GPid pid;
 
   fail_unless (g_spawn_async (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD |
-          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s: %s",
-      argv[0], error ? error->message : "");
+          flags, NULL, NULL, &pid, &error), "%s: %s", argv[0],
+      error ? error->message : "");
   g_strfreev (envp);
   return pid;
+}
+
+static GPid
+spawn (gchar ** argv)
+{
+  return spawn_env (argv, child_environ (), G_SPAWN_STDOUT_TO_DEV_NULL);
 }
 
 static gint
@@ -214,6 +222,21 @@ wait_child (GPid pid)
   return WEXITSTATUS (status);
 }
 
+/* The frames committed in the store at @path (0 if it cannot be opened). */
+static guint64
+committed_frames (GstMemmapEngine * engine, const gchar * path)
+{
+  GstMemmapStoreReader *reader;
+  guint64 committed = 0;
+
+  reader = gst_memmap_store_reader_open (engine, path, NULL);
+  if (reader) {
+    committed = gst_memmap_store_reader_get_committed (reader);
+    gst_memmap_store_reader_free (reader);
+  }
+  return committed;
+}
+
 /* Waits until @path holds a store with at least @n frames committed. */
 static void
 wait_for_frames (const gchar * path, guint64 n)
@@ -221,17 +244,7 @@ wait_for_frames (const gchar * path, guint64 n)
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-  while (TRUE) {
-    GstMemmapStoreReader *reader;
-    guint64 committed = 0;
-
-    reader = gst_memmap_store_reader_open (engine, path, NULL);
-    if (reader) {
-      committed = gst_memmap_store_reader_get_committed (reader);
-      gst_memmap_store_reader_free (reader);
-    }
-    if (committed >= n)
-      break;
+  while (committed_frames (engine, path) < n) {
     fail_unless (g_get_monotonic_time () < deadline, "%s never had %"
         G_GUINT64_FORMAT " frames", path, n);
     g_usleep (2000);
@@ -1796,32 +1809,48 @@ GST_START_TEST (test_ring_closed)
 
 GST_END_TEST;
 
-/* A writer process fills a ring of 16 frames as fast as it can, many times
- * over, while we read slowly and keep a few frames for a while: every
- * frame we get holds its own pixels, however long we keep it. */
-GST_START_TEST (test_ring_stress_two_processes)
+/* Ring stress: one writer process (store-make) fills a ring of 16 frames
+ * as fast as it can for MEMMAP_STRESS_SECONDS (default 3), while
+ * STRESS_READERS reader processes follow it with memmapsrc: reader 0 is the
+ * test process, the others run this program again with only
+ * test_ring_stress_reader (MEMMAP_STRESS_READER names the store,
+ * MEMMAP_STRESS_RESULT the file for its figures). */
+#define STRESS_READERS 3
+#define STRESS_DEFAULT_SECONDS 3
+
+typedef struct
 {
-  gchar *location = tmp_path ("stress.store");
-  gchar *store_make = build_program ("store-make");
-  guint n_frames = under_valgrind ? 300 : 4000;
-  gchar *frames = g_strdup_printf ("%u", n_frames);
-  gchar *argv[] = { store_make, location, (gchar *) "GRAY8", (gchar *) "640",
-    (gchar *) "480", frames, (gchar *) "--ring", (gchar *) "16", NULL
-  };
+  guint64 checked;
+  guint64 zero_copy;
+  guint64 copied;
+} StressResult;
+
+static guint
+stress_seconds (void)
+{
+  const gchar *env = g_getenv ("MEMMAP_STRESS_SECONDS");
+  guint64 s = env ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+  return s > 0 ? (guint) MIN (s, G_MAXUINT / 2) : STRESS_DEFAULT_SECONDS;
+}
+
+/* Follows the ring at @location to its close, slowly, keeping a few frames
+ * for a while: every frame we get holds its own pixels, however long we keep
+ * it, frames come in order and the last is the ring's last. */
+static void
+ring_stress_read (const gchar * location, StressResult * res)
+{
   GstElement *pipeline, *src, *sink;
+  GstMemmapEngine *engine;
   GstVideoInfo layout;
   GstStructure *stats;
   GstSample *sample;
   GQueue kept = G_QUEUE_INIT;
   guint64 last = 0, received = 0;
   gboolean none_yet = TRUE;
-  GPid writer;
 
   fail_unless (store_make_layout (&layout, GST_VIDEO_FORMAT_GRAY8, 640, 480,
           0, 0));
-  writer = spawn (argv);
-  wait_for_frames (location, 1);
-
   pipeline = make_pipeline (location, "follow=true", "max-buffers=1", &src,
       &sink);
   set_state_sync (pipeline, GST_STATE_PLAYING);
@@ -1858,15 +1887,19 @@ GST_START_TEST (test_ring_stress_two_processes)
   }
   g_queue_clear_full (&kept, (GDestroyNotify) gst_sample_unref);
 
-  /* the writer never had to give up, and we saw the ring's last frame */
-  fail_unless_equals_int (wait_child (writer), 0);
-  fail_unless_equals_uint64 (last, n_frames - 1);
+  /* EOS came once the writer closed the store, after its last frame */
+  engine = gst_memmap_engine_new ();
+  fail_unless (received > 0);
+  fail_unless_equals_uint64 (last, committed_frames (engine, location) - 1);
+  gst_object_unref (engine);
   stats = get_stats (src);
   GST_INFO ("%" GST_PTR_FORMAT, stats);
   fail_unless_equals_uint64 (stats_get (stats, "frames-pushed"), received);
-  fail_unless (stats_get (stats, "frames-zero-copy") > 0);
-  fail_unless_equals_uint64 (stats_get (stats, "frames-zero-copy") +
-      stats_get (stats, "frames-copied"), received);
+  res->checked = received;
+  res->zero_copy = stats_get (stats, "frames-zero-copy");
+  res->copied = stats_get (stats, "frames-copied");
+  fail_unless (res->zero_copy > 0);
+  fail_unless_equals_uint64 (res->zero_copy + res->copied, received);
   gst_structure_free (stats);
   assert_no_error (pipeline);
 
@@ -1874,7 +1907,107 @@ GST_START_TEST (test_ring_stress_two_processes)
   gst_object_unref (src);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
-  g_free (frames);
+}
+
+/* One reader process of test_ring_stress (only in such a process). */
+GST_START_TEST (test_ring_stress_reader)
+{
+  const gchar *location = g_getenv ("MEMMAP_STRESS_READER");
+  const gchar *result = g_getenv ("MEMMAP_STRESS_RESULT");
+  StressResult res;
+  gchar *contents;
+
+  fail_unless (location != NULL && result != NULL);
+  ring_stress_read (location, &res);
+  contents = g_strdup_printf ("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+      " %" G_GUINT64_FORMAT "\n", res.checked, res.zero_copy, res.copied);
+  fail_unless (g_file_set_contents (result, contents, -1, NULL));
+  g_free (contents);
+}
+
+GST_END_TEST;
+
+static GPid
+spawn_stress_reader (const gchar * location, const gchar * result)
+{
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *argv[] = { self, NULL };
+  gchar **envp = g_get_environ ();
+  GPid pid;
+
+  fail_unless (self != NULL);
+  envp = g_environ_setenv (envp, "GST_CHECKS", "test_ring_stress_reader",
+      TRUE);
+  envp = g_environ_setenv (envp, "MEMMAP_STRESS_READER", location, TRUE);
+  envp = g_environ_setenv (envp, "MEMMAP_STRESS_RESULT", result, TRUE);
+  /* the reader processes do not run under valgrind */
+  envp = g_environ_unsetenv (envp, "MEMMAP_UNDER_VALGRIND");
+  /* its stdout is ours: check says there why it failed */
+  pid = spawn_env (argv, envp, G_SPAWN_DEFAULT);
+  g_free (self);
+  return pid;
+}
+
+GST_START_TEST (test_ring_stress)
+{
+  gchar *location = tmp_path ("stress.store");
+  gchar *store_make = build_program ("store-make");
+  guint seconds = stress_seconds ();
+  gchar *secs = g_strdup_printf ("%u", seconds);
+  gchar *argv[] = { store_make, location, (gchar *) "GRAY8", (gchar *) "640",
+    (gchar *) "480", (gchar *) "0", (gchar *) "--ring", (gchar *) "16",
+    (gchar *) "--seconds", secs, NULL
+  };
+  gchar *results[STRESS_READERS] = { NULL, };
+  GPid readers[STRESS_READERS];
+  StressResult res[STRESS_READERS];
+  GstMemmapEngine *engine;
+  GString *report;
+  guint64 committed;
+  GPid writer;
+  guint i;
+
+  writer = spawn (argv);
+  wait_for_frames (location, 1);
+  for (i = 1; i < STRESS_READERS; i++) {
+    gchar *name = g_strdup_printf ("reader-%u.result", i);
+
+    results[i] = tmp_path (name);
+    readers[i] = spawn_stress_reader (location, results[i]);
+    g_free (name);
+  }
+  ring_stress_read (location, &res[0]);
+
+  /* the writer never had to give up, no reader found a torn frame */
+  fail_unless_equals_int (wait_child (writer), 0);
+  for (i = 1; i < STRESS_READERS; i++) {
+    gchar *contents = NULL;
+
+    fail_unless_equals_int (wait_child (readers[i]), 0);
+    fail_unless (g_file_get_contents (results[i], &contents, NULL, NULL));
+    fail_unless (sscanf (contents, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+            " %" G_GUINT64_FORMAT, &res[i].checked, &res[i].zero_copy,
+            &res[i].copied) == 3, "reader %u wrote '%s'", i, contents);
+    g_free (contents);
+    g_free (results[i]);
+  }
+
+  engine = gst_memmap_engine_new ();
+  committed = committed_frames (engine, location);
+  gst_object_unref (engine);
+  report = g_string_new (NULL);
+  g_string_append_printf (report, "ring stress: %u s, 1 writer, %"
+      G_GUINT64_FORMAT " frames committed to a ring of 16", seconds,
+      committed);
+  for (i = 0; i < STRESS_READERS; i++)
+    g_string_append_printf (report, "; reader %u: %" G_GUINT64_FORMAT
+        " frames checked (%" G_GUINT64_FORMAT " zero-copy, %" G_GUINT64_FORMAT
+        " copied), 0 torn", i, res[i].checked, res[i].zero_copy,
+        res[i].copied);
+  g_print ("%s\n", report->str);
+  g_string_free (report, TRUE);
+
+  g_free (secs);
   g_free (store_make);
   g_free (location);
 }
@@ -2046,8 +2179,10 @@ memmapsrc_suite (void)
 {
   Suite *s = suite_create ("memmapsrc");
   TCase *tc = tcase_create ("general");
+  TCase *tc_stress = tcase_create ("ring-stress");
 
   suite_add_tcase (s, tc);
+  suite_add_tcase (s, tc_stress);
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_zero_copy);
   tcase_add_test (tc, test_formats);
@@ -2067,10 +2202,17 @@ memmapsrc_suite (void)
   tcase_add_test (tc, test_wait_wakes_at_commit);
   tcase_add_test (tc, test_ring_lease_keeps_slot);
   tcase_add_test (tc, test_ring_closed);
-  tcase_add_test (tc, test_ring_stress_two_processes);
   tcase_add_test (tc, test_budget);
   tcase_add_test (tc, test_bad_stores);
   tcase_add_test (tc, test_no_location);
+
+  /* as long as MEMMAP_STRESS_SECONDS asks, plus time to start and check */
+  tcase_add_checked_fixture (tc_stress, setup, teardown);
+  tcase_set_timeout (tc_stress, MAX (300, stress_seconds () + 120));
+  if (g_getenv ("MEMMAP_STRESS_READER"))
+    tcase_add_test (tc_stress, test_ring_stress_reader);
+  else
+    tcase_add_test (tc_stress, test_ring_stress);
 
   return s;
 }

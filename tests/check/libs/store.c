@@ -769,8 +769,9 @@ GST_START_TEST (test_ring_concurrent_reader)
   }
   g_atomic_int_set (&rr.done, 1);
   g_thread_join (t);
-  GST_INFO ("%" G_GUINT64_FORMAT " entries read, %" G_GUINT64_FORMAT
-      " overwritten under the reader", rr.ok, rr.gone);
+  g_print ("ring concurrent reader: %" G_GUINT64_FORMAT " frames "
+      "committed, %" G_GUINT64_FORMAT " entries read, %" G_GUINT64_FORMAT
+      " overwritten under the reader\n", n, rr.ok, rr.gone);
   fail_unless (rr.ok > 0);
   gst_memmap_store_reader_free (rr.r);
   gst_memmap_store_writer_free (w);
@@ -1254,9 +1255,11 @@ read_line (gint fd)
 }
 
 /* Checks every readable frame of a store written by store-make. Returns
- * the number of frames committed. */
+ * the number of frames committed; adds the number of frames whose pixels
+ * were checked to *@checked. */
 static guint64
-check_store_make_output (const gchar * path, gboolean expect_closed)
+check_store_make_output (const gchar * path, gboolean expect_closed,
+    guint64 * checked)
 {
   GstMemmapStoreReader *r = open_ok (path);
   const GstVideoInfo *layout = gst_memmap_store_reader_get_layout (r);
@@ -1298,17 +1301,24 @@ check_store_make_output (const gchar * path, gboolean expect_closed)
         "frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " is torn", f, n);
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
+    *checked += 1;
   }
   gst_memmap_store_reader_free (r);
   return n;
 }
 
+/* MEMMAP_KILL_TRIALS trials (default 40), MEMMAP_KILL_SEED the seed of the
+ * delays */
 GST_START_TEST (test_kill9)
 {
+  const gchar *env = g_getenv ("MEMMAP_KILL_TRIALS");
+  const gchar *seed = g_getenv ("MEMMAP_KILL_SEED");
   guint trials = under_valgrind ()? 4 : 40, t, with_frames = 0;
-  guint64 total = 0;
-  GRand *rand = g_rand_new_with_seed (0x5eed);
+  guint64 total = 0, checked = 0;
+  GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0x5eed);
 
+  if (env)
+    trials = atoi (env);
   for (t = 0; t < trials; t++) {
     gchar *path = test_path ("kill.store");
     gboolean ring = (t % 4) == 3;
@@ -1339,7 +1349,7 @@ GST_START_TEST (test_kill9)
     close (out_fd);
 
     /* opens, still marked open, every committed frame intact */
-    n = check_store_make_output (path, FALSE);
+    n = check_store_make_output (path, FALSE, &checked);
     GST_INFO ("trial %u: killed after %u us with %" G_GUINT64_FORMAT
         " frames", t, delay, n);
     total += n;
@@ -1348,7 +1358,9 @@ GST_START_TEST (test_kill9)
     unlink (path);
     g_free (path);
   }
-  GST_INFO ("%" G_GUINT64_FORMAT " frames in %u trials", total, trials);
+  g_print ("kill -9: %u trials (%u with frames), %" G_GUINT64_FORMAT
+      " frames committed, %" G_GUINT64_FORMAT " checked, none torn or "
+      "missing\n", trials, with_frames, total, checked);
   /* most trials got frames out before the kill */
   fail_unless (with_frames >= trials / 2, "only %u trials with frames",
       with_frames);
@@ -1369,6 +1381,7 @@ GST_START_TEST (test_disk_full)
   };
   gchar *line, *expected;
   gint out_fd, status;
+  guint64 checked = 0;
   GPid pid;
 
   pid = spawn_store_make (args, &out_fd);
@@ -1389,7 +1402,11 @@ GST_START_TEST (test_disk_full)
 
   /* the file never went past the limit, and every frame is there */
   fail_unless (file_size (path) <= limit);
-  fail_unless_equals_uint64 (check_store_make_output (path, TRUE), 40);
+  fail_unless_equals_uint64 (check_store_make_output (path, TRUE, &checked),
+      40);
+  fail_unless_equals_uint64 (checked, 40);
+  g_print ("disk full: NO_SPACE after %" G_GUINT64_FORMAT " frames, all %"
+      G_GUINT64_FORMAT " intact in the closed store\n", checked, checked);
 
   g_free (limit_str);
   g_free (path);
@@ -1928,8 +1945,8 @@ GST_START_TEST (test_random_corruption)
     }
     gst_memmap_store_reader_free (r);
   }
-  GST_INFO ("%u of %u corrupted stores opened, %u frames read", opened,
-      iterations, read);
+  g_print ("random corruption: %u of %u corrupted stores opened, %u frames "
+      "read\n", opened, iterations, read);
   close (fd);
 
   g_rand_free (rand);
