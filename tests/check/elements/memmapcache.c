@@ -120,6 +120,7 @@ typedef struct
   GArray *decoded;              /* GstClockTime: pts out of the decoder */
   gboolean all_memmap;          /* every sink buffer: read-only memmap */
   gboolean codec_tag;           /* the decoder's codec tag reached the sink */
+  guint32 seek_seqnum;          /* of the last run_seek(), 0 before */
   guint warnings;
   gchar *warning;               /* the first warning's text and debug */
   /* a barrier: the sink side waits at this frame until released */
@@ -288,7 +289,16 @@ run_wait_eos (Run * run)
 
     fail_unless (msg != NULL, "no EOS within 60 s");
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      /* an EOS of a segment before the last seek is not the one awaited */
+      gboolean stale = run->seek_seqnum != 0 &&
+          gst_message_get_seqnum (msg) != run->seek_seqnum;
+
+      if (stale)
+        GST_INFO ("skipping EOS seqnum %u, awaiting %u",
+            gst_message_get_seqnum (msg), run->seek_seqnum);
       gst_message_unref (msg);
+      if (stale)
+        continue;
       break;
     }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
@@ -361,10 +371,13 @@ run_pause (Run * run)
 static void
 run_seek (Run * run, GstClockTime start, GstClockTime stop)
 {
+  GstEvent *seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
+      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, start,
+      GST_SEEK_TYPE_SET, stop);
+
   run_reset (run);
-  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
-          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
-          start, GST_SEEK_TYPE_SET, stop));
+  run->seek_seqnum = gst_event_get_seqnum (seek);
+  fail_unless (gst_element_send_event (run->pipeline, seek));
 }
 
 static guint64
@@ -736,6 +749,39 @@ GST_END_TEST;
 
 /* uridecodebin (a multiqueue between demuxer and decoder): the cached
  * start is served, the hand-over to the decoder and the end work alike. */
+/* A seek that goes upstream, then playback reaches cached frames and the
+ * rest is served: the EOS that memmapcache pushes itself ends upstream's
+ * segment, with the seqnum of that seek (run_wait_eos() waits for it). */
+GST_START_TEST (test_forwarded_seek_reaches_cache)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstClockTime t1 = GST_SECOND, t2 = 2 * GST_SECOND;
+  guint i1 = frame_index (t1), i2 = frame_index (t2);
+  Run *run;
+
+  /* cache [2 s, 3 s) */
+  run = run_new (clip, cache_dir, NULL);
+  run_pause (run);
+  run_seek (run, t2, GST_CLOCK_TIME_NONE);
+  run_play (run);
+  assert_frames (run, i2, N_FRAMES - i2);
+
+  /* [1 s, 2 s) is not cached: upstream, then the cache from 2 s */
+  run_seek (run, t1, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  assert_frames (run, i1, N_FRAMES - i1);
+  fail_unless (decoded_in (run, t1, t2) >= i2 - i1);
+  fail_unless (decoded_in (run, t2, 3 * GST_SECOND) <= HANDFUL,
+      "decoded %u frames of the cached [2 s, 3 s)",
+      decoded_in (run, t2, 3 * GST_SECOND));
+  fail_unless_equals_int (run->warnings, 0);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_uridecodebin)
 {
   gchar *cache_dir = tmp_path ("cache");
@@ -1535,6 +1581,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_small_windows);
   tcase_add_test (tc, test_seek_into_cache_and_past_it);
   tcase_add_test (tc, test_seek_accurate_mid_gop);
+  tcase_add_test (tc, test_forwarded_seek_reaches_cache);
   tcase_add_test (tc, test_seek_storm);
   tcase_add_test (tc, test_reverse_playback);
   tcase_add_test (tc, test_uridecodebin);
