@@ -161,7 +161,8 @@ struct _GstMemmapCache
                                          * its EOS event has not come yet */
   gboolean seen_seek;           /* the stream did not play from its start */
   GstClockTime seek_stop;       /* the stop of the last seek, or NONE */
-  guint32 seqnum;
+  guint32 seqnum;               /* of the segment downstream has: the
+                                 * seek's that caused it */
   GstSegment segment;           /* the segment downstream has */
   GstSegment up_segment;        /* upstream's last segment */
 
@@ -1923,8 +1924,10 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
         forward = FALSE;
       else if (forward)
         self->await_segment = FALSE;
-      if (forward)
+      if (forward) {
         gst_event_copy_segment (event, &self->segment);
+        self->seqnum = gst_event_get_seqnum (event);
+      }
       g_mutex_unlock (&self->lock);
       if (!forward) {
         GST_DEBUG_OBJECT (self, "downstream keeps our segment");
@@ -1938,6 +1941,7 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
     }
     case GST_EVENT_EOS:{
       gboolean ended = FALSE;
+      guint32 seqnum;
 
       g_mutex_lock (&self->lock);
       self->upstream_eos_pending = FALSE;
@@ -1963,6 +1967,7 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
         return TRUE;
       }
       mode = self->mode;
+      seqnum = self->seqnum;
       g_mutex_unlock (&self->lock);
       if (mode != MODE_PASS) {
         GST_DEBUG_OBJECT (self, "upstream stopped while we serve");
@@ -1971,6 +1976,15 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       }
       if (ended)
         GST_INFO_OBJECT (self, "the stream ends where the cached frames end");
+      /* the EOS ends the segment downstream has, so it carries that
+       * segment's seqnum: after a hand-over, upstream's EOS has the seqnum
+       * of our own seek upstream, not of the seek downstream made */
+      if (gst_event_get_seqnum (event) != seqnum) {
+        GST_DEBUG_OBJECT (self, "EOS of seqnum %u goes downstream with %u",
+            gst_event_get_seqnum (event), seqnum);
+        event = gst_event_make_writable (event);
+        gst_event_set_seqnum (event, seqnum);
+      }
       mark_end (self);
       return forward_event (self, event);
     }

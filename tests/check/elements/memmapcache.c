@@ -17,6 +17,7 @@
 
 #include <glib/gstdio.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +27,22 @@
 #include <unistd.h>
 
 #define CHILD_ENV "MEMMAPCACHE_TEST_CHILD"
+/* in the child: print "frame N" at every frame and take this many µs */
+#define CHILD_PACE_ENV "MEMMAPCACHE_TEST_CHILD_PACE"
 #define N_FRAMES 90
 #define FRAME_DURATION (GST_SECOND / 30)
 /* What a decoder still decodes once memmapcache stopped it (docs): the
  * frame that showed the start is cached plus those in flight in
  * avdec_h264's frame threads. */
 #define HANDFUL 8
+/* The shortest cached run that memmapcache serves (docs/elements.md). */
+#define MIN_SERVE_RUN 16
 
 static gchar *tmpdir;
 static gchar *clip_dir;
 static gchar *clip;
 static GPtrArray *reference;    /* Frame: the decoder's own output */
+static gulong child_pace;       /* see CHILD_PACE_ENV, 0: not set */
 
 typedef struct
 {
@@ -44,7 +50,7 @@ typedef struct
   gchar *sum;
 } Frame;
 
-static void assert_stores_valid (const gchar * cache_dir);
+static guint64 assert_stores_valid (const gchar * cache_dir);
 
 static void
 frame_free (Frame * f)
@@ -120,6 +126,7 @@ typedef struct
   GArray *decoded;              /* GstClockTime: pts out of the decoder */
   gboolean all_memmap;          /* every sink buffer: read-only memmap */
   gboolean codec_tag;           /* the decoder's codec tag reached the sink */
+  guint32 seek_seqnum;          /* of the last run_seek(), 0 before */
   guint warnings;
   gchar *warning;               /* the first warning's text and debug */
   /* a barrier: the sink side waits at this frame until released */
@@ -166,7 +173,14 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
     while (!run->released)
       g_cond_wait (&run->cond, &run->lock);
   }
+  /* (not for the reference the child makes first) */
+  if (child_pace && run->cache) {
+    g_print ("frame %u\n", run->frames->len);
+    fflush (stdout);
+  }
   g_mutex_unlock (&run->lock);
+  if (child_pace && run->cache)
+    g_usleep (child_pace);
 }
 
 static GstPadProbeReturn
@@ -288,7 +302,16 @@ run_wait_eos (Run * run)
 
     fail_unless (msg != NULL, "no EOS within 60 s");
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      /* an EOS of a segment before the last seek is not the one awaited */
+      gboolean stale = run->seek_seqnum != 0 &&
+          gst_message_get_seqnum (msg) != run->seek_seqnum;
+
+      if (stale)
+        GST_INFO ("skipping EOS seqnum %u, awaiting %u",
+            gst_message_get_seqnum (msg), run->seek_seqnum);
       gst_message_unref (msg);
+      if (stale)
+        continue;
       break;
     }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
@@ -361,10 +384,13 @@ run_pause (Run * run)
 static void
 run_seek (Run * run, GstClockTime start, GstClockTime stop)
 {
+  GstEvent *seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
+      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, start,
+      GST_SEEK_TYPE_SET, stop);
+
   run_reset (run);
-  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
-          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
-          start, GST_SEEK_TYPE_SET, stop));
+  run->seek_seqnum = gst_event_get_seqnum (seek);
+  fail_unless (gst_element_send_event (run->pipeline, seek));
 }
 
 static guint64
@@ -699,6 +725,87 @@ GST_START_TEST (test_seek_storm)
 
 GST_END_TEST;
 
+/* The same seeks with videotestsrc as the upstream (no decoder: also a
+ * pipeline ThreadSanitizer can watch without libav's noise). Every seek
+ * carries a stop of 3 s, since videotestsrc never ends by itself. */
+static GPtrArray *
+videotestsrc_reference (void)
+{
+  Run *run = run_new_desc ("videotestsrc pattern=ball ! video/x-raw,"
+      "format=I420,width=160,height=120,framerate=30/1 ! identity name=dec ! "
+      "fakesink name=sink sync=false signal-handoffs=true");
+  GPtrArray *frames;
+
+  run_pause (run);
+  run_seek (run, 0, 3 * GST_SECOND);
+  run_play (run);
+  fail_unless_equals_int (run->frames->len, N_FRAMES);
+  frames = g_ptr_array_ref (run->frames);
+  run_free (run);
+  return frames;
+}
+
+GST_START_TEST (test_videotestsrc_seeks)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *desc = g_strdup_printf ("videotestsrc pattern=ball ! video/x-raw,"
+      "format=I420,width=160,height=120,framerate=30/1 ! identity name=dec ! "
+      "memmapcache name=cache key=vts cache-dir=\"%s\" ! fakesink name=sink "
+      "sync=false signal-handoffs=true", cache_dir);
+  GPtrArray *decoded_ref = reference;
+  GstClockTime t1 = 1200 * GST_MSECOND, t2 = 2 * GST_SECOND, end =
+      3 * GST_SECOND, target;
+  GRand *rand = g_rand_new_with_seed (11);
+  guint i, n = g_getenv ("MEMMAP_UNDER_VALGRIND") ? 10 : 40;
+  Run *run;
+
+  /* frame_index() and assert_frames() compare with this source's frames */
+  reference = videotestsrc_reference ();
+
+  run = run_new_desc (desc);
+  run_pause (run);
+  run_seek (run, 0, t1);
+  run_play (run);
+  assert_frames (run, 0, frame_index (t1));
+  run_seek (run, t2, end);
+  run_wait_eos (run);
+  assert_frames (run, frame_index (t2), N_FRAMES - frame_index (t2));
+
+  /* served, handed over at 1.2 s, served again from 2 s */
+  run_seek (run, GST_SECOND / 2, end);
+  run_wait_eos (run);
+  assert_frames (run, 15, N_FRAMES - 15);
+  fail_unless_equals_int (decoded_in (run, GST_SECOND / 2, t1), 0);
+  fail_unless (decoded_in (run, t1, t2) >= frame_index (t2) -
+      frame_index (t1));
+
+  /* a storm, then a checked segment */
+  for (i = 0; i < n; i++) {
+    target = g_rand_int_range (rand, 0, 2900) * GST_MSECOND;
+    fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+            GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
+            target, GST_SEEK_TYPE_SET, end));
+    g_usleep (g_rand_int_range (rand, 0, 4000));
+  }
+  run_pause (run);
+  run_drain_bus (run);
+  target = 1234 * GST_MSECOND;
+  run_seek (run, target, end);
+  run_play (run);
+  i = frame_index (target);
+  assert_frames_clipped (run, i, N_FRAMES - i, target);
+  fail_unless_equals_int (run->warnings, 0);
+  run_free (run);
+
+  g_ptr_array_unref (reference);
+  reference = decoded_ref;
+  g_rand_free (rand);
+  g_free (desc);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* A seek into the cache while it is still being recorded, and a seek to a
  * frame in the middle of a group of pictures, past the cache. */
 GST_START_TEST (test_seek_accurate_mid_gop)
@@ -736,6 +843,39 @@ GST_END_TEST;
 
 /* uridecodebin (a multiqueue between demuxer and decoder): the cached
  * start is served, the hand-over to the decoder and the end work alike. */
+/* A seek that goes upstream, then playback reaches cached frames and the
+ * rest is served: the EOS that memmapcache pushes itself ends upstream's
+ * segment, with the seqnum of that seek (run_wait_eos() waits for it). */
+GST_START_TEST (test_forwarded_seek_reaches_cache)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  GstClockTime t1 = GST_SECOND, t2 = 2 * GST_SECOND;
+  guint i1 = frame_index (t1), i2 = frame_index (t2);
+  Run *run;
+
+  /* cache [2 s, 3 s) */
+  run = run_new (clip, cache_dir, NULL);
+  run_pause (run);
+  run_seek (run, t2, GST_CLOCK_TIME_NONE);
+  run_play (run);
+  assert_frames (run, i2, N_FRAMES - i2);
+
+  /* [1 s, 2 s) is not cached: upstream, then the cache from 2 s */
+  run_seek (run, t1, GST_CLOCK_TIME_NONE);
+  run_wait_eos (run);
+  assert_frames (run, i1, N_FRAMES - i1);
+  fail_unless (decoded_in (run, t1, t2) >= i2 - i1);
+  fail_unless (decoded_in (run, t2, 3 * GST_SECOND) <= HANDFUL,
+      "decoded %u frames of the cached [2 s, 3 s)",
+      decoded_in (run, t2, 3 * GST_SECOND));
+  fail_unless_equals_int (run->warnings, 0);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_uridecodebin)
 {
   gchar *cache_dir = tmp_path ("cache");
@@ -1031,13 +1171,14 @@ count_entries (const gchar * cache_dir)
 }
 
 /* Every store in the cache directory opens and every frame's entry is
- * valid. */
-static void
+ * valid. Returns how many frames they hold. */
+static guint64
 assert_stores_valid (const gchar * cache_dir)
 {
   GDir *dir = g_dir_open (cache_dir, 0, NULL);
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   const gchar *name;
+  guint64 total = 0;
 
   fail_unless (dir != NULL);
   while ((name = g_dir_read_name (dir)) != NULL) {
@@ -1064,6 +1205,7 @@ assert_stores_valid (const gchar * cache_dir)
         fail_unless (gst_memmap_store_reader_get_entry (reader, f, &e,
                 &error), "%s", error ? error->message : "");
       }
+      total += n;
       gst_memmap_store_reader_free (reader);
       g_free (path);
     }
@@ -1072,6 +1214,7 @@ assert_stores_valid (const gchar * cache_dir)
   }
   g_dir_close (dir);
   gst_object_unref (engine);
+  return total;
 }
 
 /* Two pipelines play the same stream at once: the second does not record
@@ -1345,7 +1488,8 @@ GST_END_TEST;
 /* The child (run as a check test, see main()): plays CLIP through
  * memmapcache into CACHE-DIR with PROPS (CHILD_ENV = "CLIP\nCACHE-DIR\n
  * PROPS") and prints "frames N\nwarnings N\nsums OK|BAD\nrecorded N\n" and
- * the first warning. */
+ * the first warning. With CHILD_PACE_ENV, to be killed: "frame N" at every
+ * frame, and a wait at the end. */
 GST_START_TEST (test_child)
 {
   gchar **argv = g_strsplit (g_getenv (CHILD_ENV), "\n", 3);
@@ -1355,6 +1499,10 @@ GST_START_TEST (test_child)
   fail_unless_equals_int (g_strv_length (argv), 3);
   run = run_new (clip, argv[1], argv[2]);
   run_play (run);
+  /* a child paced to be killed waits for it, even once done (not for
+   * ever, should the parent have failed first) */
+  if (child_pace)
+    g_usleep (30 * G_USEC_PER_SEC);
   for (i = 0; i < run->frames->len && i < reference->len; i++) {
     Frame *got = g_ptr_array_index (run->frames, i);
     Frame *want = g_ptr_array_index (reference, i);
@@ -1380,26 +1528,37 @@ limit_file_size (gpointer user_data)
   setrlimit (RLIMIT_FSIZE, &limit);
 }
 
-/* Spawns this program as a child that plays through the cache. */
-static gchar *
-spawn_child_full (const gchar * cache_dir, const gchar * props,
-    GSpawnChildSetupFunc child_setup, const gchar * mount_options)
+/* The environment of a child that runs test_child. */
+static gchar **
+child_environ (const gchar * cache_dir, const gchar * props)
 {
-  gchar *self, **envp, *args, *out = NULL, *err = NULL;
-  GError *error = NULL;
-  gint status;
+  gchar *args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
+  gchar **envp;
 
-  /* this very test program (valgrind answers readlink with it too) */
-  self = g_file_read_link ("/proc/self/exe", NULL);
-  fail_unless (self != NULL);
-  args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
   envp = g_environ_setenv (g_get_environ (), CHILD_ENV, args, TRUE);
+  g_free (args);
   /* the child makes files: the leaks tracer is for this process */
   envp = g_environ_unsetenv (envp, "GST_TRACERS");
   envp = g_environ_setenv (envp, "CK_FORK", "no", TRUE);
   /* the child runs its one test whatever this run selected */
   envp = g_environ_unsetenv (envp, "GST_CHECKS");
   envp = g_environ_unsetenv (envp, "GST_CHECKS_IGNORE");
+  return g_environ_unsetenv (envp, CHILD_PACE_ENV);
+}
+
+/* Spawns this program as a child that plays through the cache. */
+static gchar *
+spawn_child_full (const gchar * cache_dir, const gchar * props,
+    GSpawnChildSetupFunc child_setup, const gchar * mount_options)
+{
+  gchar *self, **envp, *out = NULL, *err = NULL;
+  GError *error = NULL;
+  gint status;
+
+  /* this very test program (valgrind answers readlink with it too) */
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  fail_unless (self != NULL);
+  envp = child_environ (cache_dir, props);
   if (mount_options) {
     /* a file system of our own on the cache directory, in a user and mount
      * namespace: works without privileges where user namespaces are
@@ -1422,7 +1581,6 @@ spawn_child_full (const gchar * cache_dir, const gchar * props,
   fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
       "the child failed (status %d): %s %s", status, out, err);
   g_strfreev (envp);
-  g_free (args);
   g_free (err);
   g_free (self);
   return out;
@@ -1545,6 +1703,137 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
 
 GST_END_TEST;
 
+/* Starts a child that plays the clip into @cache_dir (test_child) at one
+ * frame per @pace_us, printing "frame N" at each; *@out_fd reads that. */
+static GPid
+spawn_recorder (const gchar * cache_dir, guint pace_us, gint * out_fd)
+{
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *argv[] = { self, NULL };
+  gchar *pace = g_strdup_printf ("%u", pace_us);
+  gchar **envp = child_environ (cache_dir, "");
+  GError *error = NULL;
+  GPid pid;
+
+  envp = g_environ_setenv (envp, CHILD_PACE_ENV, pace, TRUE);
+  fail_unless (g_spawn_async_with_pipes (NULL, argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL, out_fd, NULL,
+          &error), "%s", error ? error->message : "");
+  g_strfreev (envp);
+  g_free (pace);
+  g_free (self);
+  return pid;
+}
+
+/* Reads from @fd until the line "frame @n"; FALSE at the end of the
+ * output or after 30 s. */
+static gboolean
+wait_frame_line (gint fd, guint n)
+{
+  gchar *want = g_strdup_printf ("frame %u", n);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  GString *line = g_string_new (NULL);
+  gboolean found = FALSE;
+
+  while (!found) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+    gchar c;
+
+    if (left <= 0 || poll (&pfd, 1, left) <= 0 || read (fd, &c, 1) != 1)
+      break;
+    if (c != '\n') {
+      g_string_append_c (line, c);
+      continue;
+    }
+    found = strcmp (line->str, want) == 0;
+    g_string_truncate (line, 0);
+  }
+  g_string_free (line, TRUE);
+  g_free (want);
+  return found;
+}
+
+/* A pipeline recording into the cache is killed (SIGKILL, at a random
+ * frame and a random moment in it) and run again on the same cache-dir:
+ * playback completes, bit-identical, without a warning; what was
+ * committed before the kill is served (the decoder does not decode it),
+ * the rest recorded; a third run comes from the cache whole. */
+GST_START_TEST (test_kill9_mid_recording)
+{
+  const guint pace = 3000;
+  guint trials = g_getenv ("MEMMAP_UNDER_VALGRIND") ? 2 : 8, t;
+  GRand *rand = g_rand_new_with_seed (0x9c1a);
+  guint64 total = 0;
+
+  for (t = 0; t < trials; t++) {
+    gchar *name = g_strdup_printf ("cache-%u", t);
+    gchar *cache_dir = tmp_path (name);
+    guint at = g_rand_int_range (rand, 1, N_FRAMES - 10);
+    /* in the pause after frame @at, or in the work on the next one */
+    guint delay = g_rand_int_range (rand, 0, 2 * pace);
+    GstClockTime end;
+    guint64 committed;
+    gint out_fd, status;
+    gboolean found;
+    GPid pid;
+    Run *run;
+
+    pid = spawn_recorder (cache_dir, pace, &out_fd);
+    found = wait_frame_line (out_fd, at);
+    if (found)
+      g_usleep (delay);
+    fail_unless_equals_int (kill (pid, SIGKILL), 0);
+    fail_unless_equals_int (waitpid (pid, &status, 0), pid);
+    g_spawn_close_pid (pid);
+    close (out_fd);
+    fail_unless (found, "the child never showed frame %u", at);
+    fail_unless (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL,
+        "the child ended by itself (status %d)", status);
+
+    /* the stores the child left open: every committed frame valid, the
+     * frames from the first on (the child played from the start) */
+    committed = assert_stores_valid (cache_dir);
+    fail_unless (committed <= N_FRAMES);
+    GST_INFO ("trial %u: killed %u us after frame %u, %" G_GUINT64_FORMAT
+        " frames committed", t, delay, at, committed);
+    total += committed;
+    end = committed > 0 ? ((Frame *) g_ptr_array_index (reference,
+            committed - 1))->pts + FRAME_DURATION : 0;
+
+    run = run_new (clip, cache_dir, NULL);
+    run_play (run);
+    assert_frames (run, 0, N_FRAMES);
+    fail_unless (run->warnings == 0, "%s", run->warning);
+    if (committed >= MIN_SERVE_RUN) {
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), committed);
+      fail_unless (decoded_in (run, 0, end) <= HANDFUL, "decoded %u of the "
+          "%" G_GUINT64_FORMAT " frames committed", decoded_in (run, 0, end),
+          committed);
+    }
+    fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"),
+        N_FRAMES - committed);
+    run_free (run);
+
+    run = run_new (clip, cache_dir, NULL);
+    run_play (run);
+    assert_frames (run, 0, N_FRAMES);
+    fail_unless (run->warnings == 0, "%s", run->warning);
+    fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+        run->decoded->len);
+    run_free (run);
+
+    remove_tree (cache_dir);
+    g_free (cache_dir);
+    g_free (name);
+  }
+  GST_INFO ("%" G_GUINT64_FORMAT " frames committed in %u trials", total,
+      trials);
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -1557,7 +1846,9 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_small_windows);
   tcase_add_test (tc, test_seek_into_cache_and_past_it);
   tcase_add_test (tc, test_seek_accurate_mid_gop);
+  tcase_add_test (tc, test_forwarded_seek_reaches_cache);
   tcase_add_test (tc, test_seek_storm);
+  tcase_add_test (tc, test_videotestsrc_seeks);
   tcase_add_test (tc, test_reverse_playback);
   tcase_add_test (tc, test_uridecodebin);
   tcase_add_test (tc, test_changed_input_invalidates);
@@ -1570,6 +1861,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_symlinks_not_followed);
   tcase_add_test (tc, test_disk_full);
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
+  tcase_add_test (tc, test_kill9_mid_recording);
 
   return s;
 }
@@ -1588,6 +1880,8 @@ main (int argc, char **argv)
 
   gst_check_init (&argc, &argv);
 
+  if (g_getenv (CHILD_PACE_ENV))
+    child_pace = strtoul (g_getenv (CHILD_PACE_ENV), NULL, 10);
   if (child) {
     gchar **args = g_strsplit (child, "\n", 2);
     TCase *tc = tcase_create ("child");
