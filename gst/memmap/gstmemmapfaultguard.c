@@ -24,6 +24,7 @@
 #include <gst/gst.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,12 +170,10 @@ install (void)
 static gboolean
 ensure_installed (void)
 {
-  static gsize once = 0;
+  /* pthread_once, not g_once: sanitizers see its ordering */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-  if (g_once_init_enter (&once)) {
-    install ();
-    g_once_init_leave (&once, 1);
-  }
+  pthread_once (&once, install);
   return active;
 }
 
