@@ -1569,22 +1569,64 @@ GST_START_TEST (test_follow_dead_writer)
 
 GST_END_TEST;
 
-/* The writer wakes a waiting reader at once: no polling period. */
+/* The writer wakes a waiting reader at once: no polling period. The reader
+ * waits as memmapsrc follow=true does, in waits of FOLLOW_POLL_US that it
+ * starts again when they time out: a reader the commit did not wake would
+ * see it only when its wait times out, WAKE_SAMPLES commits coming 7 to
+ * 61 ms into a wait (never near a multiple of the poll) would be seen 39 to
+ * 93 ms late, and their median at least 60 ms late. A futex wake-up
+ * comes within a fraction of a millisecond; the median stays far below
+ * WAKE_MEDIAN_MAX_US even on a loaded machine. */
+#define WAKE_SAMPLES 10
+#define FOLLOW_POLL_US (100 * 1000)
+#define WAKE_MEDIAN_MAX_US (20 * 1000)
+
 typedef struct
 {
   Writer *w;
-  gint64 committed_at;
+  GAsyncQueue *waiting;         /* the reader is about to wait again */
+  gint64 committed_at[WAKE_SAMPLES];
 } CommitLater;
 
 static gpointer
 commit_later (gpointer data)
 {
   CommitLater *c = data;
+  GError *error = NULL;
+  guint i;
 
-  g_usleep (200 * 1000);
-  c->committed_at = g_get_monotonic_time ();
-  writer_add (c->w, 1);
+  for (i = 0; i < WAKE_SAMPLES; i++) {
+    GstMemory *mem;
+    GstMapInfo map;
+    guint64 slot;
+
+    g_async_queue_pop (c->waiting);
+    fail_unless (gst_memmap_store_writer_acquire_slot (c->w->writer, &slot,
+            &error), "%s", error ? error->message : "");
+    mem = gst_memmap_store_writer_get_slot_memory (c->w->writer, NULL, slot,
+        &error);
+    fail_unless (mem != NULL, "%s", error ? error->message : "");
+    fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
+    store_fill_frame (map.data, &c->w->layout, c->w->n);
+    gst_memory_unmap (mem, &map);
+    gst_memory_unref (mem);
+    /* the reader is in its wait by now */
+    g_usleep ((7 + 6 * i) * 1000);
+    c->committed_at[i] = g_get_monotonic_time ();
+    fail_unless (gst_memmap_store_writer_commit (c->w->writer, slot,
+            c->w->n * FRAME_DUR, FRAME_DUR, 0, &error), "%s",
+        error ? error->message : "");
+    c->w->n++;
+  }
   return NULL;
+}
+
+static gint
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
 }
 
 GST_START_TEST (test_wait_wakes_at_commit)
@@ -1597,7 +1639,9 @@ GST_START_TEST (test_wait_wakes_at_commit)
   CommitLater c;
   GThread *thread;
   Writer w;
-  gint64 woken;
+  gint64 latency[WAKE_SAMPLES], sorted[WAKE_SAMPLES], median;
+  guint i, by_timeout = 0;
+  GString *samples;
 
   writer_open (&w, location, GST_VIDEO_FORMAT_GRAY8, 64, 48,
       GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 0);
@@ -1608,31 +1652,60 @@ GST_START_TEST (test_wait_wakes_at_commit)
   fail_unless (gst_memmap_store_session_is_writable (session));
 
   c.w = &w;
+  c.waiting = g_async_queue_new ();
   thread = g_thread_new ("commit", commit_later, &c);
-  /* a 10 s timeout: only the writer's wake-up ends it early */
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 0,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_CHANGED);
-  woken = g_get_monotonic_time ();
+  for (i = 0; i < WAKE_SAMPLES; i++) {
+    GstMemmapStoreWaitResult ret = GST_MEMMAP_STORE_WAIT_CHANGED;
+    gint64 woken;
+
+    g_async_queue_push (c.waiting, GUINT_TO_POINTER (1));
+    /* memmapsrc's loop: wait, look, wait again */
+    while (gst_memmap_store_reader_get_committed (reader) == i) {
+      ret = gst_memmap_store_session_wait (session, i, FOLLOW_POLL_US);
+      fail_if (ret == GST_MEMMAP_STORE_WAIT_INTERRUPTED);
+    }
+    woken = g_get_monotonic_time ();
+    fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed
+        (reader), i + 1);
+    /* the wait that saw the commit ended by its timeout, not a wake-up */
+    if (ret == GST_MEMMAP_STORE_WAIT_TIMEOUT)
+      by_timeout++;
+    latency[i] = woken - c.committed_at[i];
+  }
   g_thread_join (thread);
-  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (reader),
-      1);
-  GST_INFO ("woken %" G_GINT64_FORMAT " us after the commit",
-      woken - c.committed_at);
-  /* the wait had a 10 s timeout: only a wake-up ends it this early */
-  fail_unless (woken - c.committed_at < G_USEC_PER_SEC);
+  g_async_queue_unref (c.waiting);
+
+  memcpy (sorted, latency, sizeof (latency));
+  qsort (sorted, WAKE_SAMPLES, sizeof (gint64), compare_gint64);
+  median = (sorted[WAKE_SAMPLES / 2 - 1] + sorted[WAKE_SAMPLES / 2]) / 2;
+  samples = g_string_new (NULL);
+  for (i = 0; i < WAKE_SAMPLES; i++)
+    g_string_append_printf (samples, "%s%.2f", i ? " " : "",
+        latency[i] / 1000.0);
+  g_print ("wake at commit: %u commits 7-61 ms into a wait of %u ms: woken "
+      "%.2f ms after the commit (median; min %.2f, max %.2f; %s ms), %u by "
+      "the timeout\n", WAKE_SAMPLES, FOLLOW_POLL_US / 1000, median / 1000.0,
+      sorted[0] / 1000.0, sorted[WAKE_SAMPLES - 1] / 1000.0, samples->str,
+      by_timeout);
+  g_string_free (samples, TRUE);
+  fail_unless (median < WAKE_MEDIAN_MAX_US, "woken %.2f ms after the commit "
+      "(median of %u): the safety-net timeout, not the writer, ends the "
+      "waits", median / 1000.0, WAKE_SAMPLES);
 
   /* an interrupt ends a wait at once, and the next ones too */
   gst_memmap_store_session_interrupt (session);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_INTERRUPTED);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 10 * G_USEC_PER_SEC),
+      GST_MEMMAP_STORE_WAIT_INTERRUPTED);
   gst_memmap_store_session_resume (session);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          20 * 1000), GST_MEMMAP_STORE_WAIT_TIMEOUT);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 20 * 1000), GST_MEMMAP_STORE_WAIT_TIMEOUT);
 
   /* closing wakes too */
   writer_close (&w);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_CHANGED);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 10 * G_USEC_PER_SEC),
+      GST_MEMMAP_STORE_WAIT_CHANGED);
   fail_if (gst_memmap_store_session_writer_alive (session));
 
   gst_memmap_store_session_unref (session);
