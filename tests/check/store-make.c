@@ -16,6 +16,13 @@
  *     --fsize-limit N     RLIMIT_FSIZE of N bytes (SIGXFSZ ignored); write
  *                         until the store reports NO_SPACE, then exit 0
  *     --no-close          exit without closing the store
+ *     --report FILE       after every commit, store the writer's committed
+ *                         count in FILE (created, mapped shared: the first 8
+ *                         bytes, native endianness), so that a test that
+ *                         kills this process knows what it had committed
+ *     --stamp             stamp every row with the frame number
+ *                         (store_fill_frame_stamped()), so that a frame
+ *                         tells itself from frame f + 256
  *
  * Prints "ready" once the store exists, and "committed N" at the end.
  * Exit status: 0 on success, 1 on a usage error, 2 on a store error, 3 if
@@ -29,9 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "store-pattern.h"
+
+static gboolean stamp = FALSE;
 
 static gboolean
 write_frame (GstMemmapStoreWriter * writer, const GstVideoInfo * layout,
@@ -55,7 +67,10 @@ write_frame (GstMemmapStoreWriter * writer, const GstVideoInfo * layout,
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO, "map failed");
     return FALSE;
   }
-  store_fill_frame (map.data, layout, f);
+  if (stamp)
+    store_fill_frame_stamped (map.data, layout, f);
+  else
+    store_fill_frame (map.data, layout, f);
   gst_memory_unmap (mem, &map);
   gst_memory_unref (mem);
 
@@ -75,6 +90,8 @@ main (int argc, char **argv)
   gint64 end = 0;
   guint stride_align = 0, pad_rows = 0, width, height;
   gboolean forever = FALSE, no_close = FALSE;
+  const gchar *report_path = NULL;
+  guint64 *report = NULL;
   GstVideoFormat format;
   GstVideoInfo layout;
   GstMemmapEngine *engine;
@@ -90,6 +107,10 @@ main (int argc, char **argv)
       forever = TRUE;
     } else if (!strcmp (argv[i], "--no-close")) {
       no_close = TRUE;
+    } else if (!strcmp (argv[i], "--stamp")) {
+      stamp = TRUE;
+    } else if (!strcmp (argv[i], "--report") && i + 1 < argc) {
+      report_path = argv[++i];
     } else if (i + 1 < argc) {
       guint64 v = g_ascii_strtoull (argv[i + 1], NULL, 10);
 
@@ -141,6 +162,23 @@ main (int argc, char **argv)
     forever = TRUE;
   }
 
+  if (report_path != NULL) {
+    int fd = open (report_path, O_RDWR | O_CREAT, 0600);
+
+    if (fd < 0 || ftruncate (fd, sizeof (guint64)) < 0) {
+      perror (report_path);
+      return 1;
+    }
+    report = mmap (NULL, sizeof (guint64), PROT_READ | PROT_WRITE, MAP_SHARED,
+        fd, 0);
+    close (fd);
+    if (report == MAP_FAILED) {
+      perror ("mmap");
+      return 1;
+    }
+    *report = 0;
+  }
+
   {
     GstVideoInfo info;
 
@@ -176,6 +214,11 @@ main (int argc, char **argv)
       }
       goto store_error;
     }
+    /* the commit returned: what a SIGKILL from now on must not lose (a
+     * kill before this store leaves the count one behind the store's) */
+    if (report != NULL)
+      __atomic_store_n (report, gst_memmap_store_writer_get_committed (writer),
+          __ATOMIC_RELEASE);
   }
   printf ("committed %" G_GUINT64_FORMAT "\n",
       gst_memmap_store_writer_get_committed (writer));
@@ -193,7 +236,8 @@ done:
 usage:
   fprintf (stderr, "usage: %s PATH FORMAT WIDTH HEIGHT N_FRAMES [--ring MAX] "
       "[--max-frames N] [--stride-align N] [--pad-rows N] [--chunk-bytes N] "
-      "[--forever] [--seconds S] [--fsize-limit N] [--no-close]\n", argv[0]);
+      "[--forever] [--seconds S] [--fsize-limit N] [--no-close] "
+      "[--report FILE] [--stamp]\n", argv[0]);
   return 1;
 
 store_error:

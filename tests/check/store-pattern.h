@@ -4,11 +4,19 @@
  * helper and tests/check/store_numpy.py: byte x of row y of plane p of frame
  * f is (13 f + 101 p + 7 y + 3 x) mod 256, for the bytes of the plane's
  * pixels only (padding is left alone).
+ *
+ * The pattern repeats every 256 frames. Where a test must tell frame f from
+ * frame f + 256 (a ring lapped many times), the stamped variant also writes
+ * f as a 64-bit little-endian number over the first 8 bytes of every row
+ * of at least 8 bytes (store-make --stamp); the rest of the row keeps the
+ * pattern.
  */
 #pragma once
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+
+#include <string.h>
 
 static inline guint8
 store_pattern_byte (guint64 f, guint p, guint y, guint x)
@@ -77,6 +85,58 @@ store_check_frame (const guint8 * data, const GstVideoInfo * info, guint64 f)
           (gsize) y * GST_VIDEO_INFO_PLANE_STRIDE (info, p);
 
       for (x = 0; x < row_bytes; x++) {
+        if (row[x] != store_pattern_byte (f, p, y, x))
+          return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+#define STORE_STAMP_BYTES 8
+
+/* store_fill_frame(), then the frame number over the start of every row */
+static inline void
+store_fill_frame_stamped (guint8 * data, const GstVideoInfo * info, guint64 f)
+{
+  guint64 le = GUINT64_TO_LE (f);
+  guint p, y;
+
+  store_fill_frame (data, info, f);
+  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (info); p++) {
+    guint rows = store_plane_rows (info, p);
+
+    if (store_plane_row_bytes (info, p) < STORE_STAMP_BYTES)
+      continue;
+    for (y = 0; y < rows; y++)
+      memcpy (data + GST_VIDEO_INFO_PLANE_OFFSET (info, p) +
+          (gsize) y * GST_VIDEO_INFO_PLANE_STRIDE (info, p), &le,
+          STORE_STAMP_BYTES);
+  }
+}
+
+/* Returns TRUE if the pixels of frame @f, written by
+ * store_fill_frame_stamped(), are intact: every row's stamp says @f and
+ * the rest of it holds @f's pattern. */
+static inline gboolean
+store_check_frame_stamped (const guint8 * data, const GstVideoInfo * info,
+    guint64 f)
+{
+  guint64 le = GUINT64_TO_LE (f);
+  guint p, y, x;
+
+  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (info); p++) {
+    guint rows = store_plane_rows (info, p);
+    guint row_bytes = store_plane_row_bytes (info, p);
+    guint start = row_bytes < STORE_STAMP_BYTES ? 0 : STORE_STAMP_BYTES;
+
+    for (y = 0; y < rows; y++) {
+      const guint8 *row = data + GST_VIDEO_INFO_PLANE_OFFSET (info, p) +
+          (gsize) y * GST_VIDEO_INFO_PLANE_STRIDE (info, p);
+
+      if (start > 0 && memcmp (row, &le, STORE_STAMP_BYTES) != 0)
+        return FALSE;
+      for (x = start; x < row_bytes; x++) {
         if (row[x] != store_pattern_byte (f, p, y, x))
           return FALSE;
       }

@@ -1569,22 +1569,64 @@ GST_START_TEST (test_follow_dead_writer)
 
 GST_END_TEST;
 
-/* The writer wakes a waiting reader at once: no polling period. */
+/* The writer wakes a waiting reader at once: no polling period. The reader
+ * waits as memmapsrc follow=true does, in waits of FOLLOW_POLL_US that it
+ * starts again when they time out: a reader the commit did not wake would
+ * see it only when its wait times out, WAKE_SAMPLES commits coming 7 to
+ * 61 ms into a wait (never near a multiple of the poll) would be seen 39 to
+ * 93 ms late, and their median at least 60 ms late. A futex wake-up
+ * comes within a fraction of a millisecond; the median stays far below
+ * WAKE_MEDIAN_MAX_US even on a loaded machine. */
+#define WAKE_SAMPLES 10
+#define FOLLOW_POLL_US (100 * 1000)
+#define WAKE_MEDIAN_MAX_US (20 * 1000)
+
 typedef struct
 {
   Writer *w;
-  gint64 committed_at;
+  GAsyncQueue *waiting;         /* the reader is about to wait again */
+  gint64 committed_at[WAKE_SAMPLES];
 } CommitLater;
 
 static gpointer
 commit_later (gpointer data)
 {
   CommitLater *c = data;
+  GError *error = NULL;
+  guint i;
 
-  g_usleep (200 * 1000);
-  c->committed_at = g_get_monotonic_time ();
-  writer_add (c->w, 1);
+  for (i = 0; i < WAKE_SAMPLES; i++) {
+    GstMemory *mem;
+    GstMapInfo map;
+    guint64 slot;
+
+    g_async_queue_pop (c->waiting);
+    fail_unless (gst_memmap_store_writer_acquire_slot (c->w->writer, &slot,
+            &error), "%s", error ? error->message : "");
+    mem = gst_memmap_store_writer_get_slot_memory (c->w->writer, NULL, slot,
+        &error);
+    fail_unless (mem != NULL, "%s", error ? error->message : "");
+    fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
+    store_fill_frame (map.data, &c->w->layout, c->w->n);
+    gst_memory_unmap (mem, &map);
+    gst_memory_unref (mem);
+    /* the reader is in its wait by now */
+    g_usleep ((7 + 6 * i) * 1000);
+    c->committed_at[i] = g_get_monotonic_time ();
+    fail_unless (gst_memmap_store_writer_commit (c->w->writer, slot,
+            c->w->n * FRAME_DUR, FRAME_DUR, 0, &error), "%s",
+        error ? error->message : "");
+    c->w->n++;
+  }
   return NULL;
+}
+
+static gint
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
 }
 
 GST_START_TEST (test_wait_wakes_at_commit)
@@ -1597,7 +1639,9 @@ GST_START_TEST (test_wait_wakes_at_commit)
   CommitLater c;
   GThread *thread;
   Writer w;
-  gint64 woken;
+  gint64 latency[WAKE_SAMPLES], sorted[WAKE_SAMPLES], median;
+  guint i, by_timeout = 0;
+  GString *samples;
 
   writer_open (&w, location, GST_VIDEO_FORMAT_GRAY8, 64, 48,
       GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 0);
@@ -1608,31 +1652,60 @@ GST_START_TEST (test_wait_wakes_at_commit)
   fail_unless (gst_memmap_store_session_is_writable (session));
 
   c.w = &w;
+  c.waiting = g_async_queue_new ();
   thread = g_thread_new ("commit", commit_later, &c);
-  /* a 10 s timeout: only the writer's wake-up ends it early */
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 0,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_CHANGED);
-  woken = g_get_monotonic_time ();
+  for (i = 0; i < WAKE_SAMPLES; i++) {
+    GstMemmapStoreWaitResult ret = GST_MEMMAP_STORE_WAIT_CHANGED;
+    gint64 woken;
+
+    g_async_queue_push (c.waiting, GUINT_TO_POINTER (1));
+    /* memmapsrc's loop: wait, look, wait again */
+    while (gst_memmap_store_reader_get_committed (reader) == i) {
+      ret = gst_memmap_store_session_wait (session, i, FOLLOW_POLL_US);
+      fail_if (ret == GST_MEMMAP_STORE_WAIT_INTERRUPTED);
+    }
+    woken = g_get_monotonic_time ();
+    fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed
+        (reader), i + 1);
+    /* the wait that saw the commit ended by its timeout, not a wake-up */
+    if (ret == GST_MEMMAP_STORE_WAIT_TIMEOUT)
+      by_timeout++;
+    latency[i] = woken - c.committed_at[i];
+  }
   g_thread_join (thread);
-  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (reader),
-      1);
-  GST_INFO ("woken %" G_GINT64_FORMAT " us after the commit",
-      woken - c.committed_at);
-  /* the wait had a 10 s timeout: only a wake-up ends it this early */
-  fail_unless (woken - c.committed_at < G_USEC_PER_SEC);
+  g_async_queue_unref (c.waiting);
+
+  memcpy (sorted, latency, sizeof (latency));
+  qsort (sorted, WAKE_SAMPLES, sizeof (gint64), compare_gint64);
+  median = (sorted[WAKE_SAMPLES / 2 - 1] + sorted[WAKE_SAMPLES / 2]) / 2;
+  samples = g_string_new (NULL);
+  for (i = 0; i < WAKE_SAMPLES; i++)
+    g_string_append_printf (samples, "%s%.2f", i ? " " : "",
+        latency[i] / 1000.0);
+  g_print ("wake at commit: %u commits 7-61 ms into a wait of %u ms: woken "
+      "%.2f ms after the commit (median; min %.2f, max %.2f; %s ms), %u by "
+      "the timeout\n", WAKE_SAMPLES, FOLLOW_POLL_US / 1000, median / 1000.0,
+      sorted[0] / 1000.0, sorted[WAKE_SAMPLES - 1] / 1000.0, samples->str,
+      by_timeout);
+  g_string_free (samples, TRUE);
+  fail_unless (median < WAKE_MEDIAN_MAX_US, "woken %.2f ms after the commit "
+      "(median of %u): the safety-net timeout, not the writer, ends the "
+      "waits", median / 1000.0, WAKE_SAMPLES);
 
   /* an interrupt ends a wait at once, and the next ones too */
   gst_memmap_store_session_interrupt (session);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_INTERRUPTED);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 10 * G_USEC_PER_SEC),
+      GST_MEMMAP_STORE_WAIT_INTERRUPTED);
   gst_memmap_store_session_resume (session);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          20 * 1000), GST_MEMMAP_STORE_WAIT_TIMEOUT);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 20 * 1000), GST_MEMMAP_STORE_WAIT_TIMEOUT);
 
   /* closing wakes too */
   writer_close (&w);
-  fail_unless_equals_int (gst_memmap_store_session_wait (session, 1,
-          10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_CHANGED);
+  fail_unless_equals_int (gst_memmap_store_session_wait (session,
+          WAKE_SAMPLES, 10 * G_USEC_PER_SEC),
+      GST_MEMMAP_STORE_WAIT_CHANGED);
   fail_if (gst_memmap_store_session_writer_alive (session));
 
   gst_memmap_store_session_unref (session);
@@ -1814,16 +1887,29 @@ GST_END_TEST;
  * STRESS_READERS reader processes follow it with memmapsrc: reader 0 is the
  * test process, the others run this program again with only
  * test_ring_stress_reader (MEMMAP_STRESS_READER names the store,
- * MEMMAP_STRESS_RESULT the file for its figures). */
+ * MEMMAP_STRESS_RESULT the file for its figures). The writer stamps every
+ * row with the frame number (store-make --stamp): the pattern alone
+ * repeats every 256 frames, and this writer laps the ring thousands of
+ * times. */
 #define STRESS_READERS 3
 #define STRESS_DEFAULT_SECONDS 3
+#define STRESS_RING 16
+/* store-make leaves the writer's default of 8 spare slots */
+#define STRESS_SLOTS (STRESS_RING + 8)
 
 typedef struct
 {
   guint64 checked;
   guint64 zero_copy;
   guint64 copied;
+  guint64 skipped;
+  /* zero-copy frames kept while the writer committed STRESS_SLOTS frames
+   * or more after them: without the lease, their slot was due for reuse */
+  guint64 held_through_lap;
 } StressResult;
+
+#define STRESS_RESULT_FORMAT "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT \
+    " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
 
 static guint
 stress_seconds (void)
@@ -1836,21 +1922,28 @@ stress_seconds (void)
 
 /* Follows the ring at @location to its close, slowly, keeping a few frames
  * for a while: every frame we get holds its own pixels, however long we keep
- * it, frames come in order and the last is the ring's last. */
+ * it, frames come in order and the last is the ring's last; the writer
+ * lapped us (frames skipped) and went past frames we held without a copy. */
 static void
 ring_stress_read (const gchar * location, StressResult * res)
 {
   GstElement *pipeline, *src, *sink;
   GstMemmapEngine *engine;
+  GstMemmapStoreReader *watch;
   GstVideoInfo layout;
   GstStructure *stats;
   GstSample *sample;
   GQueue kept = G_QUEUE_INIT;
-  guint64 last = 0, received = 0;
+  guint64 first_got = 0, last = 0, received = 0, committed;
+  guint64 held_through_lap = 0;
   gboolean none_yet = TRUE;
 
   fail_unless (store_make_layout (&layout, GST_VIDEO_FORMAT_GRAY8, 640, 480,
           0, 0));
+  /* to see how far the writer got while we held a frame */
+  engine = gst_memmap_engine_new ();
+  watch = gst_memmap_store_reader_open (engine, location, NULL);
+  fail_unless (watch != NULL);
   pipeline = make_pipeline (location, "follow=true", "max-buffers=1", &src,
       &sink);
   set_state_sync (pipeline, GST_STATE_PLAYING);
@@ -1861,13 +1954,15 @@ ring_stress_read (const gchar * location, StressResult * res)
 
     fail_unless (none_yet || f > last, "frame %" G_GUINT64_FORMAT " after %"
         G_GUINT64_FORMAT, f, last);
+    if (none_yet)
+      first_got = f;
     none_yet = FALSE;
     last = f;
     received++;
     /* work on it for a while: the writer goes on meanwhile */
     g_usleep (2000);
     fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
-    fail_unless (store_check_frame (map.data, &layout, f),
+    fail_unless (store_check_frame_stamped (map.data, &layout, f),
         "frame %" G_GUINT64_FORMAT " is torn", f);
     gst_buffer_unmap (buffer, &map);
 
@@ -1876,31 +1971,65 @@ ring_stress_read (const gchar * location, StressResult * res)
     if (kept.length > 3) {
       GstSample *old = g_queue_pop_head (&kept);
       GstBuffer *b = gst_sample_get_buffer (old);
+      guint64 old_f = GST_BUFFER_OFFSET (b);
 
+      /* the commits since old_f, read before its pixels: a slot the writer
+       * reused before this point shows in the check below */
+      committed = gst_memmap_store_reader_get_committed (watch);
       fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
-      fail_unless (store_check_frame (map.data, &layout,
-              GST_BUFFER_OFFSET (b)), "kept frame %" G_GUINT64_FORMAT
-          " was overwritten", GST_BUFFER_OFFSET (b));
+      fail_unless (store_check_frame_stamped (map.data, &layout, old_f),
+          "kept frame %" G_GUINT64_FORMAT " was overwritten", old_f);
       gst_buffer_unmap (b, &map);
+      if (gst_is_memmap_memory (gst_buffer_peek_memory (b, 0)) &&
+          committed >= old_f + 1 + STRESS_SLOTS)
+        held_through_lap++;
       gst_sample_unref (old);
     }
   }
   g_queue_clear_full (&kept, (GDestroyNotify) gst_sample_unref);
 
   /* EOS came once the writer closed the store, after its last frame */
-  engine = gst_memmap_engine_new ();
-  fail_unless (received > 0);
-  fail_unless_equals_uint64 (last, committed_frames (engine, location) - 1);
+  committed = committed_frames (engine, location);
+  gst_memmap_store_reader_free (watch);
   gst_object_unref (engine);
+  fail_unless (received > 0);
+  fail_unless_equals_uint64 (last, committed - 1);
   stats = get_stats (src);
   GST_INFO ("%" GST_PTR_FORMAT, stats);
   fail_unless_equals_uint64 (stats_get (stats, "frames-pushed"), received);
   res->checked = received;
   res->zero_copy = stats_get (stats, "frames-zero-copy");
   res->copied = stats_get (stats, "frames-copied");
-  fail_unless (res->zero_copy > 0);
-  fail_unless_equals_uint64 (res->zero_copy + res->copied, received);
+  res->skipped = stats_get (stats, "frames-skipped");
+  res->held_through_lap = held_through_lap;
   gst_structure_free (stats);
+  fail_unless_equals_uint64 (res->zero_copy + res->copied, received);
+  /* every frame from the first we got to the last was pushed or counted
+   * as skipped (those the ring lost before we started are not counted),
+   * and none was counted twice */
+  fail_unless (received + res->skipped >= last - first_got + 1, "frames %"
+      G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT
+      " received, %" G_GUINT64_FORMAT " skipped", first_got, last, received,
+      res->skipped);
+  fail_unless (received + res->skipped <= committed, "%" G_GUINT64_FORMAT
+      " received + %" G_GUINT64_FORMAT " skipped of %" G_GUINT64_FORMAT
+      " committed", received, res->skipped, committed);
+  /* the stress happened: the writer lapped this reader (frames were
+   * overwritten before it could read them), it handed out frames both
+   * without a copy (under a lease) and copied (beyond it), and the writer
+   * went round the ring while it held some of them without a copy */
+  fail_unless (res->skipped > 0, "the writer never lapped the reader: "
+      "%" G_GUINT64_FORMAT " frames committed, all %" G_GUINT64_FORMAT
+      " received; the reader was too fast (or the writer too slow) for a "
+      "stress", committed, received);
+  fail_unless (res->zero_copy > 0, "no frame was leased (all %"
+      G_GUINT64_FORMAT " copied)", received);
+  fail_unless (res->copied > 0, "no frame was copied (all %"
+      G_GUINT64_FORMAT " leased): the lease never reached its limit",
+      received);
+  fail_unless (held_through_lap > 0, "the writer never went round the "
+      "ring while the reader held a frame without a copy (%"
+      G_GUINT64_FORMAT " zero-copy frames)", res->zero_copy);
   assert_no_error (pipeline);
 
   gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -1919,8 +2048,8 @@ GST_START_TEST (test_ring_stress_reader)
 
   fail_unless (location != NULL && result != NULL);
   ring_stress_read (location, &res);
-  contents = g_strdup_printf ("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-      " %" G_GUINT64_FORMAT "\n", res.checked, res.zero_copy, res.copied);
+  contents = g_strdup_printf (STRESS_RESULT_FORMAT "\n", res.checked,
+      res.zero_copy, res.copied, res.skipped, res.held_through_lap);
   fail_unless (g_file_set_contents (result, contents, -1, NULL));
   g_free (contents);
 }
@@ -1956,7 +2085,7 @@ GST_START_TEST (test_ring_stress)
   gchar *secs = g_strdup_printf ("%u", seconds);
   gchar *argv[] = { store_make, location, (gchar *) "GRAY8", (gchar *) "640",
     (gchar *) "480", (gchar *) "0", (gchar *) "--ring", (gchar *) "16",
-    (gchar *) "--seconds", secs, NULL
+    (gchar *) "--seconds", secs, (gchar *) "--stamp", NULL
   };
   gchar *results[STRESS_READERS] = { NULL, };
   GPid readers[STRESS_READERS];
@@ -1964,8 +2093,22 @@ GST_START_TEST (test_ring_stress)
   GstMemmapEngine *engine;
   GString *report;
   guint64 committed;
+  GstVideoInfo layout;
+  guint8 *frame;
   GPid writer;
   guint i;
+
+  /* the check tells a frame from the one 256 frames later, which the
+   * pattern alone does not */
+  fail_unless (store_make_layout (&layout, GST_VIDEO_FORMAT_GRAY8, 640, 480,
+          0, 0));
+  frame = g_malloc (GST_VIDEO_INFO_SIZE (&layout));
+  store_fill_frame (frame, &layout, 1000 + 256);
+  fail_unless (store_check_frame (frame, &layout, 1000));
+  store_fill_frame_stamped (frame, &layout, 1000 + 256);
+  fail_if (store_check_frame_stamped (frame, &layout, 1000));
+  fail_unless (store_check_frame_stamped (frame, &layout, 1000 + 256));
+  g_free (frame);
 
   writer = spawn (argv);
   wait_for_frames (location, 1);
@@ -1985,9 +2128,10 @@ GST_START_TEST (test_ring_stress)
 
     fail_unless_equals_int (wait_child (readers[i]), 0);
     fail_unless (g_file_get_contents (results[i], &contents, NULL, NULL));
-    fail_unless (sscanf (contents, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-            " %" G_GUINT64_FORMAT, &res[i].checked, &res[i].zero_copy,
-            &res[i].copied) == 3, "reader %u wrote '%s'", i, contents);
+    fail_unless (sscanf (contents, STRESS_RESULT_FORMAT, &res[i].checked,
+            &res[i].zero_copy, &res[i].copied, &res[i].skipped,
+            &res[i].held_through_lap) == 5, "reader %u wrote '%s'", i,
+        contents);
     g_free (contents);
     g_free (results[i]);
   }
@@ -1997,13 +2141,15 @@ GST_START_TEST (test_ring_stress)
   gst_object_unref (engine);
   report = g_string_new (NULL);
   g_string_append_printf (report, "ring stress: %u s, 1 writer, %"
-      G_GUINT64_FORMAT " frames committed to a ring of 16", seconds,
-      committed);
+      G_GUINT64_FORMAT " frames committed to a ring of %u (%u slots)",
+      seconds, committed, STRESS_RING, STRESS_SLOTS);
   for (i = 0; i < STRESS_READERS; i++)
     g_string_append_printf (report, "; reader %u: %" G_GUINT64_FORMAT
         " frames checked (%" G_GUINT64_FORMAT " zero-copy, %" G_GUINT64_FORMAT
-        " copied), 0 torn", i, res[i].checked, res[i].zero_copy,
-        res[i].copied);
+        " copied), %" G_GUINT64_FORMAT " skipped (lapped), %"
+        G_GUINT64_FORMAT " zero-copy frames held while the writer went "
+        "round the ring, 0 torn", i, res[i].checked, res[i].zero_copy,
+        res[i].copied, res[i].skipped, res[i].held_through_lap);
   g_print ("%s\n", report->str);
   g_string_free (report, TRUE);
 

@@ -1307,32 +1307,54 @@ check_store_make_output (const gchar * path, gboolean expect_closed,
   return n;
 }
 
+/* What a store-make --report FILE had committed when it died: the last
+ * count it stored after a commit returned. */
+static guint64
+read_report (const gchar * path)
+{
+  gchar *contents = NULL;
+  gsize len = 0;
+  guint64 n;
+
+  fail_unless (g_file_get_contents (path, &contents, &len, NULL));
+  fail_unless_equals_uint64 (len, sizeof (n));
+  memcpy (&n, contents, sizeof (n));
+  g_free (contents);
+  return n;
+}
+
 /* MEMMAP_KILL_TRIALS trials (default 40), MEMMAP_KILL_SEED the seed of the
- * delays */
+ * delays. The writer reports its committed count after every commit, so
+ * that nothing committed can go missing unseen: the reopened store must
+ * hold at least what was reported, and at most one frame more (a commit
+ * that was published but whose report the kill prevented). */
 GST_START_TEST (test_kill9)
 {
   const gchar *env = g_getenv ("MEMMAP_KILL_TRIALS");
   const gchar *seed = g_getenv ("MEMMAP_KILL_SEED");
   guint trials = under_valgrind ()? 4 : 40, t, with_frames = 0;
-  guint64 total = 0, checked = 0;
+  guint equal = 0, one_ahead = 0, wrapped = 0;
+  guint64 total = 0, checked = 0, reported_total = 0;
   GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0x5eed);
 
   if (env)
     trials = atoi (env);
   for (t = 0; t < trials; t++) {
     gchar *path = test_path ("kill.store");
+    gchar *report = test_path ("kill.report");
     gboolean ring = (t % 4) == 3;
     const gchar *append_args[] = { path, "GRAY8", "64", "64", "0",
-      "--forever", "--chunk-bytes", "65536", NULL
+      "--forever", "--chunk-bytes", "65536", "--report", report, NULL
     };
     const gchar *ring_args[] = { path, "I420", "64", "48", "0",
-      "--forever", "--ring", "32", NULL
+      "--forever", "--ring", "32", "--report", report, NULL
     };
+    GstMemmapStoreReader *r;
     gchar *line;
     gint out_fd, status;
     guint delay;
     GPid pid;
-    guint64 n;
+    guint64 n, reported, oldest;
 
     pid = spawn_store_make (ring ? ring_args : append_args, &out_fd);
     line = read_line (out_fd);
@@ -1347,20 +1369,47 @@ GST_START_TEST (test_kill9)
         "the writer ended by itself (status %d)", status);
     g_spawn_close_pid (pid);
     close (out_fd);
+    reported = read_report (report);
 
     /* opens, still marked open, every committed frame intact */
     n = check_store_make_output (path, FALSE, &checked);
     GST_INFO ("trial %u: killed after %u us with %" G_GUINT64_FORMAT
-        " frames", t, delay, n);
+        " frames, %" G_GUINT64_FORMAT " reported", t, delay, n, reported);
+    /* nothing the writer had committed is lost, nothing more appeared */
+    fail_unless (n >= reported, "trial %u: the writer had committed %"
+        G_GUINT64_FORMAT " frames, the store holds %" G_GUINT64_FORMAT, t,
+        reported, n);
+    fail_unless (n <= reported + 1, "trial %u: the writer had committed %"
+        G_GUINT64_FORMAT " frames, the store says %" G_GUINT64_FORMAT, t,
+        reported, n);
+    if (n == reported)
+      equal++;
+    else
+      one_ahead++;
+    /* a ring keeps exactly the last 32 of them */
+    r = open_ok (path);
+    oldest = gst_memmap_store_reader_get_first_frame (r);
+    fail_unless_equals_uint64 (oldest, ring && n > 32 ? n - 32 : 0);
+    gst_memmap_store_reader_free (r);
+    if (ring && n > 32)
+      wrapped++;
+
     total += n;
+    reported_total += reported;
     if (n > 0)
       with_frames++;
     unlink (path);
+    unlink (report);
+    g_free (report);
     g_free (path);
   }
-  g_print ("kill -9: %u trials (%u with frames), %" G_GUINT64_FORMAT
-      " frames committed, %" G_GUINT64_FORMAT " checked, none torn or "
-      "missing\n", trials, with_frames, total, checked);
+  g_print ("kill -9: %u trials (%u with frames, %u rings wrapped), %"
+      G_GUINT64_FORMAT " frames committed, %" G_GUINT64_FORMAT " checked, "
+      "none torn; the writers had reported %" G_GUINT64_FORMAT " commits: "
+      "none lost (%u stores held exactly what was reported, %u one more "
+      "commit that the kill kept from being reported)\n", trials,
+      with_frames, wrapped, total, checked, reported_total, equal,
+      one_ahead);
   /* most trials got frames out before the kill */
   fail_unless (with_frames >= trials / 2, "only %u trials with frames",
       with_frames);
