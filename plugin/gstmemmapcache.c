@@ -33,10 +33,10 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 uridecodebin uri=file:///tmp/clip.mp4 ! memmapcache ! videoconvert ! autovideosink
+ * gst-launch-1.0 uridecodebin uri=file://$PWD/clip.mp4 ! memmapcache ! videoconvert ! autovideosink
  * ]| Plays a clip; the second time, its frames come from the cache.
  * |[
- * gst-launch-1.0 filesrc location=clip.mp4 ! qtdemux ! h264parse ! avdec_h264 ! memmapcache cache-dir=/var/tmp/frames max-size=2000000000 ! fakesink
+ * gst-launch-1.0 filesrc location=clip.mp4 ! qtdemux ! h264parse ! avdec_h264 ! memmapcache cache-dir=frames max-size=2000000000 ! fakesink
  * ]| Decodes a clip once into a cache of at most 2 GB.
  *
  * Since: 0.1

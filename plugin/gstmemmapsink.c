@@ -27,10 +27,10 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,format=I420,width=1280,height=720 ! memmapsink location=/tmp/frames.store
+ * gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,format=I420,width=1280,height=720 ! memmapsink location=frames.store
  * ]| Stores 300 frames of 720p I420, written in place by videotestsrc.
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=NV12,width=640,height=480,framerate=30/1 ! memmapsink location=/tmp/last.store mode=ring max-frames=300
+ * gst-launch-1.0 -e videotestsrc is-live=true ! video/x-raw,format=NV12,width=640,height=480,framerate=30/1 ! memmapsink location=last.store mode=ring max-frames=300
  * ]| Keeps the last ten seconds of a live source; stop it with Ctrl-C
  * (gst-launch-1.0 -e) and the store is closed with its last 300 frames.
  *

@@ -30,13 +30,13 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 memmapsrc location=/tmp/frames.store ! videoconvert ! autovideosink
+ * gst-launch-1.0 memmapsrc location=frames.store ! videoconvert ! autovideosink
  * ]| Plays a store at its recorded frame rate.
  * |[
- * gst-launch-1.0 memmapsrc location=/tmp/frames.store start-frame=100 num-frames=100 ! videoconvert ! autovideosink
+ * gst-launch-1.0 memmapsrc location=frames.store start-frame=100 num-frames=100 ! videoconvert ! autovideosink
  * ]| Plays frames 100 to 199.
  * |[
- * gst-launch-1.0 memmapsrc location=/tmp/camera.store follow=true ! videoconvert ! autovideosink
+ * gst-launch-1.0 memmapsrc location=camera.store follow=true ! videoconvert ! autovideosink
  * ]| Shows a recording that another process (a memmapsink pipeline) is
  * still writing, and ends when the recording ends.
  *

@@ -1,115 +1,380 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Runs every example of a Markdown guide, in order, in one empty directory.
+"""Runs every example of the docs: each docs/*.md file and the example launch
+lines of the elements' SECTION doc comments (what gst-inspect-1.0 shows).
 
-Usage: doc_examples.py GUIDE.md BUILD_ROOT SOURCE_ROOT
+Usage: doc_examples.py BUILD_ROOT SOURCE_ROOT [FILE.md|FILE.c ...]
 
-Fenced blocks are marked by their info string:
+Without FILEs: every SOURCE_ROOT/docs/*.md (found when the test runs, so a
+new file is covered without a change here) and every plugin/*.c with a
+"## Example launch lines" section.
+
+Each file gets a fresh empty directory, and its blocks run there in order
+(a block can use the files the blocks before it made). XDG_CACHE_HOME points
+into that directory; the build tree's plugin, library, typelib, tools,
+pkg-config files and Python helper are found as if installed, and
+MEMMAP_BUILD and MEMMAP_SOURCE are set.
+
+Fenced blocks of Markdown are marked by their info string:
 
   ```sh run env      a prelude: run before every later sh and python block
   ```sh run          run with bash -euo pipefail (after the preludes)
   ```python run      run with /usr/bin/python3 (after the preludes)
+  ```python run file=X   written to the file X (importable by later python
+                     blocks), and run
   ```c run file=X    written to the file X, for a later sh block to build
-  ```text            an example output: not run
+  ```c run           a whole program: built against gstreamer-memmap-1.0
+                     (-Wall -Werror) and run; exit status 0 expected
+  ```c compile       compiled (not linked) after #include <gst/memmap/memmap.h>,
+                     -Wall -Werror -Wno-unused-function: for declarations and
+                     functions shown without a main()
+  display            (with run) autovideosink is replaced by fakesink: the
+                     test has no display. The doc says so next to the block.
+  stop=N             (with run) every gst-launch-1.0 of the block that still
+                     runs after N s is stopped with SIGINT, as Ctrl-C would
+                     (with -e: EOS first); being stopped is a success. For
+                     pipelines that run until Ctrl-C. The doc says so.
+  ```text            an example output or a diagram: not run (skipped)
+  ```                (no language) the same as text
+  ```LANG skip       deliberately not run (skipped)
 
-A block in sh, bash, python or c that is not marked `run` fails the test:
-every example of the guide must be run. MEMMAP_BUILD and MEMMAP_SOURCE are
-set for the preludes; XDG_CACHE_HOME points into the directory.
+Any other block fails the test (every example must be run), but one: a sh,
+bash, shell or console block whose every command builds or tests the project
+itself (meson, ninja, .ci/..., tests/..., build/..., python3 tests/...,
+possibly after VAR=value; cd and export lines may come with them) is
+skipped as "project suite": the test suite is not run from inside itself. docs/benchmarks.md and
+docs/reliability.md show such commands.
+
+The SECTION launch lines of an element (each |[ ... ]| after "## Example
+launch lines") run one by one in a fresh directory holding the inputs the
+test makes for them (clip.mp4, and for memmapsrc frames.store and
+camera.store), with these rules, said here since gtk-doc text has no
+markers: autovideosink is replaced by fakesink, and a line that would run
+until Ctrl-C (a live source without num-buffers, or loop=true) is stopped
+with SIGINT after 2 s.
+
+The test prints how many blocks of each file it ran and skipped, and why.
 """
 
+import glob
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
-GUIDE, BUILD, SOURCE = sys.argv[1:4]
-CODE_LANGS = {'sh', 'bash', 'shell', 'console', 'python', 'py', 'c'}
+BUILD, SOURCE = (os.path.abspath(p) for p in sys.argv[1:3])
+FILES = sys.argv[3:]
+SH_LANGS = {'sh', 'bash', 'shell', 'console'}
+PY_LANGS = {'python', 'py', 'python3'}
+TEXT_LANGS = {'', 'text', 'txt', 'output', 'plain'}
+BLOCK_TIMEOUT = 120
+
+# commands that build or test the project itself (the "project suite" rule)
+SUITE_CMD = re.compile(r'^(sudo\s+)?(meson|ninja|\.ci/|tests/|build/|'
+                       r'(/usr/bin/)?python3\s+tests/)')
+NEUTRAL_CMD = re.compile(r'^(cd|export)\s')
+
+# gst-launch-1.0 under a timeout that sends SIGINT: "stop=N" blocks.
+# gst-launch-1.0 exits 0 (130 with -e) after an interrupt.
+STOP_WRAPPER = '''
+gst-launch-1.0 () {
+  local rc=0
+  timeout --preserve-status -s INT -k 20 %d gst-launch-1.0 "$@" || rc=$?
+  if [ $rc -eq 130 ]; then rc=0; fi
+  return $rc
+}
+'''
+
+# a clip for every file: 2 s of 320x240 H.264 with B-frames
+CLIP_CMD = ('gst-launch-1.0 -q videotestsrc num-buffers=60 pattern=ball ! '
+            'video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! '
+            'x264enc bframes=2 key-int-max=30 ! mp4mux ! '
+            'filesink location=clip.mp4')
+
+# the inputs of the SECTION launch lines, per element
+SECTION_INPUTS = {
+    'memmapsrc': [
+        'gst-launch-1.0 -q videotestsrc num-buffers=200 ! '
+        'video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! '
+        'memmapsink location=frames.store',
+        'gst-launch-1.0 -q videotestsrc is-live=true num-buffers=30 ! '
+        'video/x-raw,format=NV12,width=320,height=240,framerate=30/1 ! '
+        'memmapsink location=camera.store',
+    ],
+}
 
 
-def blocks(path):
+def md_blocks(path):
     """(line number, info words, text) of every fenced block."""
     out = []
     fence = None
     with open(path) as f:
         for n, line in enumerate(f, 1):
+            line = line.rstrip('\n')
             if fence is None:
-                m = re.match(r'^(```+)\s*(.*)$', line.rstrip('\n'))
+                m = re.match(r'^\s*(```+|~~~+)\s*(.*)$', line)
                 if m:
                     fence, info, start, body = m.group(1), m.group(2), n, []
-            elif line.rstrip('\n') == fence:
+            elif line.strip() == fence:
                 out.append((start, info.split(), ''.join(body)))
                 fence = None
             else:
-                body.append(line)
+                body.append(line + '\n')
     if fence is not None:
         sys.exit('%s:%d: unterminated code block' % (path, start))
     return out
 
 
-failures = []
-work = tempfile.mkdtemp(prefix='gst-memmap-guide-')
-try:
-    env = dict(os.environ)
-    for var in ('GST_DEBUG', 'GST_TRACERS'):
-        env.pop(var, None)
-    env['MEMMAP_BUILD'] = os.path.abspath(BUILD)
-    env['MEMMAP_SOURCE'] = os.path.abspath(SOURCE)
-    env['XDG_CACHE_HOME'] = os.path.join(work, '.cache')
-    preludes = []
-    ran = 0
-    for n, info, text in blocks(GUIDE):
-        lang = info[0] if info else ''
-        where = '%s:%d' % (os.path.basename(GUIDE), n)
-        if 'run' not in info:
-            if lang in CODE_LANGS:
-                print('FAIL %s: a %s block not marked "run"' % (where, lang))
-                failures.append(where)
-            continue
-        if lang == 'sh' and 'env' in info:
-            preludes.append(text)
-            continue
-        if lang == 'c':
-            files = [w[5:] for w in info if w.startswith('file=')]
-            if not files:
-                print('FAIL %s: a C block without file=' % where)
-                failures.append(where)
+def section_lines(path):
+    """(line number, element, launch line) of the SECTION's examples."""
+    out = []
+    element = None
+    in_examples = False
+    with open(path) as f:
+        lines = f.read().split('\n')
+    n = 0
+    while n < len(lines):
+        line = re.sub(r'^\s*\*\s?', '', lines[n])
+        m = re.match(r'SECTION:element-(\S+)', line)
+        if m:
+            element, in_examples = m.group(1), False
+        elif element and line.startswith('## Example launch line'):
+            in_examples = True
+        elif element and in_examples and line.startswith('## '):
+            in_examples = False
+        elif element and in_examples and line.strip() == '|[':
+            start, body = n + 1, []
+            n += 1
+            while not re.sub(r'^\s*\*\s?', '', lines[n]).startswith(']|'):
+                body.append(re.sub(r'^\s*\*\s?', '', lines[n]))
+                n += 1
+            out.append((start + 1, element, '\n'.join(body).strip()))
+        elif element and '*/' in lines[n]:
+            element = None
+        n += 1
+    return out
+
+
+def suite_only(lang, text):
+    """Whether every command of a shell block builds or tests the project."""
+    cmds = []
+    cont = False
+    for line in text.split('\n'):
+        s = line.strip()
+        if lang == 'console' and not cont:
+            if not s.startswith('$ '):
+                continue          # output
+            s = s[2:].strip()
+        was_cont, cont = cont, s.endswith('\\')
+        s = s.rstrip('\\').strip()
+        if was_cont:
+            cmds[-1] += ' ' + s   # a continuation line: one command
+        elif s and not s.startswith('#'):
+            cmds.append(s)
+    # VAR=value before a command is part of it
+    cmds = [re.sub(r'^(\w+=\S*\s+)+', '', c) for c in cmds]
+    real = [c for c in cmds if not NEUTRAL_CMD.match(c)]
+    return bool(real) and all(SUITE_CMD.match(c) for c in real)
+
+
+class Runner:
+    def __init__(self, top):
+        self.top = top
+        self.failures = []
+        self.summary = []
+        self.env = dict(os.environ)
+        for var in ('GST_DEBUG', 'GST_TRACERS', 'GST_DEBUG_NO_COLOR'):
+            self.env.pop(var, None)
+        b = BUILD
+        self.env.update({
+            'MEMMAP_BUILD': b,
+            'MEMMAP_SOURCE': SOURCE,
+            'GST_PLUGIN_PATH_1_0': os.path.join(b, 'plugin'),
+            'GI_TYPELIB_PATH': os.path.join(b, 'gst', 'memmap'),
+            'LD_LIBRARY_PATH': os.path.join(b, 'gst', 'memmap'),
+            'PKG_CONFIG_PATH': os.path.join(b, 'meson-uninstalled'),
+            'PYTHONPATH': os.path.join(SOURCE, 'gst', 'python'),
+            'PATH': os.path.join(b, 'gst', 'tools') + ':/usr/bin:' +
+                    self.env.get('PATH', '/bin'),
+            # one registry for the whole run, outside every example's dir
+            'GST_REGISTRY_1_0': os.path.join(top, 'registry.bin'),
+        })
+        self.clip = None
+
+    def fresh_dir(self, name):
+        d = tempfile.mkdtemp(prefix=re.sub(r'\W', '_', name) + '-',
+                             dir=self.top)
+        env = dict(self.env)
+        env['XDG_CACHE_HOME'] = os.path.join(d, '.cache')
+        return d, env
+
+    def sh(self, where, script, cwd, env, shown):
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
+                               cwd=cwd, env=env, capture_output=True,
+                               text=True, timeout=BLOCK_TIMEOUT)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = 'timeout (%d s)' % BLOCK_TIMEOUT, \
+                str(e.stdout or ''), str(e.stderr or '')
+        dt = time.monotonic() - t0
+        if rc != 0:
+            print('FAIL %s: exit %s\n--- example:\n%s\n--- stdout:\n%s--- '
+                  'stderr:\n%s' % (where, rc, shown.rstrip('\n'), out, err))
+            self.failures.append(where)
+            return False
+        print('ok   %s (%.1f s)' % (where, dt))
+        if out.strip():
+            print('     ' + out.strip()[-2000:].replace('\n', '\n     '))
+        return True
+
+    def make_clip(self):
+        if self.clip is None:
+            d, env = self.fresh_dir('clip')
+            if not self.sh('clip.mp4 (input)', CLIP_CMD, d, env, CLIP_CMD):
+                sys.exit('cannot make the input clip')
+            self.clip = os.path.join(d, 'clip.mp4')
+        return self.clip
+
+    def run_markdown(self, path):
+        name = os.path.relpath(path, SOURCE)
+        work, env = self.fresh_dir(os.path.basename(path))
+        preludes = []
+        ran, skipped = 0, {}
+
+        def skip(why):
+            skipped[why] = skipped.get(why, 0) + 1
+
+        for n, info, text in md_blocks(path):
+            lang = info[0].lower() if info else ''
+            marks = info[1:]
+            where = '%s:%d' % (name, n)
+            if lang in TEXT_LANGS and not marks:
+                skip('text')
                 continue
+            if 'skip' in marks:
+                print('skip %s: marked skip' % where)
+                skip('marked skip')
+                continue
+            if 'run' not in marks and 'compile' not in marks:
+                if lang in SH_LANGS and suite_only(lang, text):
+                    print('skip %s: builds or tests the project' % where)
+                    skip('project suite')
+                    continue
+                print('FAIL %s: a %s block not marked "run" (nor text, '
+                      'skip, compile)' % (where, lang or 'plain'))
+                self.failures.append(where)
+                continue
+            stops = [int(w[5:]) for w in marks if w.startswith('stop=')]
+            files = [w[5:] for w in marks if w.startswith('file=')]
+            if 'display' in marks:
+                text = text.replace('autovideosink', 'fakesink')
+            wrapper = STOP_WRAPPER % stops[0] if stops else ''
+            if lang in SH_LANGS and 'env' in marks:
+                preludes.append(text)
+                continue
+            if lang == 'c':
+                ran += self.run_c(where, text, marks, files, work, env)
+                continue
+            if lang in SH_LANGS:
+                script = '\n'.join(preludes + [wrapper, text])
+            elif lang in PY_LANGS:
+                py = os.path.join(work, files[0] if files else
+                                  '.block-%d.py' % n)
+                with open(py, 'w') as f:
+                    f.write(text)
+                script = '\n'.join(preludes +
+                                   ['/usr/bin/python3 ' + shlex.quote(py)])
+            else:
+                print('FAIL %s: cannot run a %s block' % (where, lang))
+                self.failures.append(where)
+                continue
+            self.sh(where, script, work, env, text)
+            ran += 1
+        self.summary.append((name, ran, skipped))
+
+    def run_c(self, where, text, marks, files, work, env):
+        if files:
             with open(os.path.join(work, files[0]), 'w') as f:
                 f.write(text)
             print('ok   %s: wrote %s' % (where, files[0]))
-            continue
-        if lang == 'sh':
-            script = '\n'.join(preludes + [text])
-        elif lang == 'python':
-            py = os.path.join(work, '.block-%d.py' % n)
-            with open(py, 'w') as f:
+            return 1
+        src = os.path.join(work, '.block-%s.c' % where.split(':')[-1])
+        pc = '$(pkg-config --cflags --libs gstreamer-memmap-1.0)'
+        if 'compile' in marks:
+            with open(src, 'w') as f:
+                f.write('#include <gst/memmap/memmap.h>\n' + text)
+            script = ('cc -std=c11 -Wall -Werror -Wno-unused-function -c %s '
+                      '-o /dev/null %s' % (shlex.quote(src), pc))
+        else:
+            with open(src, 'w') as f:
                 f.write(text)
-            script = '\n'.join(preludes + ['/usr/bin/python3 ' + py])
-        else:
-            print('FAIL %s: cannot run a %s block' % (where, lang))
-            failures.append(where)
-            continue
-        p = subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
-                           cwd=work, env=env, capture_output=True, text=True,
-                           timeout=300)
-        ran += 1
-        if p.returncode != 0:
-            print('FAIL %s: exit %d\n--- block:\n%s--- stdout:\n%s--- '
-                  'stderr:\n%s' % (where, p.returncode, text, p.stdout,
-                                   p.stderr))
-            failures.append(where)
-        else:
-            print('ok   %s (%s)' % (where, lang))
-            if p.stdout.strip():
-                print('     ' + p.stdout.strip().replace('\n', '\n     '))
-    if ran == 0:
-        failures.append('no example ran')
-finally:
-    shutil.rmtree(work, ignore_errors=True)
+            script = ('cc -std=c11 -Wall -Werror %s -o .block %s && ./.block'
+                      % (shlex.quote(src), pc))
+        self.sh(where, script, work, env, text)
+        return 1
 
-if failures:
-    print('%d example(s) failed: %s' % (len(failures), ', '.join(failures)))
-    sys.exit(1)
-print('every example ran')
+    def run_sections(self, path):
+        name = os.path.relpath(path, SOURCE)
+        lines = section_lines(path)
+        if not lines:
+            return
+        dirs = {}
+        ran = 0
+        for n, element, line in lines:
+            where = '%s:%d (%s)' % (name, n, element)
+            if element not in dirs:
+                d, env = self.fresh_dir(element)
+                shutil.copy(self.make_clip(), d)
+                for cmd in SECTION_INPUTS.get(element, []):
+                    if not self.sh('%s inputs' % element, cmd, d, env, cmd):
+                        self.failures.append(where)
+                dirs[element] = (d, env)
+            d, env = dirs[element]
+            run = line.replace('autovideosink', 'fakesink')
+            endless = ('num-buffers=' not in run and
+                       ('is-live=true' in run or 'loop=true' in run))
+            script = (STOP_WRAPPER % 2 if endless else '') + run
+            self.sh(where, script, d, env, line)
+            ran += 1
+        self.summary.append((name + ' (SECTION)', ran, {}))
+
+
+def main():
+    files = FILES or (sorted(glob.glob(os.path.join(SOURCE, 'docs', '*.md'))) +
+                      sorted(glob.glob(os.path.join(SOURCE, 'plugin', '*.c'))))
+    top = tempfile.mkdtemp(prefix='gst-memmap-docs-')
+    try:
+        r = Runner(top)
+        for path in files:
+            path = os.path.abspath(path)
+            if path.endswith('.md'):
+                r.run_markdown(path)
+            elif path.endswith('.c'):
+                r.run_sections(path)
+        total_ran = 0
+        print('\n%-32s %5s  %s' % ('file', 'ran', 'skipped'))
+        for name, ran, skipped in r.summary:
+            total_ran += ran
+            print('%-32s %5d  %s' % (name, ran, ', '.join(
+                '%d %s' % (v, k) for k, v in sorted(skipped.items()))
+                or '0'))
+        if total_ran == 0:
+            r.failures.append('no example ran')
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    if r.failures:
+        print('%d example(s) failed: %s' % (len(r.failures),
+                                             ', '.join(r.failures)))
+        return 1
+    print('every example ran')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Reads frame stores with numpy alone, as docs/store-format.md shows.
 
-Usage: store_numpy.py STORE_MAKE
+Usage: store_numpy.py STORE_MAKE [STORE_FORMAT_MD]
 
+The reader is the code of docs/store-format.md (STORE_FORMAT_MD, by default
+found through MEMMAP_SOURCE_ROOT), run from the document itself.
 STORE_MAKE is the tests/check/store-make helper, which writes stores whose
 frames hold the pattern of tests/check/store-pattern.h: byte x of row y of
 plane p of frame f is (13 f + 101 p + 7 y + 3 x) mod 256. Every frame of
@@ -14,6 +16,7 @@ Exit status 77 (skipped) if numpy is missing.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,125 +28,34 @@ except ImportError:
     sys.exit(77)
 
 # --- the code of docs/store-format.md, "Reading a store with numpy" -------
+# Not a copy: the block marked "python run file=framestore.py" is read from
+# the document and run here, so the test checks the very code it shows.
 
-HEADER = np.dtype({
-    'names': ['magic', 'version_major', 'version_minor', 'header_size',
-              'mode', 'state', 'slot_align', 'n_planes', 'width', 'height',
-              'fps_n', 'fps_d', 'writer_pid', 'flags', 'frame_size',
-              'slot_stride', 'max_frames', 'entries_per_chunk',
-              'slots_per_chunk', 'index_block_size', 'chunk_stride',
-              'data_offset', 'creation_time', 'plane_offset',
-              'plane_stride', 'format', 'committed', 'chunks_reserved',
-              'generation', 'caps'],
-    'formats': ['S8', '<u2', '<u2', '<u4', '<u4', '<u4', '<u4', '<u4',
-                '<u4', '<u4', '<i4', '<i4', '<u4', '<u4', '<u8', '<u8',
-                '<u8', '<u8', '<u8', '<u8', '<u8', '<u8', '<u8',
-                ('<u8', 4), ('<i4', 4), 'S32', '<u8', '<u8', '<u8',
-                'S2048'],
-    'offsets': [0, 8, 10, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56,
-                64, 72, 80, 88, 96, 104, 112, 120, 128, 160, 176, 256, 320,
-                328, 512],
-    'itemsize': 4096})
-
-ENTRY = np.dtype({
-    'names': ['frame_seq', 'slot', 'pts', 'duration', 'flags'],
-    'formats': ['<u8', '<u8', '<u8', '<u8', '<u4'],
-    'offsets': [0, 8, 16, 24, 32],
-    'itemsize': 64})
-
-# plane shapes of some formats: (rows, columns, channels, dtype) per plane,
-# from the frame's width w and height h
-def cdiv(a, b):
-    return -(-a // b)
-
-PLANES = {
-    'GRAY8':     lambda w, h: [(h, w, 0, '|u1')],
-    'GRAY16_LE': lambda w, h: [(h, w, 0, '<u2')],
-    'GRAY16_BE': lambda w, h: [(h, w, 0, '>u2')],
-    'RGB':       lambda w, h: [(h, w, 3, '|u1')],
-    'BGR':       lambda w, h: [(h, w, 3, '|u1')],
-    'RGBA':      lambda w, h: [(h, w, 4, '|u1')],
-    'BGRA':      lambda w, h: [(h, w, 4, '|u1')],
-    'RGBx':      lambda w, h: [(h, w, 4, '|u1')],
-    'BGRx':      lambda w, h: [(h, w, 4, '|u1')],
-    'I420':      lambda w, h: [(h, w, 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 0, '|u1')],
-    'YV12':      lambda w, h: [(h, w, 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 0, '|u1')],
-    'Y42B':      lambda w, h: [(h, w, 0, '|u1'),
-                               (h, cdiv(w, 2), 0, '|u1'),
-                               (h, cdiv(w, 2), 0, '|u1')],
-    'Y444':      lambda w, h: [(h, w, 0, '|u1')] * 3,
-    'NV12':      lambda w, h: [(h, w, 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 2, '|u1')],
-    'NV21':      lambda w, h: [(h, w, 0, '|u1'),
-                               (cdiv(h, 2), cdiv(w, 2), 2, '|u1')],
-}
+def documented_code(doc):
+    """The text and first line of the doc's framestore.py block."""
+    with open(doc) as f:
+        lines = f.read().split('\n')
+    for n, line in enumerate(lines):
+        m = re.match(r'^```+', line)
+        if m and 'file=framestore.py' in line.split():
+            end = lines.index(m.group(0), n + 1)
+            return '\n'.join(lines[n + 1:end]) + '\n', n + 2
+    raise SystemExit('%s: no block marked "python run file=framestore.py"'
+                     % doc)
 
 
-class Store:
-    def __init__(self, path):
-        self.mm = np.memmap(path, dtype=np.uint8, mode='r')
-        h = self.mm[:4096].view(HEADER)[0]
-        if h['magic'] != b'GSTMMAP\x1a' or h['version_major'] != 1:
-            raise ValueError('not a version 1 frame store')
-        self.h = h
-        self.format = h['format'].decode()
-        self.caps = h['caps'].split(b'\0')[0].decode()
-        self.width, self.height = int(h['width']), int(h['height'])
-        self.ring = h['mode'] == 2
-        self.epc = int(h['entries_per_chunk'])
-        self.spc = int(h['slots_per_chunk'])
-        self.n_chunks = int(h['chunks_reserved'])
-        self.data = int(h['data_offset'])
-        self.chunk_stride = int(h['chunk_stride'])
-        # shape (n_chunks, entries_per_chunk): a view of the index blocks
-        self.index = np.ndarray((self.n_chunks, self.epc), dtype=ENTRY,
-                                buffer=self.mm, offset=self.data,
-                                strides=(self.chunk_stride, 64))
-        # one array per plane, shape (chunk, slot in chunk, rows, columns
-        # [, channels]): views of every slot of the file
-        self.planes = []
-        for p, (rows, cols, ch, dt) in enumerate(
-                PLANES[self.format](self.width, self.height)):
-            dt = np.dtype(dt)
-            shape = (self.n_chunks, self.spc, rows, cols)
-            strides = (self.chunk_stride, int(h['slot_stride']),
-                       int(h['plane_stride'][p]), dt.itemsize * max(ch, 1))
-            if ch:
-                shape += (ch,)
-                strides += (dt.itemsize,)
-            self.planes.append(np.ndarray(
-                shape, dtype=dt, buffer=self.mm,
-                offset=(self.data + int(h['index_block_size']) +
-                        int(h['plane_offset'][p])),
-                strides=strides))
-
-    def committed(self):
-        # read the counter before the entries it covers
-        return int(self.mm[256:264].view('<u8')[0])
-
-    def first_frame(self):
-        n = self.committed()
-        return max(0, n - self.epc) if self.ring else 0
-
-    def entry(self, i):
-        if self.ring:
-            e = self.index[0, i % self.epc]
-        else:
-            e = self.index[i // self.epc, i % self.epc]
-        if e['frame_seq'] != i + 1:
-            raise ValueError('frame %d was overwritten or is corrupt' % i)
-        return e
-
-    def frame(self, i):
-        """The planes of frame i, as views of the file."""
-        s = int(self.entry(i)['slot'])
-        return [plane[s // self.spc, s % self.spc] for plane in self.planes]
-
-# --- end of the documented code -------------------------------------------
+DOC = (sys.argv[2] if len(sys.argv) > 2 else
+       os.path.join(os.environ.get('MEMMAP_SOURCE_ROOT',
+                                   os.path.join(os.path.dirname(__file__),
+                                                '..', '..')),
+                    'docs', 'store-format.md'))
+_text, _line = documented_code(DOC)
+# keep the line numbers of the document in tracebacks
+exec(compile('\n' * (_line - 1) + _text, DOC, 'exec'))
+for _name in ('HEADER', 'ENTRY', 'PLANES', 'Store'):
+    if _name not in globals():
+        raise SystemExit('%s: the documented code defines no %s'
+                         % (DOC, _name))
 
 
 def expected_plane(f, p, rows, cols, ch, dt):
@@ -231,7 +143,7 @@ CASES = [
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__)
         return 1
     store_make = sys.argv[1]
