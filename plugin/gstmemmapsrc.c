@@ -1397,6 +1397,22 @@ post_read_error (GstMemmapSrc * self, guint64 frame, const GError * error)
         ("%s: %s", self->cur.location, error->message));
 }
 
+/* TRUE if @error says that ring frame @frame left the ring before it could
+ * be read. The writer rewrites the oldest frame's index entry just before
+ * it moves the committed counter, so for that moment the frame being
+ * overwritten is still the first one by the counter: the entry (a newer
+ * frame's sequence) says it is gone, and only the ring's oldest frame can
+ * fail that way (a frame not yet committed is above the counter). */
+static gboolean
+frame_left_ring (GstMemmapSrc * self, guint64 frame, const GError * error)
+{
+  return g_error_matches (error, GST_MEMMAP_ERROR,
+      GST_MEMMAP_ERROR_INVALID_ARGUMENT) &&
+      gst_memmap_store_reader_get_mode (self->reader) ==
+      GST_MEMMAP_STORE_MODE_RING &&
+      frame <= gst_memmap_store_reader_get_first_frame (self->reader);
+}
+
 typedef enum
 {
   FRAME_OK,
@@ -1448,9 +1464,7 @@ get_frame (GstMemmapSrc * self, guint64 frame, GstClockTime pts,
   /* ERRORS */
 no_buffer:
   {
-    if (g_error_matches (error, GST_MEMMAP_ERROR,
-            GST_MEMMAP_ERROR_INVALID_ARGUMENT) &&
-        frame < gst_memmap_store_reader_get_first_frame (self->reader)) {
+    if (frame_left_ring (self, frame, error)) {
       GST_DEBUG_OBJECT (self, "%s", error->message);
       g_clear_error (&error);
       return FRAME_GONE;
@@ -1592,7 +1606,8 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
     }
 
     if (!frame_times (self, n, &pts, &duration, &error)) {
-      if (n >= gst_memmap_store_reader_get_first_frame (self->reader))
+      if (n >= gst_memmap_store_reader_get_first_frame (self->reader) &&
+          !frame_left_ring (self, n, error))
         goto read_failed;
       /* overwritten meanwhile: the ring moved on */
       g_clear_error (&error);
