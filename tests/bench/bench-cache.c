@@ -19,7 +19,9 @@
  *           rate from the first frame at the sink to EOS is printed too
  *   seek    100 flushing ACCURATE seeks to random frames (the middle of a
  *           frame) in PAUSED, each timed from the seek until the first
- *           buffer reaches the sink pad of fakesink; medians
+ *           buffer reaches the sink pad of fakesink; medians. That buffer's
+ *           timestamp is checked to be the frame's (not a keyframe's
+ *           before it), and every cached seek to be a cache hit
  *   memory  peak resident memory (ru_maxrss) of a child process that runs
  *           one 1080p pass, cached against decode, medians of 3 each
  *
@@ -203,6 +205,7 @@ typedef struct
 {
   GMutex lock;
   gint64 arrived;               /* monotonic µs of the first buffer, or 0 */
+  GstClockTime pts;             /* its timestamp */
 } Arrival;
 
 static GstPadProbeReturn
@@ -211,8 +214,10 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, Arrival * a)
   gint64 now = g_get_monotonic_time ();
 
   g_mutex_lock (&a->lock);
-  if (a->arrived == 0)
+  if (a->arrived == 0) {
     a->arrived = now;
+    a->pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  }
   g_mutex_unlock (&a->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -229,6 +234,7 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed)
   Arrival a;
   BenchSeries series;
   GRand *rand = g_rand_new_with_seed (seed);
+  GstClockTime base;
   gdouble median;
   guint i;
 
@@ -248,12 +254,19 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed)
   if (gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND) !=
       GST_STATE_CHANGE_SUCCESS)
     exit (1);
+  /* the first frame's timestamp: qtdemux shifts the decoder's by the
+   * B-frame delay (seek positions are not shifted) */
+  base = a.pts;
+  if (!GST_CLOCK_TIME_IS_VALID (base)) {
+    g_printerr ("%s: the first frame has no timestamp\n", clip->name);
+    exit (1);
+  }
 
   bench_series_init (&series, cached ? "cached" : "decode", n_seeks);
   for (i = 0; i < n_seeks; i++) {
     guint frame = g_rand_int_range (rand, 0, clip->frames);
-    GstClockTime target = gst_util_uint64_scale (frame, GST_SECOND, 30) +
-        GST_SECOND / 60;
+    GstClockTime start_pts = gst_util_uint64_scale (frame, GST_SECOND, 30);
+    GstClockTime target = start_pts + GST_SECOND / 60;
     gint64 start;
 
     g_mutex_lock (&a.lock);
@@ -272,6 +285,17 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed)
         GST_STATE_CHANGE_SUCCESS)
       exit (1);
     g_mutex_lock (&a.lock);
+    /* the frame that holds the target (maybe clipped to it), within a
+     * millisecond of rounding */
+    if (a.arrived == 0 || !GST_CLOCK_TIME_IS_VALID (a.pts) ||
+        a.pts + GST_MSECOND < base + start_pts ||
+        a.pts >= base + gst_util_uint64_scale (frame + 1, GST_SECOND, 30)) {
+      g_printerr ("%s %s: the seek to frame %u (%" GST_TIME_FORMAT ") gave "
+          "a buffer at %" GST_TIME_FORMAT "\n", clip->name,
+          cached ? "cached" : "decode", frame, GST_TIME_ARGS (start_pts),
+          GST_TIME_ARGS (a.pts));
+      exit (1);
+    }
     bench_series_add (&series, (a.arrived - start) / 1e6);
     g_mutex_unlock (&a.lock);
   }
