@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Plots of the benchmarks' output, for docs/benchmarks.md.
 
-    meson test -C build --benchmark --print-errorlogs -v
-    tests/bench/plot.py --testlog build/meson-logs/testlog.json docs/plots
+    meson test -C build --benchmark --print-errorlogs -v NAME
+    tests/bench/plot.py --testlog build/meson-logs/testlog.json \
+        --images docs/images docs/bench
 
 copies each benchmark's standard output from meson's test log into
-OUTDIR/bench-NAME.txt (engine, sink, src, cache), then reads those files and
-writes OUTDIR/*.png. Without --testlog it plots the .txt files already in
-OUTDIR, so the committed plots can be made again from the committed output.
-Needs python3-matplotlib (Debian).
+OUTDIR/bench-NAME.txt (engine, sink, src, cache; meson rewrites the log at
+every run, so run this after each benchmark), then reads those files and
+writes IMAGES/bench-*.png (IMAGES defaults to OUTDIR). Without --testlog it
+plots the .txt files already in OUTDIR, so the committed plots can be made
+again from the committed output. Needs python3-matplotlib (Debian).
 """
 
 import argparse
@@ -117,10 +119,11 @@ def parse_sink(text):
             tables[key] = {}
             continue
         if key:
-            m = re.match(r'^\s+(\S+)\s+' + r'\s+'.join([NUM] * 4) + r'\s*$',
-                         line)
+            # median, min, max, GB/s[, faults/frame]
+            m = re.match(r'^\s+(\S+)\s+' + r'\s+'.join([NUM] * 4) +
+                         r'(?:\s+' + NUM + r')?\s*$', line)
             if m:
-                v = [float(x) for x in m.groups()[1:]]
+                v = [float(x) for x in m.groups()[1:5]]
                 tables[key][m.group(1)] = dict(fps=v[0], min=v[1], max=v[2],
                                                gbs=v[3])
     return tables
@@ -221,7 +224,7 @@ def grouped_bars(ax, groups, series, values, lows=None, highs=None,
 
 
 def save(fig, outdir, name, written):
-    path = os.path.join(outdir, name)
+    path = os.path.join(outdir, 'bench-' + name)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -459,10 +462,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--testlog', help="meson's testlog.json of a "
                     "'meson test --benchmark' run")
-    ap.add_argument('outdir', help='where the .txt outputs and the PNGs are')
+    ap.add_argument('--images', help='where the PNGs go (default: OUTDIR)')
+    ap.add_argument('outdir', help='where the .txt outputs are')
     args = ap.parse_args()
+    images = args.images or args.outdir
 
     os.makedirs(args.outdir, exist_ok=True)
+    os.makedirs(images, exist_ok=True)
     if args.testlog:
         names = extract_testlog(args.testlog, args.outdir)
         if not names:
@@ -476,7 +482,7 @@ def main():
             print('no output of the %s benchmark in %s' % (name,
                                                           args.outdir))
             continue
-        fn(text, args.outdir, written)
+        fn(text, images, written)
     for path in written:
         print(path)
 
