@@ -338,9 +338,13 @@ def plot_src(text, outdir, written):
                  ('4K/1080p\nloop', v[5], 1.2, False),
                  ('random frame\nvs decoder', v[6], 1000, True)]
         fig, ax = plt.subplots(figsize=(11, 4.2))
+        ax.set_yscale('log')
+        scores = [m / t if up else t / m for _, m, t, up in items]
+        floor = min(scores + [1.0]) / 3
         for i, (label, meas, target, up) in enumerate(items):
-            score = meas / target if up else target / meas
-            ax.bar(i, score, 0.6,
+            score = scores[i]
+            # bars from below the lowest score: a log axis has no zero
+            ax.bar(i, score - floor, 0.6, bottom=floor,
                    color='#55a868' if score >= 1 else '#c44e52')
             ax.annotate('%sx\n(target %s%sx)' % (human(meas),
                                                  '>= ' if up else '<= ',
@@ -348,11 +352,9 @@ def plot_src(text, outdir, written):
                         (i, score), xytext=(0, 3), textcoords='offset points',
                         ha='center', fontsize=7)
         ax.axhline(1.0, color='black', lw=0.8)
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi * 3)
+        ax.set_ylim(floor, max(scores + [1.0]) * 6)
         ax.set_xticks(range(len(items)))
         ax.set_xticklabels([i[0] for i in items], fontsize=8)
-        ax.set_yscale('log')
         ax.set_ylabel('measured / target (>= 1: met; log)')
         ax.set_title('memmapsrc: the issue\'s targets (green: met)',
                      fontsize=10)
