@@ -85,6 +85,15 @@ gdouble
 bench_run_pipeline (const gchar * description, BenchPipelineSetup setup,
     gpointer user_data)
 {
+  return bench_run_pipeline_full (description, setup, NULL, user_data);
+}
+
+/* The same; @done (if any) is called after EOS, before the pipeline goes
+ * back to NULL, so that it can read the elements' stats. */
+gdouble
+bench_run_pipeline_full (const gchar * description, BenchPipelineSetup setup,
+    BenchPipelineSetup done, gpointer user_data)
+{
   GstElement *pipeline;
   GstBus *bus;
   GstMessage *msg;
@@ -121,6 +130,8 @@ bench_run_pipeline (const gchar * description, BenchPipelineSetup setup,
     g_free (dbg);
   } else {
     result = (end - start) / 1e6;
+    if (done)
+      done (pipeline, user_data);
   }
   gst_message_unref (msg);
   gst_element_set_state (pipeline, GST_STATE_NULL);

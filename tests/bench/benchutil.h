@@ -30,6 +30,9 @@ typedef void (*BenchPipelineSetup) (GstElement * pipeline, gpointer user_data);
 gdouble bench_run_pipeline (const gchar * description,
     BenchPipelineSetup setup, gpointer user_data);
 
+gdouble bench_run_pipeline_full (const gchar * description,
+    BenchPipelineSetup setup, BenchPipelineSetup done, gpointer user_data);
+
 gchar *bench_make_tmpdir (void);
 
 void bench_remove_tree (const gchar * path);

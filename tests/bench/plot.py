@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Plots of the benchmarks' output, for docs/benchmarks.md.
 
-    meson test -C build --benchmark --print-errorlogs -v
-    tests/bench/plot.py --testlog build/meson-logs/testlog.json docs/plots
+    meson test -C build --benchmark --print-errorlogs -v NAME
+    tests/bench/plot.py --testlog build/meson-logs/testlog.json \
+        --images docs/images docs/bench
 
 copies each benchmark's standard output from meson's test log into
-OUTDIR/bench-NAME.txt (engine, sink, src, cache), then reads those files and
-writes OUTDIR/*.png. Without --testlog it plots the .txt files already in
-OUTDIR, so the committed plots can be made again from the committed output.
-Needs python3-matplotlib (Debian).
+OUTDIR/bench-NAME.txt (engine, sink, src, cache; meson rewrites the log at
+every run, so run this after each benchmark), then reads those files and
+writes IMAGES/bench-*.png (IMAGES defaults to OUTDIR). Without --testlog it
+plots the .txt files already in OUTDIR, so the committed plots can be made
+again from the committed output. Needs python3-matplotlib (Debian).
 """
 
 import argparse
@@ -117,10 +119,11 @@ def parse_sink(text):
             tables[key] = {}
             continue
         if key:
-            m = re.match(r'^\s+(\S+)\s+' + r'\s+'.join([NUM] * 4) + r'\s*$',
-                         line)
+            # median, min, max, GB/s[, faults/frame]
+            m = re.match(r'^\s+(\S+)\s+' + r'\s+'.join([NUM] * 4) +
+                         r'(?:\s+' + NUM + r')?\s*$', line)
             if m:
-                v = [float(x) for x in m.groups()[1:]]
+                v = [float(x) for x in m.groups()[1:5]]
                 tables[key][m.group(1)] = dict(fps=v[0], min=v[1], max=v[2],
                                                gbs=v[3])
     return tables
@@ -221,7 +224,7 @@ def grouped_bars(ax, groups, series, values, lows=None, highs=None,
 
 
 def save(fig, outdir, name, written):
-    path = os.path.join(outdir, name)
+    path = os.path.join(outdir, 'bench-' + name)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -335,9 +338,13 @@ def plot_src(text, outdir, written):
                  ('4K/1080p\nloop', v[5], 1.2, False),
                  ('random frame\nvs decoder', v[6], 1000, True)]
         fig, ax = plt.subplots(figsize=(11, 4.2))
+        ax.set_yscale('log')
+        scores = [m / t if up else t / m for _, m, t, up in items]
+        floor = min(scores + [1.0]) / 3
         for i, (label, meas, target, up) in enumerate(items):
-            score = meas / target if up else target / meas
-            ax.bar(i, score, 0.6,
+            score = scores[i]
+            # bars from below the lowest score: a log axis has no zero
+            ax.bar(i, score - floor, 0.6, bottom=floor,
                    color='#55a868' if score >= 1 else '#c44e52')
             ax.annotate('%sx\n(target %s%sx)' % (human(meas),
                                                  '>= ' if up else '<= ',
@@ -345,11 +352,9 @@ def plot_src(text, outdir, written):
                         (i, score), xytext=(0, 3), textcoords='offset points',
                         ha='center', fontsize=7)
         ax.axhline(1.0, color='black', lw=0.8)
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi * 3)
+        ax.set_ylim(floor, max(scores + [1.0]) * 6)
         ax.set_xticks(range(len(items)))
         ax.set_xticklabels([i[0] for i in items], fontsize=8)
-        ax.set_yscale('log')
         ax.set_ylabel('measured / target (>= 1: met; log)')
         ax.set_title('memmapsrc: the issue\'s targets (green: met)',
                      fontsize=10)
@@ -459,10 +464,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--testlog', help="meson's testlog.json of a "
                     "'meson test --benchmark' run")
-    ap.add_argument('outdir', help='where the .txt outputs and the PNGs are')
+    ap.add_argument('--images', help='where the PNGs go (default: OUTDIR)')
+    ap.add_argument('outdir', help='where the .txt outputs are')
     args = ap.parse_args()
+    images = args.images or args.outdir
 
     os.makedirs(args.outdir, exist_ok=True)
+    os.makedirs(images, exist_ok=True)
     if args.testlog:
         names = extract_testlog(args.testlog, args.outdir)
         if not names:
@@ -476,7 +484,7 @@ def main():
             print('no output of the %s benchmark in %s' % (name,
                                                           args.outdir))
             continue
-        fn(text, args.outdir, written)
+        fn(text, images, written)
     for path in written:
         print(path)
 
