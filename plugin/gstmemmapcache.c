@@ -552,6 +552,38 @@ find_frame_at (GstMemmapCache * self, GstClockTime t)
   return found;
 }
 
+/* A seek's positions are stream times; the cached frames carry upstream's
+ * buffer timestamps. The two differ by what upstream's segment says
+ * (qtdemux shifts the timestamps of a clip with B-frames by their delay),
+ * a shift that stays the same across upstream's segments of one stream.
+ * Under lock. */
+static GstClockTime
+stream_time_to_pts (GstMemmapCache * self, GstClockTime t)
+{
+  guint64 pts;
+
+  if (GST_CLOCK_TIME_IS_VALID (t) &&
+      self->up_segment.format == GST_FORMAT_TIME &&
+      gst_segment_position_from_stream_time_full (&self->up_segment,
+          GST_FORMAT_TIME, t, &pts) == 1)
+    return pts;
+  return t;
+}
+
+/* The other way, for the seeks memmapcache sends upstream. Under lock. */
+static GstClockTime
+pts_to_stream_time (GstMemmapCache * self, GstClockTime pts)
+{
+  guint64 t;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts) &&
+      self->up_segment.format == GST_FORMAT_TIME &&
+      gst_segment_to_stream_time_full (&self->up_segment, GST_FORMAT_TIME,
+          pts, &t) == 1)
+    return t;
+  return pts;
+}
+
 /* The frame that starts at @t, within half a frame, or -1. */
 static gint
 find_frame_starting (GstMemmapCache * self, GstClockTime t)
@@ -1377,8 +1409,9 @@ hand_over (GstMemmapCache * self, GstClockTime pts)
   /* the stop is always set (-1: none), since NONE would keep whatever
    * stop upstream had from an earlier seek */
   seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
-      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, pts,
-      GST_SEEK_TYPE_SET, stop);
+      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
+      pts_to_stream_time (self, pts), GST_SEEK_TYPE_SET,
+      pts_to_stream_time (self, stop));
   self->mode = MODE_HANDOVER;
   self->handover_pts = pts;
   self->handover_seqnum = gst_event_get_seqnum (seek);
@@ -2095,6 +2128,13 @@ gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
   GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT, event);
 
   g_mutex_lock (&self->lock);
+  if (format == GST_FORMAT_TIME) {
+    /* from here on in upstream's buffer timestamps, as the frames */
+    if (start >= 0)
+      start = stream_time_to_pts (self, start);
+    if (stop >= 0)
+      stop = stream_time_to_pts (self, stop);
+  }
   if (self->readable && format == GST_FORMAT_TIME && rate == 1.0 &&
       (flags & GST_SEEK_FLAG_FLUSH) && !(flags & GST_SEEK_FLAG_SEGMENT) &&
       start_type == GST_SEEK_TYPE_SET && start >= 0 &&

@@ -5,7 +5,9 @@
  * a probe on the decoder that counts what it really decoded.
  *
  * The clip is made once per test program with Debian's plugins (x264enc,
- * mp4mux): 90 frames of 320x240 at 30 fps, a keyframe every 30 frames.
+ * mp4mux): 90 frames of 320x240 at 30 fps, a keyframe every 30 frames,
+ * two B-frames between references (so that timestamps and stream times
+ * differ, as in most real clips).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -405,11 +407,24 @@ stat_u64 (Run * run, const gchar * name)
   return v;
 }
 
-/* How many decoded frames lie in [from, to). */
+/* The stream time of the reference's first frame is 0, its timestamp is
+ * not: qtdemux shifts the timestamps of a clip with B-frames (the test
+ * clip has two) by their delay. Seeks and the times below are stream
+ * times; this is what to add to get timestamps. */
+static GstClockTime
+pts_shift (void)
+{
+  return ((Frame *) g_ptr_array_index (reference, 0))->pts;
+}
+
+/* How many decoded frames lie in the stream times [from, to). */
 static guint
 decoded_in (Run * run, GstClockTime from, GstClockTime to)
 {
   guint i, n = 0;
+
+  from += pts_shift ();
+  to += pts_shift ();
 
   g_mutex_lock (&run->lock);
   for (i = 0; i < run->decoded->len; i++) {
@@ -423,12 +438,14 @@ decoded_in (Run * run, GstClockTime from, GstClockTime to)
 }
 
 /* The frames seen are reference frames [from, from + n), in order, once
- * each, bit-identical; the first one clipped to @start, as a decoder clips
- * it after an accurate seek. */
+ * each, bit-identical; the first one clipped to stream time @start, as a
+ * decoder clips it after an accurate seek. */
 static void
 assert_frames_clipped (Run * run, guint from, guint n, GstClockTime start)
 {
   guint i;
+
+  start += pts_shift ();
 
   g_mutex_lock (&run->lock);
   fail_unless_equals_int (run->frames->len, n);
@@ -448,11 +465,13 @@ assert_frames (Run * run, guint from, guint n)
   assert_frames_clipped (run, from, n, 0);
 }
 
-/* The index of the reference frame that holds @t. */
+/* The index of the reference frame that holds stream time @t. */
 static guint
 frame_index (GstClockTime t)
 {
   guint i;
+
+  t += pts_shift ();
 
   for (i = 0; i + 1 < reference->len; i++) {
     Frame *next = g_ptr_array_index (reference, i + 1);
@@ -479,7 +498,7 @@ make_clip (const gchar * path)
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
       "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
       "x264enc "
-      "key-int-max=30 speed-preset=ultrafast ! mp4mux ! filesink "
+      "key-int-max=30 speed-preset=ultrafast bframes=2 ! mp4mux ! filesink "
       "location=\"%s\"", N_FRAMES, path);
   pipeline = gst_parse_launch (desc, NULL);
   g_free (desc);
