@@ -47,6 +47,27 @@ def run(*args, **kw):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_on_tty(args):
+    """Runs the tool with stderr on a pseudo-terminal (stdout a pipe);
+    returns its exit status and what it wrote to the terminal."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([TOOL] + list(args), stdout=subprocess.DEVNULL,
+                         stderr=slave, env=ENV)
+    os.close(slave)
+    data = b''
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:         # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return p.wait(timeout=120), data.decode('utf-8', 'replace')
+
+
 def check(cond, what):
     if cond:
         print('ok   ', what)
@@ -198,6 +219,12 @@ try:
     # --- verify ------------------------------------------------------------
     expect(['verify', rgba], 0, out_has=['OK: 60 frames (0..59)'])
     expect(['verify', '-q', rgba], 0, quiet=True)
+    # on a terminal, a progress bar on stderr, wiped at the end
+    rc, tty_err = run_on_tty(['verify', rgba])
+    check(rc == 0 and re.search(r'\[#+\.*\] +\d+%', tty_err) is not None
+          and tty_err.rstrip('\n').endswith('\r\x1b[K'),
+          'verify on a terminal draws a progress bar and wipes it '
+          '(%r)' % tty_err[-120:])
     expect(['verify', text], 1, err_has=['CORRUPT', 'notes.txt'])
     expect(['verify', os.path.join(tmp, 'missing.store')], 1,
            err_has=['missing.store'])
