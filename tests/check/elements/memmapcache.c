@@ -1792,6 +1792,18 @@ GST_START_TEST (test_disk_full)
       committed + again);
   g_free (out);
 
+  /* the disk still full, with chunks of 64 MiB (the default max-size):
+   * not even the first chunk of a new store fits, but what is cached is
+   * served */
+  out = spawn_child (cache_dir, "", limit_file_size);
+  print_child ("disk full mid-stream, a run that cannot record", out);
+  assert_child_served (out, committed + again);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir),
+      committed + again);
+  g_free (out);
+
   /* and without the limit: serves all that, records the rest */
   assert_next_run (cache_dir, "max-size=16777216", committed + again);
   g_print ("disk full mid-stream: %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
@@ -1854,6 +1866,7 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
   fail_unless (committed > 0, "%s", out);
 
   again = child_figure (child_after (out, "--- again"), "recorded");
+  assert_child_served (child_after (out, "--- again"), committed);
   after = child_after (out, "--- lifted");
   assert_child_served (after, committed + again);
   fail_unless_equals_uint64 (child_figure (after, "warnings"), 0);
