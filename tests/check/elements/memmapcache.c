@@ -1555,11 +1555,12 @@ limit_file_size (gpointer user_data)
   setrlimit (RLIMIT_FSIZE, &limit);
 }
 
-/* The environment of a child that runs test_child. */
+/* The environment of a child that runs test_child on @file. */
 static gchar **
-child_environ (const gchar * cache_dir, const gchar * props)
+child_environ_file (const gchar * file, const gchar * cache_dir,
+    const gchar * props)
 {
-  gchar *args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
+  gchar *args = g_strdup_printf ("%s\n%s\n%s", file, cache_dir, props);
   gchar **envp;
 
   envp = g_environ_setenv (g_get_environ (), CHILD_ENV, args, TRUE);
@@ -1572,6 +1573,13 @@ child_environ (const gchar * cache_dir, const gchar * props)
   envp = g_environ_unsetenv (envp, "GST_CHECKS_IGNORE");
   envp = g_environ_unsetenv (envp, CHILD_BARRIER_ENV);
   return g_environ_unsetenv (envp, CHILD_PACE_ENV);
+}
+
+/* The environment of a child that runs test_child on the clip. */
+static gchar **
+child_environ (const gchar * cache_dir, const gchar * props)
+{
+  return child_environ_file (clip, cache_dir, props);
 }
 
 /* Spawns this program as a child that plays through the cache. With
@@ -1905,12 +1913,11 @@ spawn_recorder (const gchar * cache_dir, guint pace_us, gint * out_fd)
   return pid;
 }
 
-/* Reads from @fd until the line "frame @n"; FALSE at the end of the
- * output or after 30 s. */
+/* Reads from @fd until the line @want; FALSE at the end of the output or
+ * after 30 s. */
 static gboolean
-wait_frame_line (gint fd, guint n)
+wait_line (gint fd, const gchar * want)
 {
-  gchar *want = g_strdup_printf ("frame %u", n);
   gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
   GString *line = g_string_new (NULL);
   gboolean found = FALSE;
@@ -1930,6 +1937,16 @@ wait_frame_line (gint fd, guint n)
     g_string_truncate (line, 0);
   }
   g_string_free (line, TRUE);
+  return found;
+}
+
+/* Reads from @fd until the line "frame @n" (see wait_line()). */
+static gboolean
+wait_frame_line (gint fd, guint n)
+{
+  gchar *want = g_strdup_printf ("frame %u", n);
+  gboolean found = wait_line (fd, want);
+
   g_free (want);
   return found;
 }
@@ -2014,6 +2031,231 @@ GST_START_TEST (test_kill9_mid_recording)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* budget and eviction across processes                                     */
+
+/* Another process that plays a clip through the cache (test_child) and
+ * waits at a frame until peer_finish(). */
+typedef struct
+{
+  GPid pid;
+  gint in_fd;
+  gint out_fd;
+} Peer;
+
+static void
+peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier)
+{
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *argv[] = { self, NULL };
+  gchar *at = g_strdup_printf ("%u", barrier);
+  gchar **envp = child_environ_file (file, cache_dir, props);
+  GError *error = NULL;
+
+  envp = g_environ_setenv (envp, CHILD_BARRIER_ENV, at, TRUE);
+  fail_unless (g_spawn_async_with_pipes (NULL, argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &peer->pid, &peer->in_fd,
+          &peer->out_fd, NULL, &error), "%s", error ? error->message : "");
+  g_strfreev (envp);
+  g_free (at);
+  g_free (self);
+}
+
+static void
+peer_wait_barrier (Peer * peer)
+{
+  fail_unless (wait_line (peer->out_fd, "barrier"),
+      "the other process never reached its barrier");
+}
+
+/* Lets the peer go on, and returns what it printed after the barrier
+ * once it exited successfully. */
+static gchar *
+peer_finish (Peer * peer)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  GString *out = g_string_new (NULL);
+  gint status;
+
+  fail_unless_equals_int (write (peer->in_fd, "\n", 1), 1);
+  close (peer->in_fd);
+  for (;;) {
+    struct pollfd pfd = { peer->out_fd, POLLIN, 0 };
+    gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+    gchar buf[512];
+    gssize n;
+
+    fail_unless (left > 0 && poll (&pfd, 1, left) > 0,
+        "the other process did not finish within 60 s: %s", out->str);
+    n = read (peer->out_fd, buf, sizeof (buf));
+    if (n <= 0)
+      break;
+    g_string_append_len (out, buf, n);
+  }
+  close (peer->out_fd);
+  fail_unless_equals_int (waitpid (peer->pid, &status, 0), peer->pid);
+  g_spawn_close_pid (peer->pid);
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "the other process failed (status %d): %s", status, out->str);
+  return g_string_free (out, FALSE);
+}
+
+/* Every frame the peer played was right, with no warning. */
+static void
+assert_peer_played (const gchar * out)
+{
+  fail_unless_equals_uint64 (child_figure (out, "frames"), N_FRAMES);
+  fail_unless (g_str_has_prefix (strstr (out, "\nsums "), "\nsums OK\n"),
+      "%s", out);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 0);
+}
+
+/* test_eviction_two_pipelines with the second pipeline in another process:
+ * the locks and the budget hold across processes. A stream that the other
+ * process records, then one it reads, is never evicted; every store stays
+ * valid, the disk within max-size and a chunk per pipeline recording at
+ * once; every frame of both processes bit-identical to the decoder's. */
+GST_START_TEST (test_eviction_two_processes)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
+  gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
+  gchar *e = copy_clip ("e.mp4");
+  guint64 max_size = 5 << 20;
+  /* over by at most a chunk each of the pipelines that ran at once */
+  guint64 bound = max_size + 3 * (max_size / 16) + (64 << 10);
+  gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
+  guint64 recorded_b_peer, recorded_b, recorded_c, recorded_d, evicted_e;
+  guint64 disk_max = 0;
+  gint64 deadline;
+  gchar *entry_b, *out;
+  Player pa;
+  Peer pb;
+  Run *run;
+
+  /* b records in the other process, a in this one, at once; both stop
+   * half-way until c has run */
+  peer_start (&pb, b, cache_dir, props, N_FRAMES / 2);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (count_entries (cache_dir) == 0 &&
+      g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  entry_b = only_entry (cache_dir);
+  pa.run = run_new (a, cache_dir, props);
+  pa.run->barrier_at = N_FRAMES / 2;
+  pa.thread = g_thread_new ("a", play_thread, pa.run);
+  wait_barrier (pa.run);
+  peer_wait_barrier (&pb);
+  fail_unless_equals_int (count_entries (cache_dir), 2);
+  /* what the other process is recording reads right from here */
+  assert_stores_valid (cache_dir);
+
+  /* c wants room: a (here) and b (there) are busy, so they stay and c
+   * records only what fits */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  recorded_c = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_c < N_FRAMES);
+  run_free (run);
+  fail_unless (g_file_test (entry_b, G_FILE_TEST_IS_DIR));
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  release (pa.run);
+  out = peer_finish (&pb);
+  g_thread_join (pa.thread);
+  print_child ("eviction across processes, b recording", out);
+  assert_peer_played (out);
+  recorded_b_peer = child_figure (out, "recorded");
+  fail_unless (recorded_b_peer > 0, "%s", out);
+  g_free (out);
+  assert_frames (pa.run, 0, N_FRAMES);
+  fail_unless (pa.run->warnings == 0, "%s", pa.run->warning);
+  GST_INFO ("a recorded %" G_GUINT64_FORMAT ", evicted %" G_GUINT64_FORMAT
+      "; b recorded %" G_GUINT64_FORMAT "; c recorded %" G_GUINT64_FORMAT,
+      stat_u64 (pa.run, "frames-recorded"), stat_u64 (pa.run, "evictions"),
+      recorded_b_peer, recorded_c);
+  run_free (pa.run);
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  /* (closing, the pipelines gave back what they had reserved beyond
+   * max-size: evicting what nobody used, maybe b itself) */
+
+  /* b recorded alone, until max-size; then the other process reads it
+   * from the cache and stops at frame 8 of it; d wants room: b, the only
+   * stream, is not evicted */
+  remove_tree (cache_dir);
+  run = run_new (b, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  recorded_b = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_b >= MIN_SERVE_RUN && recorded_b < N_FRAMES);
+  run_free (run);
+  g_free (entry_b);
+  entry_b = only_entry (cache_dir);
+  peer_start (&pb, b, cache_dir, props, 8);
+  peer_wait_barrier (&pb);
+  run = run_new (d, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  recorded_d = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_d < N_FRAMES);
+  run_free (run);
+  fail_unless (g_file_test (entry_b, G_FILE_TEST_IS_DIR),
+      "b was evicted while another process read it");
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  out = peer_finish (&pb);
+  print_child ("eviction across processes, b read", out);
+  assert_peer_played (out);
+  /* it was served all b had recorded, the decoder stopped */
+  fail_unless_equals_uint64 (child_figure (out, "served"), recorded_b);
+  fail_unless (child_figure (out, "decoded-in-served") <= HANDFUL, "%s", out);
+  g_free (out);
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  /* nobody uses b now: e, wanting room, evicts it */
+  run = run_new (e, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  evicted_e = stat_u64 (run, "evictions");
+  fail_unless (evicted_e >= 1);
+  run_free (run);
+  fail_if (g_file_test (entry_b, G_FILE_TEST_EXISTS));
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  g_print ("eviction across processes: b recorded %" G_GUINT64_FORMAT
+      " frames in the other process, c %" G_GUINT64_FORMAT " (nothing "
+      "evicted); b recorded %" G_GUINT64_FORMAT ", read by the other process "
+      "while d recorded %" G_GUINT64_FORMAT " (nothing evicted), then evicted "
+      "by e; at most %" G_GUINT64_FORMAT " bytes on disk (max-size %"
+      G_GUINT64_FORMAT ")\n", recorded_b_peer, recorded_c, recorded_b,
+      recorded_d, disk_max, max_size);
+  fail_unless (disk_max <= bound, "%" G_GUINT64_FORMAT " bytes on disk",
+      disk_max);
+
+  g_free (entry_b);
+  g_free (props);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  g_free (d);
+  g_free (e);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -2042,6 +2284,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_disk_full);
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
   tcase_add_test (tc, test_kill9_mid_recording);
+  tcase_add_test (tc, test_eviction_two_processes);
 
   return s;
 }
