@@ -712,20 +712,13 @@ stop_recording (GstMemmapCache * self)
   gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
 }
 
-/* The cache cannot be used: one warning for the stream, then the frames
- * pass through uncached. What is being served goes on. */
+/* The one warning for the stream about @error at @path. */
 static void
-cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
+warn_once (GstMemmapCache * self, const GError * error, const gchar * path)
 {
   gboolean warn = !self->warned;
 
   self->warned = TRUE;
-  self->usable = FALSE;
-  g_mutex_lock (&self->lock);
-  self->readable = FALSE;
-  g_mutex_unlock (&self->lock);
-  stop_recording (self);
-
   if (!warn) {
     GST_DEBUG_OBJECT (self, "cache still unusable: %s", error->message);
     return;
@@ -747,6 +740,19 @@ cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
         ("Could not use the frame cache \"%s\"; playing without it.", path),
         ("%s: %s", path, error->message));
   }
+}
+
+/* The cache cannot be used: one warning for the stream, then the frames
+ * pass through uncached. What is being served goes on. */
+static void
+cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
+{
+  self->usable = FALSE;
+  g_mutex_lock (&self->lock);
+  self->readable = FALSE;
+  g_mutex_unlock (&self->lock);
+  stop_recording (self);
+  warn_once (self, error, path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1069,7 +1075,9 @@ open_cache (GstMemmapCache * self)
       GST_INFO_OBJECT (self, "%s", error->message);
       g_clear_error (&error);
     } else {
-      cache_failed (self, error, self->store_path ? self->store_path : path);
+      /* no store to record into (a full disk, say): the one warning, but
+       * what is cached is intact and still served */
+      warn_once (self, error, self->store_path ? self->store_path : path);
       g_clear_pointer (&self->store_path, g_free);
     }
   }

@@ -31,6 +31,8 @@
 #define CHILD_ENV "MEMMAPCACHE_TEST_CHILD"
 /* in the child: print "frame N" at every frame and take this many µs */
 #define CHILD_PACE_ENV "MEMMAPCACHE_TEST_CHILD_PACE"
+/* in the child: at frame N print "barrier" and wait for a line on stdin */
+#define CHILD_BARRIER_ENV "MEMMAPCACHE_TEST_CHILD_BARRIER"
 #define N_FRAMES 90
 #define FRAME_DURATION (GST_SECOND / 30)
 /* What a decoder still decodes once memmapcache stopped it (docs): the
@@ -45,6 +47,7 @@ static gchar *clip_dir;
 static gchar *clip;
 static GPtrArray *reference;    /* Frame: the decoder's own output */
 static gulong child_pace;       /* see CHILD_PACE_ENV, 0: not set */
+static gulong child_barrier;    /* see CHILD_BARRIER_ENV, 0: not set */
 
 typedef struct
 {
@@ -157,6 +160,7 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
   GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
   GstVideoInfo info;
   Frame *f = g_new0 (Frame, 1);
+  gboolean at_child_barrier;
 
   fail_unless (caps != NULL);
   fail_unless (gst_video_info_from_caps (&info, caps));
@@ -180,9 +184,20 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
     g_print ("frame %u\n", run->frames->len);
     fflush (stdout);
   }
+  at_child_barrier = child_barrier && run->cache &&
+      run->frames->len == child_barrier;
   g_mutex_unlock (&run->lock);
   if (child_pace && run->cache)
     g_usleep (child_pace);
+  if (at_child_barrier) {
+    gchar c;
+
+    g_print ("barrier\n");
+    fflush (stdout);
+    /* a line from the parent, or its end of the pipe */
+    while (read (STDIN_FILENO, &c, 1) == 1 && c != '\n')
+      continue;
+  }
 }
 
 static GstPadProbeReturn
@@ -1506,13 +1521,18 @@ GST_END_TEST;
 
 /* The child (run as a check test, see main()): plays CLIP through
  * memmapcache into CACHE-DIR with PROPS (CHILD_ENV = "CLIP\nCACHE-DIR\n
- * PROPS") and prints "frames N\nwarnings N\nsums OK|BAD\nrecorded N\n" and
- * the first warning. With CHILD_PACE_ENV, to be killed: "frame N" at every
- * frame, and a wait at the end. */
+ * PROPS") and prints "frames N\nwarnings N\nsums OK|BAD\nrecorded N\n
+ * served N\ndecoded-in-served N\nevictions N\n" and the first warning
+ * (decoded-in-served: the frames the decoder decoded among the first
+ * "served" of the clip, those a run from the start serves). With
+ * CHILD_PACE_ENV, to be killed: "frame N" at every frame, and a wait at the
+ * end; with CHILD_BARRIER_ENV, "barrier" and a wait for the parent. */
 GST_START_TEST (test_child)
 {
   gchar **argv = g_strsplit (g_getenv (CHILD_ENV), "\n", 3);
   guint i, bad = 0;
+  guint64 served;
+  GstClockTime end = 0;
   Run *run;
 
   fail_unless_equals_int (g_strv_length (argv), 3);
@@ -1529,9 +1549,16 @@ GST_START_TEST (test_child)
     if (got->pts != want->pts || strcmp (got->sum, want->sum) != 0)
       bad++;
   }
+  served = stat_u64 (run, "frames-served");
+  if (served > 0 && served <= reference->len)
+    end = ((Frame *) g_ptr_array_index (reference, served - 1))->pts +
+        FRAME_DURATION;
   g_print ("frames %u\nwarnings %u\nsums %s\nrecorded %" G_GUINT64_FORMAT
-      "\n%s\n", run->frames->len, run->warnings, bad ? "BAD" : "OK",
-      stat_u64 (run, "frames-recorded"), run->warning ? run->warning : "");
+      "\nserved %" G_GUINT64_FORMAT "\ndecoded-in-served %u\nevictions %"
+      G_GUINT64_FORMAT "\n%s\n", run->frames->len, run->warnings,
+      bad ? "BAD" : "OK", stat_u64 (run, "frames-recorded"), served,
+      decoded_in (run, 0, end), stat_u64 (run, "evictions"),
+      run->warning ? run->warning : "");
   run_free (run);
   g_strfreev (argv);
 }
@@ -1547,11 +1574,12 @@ limit_file_size (gpointer user_data)
   setrlimit (RLIMIT_FSIZE, &limit);
 }
 
-/* The environment of a child that runs test_child. */
+/* The environment of a child that runs test_child on @file. */
 static gchar **
-child_environ (const gchar * cache_dir, const gchar * props)
+child_environ_file (const gchar * file, const gchar * cache_dir,
+    const gchar * props)
 {
-  gchar *args = g_strdup_printf ("%s\n%s\n%s", clip, cache_dir, props);
+  gchar *args = g_strdup_printf ("%s\n%s\n%s", file, cache_dir, props);
   gchar **envp;
 
   envp = g_environ_setenv (g_get_environ (), CHILD_ENV, args, TRUE);
@@ -1562,13 +1590,26 @@ child_environ (const gchar * cache_dir, const gchar * props)
   /* the child runs its one test whatever this run selected */
   envp = g_environ_unsetenv (envp, "GST_CHECKS");
   envp = g_environ_unsetenv (envp, "GST_CHECKS_IGNORE");
+  envp = g_environ_unsetenv (envp, CHILD_BARRIER_ENV);
   return g_environ_unsetenv (envp, CHILD_PACE_ENV);
 }
 
-/* Spawns this program as a child that plays through the cache. */
+/* The environment of a child that runs test_child on the clip. */
+static gchar **
+child_environ (const gchar * cache_dir, const gchar * props)
+{
+  return child_environ_file (clip, cache_dir, props);
+}
+
+/* Spawns this program as a child that plays through the cache. With
+ * @mount_options, on a tmpfs of its own at @cache_dir; with @lift_options
+ * too, the child plays three times on that tmpfs: as it is mounted, again
+ * (the output says "--- again" first), and once more after a remount with
+ * @lift_options ("--- lifted"). */
 static gchar *
 spawn_child_full (const gchar * cache_dir, const gchar * props,
-    GSpawnChildSetupFunc child_setup, const gchar * mount_options)
+    GSpawnChildSetupFunc child_setup, const gchar * mount_options,
+    const gchar * lift_options)
 {
   gchar *self, **envp, *out = NULL, *err = NULL;
   GError *error = NULL;
@@ -1583,8 +1624,11 @@ spawn_child_full (const gchar * cache_dir, const gchar * props,
      * namespace: works without privileges where user namespaces are
      * allowed */
     const gchar *argv[] = { "unshare", "-rm", "sh", "-c",
-      "mount -t tmpfs -o \"$0\" none \"$1\" && exec \"$2\"",
-      mount_options, cache_dir, self, NULL
+      lift_options ? "mount -t tmpfs -o \"$0\" none \"$1\" && \"$2\" && "
+          "echo '--- again' && \"$2\" && echo '--- lifted' && "
+          "mount -o \"remount,$3\" none \"$1\" && exec \"$2\"" :
+          "mount -t tmpfs -o \"$0\" none \"$1\" && exec \"$2\"",
+      mount_options, cache_dir, self, lift_options, NULL
     };
 
     fail_unless (g_spawn_sync (NULL, (gchar **) argv, envp,
@@ -1609,7 +1653,7 @@ static gchar *
 spawn_child (const gchar * cache_dir, const gchar * props,
     GSpawnChildSetupFunc child_setup)
 {
-  return spawn_child_full (cache_dir, props, child_setup, NULL);
+  return spawn_child_full (cache_dir, props, child_setup, NULL, NULL);
 }
 
 /* Whether this machine lets us mount a tmpfs in a user namespace. */
@@ -1631,7 +1675,9 @@ can_mount_in_namespace (void)
 static void
 print_child (const gchar * what, const gchar * out)
 {
-  const gchar *keys[] = { "frames ", "warnings ", "sums ", "recorded " };
+  const gchar *keys[] = { "frames ", "warnings ", "sums ", "recorded ",
+    "served ", "decoded-in-served ", "evictions "
+  };
   gchar **lines = g_strsplit (out, "\n", -1);
   GString *s = g_string_new (what);
   guint i, k;
@@ -1649,12 +1695,105 @@ print_child (const gchar * what, const gchar * out)
   g_strfreev (lines);
 }
 
+/* The first figure "@key N" in a child's output (see test_child). */
+static guint64
+child_figure (const gchar * out, const gchar * key)
+{
+  gchar *k = g_strdup_printf ("\n%s ", key);
+  const gchar *at = g_str_has_prefix (out, k + 1) ? out : strstr (out, k);
+  guint64 v;
+
+  fail_unless (at != NULL, "no %s: %s", key, out);
+  at += at == out ? strlen (k + 1) : strlen (k);
+  v = g_ascii_strtoull (at, NULL, 10);
+  g_free (k);
+  return v;
+}
+
+/* The part of a child's output after @mark (see spawn_child_full()). */
+static const gchar *
+child_after (const gchar * out, const gchar * mark)
+{
+  const gchar *at = strstr (out, mark);
+
+  fail_unless (at != NULL, "no %s: %s", mark, out);
+  return at + strlen (mark) + 1;
+}
+
+/* A child ran again on the cache-dir where @committed frames were
+ * recorded before the disk filled: every frame right, the @committed ones
+ * served (the decoder decoded at most a handful of them), no warning about
+ * the cache being corrupt or truncated; the disk still full, it may warn
+ * once that there is no space. */
+static void
+assert_child_served (const gchar * out, guint64 committed)
+{
+  guint64 warnings = child_figure (out, "warnings");
+
+  fail_unless_equals_uint64 (child_figure (out, "frames"), N_FRAMES);
+  fail_unless (g_str_has_prefix (strstr (out, "\nsums "), "\nsums OK\n"),
+      "%s", out);
+  if (committed >= MIN_SERVE_RUN) {
+    fail_unless_equals_uint64 (child_figure (out, "served"), committed);
+    fail_unless (child_figure (out, "decoded-in-served") <= HANDFUL, "%s",
+        out);
+  }
+  fail_unless (warnings <= 1, "%s", out);
+  fail_if (strstr (out, "corrupt") != NULL, "%s", out);
+  fail_if (strstr (out, "truncated") != NULL, "%s", out);
+  if (warnings == 1)
+    fail_unless (strstr (out, "No space") != NULL, "%s", out);
+}
+
+/* The next run, in this process (no limit), on a cache-dir where
+ * @committed frames were recorded before the disk filled: every frame
+ * right, no warning, the @committed frames served (the decoder decodes at
+ * most a handful of them), the others decoded and recorded; then the whole
+ * clip comes from the cache. */
+static void
+assert_next_run (const gchar * cache_dir, const gchar * props,
+    guint64 committed)
+{
+  GstClockTime end = committed > 0 ? ((Frame *) g_ptr_array_index (reference,
+          committed - 1))->pts + FRAME_DURATION : 0;
+  Run *run;
+
+  run = run_new (clip, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  if (committed >= MIN_SERVE_RUN) {
+    fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), committed);
+    fail_unless (decoded_in (run, 0, end) <= HANDFUL, "decoded %u of the "
+        "%" G_GUINT64_FORMAT " frames recorded before the disk filled",
+        decoded_in (run, 0, end), committed);
+  }
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"),
+      N_FRAMES - committed);
+  GST_INFO ("next run: %" G_GUINT64_FORMAT " served, %u decoded among them, "
+      "%" G_GUINT64_FORMAT " recorded", stat_u64 (run, "frames-served"),
+      decoded_in (run, 0, end), stat_u64 (run, "frames-recorded"));
+  run_free (run);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), N_FRAMES);
+
+  run = run_new (clip, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  run_free (run);
+}
+
 /* The disk fills up mid-stream (a file size limit: fallocate fails with
- * EFBIG, as it would with ENOSPC): one warning, every frame still right. */
+ * EFBIG, as it would with ENOSPC): one warning, every frame still right.
+ * What was recorded before is intact and served by the next runs, under
+ * the limit still and without it. */
 GST_START_TEST (test_disk_full)
 {
   gchar *cache_dir = tmp_path ("cache");
   gchar *out, *expect;
+  guint64 committed, again;
 
   /* chunks of 1 MiB: the first few fit under 3 MiB, a later one not */
   out = spawn_child (cache_dir, "max-size=16777216", limit_file_size);
@@ -1663,10 +1802,40 @@ GST_START_TEST (test_disk_full)
   fail_unless (strstr (out, expect) != NULL, "%s", out);
   fail_unless (strstr (out, "No space") != NULL, "%s", out);
   fail_unless (strstr (out, cache_dir) != NULL, "%s", out);
-  /* some frames were recorded before the disk filled */
+  /* some frames were recorded before the disk filled, all intact */
   fail_if (strstr (out, "recorded 0\n") != NULL, "%s", out);
+  committed = assert_stores_valid (cache_dir);
+  fail_unless_equals_uint64 (committed, child_figure (out, "recorded"));
   g_free (expect);
   g_free (out);
+
+  /* the next run, the disk still full: serves them; may record more into a
+   * store of its own until that one is full too */
+  out = spawn_child (cache_dir, "max-size=16777216", limit_file_size);
+  print_child ("disk full mid-stream, next run under the limit", out);
+  assert_child_served (out, committed);
+  again = child_figure (out, "recorded");
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir),
+      committed + again);
+  g_free (out);
+
+  /* the disk still full, with chunks of 64 MiB (the default max-size):
+   * not even the first chunk of a new store fits, but what is cached is
+   * served */
+  out = spawn_child (cache_dir, "", limit_file_size);
+  print_child ("disk full mid-stream, a run that cannot record", out);
+  assert_child_served (out, committed + again);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir),
+      committed + again);
+  g_free (out);
+
+  /* and without the limit: serves all that, records the rest */
+  assert_next_run (cache_dir, "max-size=16777216", committed + again);
+  g_print ("disk full mid-stream: %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
+      " frames recorded under the limit, intact and served by the next "
+      "runs\n", committed, again);
 
   /* full from the start: the first chunk cannot be reserved */
   remove_tree (cache_dir);
@@ -1675,6 +1844,8 @@ GST_START_TEST (test_disk_full)
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), 0);
+  assert_next_run (cache_dir, "", 0);
   g_free (expect);
   g_free (out);
   g_free (cache_dir);
@@ -1690,6 +1861,8 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
 {
   gchar *cache_dir = tmp_path ("mnt");
   gchar *out, *expect;
+  const gchar *after;
+  guint64 committed, again;
 
   if (!can_mount_in_namespace ()) {
     GST_WARNING ("no tmpfs in a user namespace here: test skipped");
@@ -1698,7 +1871,7 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
   }
   fail_unless (g_mkdir (cache_dir, 0700) == 0);
 
-  out = spawn_child_full (cache_dir, "", NULL, "ro,size=1m");
+  out = spawn_child_full (cache_dir, "", NULL, "ro,size=1m", NULL);
   print_child ("read-only file system", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
@@ -1707,13 +1880,28 @@ GST_START_TEST (test_read_only_and_tiny_file_systems)
   g_free (expect);
   g_free (out);
 
-  /* 3 MiB: chunks of 1 MiB (max-size / 16) fit twice, then ENOSPC */
-  out = spawn_child_full (cache_dir, "max-size=16777216", NULL, "size=3m");
+  /* 3 MiB: chunks of 1 MiB (max-size / 16) fit twice, then ENOSPC; then
+   * (the tmpfs lives as long as the child's mount namespace) the next run
+   * on the full file system, and one after a remount to 64 MiB */
+  out = spawn_child_full (cache_dir, "max-size=16777216", NULL, "size=3m",
+      "size=64m");
   print_child ("full 3 MiB file system", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\n", N_FRAMES);
-  fail_unless (strstr (out, expect) != NULL, "%s", out);
+  fail_unless (strstr (out, expect) == strstr (out, "frames "), "%s", out);
   fail_unless (strstr (out, "No space") != NULL, "%s", out);
-  fail_if (strstr (out, "recorded 0\n") != NULL, "%s", out);
+  committed = child_figure (out, "recorded");
+  fail_unless (committed > 0, "%s", out);
+
+  again = child_figure (child_after (out, "--- again"), "recorded");
+  assert_child_served (child_after (out, "--- again"), committed);
+  after = child_after (out, "--- lifted");
+  assert_child_served (after, committed + again);
+  fail_unless_equals_uint64 (child_figure (after, "warnings"), 0);
+  fail_unless_equals_uint64 (child_figure (after, "recorded"),
+      N_FRAMES - committed - again);
+  g_print ("full 3 MiB file system: %" G_GUINT64_FORMAT " + %"
+      G_GUINT64_FORMAT " frames recorded, served by the next runs\n",
+      committed, again);
   g_free (expect);
   g_free (out);
 
@@ -1744,12 +1932,11 @@ spawn_recorder (const gchar * cache_dir, guint pace_us, gint * out_fd)
   return pid;
 }
 
-/* Reads from @fd until the line "frame @n"; FALSE at the end of the
- * output or after 30 s. */
+/* Reads from @fd until the line @want; FALSE at the end of the output or
+ * after 30 s. */
 static gboolean
-wait_frame_line (gint fd, guint n)
+wait_line (gint fd, const gchar * want)
 {
-  gchar *want = g_strdup_printf ("frame %u", n);
   gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
   GString *line = g_string_new (NULL);
   gboolean found = FALSE;
@@ -1769,6 +1956,16 @@ wait_frame_line (gint fd, guint n)
     g_string_truncate (line, 0);
   }
   g_string_free (line, TRUE);
+  return found;
+}
+
+/* Reads from @fd until the line "frame @n" (see wait_line()). */
+static gboolean
+wait_frame_line (gint fd, guint n)
+{
+  gchar *want = g_strdup_printf ("frame %u", n);
+  gboolean found = wait_line (fd, want);
+
   g_free (want);
   return found;
 }
@@ -1853,6 +2050,231 @@ GST_START_TEST (test_kill9_mid_recording)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* budget and eviction across processes                                     */
+
+/* Another process that plays a clip through the cache (test_child) and
+ * waits at a frame until peer_finish(). */
+typedef struct
+{
+  GPid pid;
+  gint in_fd;
+  gint out_fd;
+} Peer;
+
+static void
+peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier)
+{
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *argv[] = { self, NULL };
+  gchar *at = g_strdup_printf ("%u", barrier);
+  gchar **envp = child_environ_file (file, cache_dir, props);
+  GError *error = NULL;
+
+  envp = g_environ_setenv (envp, CHILD_BARRIER_ENV, at, TRUE);
+  fail_unless (g_spawn_async_with_pipes (NULL, argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &peer->pid, &peer->in_fd,
+          &peer->out_fd, NULL, &error), "%s", error ? error->message : "");
+  g_strfreev (envp);
+  g_free (at);
+  g_free (self);
+}
+
+static void
+peer_wait_barrier (Peer * peer)
+{
+  fail_unless (wait_line (peer->out_fd, "barrier"),
+      "the other process never reached its barrier");
+}
+
+/* Lets the peer go on, and returns what it printed after the barrier
+ * once it exited successfully. */
+static gchar *
+peer_finish (Peer * peer)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  GString *out = g_string_new (NULL);
+  gint status;
+
+  fail_unless_equals_int (write (peer->in_fd, "\n", 1), 1);
+  close (peer->in_fd);
+  for (;;) {
+    struct pollfd pfd = { peer->out_fd, POLLIN, 0 };
+    gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+    gchar buf[512];
+    gssize n;
+
+    fail_unless (left > 0 && poll (&pfd, 1, left) > 0,
+        "the other process did not finish within 60 s: %s", out->str);
+    n = read (peer->out_fd, buf, sizeof (buf));
+    if (n <= 0)
+      break;
+    g_string_append_len (out, buf, n);
+  }
+  close (peer->out_fd);
+  fail_unless_equals_int (waitpid (peer->pid, &status, 0), peer->pid);
+  g_spawn_close_pid (peer->pid);
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "the other process failed (status %d): %s", status, out->str);
+  return g_string_free (out, FALSE);
+}
+
+/* Every frame the peer played was right, with no warning. */
+static void
+assert_peer_played (const gchar * out)
+{
+  fail_unless_equals_uint64 (child_figure (out, "frames"), N_FRAMES);
+  fail_unless (g_str_has_prefix (strstr (out, "\nsums "), "\nsums OK\n"),
+      "%s", out);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 0);
+}
+
+/* test_eviction_two_pipelines with the second pipeline in another process:
+ * the locks and the budget hold across processes. A stream that the other
+ * process records, then one it reads, is never evicted; every store stays
+ * valid, the disk within max-size and a chunk per pipeline recording at
+ * once; every frame of both processes bit-identical to the decoder's. */
+GST_START_TEST (test_eviction_two_processes)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
+  gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
+  gchar *e = copy_clip ("e.mp4");
+  guint64 max_size = 5 << 20;
+  /* over by at most a chunk each of the pipelines that ran at once */
+  guint64 bound = max_size + 3 * (max_size / 16) + (64 << 10);
+  gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
+  guint64 recorded_b_peer, recorded_b, recorded_c, recorded_d, evicted_e;
+  guint64 disk_max = 0;
+  gint64 deadline;
+  gchar *entry_b, *out;
+  Player pa;
+  Peer pb;
+  Run *run;
+
+  /* b records in the other process, a in this one, at once; both stop
+   * half-way until c has run */
+  peer_start (&pb, b, cache_dir, props, N_FRAMES / 2);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (count_entries (cache_dir) == 0 &&
+      g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  entry_b = only_entry (cache_dir);
+  pa.run = run_new (a, cache_dir, props);
+  pa.run->barrier_at = N_FRAMES / 2;
+  pa.thread = g_thread_new ("a", play_thread, pa.run);
+  wait_barrier (pa.run);
+  peer_wait_barrier (&pb);
+  fail_unless_equals_int (count_entries (cache_dir), 2);
+  /* what the other process is recording reads right from here */
+  assert_stores_valid (cache_dir);
+
+  /* c wants room: a (here) and b (there) are busy, so they stay and c
+   * records only what fits */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  recorded_c = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_c < N_FRAMES);
+  run_free (run);
+  fail_unless (g_file_test (entry_b, G_FILE_TEST_IS_DIR));
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  release (pa.run);
+  out = peer_finish (&pb);
+  g_thread_join (pa.thread);
+  print_child ("eviction across processes, b recording", out);
+  assert_peer_played (out);
+  recorded_b_peer = child_figure (out, "recorded");
+  fail_unless (recorded_b_peer > 0, "%s", out);
+  g_free (out);
+  assert_frames (pa.run, 0, N_FRAMES);
+  fail_unless (pa.run->warnings == 0, "%s", pa.run->warning);
+  GST_INFO ("a recorded %" G_GUINT64_FORMAT ", evicted %" G_GUINT64_FORMAT
+      "; b recorded %" G_GUINT64_FORMAT "; c recorded %" G_GUINT64_FORMAT,
+      stat_u64 (pa.run, "frames-recorded"), stat_u64 (pa.run, "evictions"),
+      recorded_b_peer, recorded_c);
+  run_free (pa.run);
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  /* (closing, the pipelines gave back what they had reserved beyond
+   * max-size: evicting what nobody used, maybe b itself) */
+
+  /* b recorded alone, until max-size; then the other process reads it
+   * from the cache and stops at frame 8 of it; d wants room: b, the only
+   * stream, is not evicted */
+  remove_tree (cache_dir);
+  run = run_new (b, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  recorded_b = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_b >= MIN_SERVE_RUN && recorded_b < N_FRAMES);
+  run_free (run);
+  g_free (entry_b);
+  entry_b = only_entry (cache_dir);
+  peer_start (&pb, b, cache_dir, props, 8);
+  peer_wait_barrier (&pb);
+  run = run_new (d, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  recorded_d = stat_u64 (run, "frames-recorded");
+  fail_unless (recorded_d < N_FRAMES);
+  run_free (run);
+  fail_unless (g_file_test (entry_b, G_FILE_TEST_IS_DIR),
+      "b was evicted while another process read it");
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  out = peer_finish (&pb);
+  print_child ("eviction across processes, b read", out);
+  assert_peer_played (out);
+  /* it was served all b had recorded, the decoder stopped */
+  fail_unless_equals_uint64 (child_figure (out, "served"), recorded_b);
+  fail_unless (child_figure (out, "decoded-in-served") <= HANDFUL, "%s", out);
+  g_free (out);
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  /* nobody uses b now: e, wanting room, evicts it */
+  run = run_new (e, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  evicted_e = stat_u64 (run, "evictions");
+  fail_unless (evicted_e >= 1);
+  run_free (run);
+  fail_if (g_file_test (entry_b, G_FILE_TEST_EXISTS));
+  assert_stores_valid (cache_dir);
+  disk_max = MAX (disk_max, disk_usage (cache_dir));
+
+  g_print ("eviction across processes: b recorded %" G_GUINT64_FORMAT
+      " frames in the other process, c %" G_GUINT64_FORMAT " (nothing "
+      "evicted); b recorded %" G_GUINT64_FORMAT ", read by the other process "
+      "while d recorded %" G_GUINT64_FORMAT " (nothing evicted), then evicted "
+      "by e; at most %" G_GUINT64_FORMAT " bytes on disk (max-size %"
+      G_GUINT64_FORMAT ")\n", recorded_b_peer, recorded_c, recorded_b,
+      recorded_d, disk_max, max_size);
+  fail_unless (disk_max <= bound, "%" G_GUINT64_FORMAT " bytes on disk",
+      disk_max);
+
+  g_free (entry_b);
+  g_free (props);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  g_free (d);
+  g_free (e);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -1881,6 +2303,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_disk_full);
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
   tcase_add_test (tc, test_kill9_mid_recording);
+  tcase_add_test (tc, test_eviction_two_processes);
 
   return s;
 }
@@ -1901,6 +2324,8 @@ main (int argc, char **argv)
 
   if (g_getenv (CHILD_PACE_ENV))
     child_pace = strtoul (g_getenv (CHILD_PACE_ENV), NULL, 10);
+  if (g_getenv (CHILD_BARRIER_ENV))
+    child_barrier = strtoul (g_getenv (CHILD_BARRIER_ENV), NULL, 10);
   if (child) {
     gchar **args = g_strsplit (child, "\n", 2);
     TCase *tc = tcase_create ("child");
