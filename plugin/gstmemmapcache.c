@@ -183,6 +183,7 @@ struct _GstMemmapCache
   guint64 chunk_bytes;
   guint64 bytes_since_check;
   GstClockTime last_end;        /* end of the last frame pushed upstream */
+  gboolean downstream_ended;    /* downstream returned EOS to a push */
 };
 
 G_DEFINE_TYPE (GstMemmapCache, gst_memmap_cache, GST_TYPE_ELEMENT);
@@ -1114,8 +1115,11 @@ mark_end (GstMemmapCache * self)
 {
   gboolean changed = FALSE;
 
-  if (!GST_CLOCK_TIME_IS_VALID (self->last_end))
+  if (!GST_CLOCK_TIME_IS_VALID (self->last_end) || self->downstream_ended) {
+    GST_DEBUG_OBJECT (self, "EOS%s: the end of the stream is not known",
+        self->downstream_ended ? " after downstream ended the stream" : "");
     return;
+  }
   g_mutex_lock (&self->lock);
   /* a seek's stop ends the stream early: that is not its end */
   if (!GST_CLOCK_TIME_IS_VALID (self->seek_stop) &&
@@ -1846,6 +1850,10 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buffer);
   end_upstream_push (self);
+  /* downstream ended the stream (identity eos-after, a muxer that is
+   * full): the EOS that upstream sends next is not the stream's end */
+  if (ret == GST_FLOW_EOS)
+    self->downstream_ended = TRUE;
 
   return ret;
 }
@@ -1901,6 +1909,7 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
     case GST_EVENT_FLUSH_STOP:
       self->seen_seek = TRUE;
       self->last_end = GST_CLOCK_TIME_NONE;
+      self->downstream_ended = FALSE;
       g_mutex_lock (&self->lock);
       self->upstream_eos_pending = FALSE;
       g_cond_broadcast (&self->cond);
@@ -2238,6 +2247,7 @@ begin_stream (GstMemmapCache * self)
   self->first_buffer = TRUE;
   self->start_counted = FALSE;
   self->last_end = GST_CLOCK_TIME_NONE;
+  self->downstream_ended = FALSE;
 
   g_mutex_lock (&self->lock);
   self->mode = MODE_PASS;

@@ -840,6 +840,53 @@ GST_START_TEST (test_videotestsrc_seeks)
 
 GST_END_TEST;
 
+static GstPadProbeReturn
+note_upstream_eos (GstPad * pad, GstPadProbeInfo * info, gint * seen)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    g_atomic_int_set (seen, 1);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Downstream ends the stream after 10 frames (identity eos-after): the
+ * decoder gets GST_FLOW_EOS, and qtdemux then sends an EOS that is not the
+ * end of the clip. The cache must not call the stream complete there: the
+ * next run plays all of it. */
+GST_START_TEST (test_downstream_ends_early)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! "
+      "h264parse ! avdec_h264 name=dec ! memmapcache name=cache "
+      "cache-dir=\"%s\" ! identity eos-after=10 ! fakesink name=sink "
+      "sync=false signal-handoffs=true", clip, cache_dir);
+  gint seen = 0, i;
+  GstPad *pad;
+  Run *run;
+
+  run = run_new_desc (desc);
+  pad = gst_element_get_static_pad (run->cache, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      (GstPadProbeCallback) note_upstream_eos, &seen, NULL);
+  gst_object_unref (pad);
+  run_play (run);
+  /* the EOS that upstream sends after the flow return */
+  for (i = 0; i < 500 && !g_atomic_int_get (&seen); i++)
+    g_usleep (10 * 1000);
+  fail_unless (g_atomic_int_get (&seen), "no EOS came from upstream");
+  run_free (run);
+
+  run = run_new (clip, cache_dir, NULL);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless_equals_int (run->warnings, 0);
+  run_free (run);
+
+  g_free (desc);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* A seek into the cache while it is still being recorded, and a seek to a
  * frame in the middle of a group of pictures, past the cache. */
 GST_START_TEST (test_seek_accurate_mid_gop)
@@ -2292,6 +2339,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_videotestsrc_seeks);
   tcase_add_test (tc, test_reverse_playback);
   tcase_add_test (tc, test_uridecodebin);
+  tcase_add_test (tc, test_downstream_ends_early);
   tcase_add_test (tc, test_changed_input_invalidates);
   tcase_add_test (tc, test_copy_path);
   tcase_add_test (tc, test_zero_copy_producer);
