@@ -628,8 +628,7 @@ nofile_child (Report * r, gpointer data)
 {
   FilesCase *fc = data;
   GstMemmapEngine *e;
-  GPtrArray *held = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_memmap_mapping_unref);
+  GPtrArray *held;
   GError *err = NULL;
   guint i;
 
@@ -637,6 +636,8 @@ nofile_child (Report * r, gpointer data)
     r->result = 90;
     return;
   }
+  held = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_memmap_mapping_unref);
   /* made under the limit: its default max-mappings follows it */
   e = engine_with (1024 * MIB, MIB, 0);
   for (i = 0; i < fc->n_paths; i++) {
@@ -850,9 +851,13 @@ limits_suite (void)
   tcase_add_test (tc, test_as_read_path);
   tcase_add_test (tc, test_as_create_file);
   tcase_add_test (tc, test_as_store_writer);
-  tcase_add_test (tc, test_nofile_engine_gives_back_fds);
-  tcase_add_test (tc, test_nofile_all_held);
-  tcase_add_test (tc, test_nofile_store);
+  /* valgrind keeps descriptors of its own above the limit and refuses a
+   * lower RLIMIT_NOFILE: these run in the normal and sanitizer lanes */
+  if (g_getenv ("MEMMAP_UNDER_VALGRIND") == NULL) {
+    tcase_add_test (tc, test_nofile_engine_gives_back_fds);
+    tcase_add_test (tc, test_nofile_all_held);
+    tcase_add_test (tc, test_nofile_store);
+  }
   return s;
 }
 
