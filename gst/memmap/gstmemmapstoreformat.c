@@ -828,6 +828,20 @@ path_names_file (GstMemmapStoreMaps * maps)
       (guint64) st.st_ino == maps->ino;
 }
 
+/* fstat() of the descriptor the store was validated through */
+static gboolean
+maps_fstat (GstMemmapStoreMaps * maps, struct stat *st, GError ** error)
+{
+  if (fstat (maps->fd, st) < 0) {
+    gint err = errno;
+
+    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
+        "Could not stat frame store '%s': %s", maps->path, g_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* The store is still whole up to @end: no mapping we hold lost pages to a
  * truncation by another program (no system call), and the file we hold
  * open still has @end bytes (one fstat()). FALSE with
@@ -843,13 +857,8 @@ gst_memmap_store_maps_check (GstMemmapStoreMaps * maps, guint64 end,
     if (!gst_memmap_mapping_check (maps->maps[i], error))
       return FALSE;
   }
-  if (fstat (maps->fd, &st) < 0) {
-    gint err = errno;
-
-    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not stat frame store '%s': %s", maps->path, g_strerror (err));
+  if (!maps_fstat (maps, &st, error))
     return FALSE;
-  }
   if ((guint64) st.st_size < end) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
         "Frame store '%s' was truncated while in use: it holds %"
@@ -886,13 +895,8 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
 
   /* a miss: never map past the end of the file we hold open (a store that
    * was truncated under us) */
-  if (fstat (maps->fd, &st) < 0) {
-    gint err = errno;
-
-    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not stat frame store '%s': %s", maps->path, g_strerror (err));
+  if (!maps_fstat (maps, &st, error))
     return NULL;
-  }
   if (offset > (guint64) st.st_size || size > (guint64) st.st_size - offset) {
     /* it was validated against its size when it was opened */
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
