@@ -330,13 +330,28 @@ check_regular (const struct stat *st, const gchar * path, GError ** error)
   return TRUE;
 }
 
-/* The window that serves the request. @whole: the whole file (map_file).
- * Called with the engine lock held (reads the settings). */
+/* What a caller asks the engine for: the whole file (map_file), or the
+ * range [offset, offset + size) served from the standard window of the
+ * engine (window_size 0) or from the caller's own window
+ * [window_offset, window_offset + window_size) (page-aligned) */
+typedef struct
+{
+  gboolean whole;
+  guint64 offset;
+  guint64 size;
+  guint64 window_offset;
+  guint64 window_size;
+} MapRequest;
+
+/* The window that serves @req. Called with the engine lock held (reads the
+ * settings). */
 static gboolean
 compute_window (GstMemmapEngine * self, const gchar * path,
-    guint64 file_size, gboolean whole, guint64 offset, guint64 size,
-    guint64 * win_offset, guint64 * win_length, GError ** error)
+    guint64 file_size, const MapRequest * req, guint64 * win_offset,
+    guint64 * win_length, GError ** error)
 {
+  gboolean whole = req->whole;
+  guint64 offset = req->offset, size = req->size;
   guint64 w, start, end;
 
   if (file_size == 0) {
@@ -370,6 +385,20 @@ compute_window (GstMemmapEngine * self, const gchar * path,
 
     start = offset - offset % w;
     end = (file_size - start > w) ? start + w : file_size;
+    /* the caller's window (pages of it), clipped to the file, if it holds
+     * the range and fits the budget */
+    if (req->window_size > 0 && req->window_offset <= offset &&
+        offset - req->window_offset < req->window_size &&
+        req->window_size <= G_MAXINT64 - page_size) {
+      guint64 wstart = align_down (req->window_offset);
+      guint64 wend = align_up (req->window_offset + req->window_size);
+
+      wend = MIN (wend, file_size);
+      if (offset + size <= wend && wend - wstart <= self->max_mapped_bytes) {
+        start = wstart;
+        end = wend;
+      }
+    }
     /* offset + size <= file_size <= G_MAXINT64: no overflow below */
     if (offset + size > end) {
       start = align_down (offset);
@@ -552,6 +581,28 @@ open_retry (GstMemmapEngine * self, const gchar * path, gint flags,
   return fd;
 }
 
+/* fcntl (F_DUPFD_CLOEXEC), with the retry of open_retry() */
+static gint
+dup_retry (GstMemmapEngine * self, gint fd, const gchar * path)
+{
+  gint dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  guint n;
+
+  if (dup_fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+    gint err_no = errno;
+
+    n = evict_unused (self);
+    GST_INFO_OBJECT (self, "dup of a descriptor of %s failed: %s; evicted "
+        "%u mappings%s", path, g_strerror (err_no), n,
+        n > 0 ? " and retrying" : "");
+    if (n > 0)
+      dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+    else
+      errno = err_no;
+  }
+  return dup_fd;
+}
+
 static gboolean
 read_fully (gint fd, guint8 * buf, gsize size, guint64 offset, gint * err_no)
 {
@@ -629,6 +680,16 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     m->data = p;
     m->mmapped = TRUE;
     m->guard_id = gst_memmap_fault_guard_add (p, m->size, prot);
+#ifdef MADV_HUGEPAGE
+    /* Pages that first enter the page cache through a write fault come in
+     * folios as large as readahead grows them; with this hint they are
+     * 2 MiB, so that whoever maps the file later takes one fault per
+     * 2 MiB instead of one per few small folios (see docs/benchmarks.md).
+     * Only a hint: without THP it does nothing. */
+    if (m->writable && madvise (p, m->size, MADV_HUGEPAGE) < 0)
+      GST_DEBUG_OBJECT (self, "madvise (MADV_HUGEPAGE) on %s failed: %s",
+          m->path, g_strerror (errno));
+#endif
     if (sequential) {
       if (madvise (p, m->size, MADV_SEQUENTIAL) < 0 ||
           madvise (p, m->size, MADV_WILLNEED) < 0)
@@ -645,12 +706,12 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
  * ownership passes to the engine (create_file).
  */
 static GstMemmapMapping *
-engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
-    guint64 offset, guint64 size, GstMemmapMapFlags flags, gint fd,
-    GError ** error)
+engine_acquire (GstMemmapEngine * self, const gchar * path,
+    const MapRequest * req, GstMemmapMapFlags flags, gint fd, GError ** error)
 {
   KeyKind kind = flags_to_kind (flags);
   gboolean writable = (flags & GST_MEMMAP_MAP_WRITE) != 0;
+  gboolean fd_given = fd >= 0;
   gboolean counted = FALSE;
   guint attempt;
 
@@ -681,8 +742,8 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
       self->maps++;
       counted = TRUE;
     }
-    if (!compute_window (self, path, (guint64) st.st_size, whole, offset,
-            size, &win_offset, &win_length, &err)) {
+    if (!compute_window (self, path, (guint64) st.st_size, req, &win_offset,
+            &win_length, &err)) {
       g_mutex_unlock (&self->lock);
       g_propagate_error (error, err);
       goto fail_fd;
@@ -758,8 +819,8 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
     if (!check_regular (&fst, path, error))
       goto fail_reserved;
     g_mutex_lock (&self->lock);
-    if (!compute_window (self, path, (guint64) fst.st_size, whole, offset,
-            size, &f_win_offset, &f_win_length, &err)) {
+    if (!compute_window (self, path, (guint64) fst.st_size, req,
+            &f_win_offset, &f_win_length, &err)) {
       g_mutex_unlock (&self->lock);
       g_propagate_error (error, err);
       goto fail_reserved;
@@ -772,6 +833,11 @@ engine_acquire (GstMemmapEngine * self, const gchar * path, gboolean whole,
       self->mapped_bytes -= win_length;
       self->pending--;
       g_mutex_unlock (&self->lock);
+      /* a descriptor of the caller's names the same file on the next try */
+      if (fd_given) {
+        fd = m->fd;
+        m->fd = -1;
+      }
       mapping_destroy (m);
       continue;
     }
@@ -1133,7 +1199,9 @@ gst_memmap_engine_map_file (GstMemmapEngine * engine, const gchar * path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return engine_acquire (engine, path, TRUE, 0, 0, flags, -1, error);
+  MapRequest req = { TRUE, 0, 0, 0, 0 };
+
+  return engine_acquire (engine, path, &req, flags, -1, error);
 }
 
 /**
@@ -1173,7 +1241,31 @@ gst_memmap_engine_map_range (GstMemmapEngine * engine, const gchar * path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return engine_acquire (engine, path, FALSE, offset, size, flags, -1, error);
+  MapRequest req = { FALSE, offset, size, 0, 0 };
+
+  return engine_acquire (engine, path, &req, flags, -1, error);
+}
+
+GstMemmapMapping *
+gst_memmap_engine_map_window_fd (GstMemmapEngine * engine, gint fd,
+    const gchar * path, guint64 window_offset, guint64 window_size,
+    guint64 offset, guint64 size, GstMemmapMapFlags flags, GError ** error)
+{
+  MapRequest req = { FALSE, offset, size, window_offset, window_size };
+  gint own_fd;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
+  g_return_val_if_fail (fd >= 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* a duplicate shares the open file, and with it the kernel's readahead
+   * state: see gstmemmapprivate.h */
+  own_fd = dup_retry (engine, fd, path);
+  if (own_fd < 0) {
+    set_errno_error (error, errno, "duplicate the descriptor of", path, "");
+    return NULL;
+  }
+  return engine_acquire (engine, path, &req, flags, own_fd, error);
 }
 
 static gboolean
@@ -1303,6 +1395,7 @@ GstMemmapMapping *
 gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
     guint64 size, GError ** error)
 {
+  MapRequest whole = { TRUE, 0, 0, 0, 0 };
   struct stat st;
   gboolean created = TRUE;
   guint64 budget;
@@ -1358,7 +1451,7 @@ gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
   GST_INFO_OBJECT (engine, "%s %s with %" G_GUINT64_FORMAT " bytes reserved",
       created ? "created" : "truncated and reserved", path, size);
 
-  m = engine_acquire (engine, path, TRUE, 0, 0, GST_MEMMAP_MAP_WRITE, fd,
+  m = engine_acquire (engine, path, &whole, GST_MEMMAP_MAP_WRITE, fd,
       error);
   if (m == NULL && created)
     unlink (path);

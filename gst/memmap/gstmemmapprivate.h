@@ -21,4 +21,21 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_engine_reserve_fd (GstMemmapEngine * engine, gint fd,
     const gchar * path, guint64 size, GError ** error);
 
+/* gst_memmap_engine_map_range() through a duplicate of @fd, which the
+ * mapping keeps, from the caller's window [@window_offset, + @window_size)
+ * (page-aligned; clipped to the file) instead of the engine's standard one,
+ * as long as it holds the range and fits the budget.
+ *
+ * The frame store maps its windows this way: windows that hold whole slots
+ * (no frame needs a mapping of its own) and a fixed number of them (the
+ * cost per frame does not grow with the frame size); and windows that
+ * share one open file, and with it the kernel's readahead state, so that
+ * the faults that fill a store sequentially keep growing the page cache's
+ * folios (a new open() per window starts again from small ones, and every
+ * later reader pays one page fault per small folio). */
+G_GNUC_INTERNAL
+GstMemmapMapping *gst_memmap_engine_map_window_fd (GstMemmapEngine * engine,
+    gint fd, const gchar * path, guint64 window_offset, guint64 window_size,
+    guint64 offset, guint64 size, GstMemmapMapFlags flags, GError ** error);
+
 G_END_DECLS

@@ -90,11 +90,25 @@ typedef enum
 /**
  * GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES:
  *
- * The target size of one chunk of an append store (64 MiB).
+ * The target size of one chunk of an append store (64 MiB). Unless the
+ * writer is given a chunk size of its own, a chunk also holds at least
+ * %GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS slots.
  *
  * Since: 0.1
  */
 #define GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES (G_GUINT64_CONSTANT (64) << 20)
+
+/**
+ * GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS:
+ *
+ * The fewest slots in a chunk of an append store of the default chunk size
+ * (16): with large frames, a chunk of %GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES
+ * would hold only a few, and readers pay per chunk (one page of index to
+ * fault in, one window to map).
+ *
+ * Since: 0.2
+ */
+#define GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS 16
 
 /* The writer. Not thread-safe: one thread (the streaming thread) drives it,
  * except gst_memmap_store_writer_release_slot() which may be called from any

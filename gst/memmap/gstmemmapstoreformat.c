@@ -287,10 +287,13 @@ gst_memmap_store_geometry_compute (const GstVideoInfo * layout,
 
     if (max_frames > GST_MEMMAP_STORE_MAX_FRAMES)
       goto bad_args;
-    if (chunk_bytes == 0)
-      chunk_bytes = GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES;
-    k = chunk_bytes / geo->slot_stride;
-    k = MAX (k, 1);
+    if (chunk_bytes == 0) {
+      k = GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES / geo->slot_stride;
+      k = MAX (k, GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS);
+    } else {
+      k = chunk_bytes / geo->slot_stride;
+      k = MAX (k, 1);
+    }
     if (max_frames > 0)
       k = MIN (k, max_frames);
     k = MIN (k, GST_MEMMAP_STORE_MAX_PER_CHUNK);
@@ -761,10 +764,72 @@ too_short:
   }
 }
 
+/* The windows of a store: whole chunks of an append store, enough of them
+ * to make the engine's window size; groups of slots of a ring, at least
+ * GST_MEMMAP_STORE_MIN_WINDOW_SLOTS; the first window also holds what
+ * comes before (header, a ring's index). A slot never straddles two
+ * windows, and a window holds the same number of frames whatever their
+ * size. A
+ * small budget keeps the engine's standard windows: the maps and the
+ * buffers downstream hold several windows at a time, and they must fit. */
+static void
+maps_set_windows (GstMemmapStoreMaps * maps, const GstMemmapStoreGeometry * geo)
+{
+  guint64 window_size = gst_memmap_engine_get_window_size (maps->engine);
+  guint64 budget = gst_memmap_engine_get_max_mapped_bytes (maps->engine);
+  guint64 unit, n;
+
+  if (geo->mode == GST_MEMMAP_STORE_MODE_APPEND) {
+    maps->window_origin = geo->data_offset;
+    unit = geo->chunk_stride;
+    n = 1;
+  } else {
+    /* the ring's index block is before the slots, in the first window */
+    maps->window_origin = geo->data_offset + geo->index_block_size;
+    unit = geo->slot_stride;
+    n = GST_MEMMAP_STORE_MIN_WINDOW_SLOTS;
+  }
+  n = MAX (n, window_size / unit);
+  if (!checked_mul (&maps->window_size, n, unit) ||
+      maps->window_size > budget / (2 * GST_MEMMAP_STORE_MAPS_SIZE))
+    maps->window_size = 0;
+}
+
+/* For a writer: an open file of its own on the file of @fd (@st), for the
+ * windows to share, since @fd holds the writer's flock() and every
+ * duplicate of it would hold the lock as long as the engine caches the
+ * window. Through /proc, so that it is the same file whatever @path names
+ * now; else a duplicate of @fd after all (the lock then outlives the
+ * writer until its windows are evicted). -1 (and the windows go through
+ * @fd) if neither works. */
+static gint
+reopen_fd (GstMemmapEngine * engine, gint fd, const struct stat *st,
+    const gchar * path)
+{
+  gchar *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  gint flags = (fcntl (fd, F_GETFL) & O_ACCMODE) | O_CLOEXEC | O_NONBLOCK;
+  gint own = gst_memmap_engine_open (engine, proc_path, flags, 0);
+  struct stat own_st;
+
+  g_free (proc_path);
+  if (own >= 0 && (fstat (own, &own_st) < 0 || own_st.st_dev != st->st_dev
+          || own_st.st_ino != st->st_ino)) {
+    close (own);
+    own = -1;
+  }
+  if (own < 0) {
+    GST_INFO ("cannot open %s again through /proc: %s", path,
+        g_strerror (errno));
+    own = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  }
+  return own;
+}
+
 gboolean
 gst_memmap_store_maps_init (GstMemmapStoreMaps * maps,
     GstMemmapEngine * engine, const gchar * path, gint fd,
-    GstMemmapMapFlags flags, GError ** error)
+    const GstMemmapStoreGeometry * geo, GstMemmapMapFlags flags,
+    GError ** error)
 {
   struct stat st;
 
@@ -779,10 +844,11 @@ gst_memmap_store_maps_init (GstMemmapStoreMaps * maps,
   maps->engine = gst_object_ref (engine);
   maps->path = path;
   maps->fd = fd;
-  maps->fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-  maps->dev = st.st_dev;
-  maps->ino = st.st_ino;
+  /* a writer's @fd holds its lock, a reader's nothing */
+  maps->map_fd = (flags & GST_MEMMAP_MAP_WRITE) ?
+      reopen_fd (engine, fd, &st, path) : -1;
   maps->flags = flags;
+  maps_set_windows (maps, geo);
 
   return TRUE;
 }
@@ -794,38 +860,13 @@ gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps)
 
   for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE; i++)
     g_clear_pointer (&maps->maps[i], gst_memmap_mapping_unref);
-  g_clear_pointer (&maps->fd_path, g_free);
+  /* map_fd is set only with the engine (a zeroed struct is cleared too) */
+  if (maps->engine && maps->map_fd >= 0)
+    close (maps->map_fd);
+  maps->map_fd = -1;
   if (maps->engine)
     gst_object_unref (maps->engine);
   maps->engine = NULL;
-}
-
-const gchar *
-gst_memmap_store_maps_get_path (GstMemmapStoreMaps * maps)
-{
-  return maps->use_fd_path ? maps->fd_path : maps->path;
-}
-
-static gboolean
-maps_same_file (GstMemmapStoreMaps * maps, GstMemmapMapping * m)
-{
-  struct stat st;
-  gint fd = gst_memmap_mapping_get_fd (m);
-
-  if (fd < 0 || fstat (fd, &st) < 0)
-    return FALSE;
-
-  return (guint64) st.st_dev == maps->dev && (guint64) st.st_ino == maps->ino;
-}
-
-/* TRUE if the store's path still names the file we validated */
-static gboolean
-path_names_file (GstMemmapStoreMaps * maps)
-{
-  struct stat st;
-
-  return stat (maps->path, &st) == 0 && (guint64) st.st_dev == maps->dev &&
-      (guint64) st.st_ino == maps->ino;
 }
 
 /* fstat() of the descriptor the store was validated through */
@@ -878,11 +919,30 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
 {
   GstMemmapMapping *m;
   struct stat st;
-  guint i, attempt;
+  guint64 window_offset = 0, window_size = 0;
+  guint i;
+
+  if (maps->window_size > 0) {
+    guint64 k = offset < maps->window_origin ? 0 :
+        (offset - maps->window_origin) / maps->window_size;
+
+    window_offset = maps->window_origin + k * maps->window_size;
+    window_size = maps->window_size;
+    /* the first window starts at 0: the header (and a ring's index) are
+     * mapped with the first slots, one mapping and one descriptor less */
+    if (k == 0) {
+      window_offset = 0;
+      window_size += maps->window_origin;
+    }
+  }
 
   for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE && maps->maps[i]; i++) {
     m = maps->maps[i];
-    if (gst_memmap_mapping_data_at (m, offset, size)) {
+    /* only the store's own window for the range, when it has windows: one
+     * that merely overlaps (the header's) would leave slots of a chunk in
+     * two mappings */
+    if (gst_memmap_mapping_data_at (m, offset, size) && (window_size == 0 ||
+            gst_memmap_mapping_get_offset (m) == window_offset)) {
       /* pages of it lost to a truncation: its bytes are not the file's */
       if (!gst_memmap_mapping_check (m, error))
         return NULL;
@@ -906,40 +966,13 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
     return NULL;
   }
 
-  for (attempt = 0; attempt < 2; attempt++) {
-    GError *err = NULL;
-
-    m = gst_memmap_engine_map_range (maps->engine,
-        gst_memmap_store_maps_get_path (maps), offset, size, maps->flags,
-        &err);
-    if (m == NULL) {
-      /* the path may name another file now (shorter, or not a file at
-       * all): that is no reason to fail, go through our descriptor */
-      if (!maps->use_fd_path && !path_names_file (maps)) {
-        GST_INFO ("%s no longer names the store: %s", maps->path,
-            err->message);
-        g_clear_error (&err);
-        maps->use_fd_path = TRUE;
-        continue;
-      }
-      g_propagate_error (error, err);
-      return NULL;
-    }
-    if (maps_same_file (maps, m))
-      break;
-    /* the path names another file now: go through our descriptor */
-    gst_memmap_mapping_unref (m);
-    m = NULL;
-    if (maps->use_fd_path)
-      break;
-    maps->use_fd_path = TRUE;
-  }
-  if (m == NULL) {
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
-        "Frame store '%s' was replaced and its old file cannot be mapped",
-        maps->path);
+  /* through the descriptor the store was validated on: its path may name
+   * another file by now */
+  m = gst_memmap_engine_map_window_fd (maps->engine,
+      maps->map_fd >= 0 ? maps->map_fd : maps->fd, maps->path,
+      window_offset, window_size, offset, size, maps->flags, error);
+  if (m == NULL)
     return NULL;
-  }
 
   if (maps->maps[GST_MEMMAP_STORE_MAPS_SIZE - 1])
     gst_memmap_mapping_unref (maps->maps[GST_MEMMAP_STORE_MAPS_SIZE - 1]);

@@ -249,22 +249,27 @@ gst_memmap_store_slot_offset (const GstMemmapStoreGeometry * geo,
       geo->index_block_size + (slot % geo->slots_per_chunk) * geo->slot_stride;
 }
 
-/* A small most-recently-used set of engine mappings of one store file. The
- * engine serves a range from its standard window of the file; this avoids
- * the engine's stat() per frame when the window is already held. Mapping
- * goes by the store's path as long as it still names the same file (the
- * one @fd is open on); if the path was replaced, through /proc/self/fd. */
+/* A small most-recently-used set of engine mappings of one store file; it
+ * avoids the engine's lookup per frame when the window is already held.
+ * The windows are the store's own (whole chunks of an append store, groups
+ * of slots of a ring: see maps_set_windows()), mapped through duplicates
+ * of an open file of their own on the file of @fd (not @fd's: the writer's
+ * flock() is on that), never by the store's path, which may name another
+ * file by now. */
 #define GST_MEMMAP_STORE_MAPS_SIZE 4
+
+/* the fewest slots in a window of a ring store */
+#define GST_MEMMAP_STORE_MIN_WINDOW_SLOTS 16
 
 typedef struct
 {
   GstMemmapEngine *engine;
-  const gchar *path;            /* not owned */
-  gchar *fd_path;
-  gboolean use_fd_path;
+  const gchar *path;            /* not owned, names it in errors */
   gint fd;                      /* not owned */
-  guint64 dev;
-  guint64 ino;
+  gint map_fd;                  /* owned: a writer's open file of the
+                                 * windows; -1: they go through fd */
+  guint64 window_origin;        /* windows of window_size from here */
+  guint64 window_size;          /* 0: the engine's standard windows */
   GstMemmapMapFlags flags;
   GstMemmapMapping *maps[GST_MEMMAP_STORE_MAPS_SIZE];
 } GstMemmapStoreMaps;
@@ -303,13 +308,13 @@ gboolean gst_memmap_store_check_live (const GstMemmapStoreGeometry * geo,
 G_GNUC_INTERNAL
 gboolean gst_memmap_store_maps_init (GstMemmapStoreMaps * maps,
     GstMemmapEngine * engine, const gchar * path, gint fd,
-    GstMemmapMapFlags flags, GError ** error);
+    const GstMemmapStoreGeometry * geo, GstMemmapMapFlags flags,
+    GError ** error);
 
 G_GNUC_INTERNAL
 void gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps);
 
 G_GNUC_INTERNAL
-const gchar *gst_memmap_store_maps_get_path (GstMemmapStoreMaps * maps);
 
 G_GNUC_INTERNAL
 GstMemmapMapping *gst_memmap_store_maps_get (GstMemmapStoreMaps * maps,

@@ -114,7 +114,7 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
 
   /* the maps keep the path pointer: give them our copy, not the caller's */
   if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, fd,
-          GST_MEMMAP_MAP_VOLATILE, error))
+          &self->geo, GST_MEMMAP_MAP_VOLATILE, error))
     goto failed;
   self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
       GST_MEMMAP_STORE_HEADER_SIZE, error);

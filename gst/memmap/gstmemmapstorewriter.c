@@ -634,7 +634,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   }
 
   if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, self->fd,
-          GST_MEMMAP_MAP_WRITE, error))
+          &self->geo, GST_MEMMAP_MAP_WRITE, error))
     goto failed;
   self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
       GST_MEMMAP_STORE_HEADER_SIZE, error);

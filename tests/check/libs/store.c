@@ -832,6 +832,148 @@ GST_START_TEST (test_append_growth)
 
 GST_END_TEST;
 
+/* The reader's windows of an append store are whole chunks, as many as
+ * make the engine's window-size: no frame straddles two windows or needs a
+ * mapping of its own, and every window comes from one open file. */
+GST_START_TEST (test_windows_whole_chunks)
+{
+  gchar *path = test_path ("windows.store");
+  /* GRAY8 64x64: one page per slot, three slots per chunk */
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 64, 64,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 3 * P, 0, 0, 0
+  };
+  const guint64 n = 30, chunk = P + 3 * P, window = 2 * chunk;
+  GstMemmapMapping *maps[30];
+  GstBuffer *bufs[30];
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GHashTable *windows = g_hash_table_new (NULL, NULL);
+  gint fd_first, fd_last;
+  guint64 f;
+
+  /* two chunks per window; the engine's standard windows would be 8 pages
+   * from offset 0, and every third frame would straddle two of them */
+  g_object_set (engine, "window-size", (guint64) (8 * P), NULL);
+  w = new_writer_ok (path, &sp, &layout);
+  for (f = 0; f < n; f++)
+    g_free (write_frame (w, &layout, f, f, 1, 0));
+  gst_memmap_store_writer_free (w);
+
+  r = open_ok (path);
+  for (f = 0; f < n; f++) {
+    GError *err = NULL;
+    GstMemory *mem;
+    guint64 chunk_index = f / 3;
+
+    bufs[f] = gst_memmap_store_reader_get_buffer (r, NULL, f, &err);
+    fail_unless (bufs[f] != NULL, "frame %" G_GUINT64_FORMAT ": %s", f,
+        err ? err->message : "?");
+    mem = gst_buffer_peek_memory (bufs[f], 0);
+    fail_unless (gst_is_memmap_memory (mem));
+    maps[f] = gst_memmap_memory_get_mapping (mem);
+    /* whole windows of two chunks from data_offset (one page), the first
+     * with the header */
+    if (chunk_index < 2) {
+      fail_unless_equals_uint64 (gst_memmap_mapping_get_offset (maps[f]), 0);
+      fail_unless_equals_uint64 (gst_memmap_mapping_get_size (maps[f]),
+          P + window);
+    } else {
+      fail_unless_equals_uint64 (gst_memmap_mapping_get_offset (maps[f]),
+          P + (chunk_index / 2) * window);
+      fail_unless_equals_uint64 (gst_memmap_mapping_get_size (maps[f]),
+          window);
+    }
+    g_hash_table_add (windows, maps[f]);
+  }
+  /* 10 chunks: 5 windows, and not one more */
+  fail_unless_equals_int (g_hash_table_size (windows), 5);
+
+  /* the first and the last window share one open file (one file offset) */
+  fd_first = gst_memmap_mapping_get_fd (maps[0]);
+  fd_last = gst_memmap_mapping_get_fd (maps[n - 1]);
+  fail_unless (fd_first >= 0 && fd_last >= 0 && fd_first != fd_last);
+  fail_unless_equals_int64 (lseek (fd_first, 12345, SEEK_SET), 12345);
+  fail_unless_equals_int64 (lseek (fd_last, 0, SEEK_CUR), 12345);
+
+  for (f = 0; f < n; f++)
+    gst_buffer_unref (bufs[f]);
+  gst_memmap_store_reader_free (r);
+  g_hash_table_unref (windows);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The writer's windows share an open file of their own, not the one that
+ * holds its lock: a window still mapped (here a slot's memory held after
+ * the writer is gone, or a window the engine caches) never keeps the store
+ * locked against the next writer. */
+GST_START_TEST (test_windows_do_not_hold_lock)
+{
+  gchar *path = test_path ("lock-windows.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 64, 64,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 3 * P,
+    GST_MEMMAP_STORE_WRITER_FLAG_REUSE, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemory *held;
+  GError *err = NULL;
+  guint64 slot, f;
+
+  w = new_writer_ok (path, &sp, &layout);
+  for (f = 0; f < 7; f++)
+    g_free (write_frame (w, &layout, f, f, 1, 0));
+  slot = acquire_ok (w);
+  held = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, &err);
+  fail_unless (held != NULL, "slot memory: %s", err ? err->message : "?");
+  fail_unless (gst_memmap_store_writer_close (w, &err), "close: %s",
+      err ? err->message : "?");
+  gst_memmap_store_writer_free (w);
+
+  /* the next writer, with the window still held and cached */
+  w = new_writer_ok (path, &sp, &layout);
+  fail_unless (gst_memmap_store_writer_was_reused (w));
+  gst_memmap_store_writer_free (w);
+  gst_memory_unref (held);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* With the default chunk size, a chunk of large frames still holds
+ * GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS of them (64 MiB would hold 12). */
+GST_START_TEST (test_default_chunk_slots)
+{
+  gchar *path = test_path ("big-frames.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 2560, 2048,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 0, 0, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstStructure *info;
+  GError *err = NULL;
+  guint64 v;
+
+  w = new_writer_ok (path, &sp, &layout);
+  g_free (write_frame (w, &layout, 0, 0, 1, 0));
+  r = open_ok (path);
+  info = gst_memmap_store_reader_get_info (r, &err);
+  fail_unless (info != NULL, "info: %s", err ? err->message : "?");
+  fail_unless (gst_structure_get_uint64 (info, "slots-per-chunk", &v));
+  fail_unless_equals_uint64 (v, GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS);
+  fail_unless (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES / (2560 * 2048) <
+      GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS);
+  gst_structure_free (info);
+  gst_memmap_store_reader_free (r);
+  gst_memmap_store_writer_free (w);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 static gpointer
 release_thread (gpointer data)
 {
@@ -2020,6 +2162,9 @@ store_suite (void)
   tcase_add_test (tc, test_caps_normalized);
   tcase_add_test (tc, test_ring_wraparound);
   tcase_add_test (tc, test_ring_concurrent_reader);
+  tcase_add_test (tc, test_windows_whole_chunks);
+  tcase_add_test (tc, test_windows_do_not_hold_lock);
+  tcase_add_test (tc, test_default_chunk_slots);
   tcase_add_test (tc, test_append_growth);
   tcase_add_test (tc, test_release_slot);
   tcase_add_test (tc, test_append_max_frames);
