@@ -276,14 +276,16 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
    * In append mode the file grows by chunks of about this many bytes (whole
    * slots, at least one), each reserved on the disk when it is added, so
    * that a full disk is reported when a chunk is added and never hit while
-   * a frame is written. 0 selects the library's default, 64 MiB.
+   * a frame is written. 0 selects the library's default: 64 MiB, and at
+   * least 16 frames.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_CHUNK_SIZE,
       g_param_spec_uint64 ("chunk-size", "Chunk size",
           "Bytes reserved at a time as an append store grows "
-          "(0 = the default, 64 MiB)", 0, G_MAXUINT64, DEFAULT_CHUNK_SIZE,
+          "(0 = the default, 64 MiB and at least 16 frames)", 0, G_MAXUINT64,
+          DEFAULT_CHUNK_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
 
