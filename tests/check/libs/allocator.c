@@ -18,10 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
+
 /* the fixture's engine has read-threshold 0, so these files are mmapped */
 #define FILE_SIZE (256 * 1024)
 
-static gchar *tmpdir;
 static GstMemmapEngine *engine;
 static GstAllocator *allocator;
 static GstTracer *leaks_tracer;
@@ -73,38 +74,17 @@ find_leaks_tracer (void)
 static void
 setup (void)
 {
-  GError *err = NULL;
-
   leaks_tracer = find_leaks_tracer ();
   if (leaks_tracer)
     g_signal_emit_by_name (leaks_tracer, "activity-start-tracking");
 
-  tmpdir = g_dir_make_tmp ("memmap-allocator-XXXXXX", &err);
-  fail_unless (tmpdir != NULL, "%s", err ? err->message : "?");
+  memmap_test_make_tmpdir ("memmap-allocator");
 
   engine = gst_memmap_engine_new ();
   /* Small files would be read() rather than mapped by default; these tests
    * are about mappings (the read() path has its own test). */
   g_object_set (engine, "read-threshold", (guint64) 0, NULL);
   allocator = gst_memmap_allocator_new ();
-}
-
-static void
-remove_tree (const gchar * dir)
-{
-  GDir *d;
-  const gchar *name;
-
-  d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return;
-  while ((name = g_dir_read_name (d)) != NULL) {
-    gchar *path = g_build_filename (dir, name, NULL);
-    g_unlink (path);
-    g_free (path);
-  }
-  g_dir_close (d);
-  g_rmdir (dir);
 }
 
 /* Fails when an object created since setup() is still alive: the tracer
@@ -171,8 +151,7 @@ teardown (void)
 {
   gst_clear_object (&allocator);
   gst_clear_object (&engine);
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
+  memmap_test_remove_tmpdir ();
 
   if (leaks_tracer)
     check_no_new_objects ();
@@ -188,7 +167,7 @@ pattern_byte (guint64 file_offset)
 static gchar *
 make_file (const gchar * name, gsize size)
 {
-  gchar *path = g_build_filename (tmpdir, name, NULL);
+  gchar *path = test_path (name);
   guint8 *data = g_malloc (size);
   GError *err = NULL;
   gsize i;
@@ -687,7 +666,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_writable_mapping)
 {
-  gchar *path = g_build_filename (tmpdir, "w", NULL);
+  gchar *path = test_path ("w");
   GstMemmapMapping *mapping;
   GstMemory *mem, *sub;
   GstBuffer *buf;
@@ -966,15 +945,13 @@ GST_END_TEST;
 static Suite *
 allocator_suite (void)
 {
-  Suite *s = suite_create ("memmap-allocator");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-allocator", setup, teardown, &tc);
 
   gst_memmap_init ();
   g_log_set_handler ("GStreamer-Memmap",
       G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING, memmap_log_func, NULL);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_memory_type);
   tcase_add_test (tc, test_map_is_pointer_arithmetic);
   tcase_add_test (tc, test_wrap_window);

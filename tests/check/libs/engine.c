@@ -18,10 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
+
 #define KIB (G_GUINT64_CONSTANT (1024))
 #define MIB (1024 * KIB)
 
-static gchar *tmpdir;
 static guint64 page_size;
 
 static gboolean
@@ -40,12 +41,6 @@ pattern_byte (guint id, guint64 pos)
   guint64 x = pos * G_GUINT64_CONSTANT (2654435761) + id * 97;
 
   return (guint8) (x ^ (x >> 13) ^ (pos >> 9));
-}
-
-static gchar *
-test_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
 }
 
 /* Writes a file of @size bytes with pattern @id and returns its path. */
@@ -120,42 +115,16 @@ assert_error (GError * err, GstMemmapError code, const gchar * path)
 }
 
 static void
-remove_tree (const gchar * dir)
-{
-  GDir *d;
-  const gchar *name;
-
-  chmod (dir, 0700);
-  d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return;
-  while ((name = g_dir_read_name (d))) {
-    gchar *p = g_build_filename (dir, name, NULL);
-
-    if (g_file_test (p, G_FILE_TEST_IS_DIR)
-        && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (p);
-    else
-      unlink (p);
-    g_free (p);
-  }
-  g_dir_close (d);
-  rmdir (dir);
-}
-
-static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("memmap-engine-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-engine");
   page_size = (guint64) sysconf (_SC_PAGESIZE);
 }
 
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
+  memmap_test_remove_tmpdir ();
 }
 
 /* Runs @func in a forked child and returns what it returned (0 = passed).
@@ -1507,11 +1476,9 @@ GST_END_TEST;
 static Suite *
 engine_suite (void)
 {
-  Suite *s = suite_create ("memmap-engine");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-engine", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_new_and_default);
   tcase_add_test (tc, test_map_file);
   tcase_add_test (tc, test_cache_hit);

@@ -19,36 +19,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
+
 #define N_FRAMES 60
 #define WIDTH 320
 #define HEIGHT 240
 
-static gchar *tmpdir;
 static gchar *clip;             /* 60 frames, B-frames, GOP 12 */
 static gchar *av_clip;          /* mkv with an audio track */
 static GPtrArray *ref_gray;     /* checksums of the decoder's GRAY8 frames */
 static GPtrArray *ref_native;   /* ... of its own (I420) frames */
 static GArray *ref_pts;
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    remove_tree (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
 
 /* SHA-1 of the visible bytes of every plane. */
 static gchar *
@@ -196,16 +177,15 @@ setup_clips (void)
 {
   gchar *desc;
 
-  tmpdir = g_dir_make_tmp ("memmap-frames-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
-  clip = g_build_filename (tmpdir, "clip.mp4", NULL);
+  memmap_test_make_tmpdir ("memmap-frames");
+  clip = test_path ("clip.mp4");
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
       "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
       "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
       N_FRAMES, WIDTH, HEIGHT, clip);
   spawn_launch (desc);
   g_free (desc);
-  av_clip = g_build_filename (tmpdir, "av.mkv", NULL);
+  av_clip = test_path ("av.mkv");
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
       "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! x264enc ! "
       "mux. audiotestsrc num-buffers=40 ! audioconvert ! vorbisenc ! mux. "
@@ -218,8 +198,7 @@ setup_clips (void)
 static void
 teardown_clips (void)
 {
-  remove_tree (tmpdir);
-  g_free (tmpdir);
+  memmap_test_remove_tmpdir ();
   g_free (clip);
   g_free (av_clip);
 }
@@ -249,9 +228,9 @@ teardown_reference (void)
 static gchar *
 new_cache_dir (const gchar * name)
 {
-  gchar *dir = g_build_filename (tmpdir, name, NULL);
+  gchar *dir = test_path (name);
 
-  remove_tree (dir);
+  memmap_test_remove_tree (dir);
   return dir;
 }
 
@@ -529,7 +508,7 @@ GST_END_TEST;
 GST_START_TEST (test_changed_file)
 {
   gchar *cache = new_cache_dir ("cache-changed");
-  gchar *file = g_build_filename (tmpdir, "changing.mp4", NULL);
+  gchar *file = test_path ("changing.mp4");
   GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
   GstMemmapFrames *frames;
   gchar *sum_before, *sum_after;
@@ -564,7 +543,7 @@ GST_END_TEST;
 GST_START_TEST (test_unusable_cache)
 {
   /* a cache directory that is a file: the frames still come, copied */
-  gchar *cache = g_build_filename (tmpdir, "not-a-dir", NULL);
+  gchar *cache = test_path ("not-a-dir");
   GstMemmapFrames *frames;
   GstStructure *stats;
 
@@ -590,7 +569,7 @@ expect_error (const gchar * input, const gchar * format, GQuark domain,
 {
   GError *error = NULL;
   GstMemmapFrames *frames;
-  gchar *cache = g_build_filename (tmpdir, "cache-errors", NULL);
+  gchar *cache = test_path ("cache-errors");
 
   frames = gst_memmap_map_video_frames_full (gst_memmap_engine_get_default (),
       input, 0, 5, format, cache, &error);
@@ -606,9 +585,9 @@ expect_error (const gchar * input, const gchar * format, GQuark domain,
 
 GST_START_TEST (test_errors)
 {
-  gchar *missing = g_build_filename (tmpdir, "missing.mp4", NULL);
-  gchar *text = g_build_filename (tmpdir, "notes.txt", NULL);
-  gchar *audio = g_build_filename (tmpdir, "audio.ogg", NULL);
+  gchar *missing = test_path ("missing.mp4");
+  gchar *text = test_path ("notes.txt");
+  gchar *audio = test_path ("audio.ogg");
   gchar *desc;
 
   expect_error (missing, NULL, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NOT_FOUND,
@@ -637,14 +616,13 @@ GST_END_TEST;
 static Suite *
 frames_suite (void)
 {
-  Suite *s = suite_create ("memmap-frames");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-frames", setup_reference,
+      teardown_reference, &tc);
 
   gst_memmap_init ();
   tcase_add_unchecked_fixture (tc, setup_clips, teardown_clips);
-  tcase_add_checked_fixture (tc, setup_reference, teardown_reference);
   tcase_set_timeout (tc, 300);
-  suite_add_tcase (s, tc);
   tcase_add_test (tc, test_frame_accurate);
   tcase_add_test (tc, test_second_call_decodes_nothing);
   tcase_add_test (tc, test_beyond_cached);

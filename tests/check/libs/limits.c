@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
 #include "../store-pattern.h"
 
 #define KIB (G_GUINT64_CONSTANT (1024))
@@ -49,8 +50,6 @@
 #define UNDER_SANITIZER 0
 #endif
 
-static gchar *tmpdir;
-
 /* valgrind manages the address space itself: RLIMIT_AS means nothing
  * there */
 static gboolean
@@ -64,42 +63,16 @@ as_limits_work (void)
 }
 
 static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      gchar *child = g_build_filename (path, name, NULL);
-
-      unlink (child);
-      g_free (child);
-    }
-    g_dir_close (dir);
-  }
-  rmdir (path);
-}
-
-static void
 setup (void)
 {
   gst_memmap_init ();
-  tmpdir = g_dir_make_tmp ("memmap-limits-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-limits");
 }
 
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
-}
-
-static gchar *
-test_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 static inline guint8
@@ -844,11 +817,9 @@ GST_END_TEST;
 static Suite *
 limits_suite (void)
 {
-  Suite *s = suite_create ("memmap-limits");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-limits", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_as_window_never_fits);
   tcase_add_test (tc, test_as_read_path);
   tcase_add_test (tc, test_as_create_file);

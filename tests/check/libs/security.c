@@ -28,41 +28,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
 #include "../store-pattern.h"
 
 #define KIB (G_GUINT64_CONSTANT (1024))
 
-static gchar *tmpdir;
 static GstMemmapEngine *engine;
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      gchar *child = g_build_filename (path, name, NULL);
-      struct stat st;
-
-      if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-        remove_tree (child);
-      else
-        unlink (child);
-      g_free (child);
-    }
-    g_dir_close (dir);
-  }
-  rmdir (path);
-}
 
 static void
 setup (void)
 {
   gst_memmap_init ();
-  tmpdir = g_dir_make_tmp ("memmap-security-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-security");
   engine = gst_memmap_engine_new ();
 }
 
@@ -71,14 +48,7 @@ teardown (void)
 {
   gst_memmap_engine_clear_all (engine);
   gst_clear_object (&engine);
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
-}
-
-static gchar *
-test_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 /* A file the writer must never touch, and its content. */
@@ -510,11 +480,9 @@ GST_END_TEST;
 static Suite *
 security_suite (void)
 {
-  Suite *s = suite_create ("memmap-security");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-security", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_planted_hardlink_at_temp_name);
   tcase_add_test (tc, test_planted_symlink_at_temp_name);
   tcase_add_test (tc, test_symlink_at_path_replaced);

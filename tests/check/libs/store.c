@@ -31,11 +31,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
 #include "../store-pattern.h"
 
 #define P 4096
 
-static gchar *tmpdir;
 static GstMemmapEngine *engine;
 
 static gboolean
@@ -45,33 +45,10 @@ under_valgrind (void)
 }
 
 static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      gchar *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        unlink (child);
-      g_free (child);
-    }
-    g_dir_close (dir);
-  }
-  rmdir (path);
-}
-
-static void
 setup (void)
 {
   gst_memmap_init ();
-  tmpdir = g_dir_make_tmp ("memmap-store-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-store");
   engine = gst_memmap_engine_new ();
 }
 
@@ -81,15 +58,7 @@ teardown (void)
   gst_memmap_engine_clear_all (engine);
   gst_object_unref (engine);
   engine = NULL;
-  remove_tree (tmpdir);
-  g_free (tmpdir);
-  tmpdir = NULL;
-}
-
-static gchar *
-test_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 static GstCaps *
@@ -2152,11 +2121,9 @@ GST_END_TEST;
 static Suite *
 store_suite (void)
 {
-  Suite *s = suite_create ("memmap-store");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmap-store", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_roundtrip_formats);
   tcase_add_test (tc, test_bad_arguments);
   tcase_add_test (tc, test_caps_normalized);

@@ -28,20 +28,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
 #include "../store-pattern.h"
 
 #define P 4096
 #define FILE_PAGES 256          /* 1 MiB: over the engine's read-threshold */
 
-static gchar *tmpdir;
 static GstMemmapEngine *engine;
 
 static void
 setup (void)
 {
   gst_memmap_init ();
-  tmpdir = g_dir_make_tmp ("memmap-trunc-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-trunc");
   engine = gst_memmap_engine_new ();
   /* mmap every file, however small */
   g_object_set (engine, "read-threshold", (guint64) 0, NULL);
@@ -50,26 +49,8 @@ setup (void)
 static void
 teardown (void)
 {
-  GDir *dir = g_dir_open (tmpdir, 0, NULL);
-  const gchar *name;
-
   gst_object_unref (engine);
-  while (dir && (name = g_dir_read_name (dir))) {
-    gchar *p = g_build_filename (tmpdir, name, NULL);
-
-    unlink (p);
-    g_free (p);
-  }
-  if (dir)
-    g_dir_close (dir);
-  rmdir (tmpdir);
-  g_free (tmpdir);
-}
-
-static gchar *
-test_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 /* byte i of the test files */
@@ -480,16 +461,14 @@ GST_END_TEST;
 static Suite *
 truncation_suite (void)
 {
-  Suite *s = suite_create ("truncation");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("truncation", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
   /* valgrind does not pass a SIGBUS of a truncated mapping on to the
    * program's handler (it reports the access and ends the process): these
    * run in the normal and the sanitizer lanes only */
   if (g_getenv ("MEMMAP_UNDER_VALGRIND"))
     return s;
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_read_past_new_end);
   tcase_add_test (tc, test_write_past_new_end);
   tcase_add_test (tc, test_foreign_fault_still_fatal);

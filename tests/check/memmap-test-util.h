@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the check tests of tests/check/libs, elements and generic share: the
+ * test's own temporary directory (made by the fixture's setup, removed with
+ * all it holds by its teardown), paths in it, and the suite of one test case
+ * "general" that most of them register their tests in.
+ *
+ * Include it once, from the test's only source file: it defines `tmpdir`,
+ * the directory of the running test (NULL outside setup and teardown).
+ */
+#pragma once
+
+#include <gst/check/gstcheck.h>
+#include <glib/gstdio.h>
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static gchar *tmpdir;
+
+/* Removes @path and, for a directory, everything below it. Symbolic links
+ * are removed, never followed; a directory a test made unreadable is given
+ * its owner's rights back first. A @path that does not exist is no error. */
+static inline void
+memmap_test_remove_tree (const gchar * path)
+{
+  struct stat st;
+  GDir *dir;
+  const gchar *name;
+
+  if (lstat (path, &st) != 0)
+    return;
+  if (!S_ISDIR (st.st_mode)) {
+    g_unlink (path);
+    return;
+  }
+
+  chmod (path, 0700);
+  dir = g_dir_open (path, 0, NULL);
+  if (dir) {
+    while ((name = g_dir_read_name (dir)) != NULL) {
+      gchar *child = g_build_filename (path, name, NULL);
+
+      memmap_test_remove_tree (child);
+      g_free (child);
+    }
+    g_dir_close (dir);
+  }
+  g_rmdir (path);
+}
+
+/* Makes a fresh `tmpdir`, named @prefix-XXXXXX, in the system's temporary
+ * directory; for the fixture's setup. */
+static inline void
+memmap_test_make_tmpdir (const gchar * prefix)
+{
+  gchar *tmpl = g_strconcat (prefix, "-XXXXXX", NULL);
+  GError *err = NULL;
+
+  tmpdir = g_dir_make_tmp (tmpl, &err);
+  g_free (tmpl);
+  fail_unless (tmpdir != NULL, "%s", err ? err->message : "?");
+}
+
+/* Removes `tmpdir` with all it holds; for the fixture's teardown. */
+static inline void
+memmap_test_remove_tmpdir (void)
+{
+  if (tmpdir)
+    memmap_test_remove_tree (tmpdir);
+  g_clear_pointer (&tmpdir, g_free);
+}
+
+/* A new path for @name in `tmpdir` */
+static inline gchar *
+test_path (const gchar * name)
+{
+  return g_build_filename (tmpdir, name, NULL);
+}
+
+/* A suite @name of one test case "general" (returned in @tc), each of its
+ * tests run between @setup and @teardown in the test's process. */
+static inline Suite *
+memmap_test_suite_new (const gchar * name, SFun setup, SFun teardown,
+    TCase ** tc)
+{
+  Suite *s = suite_create (name);
+
+  *tc = tcase_create ("general");
+  suite_add_tcase (s, *tc);
+  tcase_add_checked_fixture (*tc, setup, teardown);
+  return s;
+}
