@@ -23,9 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHILD_ENV "MEMMAPSINK_TEST_DISK_FULL_CHILD"
+#include "../memmap-test-util.h"
 
-static gchar *tmpdir;
+#define CHILD_ENV "MEMMAPSINK_TEST_DISK_FULL_CHILD"
 
 /* The msync() calls of the libraries this program links (libgstmemmap's
  * among them): this definition interposes the C library's, counts and
@@ -42,41 +42,13 @@ msync (void *addr, size_t length, int flags)
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("memmapsink-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
-}
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    remove_tree (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
+  memmap_test_make_tmpdir ("memmapsink");
 }
 
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
-}
-
-static gchar *
-tmp_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -518,7 +490,7 @@ check_zero_copy_at (const gchar * location, const gchar * source,
 static void
 check_zero_copy (const gchar * source, guint n_frames, const gchar * extra)
 {
-  gchar *location = tmp_path ("zero-copy.store");
+  gchar *location = test_path ("zero-copy.store");
 
   check_zero_copy_at (location, source, n_frames, extra);
   g_free (location);
@@ -621,7 +593,7 @@ GST_START_TEST (test_copy_path)
 {
   const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("copy.store");
+  gchar *location = test_path ("copy.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   StoreContents c = { 0, };
   GstStructure *stats;
@@ -678,7 +650,7 @@ GST_START_TEST (test_formats_round_trip)
           round_trip_sizes[s][0], round_trip_sizes[s][1]);
       gchar *source = g_strdup_printf ("videotestsrc num-buffers=4 "
           "pattern=ball ! %s", caps);
-      gchar *location = tmp_path ("copy.store");
+      gchar *location = test_path ("copy.store");
       GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
       StoreContents c = { 0, };
       GstVideoInfo info;
@@ -739,7 +711,7 @@ GST_START_TEST (test_template_formats_storable)
         gst_video_format_get_info (gst_video_format_from_string (format));
     gchar *caps_str = g_strdup_printf ("video/x-raw,format=%s,width=66,"
         "height=34,framerate=30/1", format);
-    gchar *location = tmp_path ("format.store");
+    gchar *location = test_path ("format.store");
     GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
     gint comp[GST_VIDEO_MAX_COMPONENTS];
     gboolean simple = TRUE;
@@ -803,7 +775,7 @@ GST_START_TEST (test_ring_wrap_around)
 {
   const gchar *caps = "video/x-raw,format=NV12,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("ring.store");
+  gchar *location = test_path ("ring.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GPtrArray *expected;
   StoreContents c = { 0, };
@@ -863,7 +835,7 @@ GST_START_TEST (test_append_grows_by_chunks)
 {
   const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("chunks.store");
+  gchar *location = test_path ("chunks.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GstVideoInfo info;
   GstHarness *h;
@@ -900,7 +872,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_append_max_frames_ends_stream)
 {
-  gchar *location = tmp_path ("capped.store");
+  gchar *location = test_path ("capped.store");
   GstElement *pipeline, *sink;
   StoreContents c = { 0, };
   GstStructure *stats;
@@ -929,7 +901,7 @@ GST_START_TEST (test_stop_mid_stream)
 {
   const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("stopped.store");
+  gchar *location = test_path ("stopped.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   StoreContents c = { 0, };
   GstElement *pipeline;
@@ -992,7 +964,7 @@ GST_START_TEST (test_caps_change)
 {
   const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("caps.store");
+  gchar *location = test_path ("caps.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GstMessage *msg;
   GstVideoInfo info;
@@ -1043,7 +1015,7 @@ GST_START_TEST (test_pool_buffers)
 {
   const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("pool.store");
+  gchar *location = test_path ("pool.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GstBuffer *bufs[3], *copy;
   GstStructure *config, *stats;
@@ -1142,7 +1114,7 @@ GST_START_TEST (test_ring_pool_limit)
 {
   const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("ringpool.store");
+  gchar *location = test_path ("ringpool.store");
   GstBufferPool *pool;
   GstHarness *h;
   guint min, max;
@@ -1209,7 +1181,7 @@ GST_START_TEST (test_reuse)
 {
   const gchar *source = BALL_SRC (6, "video/x-raw,format=GRAY8,width=64,"
       "height=48,framerate=30/1");
-  gchar *location = tmp_path ("reuse.store");
+  gchar *location = test_path ("reuse.store");
   GstElement *pipeline;
   GStatBuf st;
   ino_t inode;
@@ -1250,7 +1222,7 @@ context_engine (GstElement * element)
 
 GST_START_TEST (test_context_application_engine)
 {
-  gchar *location = tmp_path ("context.store");
+  gchar *location = test_path ("context.store");
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   GstContext *context = gst_memmap_engine_context_new (engine);
   GstElement *pipeline, *sink;
@@ -1315,8 +1287,8 @@ answer_need_context (GstBus * bus, GstMessage * msg, gpointer user_data)
 
 GST_START_TEST (test_context_shared_in_pipeline)
 {
-  gchar *location_a = tmp_path ("a.store");
-  gchar *location_b = tmp_path ("b.store");
+  gchar *location_a = test_path ("a.store");
+  gchar *location_b = test_path ("b.store");
   GstMemmapEngine *engine_a, *engine_b, *app_engine;
   GstElement *pipeline, *a, *b;
   GstBus *bus;
@@ -1390,7 +1362,7 @@ check_open_error (const gchar * location, gint code)
 
 GST_START_TEST (test_error_missing_directory)
 {
-  gchar *location = tmp_path ("no-such-dir/x.store");
+  gchar *location = test_path ("no-such-dir/x.store");
 
   check_open_error (location, GST_RESOURCE_ERROR_OPEN_WRITE);
   g_free (location);
@@ -1408,7 +1380,7 @@ GST_END_TEST;
 GST_START_TEST (test_error_settings)
 {
   GstElement *sink = gst_element_factory_make ("memmapsink", NULL);
-  gchar *location = tmp_path ("ring.store");
+  gchar *location = test_path ("ring.store");
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
   GError *error = NULL;
@@ -1469,7 +1441,7 @@ GST_START_TEST (test_error_short_buffer)
 {
   const gchar *caps = "video/x-raw,format=I420,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("short.store");
+  gchar *location = test_path ("short.store");
   GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
   GstVideoInfo info;
   GstHarness *h;
@@ -1500,7 +1472,7 @@ GST_START_TEST (test_error_ring_spares_exhausted)
 {
   const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
       "framerate=30/1";
-  gchar *location = tmp_path ("spares.store");
+  gchar *location = test_path ("spares.store");
   GstBuffer *held[GST_MEMMAP_STORE_DEFAULT_SPARE_SLOTS];
   GstBufferPool *pool;
   GstVideoInfo info;
@@ -1599,7 +1571,7 @@ limit_file_size (gpointer user_data)
 
 GST_START_TEST (test_error_disk_full)
 {
-  gchar *location = tmp_path ("full.store");
+  gchar *location = test_path ("full.store");
   gchar *argv[] = { NULL, NULL };
   gchar **envp, *out = NULL, **lines;
   GError *error = NULL;
@@ -1650,11 +1622,9 @@ GST_END_TEST;
 static Suite *
 memmapsink_suite (void)
 {
-  Suite *s = suite_create ("memmapsink");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmapsink", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_zero_copy_videotestsrc);
   tcase_add_test (tc, test_zero_copy_videoconvert);
   tcase_add_test (tc, test_copy_path);

@@ -33,53 +33,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
 #include "../store-pattern.h"
 
 /* frames written by write_store() are 40 ms apart (25/1 caps) */
 #define FRAME_DUR (40 * GST_MSECOND)
 
-static gchar *tmpdir;
 static gboolean under_valgrind;
 
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("memmapsrc-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmapsrc");
   under_valgrind = g_getenv ("MEMMAP_UNDER_VALGRIND") != NULL;
-}
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    remove_tree (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
 }
 
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
-}
-
-static gchar *
-tmp_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
+  memmap_test_remove_tmpdir ();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -461,7 +433,7 @@ assert_no_error (GstElement * pipeline)
 
 GST_START_TEST (test_zero_copy)
 {
-  gchar *location = tmp_path ("zc.store");
+  gchar *location = test_path ("zc.store");
   GstElement *pipeline, *src, *sink;
   GstMemmapEngine *engine;
   GstMemmapStoreReader *reader;
@@ -585,7 +557,7 @@ GST_START_TEST (test_formats)
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++) {
     gchar *name = g_strdup_printf ("fmt%u.store", i);
-    gchar *location = tmp_path (name);
+    gchar *location = test_path (name);
     GstElement *pipeline, *src, *sink;
     GstVideoInfo layout;
     GstStructure *stats;
@@ -662,7 +634,7 @@ drop_video_meta (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 /* a downstream that reads no video meta gets padded rows copied away */
 GST_START_TEST (test_padded_layout_without_video_meta)
 {
-  gchar *location = tmp_path ("padded.store");
+  gchar *location = test_path ("padded.store");
   GstElement *pipeline, *src, *sink;
   GstVideoInfo layout, plain;
   GstStructure *stats;
@@ -777,7 +749,7 @@ harness_read (const gchar * location, const GstVideoInfo * layout,
 
 GST_START_TEST (test_harness_video_meta)
 {
-  gchar *location = tmp_path ("harness.store");
+  gchar *location = test_path ("harness.store");
   GstVideoInfo layout;
 
   write_store (location, GST_VIDEO_FORMAT_NV12, 66, 34, 6, 64, &layout);
@@ -816,7 +788,7 @@ seek_and_check (GstElement * pipeline, GstElement * sink,
 
 GST_START_TEST (test_seek_random)
 {
-  gchar *location = tmp_path ("seek.store");
+  gchar *location = test_path ("seek.store");
   GstElement *pipeline, *sink;
   GstVideoInfo layout;
   GRand *rand = g_rand_new_with_seed (4242);
@@ -856,7 +828,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_seek_reverse)
 {
-  gchar *location = tmp_path ("reverse.store");
+  gchar *location = test_path ("reverse.store");
   GstElement *pipeline, *sink;
   GstVideoInfo layout;
   GstSample *sample;
@@ -909,7 +881,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_seek_rate)
 {
-  gchar *location = tmp_path ("rate.store");
+  gchar *location = test_path ("rate.store");
   GstElement *pipeline, *sink;
   GstVideoInfo layout;
   GstSample *sample;
@@ -949,7 +921,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_seek_segment)
 {
-  gchar *location = tmp_path ("segment.store");
+  gchar *location = test_path ("segment.store");
   GstElement *pipeline, *sink;
   GstVideoInfo layout;
   GstMessage *msg;
@@ -992,7 +964,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_queries)
 {
-  gchar *location = tmp_path ("queries.store");
+  gchar *location = test_path ("queries.store");
   GstElement *pipeline, *src, *sink;
   GstQuery *query;
   gint64 v, start, end;
@@ -1105,7 +1077,7 @@ seek_non_flushing (gpointer data)
 /* a non-flushing seek: the frames jump, the running time goes on */
 GST_START_TEST (test_seek_non_flushing)
 {
-  gchar *location = tmp_path ("nonflush.store");
+  gchar *location = test_path ("nonflush.store");
   GstElement *pipeline, *sink;
   GstClockTime last_running = 0;
   GstVideoInfo layout;
@@ -1164,7 +1136,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_range)
 {
-  gchar *location = tmp_path ("range.store");
+  gchar *location = test_path ("range.store");
   GstElement *pipeline, *src, *sink;
   GstVideoInfo layout;
   GArray *offsets;
@@ -1213,7 +1185,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_loop)
 {
-  gchar *location = tmp_path ("loop.store");
+  gchar *location = test_path ("loop.store");
   GstElement *pipeline, *src, *sink;
   GstClockTime last_running = GST_CLOCK_TIME_NONE;
   GstVideoInfo layout;
@@ -1396,7 +1368,7 @@ cpu_seconds (void)
 
 GST_START_TEST (test_follow_live_writer)
 {
-  gchar *location = tmp_path ("live.store");
+  gchar *location = test_path ("live.store");
   GstElement *pipeline, *src, *sink;
   GstMemmapEngine *engine;
   GstMemmapStoreReader *reader;
@@ -1475,7 +1447,7 @@ GST_END_TEST;
  * point, and can seek back into what is there. */
 GST_START_TEST (test_follow_late_join_seek_back)
 {
-  gchar *location = tmp_path ("late.store");
+  gchar *location = test_path ("late.store");
   GstElement *pipeline, *sink;
   GstSample *sample;
   Received r;
@@ -1522,7 +1494,7 @@ GST_END_TEST;
  * frame once the writer is known to be gone. */
 GST_START_TEST (test_follow_dead_writer)
 {
-  gchar *location = tmp_path ("dead.store");
+  gchar *location = test_path ("dead.store");
   gchar *store_make = build_program ("store-make");
   gchar *argv[] = { store_make, location, (gchar *) "GRAY8", (gchar *) "64",
     (gchar *) "48", (gchar *) "20", (gchar *) "--no-close", NULL
@@ -1631,7 +1603,7 @@ compare_gint64 (gconstpointer a, gconstpointer b)
 
 GST_START_TEST (test_wait_wakes_at_commit)
 {
-  gchar *location = tmp_path ("wake.store");
+  gchar *location = test_path ("wake.store");
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   GstMemmapStoreReader *reader;
   GstMemmapStoreSession *session;
@@ -1759,7 +1731,7 @@ count_leases (HeaderMap * h)
 
 GST_START_TEST (test_ring_lease_keeps_slot)
 {
-  gchar *location = tmp_path ("lease.store");
+  gchar *location = test_path ("lease.store");
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   GstMemmapStoreReader *reader;
   GstMemmapStoreSession *session;
@@ -1852,7 +1824,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_ring_closed)
 {
-  gchar *location = tmp_path ("ring.store");
+  gchar *location = test_path ("ring.store");
   GstElement *pipeline, *src, *sink;
   GstStructure *stats;
   GArray *offsets;
@@ -2079,7 +2051,7 @@ spawn_stress_reader (const gchar * location, const gchar * result)
 
 GST_START_TEST (test_ring_stress)
 {
-  gchar *location = tmp_path ("stress.store");
+  gchar *location = test_path ("stress.store");
   gchar *store_make = build_program ("store-make");
   guint seconds = stress_seconds ();
   gchar *secs = g_strdup_printf ("%u", seconds);
@@ -2115,7 +2087,7 @@ GST_START_TEST (test_ring_stress)
   for (i = 1; i < STRESS_READERS; i++) {
     gchar *name = g_strdup_printf ("reader-%u.result", i);
 
-    results[i] = tmp_path (name);
+    results[i] = test_path (name);
     readers[i] = spawn_stress_reader (location, results[i]);
     g_free (name);
   }
@@ -2165,7 +2137,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_budget)
 {
-  gchar *location = tmp_path ("big.store");
+  gchar *location = test_path ("big.store");
   guint n_frames = under_valgrind ? 600 : 1500;
   guint64 budget = 2 * 1024 * 1024;
   GstMemmapEngine *engine;
@@ -2256,11 +2228,11 @@ patch_file (const gchar * location, goffset offset, gconstpointer data,
 
 GST_START_TEST (test_bad_stores)
 {
-  gchar *missing = tmp_path ("missing.store");
-  gchar *truncated = tmp_path ("truncated.store");
-  gchar *short_file = tmp_path ("short.store");
-  gchar *magic = tmp_path ("magic.store");
-  gchar *version = tmp_path ("version.store");
+  gchar *missing = test_path ("missing.store");
+  gchar *truncated = test_path ("truncated.store");
+  gchar *short_file = test_path ("short.store");
+  gchar *magic = test_path ("magic.store");
+  gchar *version = test_path ("version.store");
   guint16 major = GUINT16_TO_LE (2);
 
   check_open_error (missing, GST_RESOURCE_ERROR,
@@ -2323,13 +2295,11 @@ GST_END_TEST;
 static Suite *
 memmapsrc_suite (void)
 {
-  Suite *s = suite_create ("memmapsrc");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("memmapsrc", setup, teardown, &tc);
   TCase *tc_stress = tcase_create ("ring-stress");
 
-  suite_add_tcase (s, tc);
   suite_add_tcase (s, tc_stress);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_zero_copy);
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_padded_layout_without_video_meta);

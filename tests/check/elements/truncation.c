@@ -21,45 +21,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
+
 #define N_FRAMES 30
 #define CUT_AT 5                /* the frame after which the file is cut */
 #define CAPS "video/x-raw,format=I420,width=320,height=240,framerate=30/1"
 
-static gchar *tmpdir;
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-        !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
-    else
-      unlink (child);
-    g_free (child);
-  }
-  if (dir)
-    g_dir_close (dir);
-  rmdir (path);
-}
-
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("memmap-etrunc-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-etrunc");
 }
 
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_free (tmpdir);
+  memmap_test_remove_tmpdir ();
 }
 
 /* Another process cuts @path to @size bytes (coreutils truncate). */
@@ -208,7 +185,7 @@ assert_truncation_message (GstMessage * msg, GQuark domain, gint code,
 
 GST_START_TEST (test_src_store_truncated_while_read)
 {
-  gchar *path = g_build_filename (tmpdir, "src.store", NULL);
+  gchar *path = test_path ("src.store");
   gchar *desc = g_strdup_printf ("memmapsrc location=\"%s\" ! "
       "fakesink name=sink", path);
   Run run = { path, 0, 0, 0 };
@@ -234,7 +211,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_sink_store_truncated_while_written)
 {
-  gchar *path = g_build_filename (tmpdir, "sink.store", NULL);
+  gchar *path = test_path ("sink.store");
   gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " CAPS
       " ! tee name=t ! queue ! memmapsink name=cut location=\"%s\" t. ! "
       "queue ! fakesink name=sink", N_FRAMES, path);
@@ -255,7 +232,7 @@ GST_END_TEST;
  * warning, and the pass plays on from upstream to its end. */
 GST_START_TEST (test_cache_store_truncated_while_served)
 {
-  gchar *cache_dir = g_build_filename (tmpdir, "cache", NULL);
+  gchar *cache_dir = test_path ("cache");
   gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " CAPS
       " ! memmapcache key=trunc cache-dir=\"%s\" ! fakesink name=sink",
       N_FRAMES, cache_dir);
@@ -302,16 +279,14 @@ GST_END_TEST;
 static Suite *
 truncation_suite (void)
 {
-  Suite *s = suite_create ("truncation");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("truncation", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
   /* valgrind does not pass a SIGBUS of a truncated mapping on to the
    * program's handler (it reports the access and ends the process): these
    * run in the normal and the sanitizer lanes only */
   if (g_getenv ("MEMMAP_UNDER_VALGRIND"))
     return s;
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_src_store_truncated_while_read);
   tcase_add_test (tc, test_sink_store_truncated_while_written);
   tcase_add_test (tc, test_cache_store_truncated_while_served);

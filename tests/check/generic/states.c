@@ -10,10 +10,10 @@
 #endif
 
 #include <gst/check/gstcheck.h>
-#include <glib/gstdio.h>
+
+#include "../memmap-test-util.h"
 
 static GList *elements = NULL;
-static gchar *tmpdir = NULL;
 
 static void
 setup (void)
@@ -21,8 +21,7 @@ setup (void)
   GstPlugin *plugin;
   GList *features, *f;
 
-  tmpdir = g_dir_make_tmp ("memmap-states-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmap-states");
 
   plugin = gst_registry_find_plugin (gst_registry_get (), "memmap");
   fail_unless (plugin != NULL, "the memmap plugin is not in the registry");
@@ -45,30 +44,11 @@ setup (void)
 }
 
 static void
-remove_dir (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL)
-    return;
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *file = g_build_filename (path, name, NULL);
-
-    g_unlink (file);
-    g_free (file);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
-static void
 teardown (void)
 {
   g_list_free_full (elements, g_free);
   elements = NULL;
-  remove_dir (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
+  memmap_test_remove_tmpdir ();
 }
 
 /* Returns whether the element is configured well enough that every state
@@ -86,7 +66,7 @@ make_element (const gchar * name, gboolean * configured)
       g_object_class_find_property (G_OBJECT_GET_CLASS (element),
           "location")) {
     gchar *file = g_strdup_printf ("%s.store", name);
-    gchar *location = g_build_filename (tmpdir, file, NULL);
+    gchar *location = test_path (file);
 
     g_object_set (element, "location", location, NULL);
     g_free (location);
@@ -163,11 +143,9 @@ GST_END_TEST;
 static Suite *
 states_suite (void)
 {
-  Suite *s = suite_create ("states");
-  TCase *tc = tcase_create ("general");
+  TCase *tc;
+  Suite *s = memmap_test_suite_new ("states", setup, teardown, &tc);
 
-  suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_state_changes_up_and_down_seq);
   tcase_add_test (tc, test_state_changes_up_seq);
   tcase_add_test (tc, test_state_changes_down_seq);
