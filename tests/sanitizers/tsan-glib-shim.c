@@ -26,6 +26,14 @@
  * The shim serialises the exported quark and intern functions on a pthread
  * mutex too, so that TSan sees the order (GLib's lock still does the work).
  *
+ * GAsyncQueue hands items from thread to thread under another of GLib's
+ * internal mutexes: GstHarness queues the buffers of its sink pad in one,
+ * and the test thread that pulls a buffer the streaming thread made would
+ * look like it races with everything that thread wrote into it. The shim
+ * tells TSan of the hand-off at the exported push and pop functions (a
+ * release on the queue before each push, an acquire after each pop that
+ * returned an item); a write after the push still races with the reader.
+ *
  * The shim itself is not instrumented, so that any program started under
  * the preload (a shell, the symbolizer) still runs: in a TSan process it
  * tells TSan about the lazy publication of each pthread object through
@@ -402,3 +410,52 @@ WRAP_STRING_FUNC (GQuark, g_quark_from_static_string)
 WRAP_STRING_FUNC (GQuark, g_quark_try_string)
 WRAP_STRING_FUNC (const gchar *, g_intern_string)
 WRAP_STRING_FUNC (const gchar *, g_intern_static_string)
+
+/* GAsyncQueue hand-offs */
+
+#define WRAP_QUEUE_PUSH(name, params, args)                             \
+  void                                                                  \
+  name params                                                           \
+  {                                                                     \
+    static void (*real) params;                                         \
+                                                                        \
+    if (G_UNLIKELY (real == NULL))                                      \
+      real = (void (*) params) dlsym (RTLD_NEXT, #name);                \
+    if (real == NULL)                                                   \
+      abort ();                                                         \
+    publish (queue);                                                    \
+    real args;                                                          \
+  }
+
+#define WRAP_QUEUE_POP(name, params, args)                              \
+  gpointer                                                              \
+  name params                                                           \
+  {                                                                     \
+    static gpointer (*real) params;                                     \
+    gpointer item;                                                      \
+                                                                        \
+    if (G_UNLIKELY (real == NULL))                                      \
+      real = (gpointer (*) params) dlsym (RTLD_NEXT, #name);            \
+    if (real == NULL)                                                   \
+      abort ();                                                         \
+    item = real args;                                                   \
+    if (item != NULL)                                                   \
+      observe (queue);                                                  \
+    return item;                                                        \
+  }
+
+WRAP_QUEUE_PUSH (g_async_queue_push, (GAsyncQueue * queue, gpointer data),
+    (queue, data))
+WRAP_QUEUE_PUSH (g_async_queue_push_front, (GAsyncQueue * queue,
+        gpointer data), (queue, data))
+WRAP_QUEUE_PUSH (g_async_queue_push_unlocked, (GAsyncQueue * queue,
+        gpointer data), (queue, data))
+WRAP_QUEUE_POP (g_async_queue_pop, (GAsyncQueue * queue), (queue))
+WRAP_QUEUE_POP (g_async_queue_try_pop, (GAsyncQueue * queue), (queue))
+WRAP_QUEUE_POP (g_async_queue_timeout_pop, (GAsyncQueue * queue,
+        guint64 timeout), (queue, timeout))
+WRAP_QUEUE_POP (g_async_queue_pop_unlocked, (GAsyncQueue * queue), (queue))
+WRAP_QUEUE_POP (g_async_queue_try_pop_unlocked, (GAsyncQueue * queue),
+    (queue))
+WRAP_QUEUE_POP (g_async_queue_timeout_pop_unlocked, (GAsyncQueue * queue,
+        guint64 timeout), (queue, timeout))
