@@ -2,13 +2,16 @@
 # ThreadSanitizer lane: builds gst-memmap with clang -fsanitize=thread into
 # build-tsan and runs the tests whose code runs in several threads: the
 # engine (a hammer test of threads mapping and unmapping), the store (ring
-# readers racing the writer, slots released from other threads) and
-# memmapsink (streaming thread, pool buffers released anywhere).
+# readers racing the writer, slots released from other threads), memmapsink
+# (streaming thread, pool buffers released anywhere) and memmapsrc (leased
+# frames released from any thread, readers following a live writer, the
+# ring stress of one writer and three reader processes).
 #
-#   tests/tsan.sh                     libs_engine libs_store elements_memmapsink
-#   tests/tsan.sh TEST...             those meson tests
+#   tests/tsan.sh          libs_engine libs_store elements_memmapsink
+#                          elements_memmapsrc
+#   tests/tsan.sh TEST...  those meson tests
 #
-# Two things make GLib/GStreamer usable under TSan here, neither of which
+# Three things make GLib/GStreamer usable under TSan here, none of which
 # hides a report about this project's code:
 # - tests/sanitizers/tsan-glib-shim.c (preloaded into the tests): GLib's
 #   GMutex/GCond are futexes that TSan cannot see (every lock would look
@@ -17,8 +20,11 @@
 #   GStreamer's uninstrumented plugin scanner), from a directory holding
 #   only the few system plugins these tests use: loading every plugin of
 #   the system would run, and report on, foreign libraries' constructors.
+# - tests/sanitizers/tsan-gst-launch.c, built with TSan, is the tests'
+#   gst-launch-1.0 (first in PATH): the system's cannot load the
+#   instrumented plugin, and TSan's runtime cannot be preloaded into it.
 # tests/sanitizers/tsan.supp is passed to TSan for anything else that is
-# not ours; it is empty as long as nothing needs it.
+# not ours (each entry says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -37,6 +43,14 @@ if [ ! -f "$shim" ] || [ "$src/tests/sanitizers/tsan-glib-shim.c" -nt "$shim" ];
     $(pkg-config --cflags glib-2.0) tests/sanitizers/tsan-glib-shim.c \
     -o "$shim"
 fi
+launch=$build/tsan-bin/gst-launch-1.0
+if [ ! -f "$launch" ] || [ "$src/tests/sanitizers/tsan-gst-launch.c" -nt "$launch" ]; then
+  mkdir -p "$build/tsan-bin"
+  clang -fsanitize=thread -O1 -g -Wall -Wextra \
+    $(pkg-config --cflags gstreamer-1.0) tests/sanitizers/tsan-gst-launch.c \
+    $(pkg-config --libs gstreamer-1.0) -o "$launch"
+fi
+export PATH=$src/$build/tsan-bin:$PATH
 # TSan wants a symbolizer named llvm-symbolizer; ours drops the preload
 mkdir -p "$build/symbolizer"
 ln -sf "$src/tests/sanitizers/symbolizer.sh" "$build/symbolizer/llvm-symbolizer"
@@ -56,7 +70,7 @@ rm -f "$build"/tests/*/*.registry
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 external_symbolizer_path=$src/$build/symbolizer/llvm-symbolizer suppressions=$src/tests/sanitizers/tsan.supp"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink)
+[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink elements_memmapsrc)
 
 status=0
 meson test -C "$build" --print-errorlogs --timeout-multiplier 4 \
