@@ -26,7 +26,8 @@
  *   used streams nobody is using go first.
  * - A cache that cannot be used (no space, no permission, a corrupt store)
  *   never breaks playback: one warning on the bus, and the frames pass
- *   through uncached.
+ *   through uncached. When only the run's store cannot be created, the
+ *   warning says so: what is cached is still served, the rest decoded.
  *
  * See docs/elements.md for how a stream is identified and what happens
  * when.
@@ -713,10 +714,19 @@ stop_recording (GstMemmapCache * self)
   gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
 }
 
-/* The one warning for the stream about @error at @path. */
+/* What the stream goes on with, after a failure that leaves nothing of the
+ * cache usable, and after one that only stops recording. */
+#define WITHOUT_CACHE "playing without it"
+#define WITHOUT_RECORDING "going on without recording: what is cached is " \
+    "served, the rest decoded"
+
+/* The one warning for the stream about @error at @path; @serving: only
+ * recording stopped, what is cached is still served. */
 static void
-warn_once (GstMemmapCache * self, const GError * error, const gchar * path)
+warn_once (GstMemmapCache * self, const GError * error, const gchar * path,
+    gboolean serving)
 {
+  const gchar *then = serving ? WITHOUT_RECORDING : WITHOUT_CACHE;
   gboolean warn = !self->warned;
 
   self->warned = TRUE;
@@ -728,17 +738,18 @@ warn_once (GstMemmapCache * self, const GError * error, const gchar * path)
           error->code == GST_MEMMAP_ERROR_NO_SPACE) ||
       (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOSPC)) {
     GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
-        ("No space left for the frame cache \"%s\"; playing without it.",
-            path), ("%s: %s", path, error->message));
+        ("No space left for the frame cache \"%s\"; %s.", path, then),
+        ("%s: %s", path, error->message));
   } else if (error->domain == GST_MEMMAP_ERROR &&
       (error->code == GST_MEMMAP_ERROR_CORRUPT ||
           error->code == GST_MEMMAP_ERROR_VERSION)) {
     GST_ELEMENT_WARNING (self, RESOURCE, READ,
-        ("The frame cache \"%s\" is corrupt; playing without it.", path),
+        ("The frame cache \"%s\" is corrupt; %s.", path, then),
         ("%s: %s", path, error->message));
   } else {
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-        ("Could not use the frame cache \"%s\"; playing without it.", path),
+        ("Could not %s the frame cache \"%s\"; %s.",
+            serving ? "record into" : "use", path, then),
         ("%s: %s", path, error->message));
   }
 }
@@ -753,7 +764,7 @@ cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
   self->readable = FALSE;
   g_mutex_unlock (&self->lock);
   stop_recording (self);
-  warn_once (self, error, path);
+  warn_once (self, error, path, FALSE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1078,7 +1089,8 @@ open_cache (GstMemmapCache * self)
     } else {
       /* no store to record into (a full disk, say): the one warning, but
        * what is cached is intact and still served */
-      warn_once (self, error, self->store_path ? self->store_path : path);
+      warn_once (self, error, self->store_path ? self->store_path : path,
+          TRUE);
       g_clear_pointer (&self->store_path, g_free);
     }
   }

@@ -1832,6 +1832,19 @@ assert_next_run (const gchar * cache_dir, const gchar * props,
   run_free (run);
 }
 
+/* A child's one warning is the one for a store that could not be created:
+ * what is cached is still served, so it says that only recording stops,
+ * not that the cache is not used at all. */
+static void
+assert_warned_not_recording (const gchar * out)
+{
+  fail_unless (strstr (out, "No space left for the frame cache") != NULL,
+      "%s", out);
+  fail_unless (strstr (out, "going on without recording: what is cached is "
+          "served, the rest decoded") != NULL, "%s", out);
+  fail_if (strstr (out, "playing without it") != NULL, "%s", out);
+}
+
 /* The disk fills up mid-stream (a file size limit: fallocate fails with
  * EFBIG, as it would with ENOSPC): one warning, every frame still right.
  * What was recorded before is intact and served by the next runs, under
@@ -1873,6 +1886,7 @@ GST_START_TEST (test_disk_full)
   print_child ("disk full mid-stream, a run that cannot record", out);
   assert_child_served (out, committed + again);
   fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  assert_warned_not_recording (out);
   fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
   fail_unless_equals_uint64 (assert_stores_valid (cache_dir),
       committed + again);
@@ -1891,6 +1905,7 @@ GST_START_TEST (test_disk_full)
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
+  assert_warned_not_recording (out);
   fail_unless_equals_uint64 (assert_stores_valid (cache_dir), 0);
   assert_next_run (cache_dir, "", 0);
   g_free (expect);
