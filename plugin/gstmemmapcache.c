@@ -970,7 +970,9 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
   return ret;
 }
 
-/* Creates the store this run records into. */
+/* Creates the store this run records into. Not recording (no room, or
+ * failed), the run gives the writer lock back: another pipeline or process
+ * may record the stream while this one still plays it. */
 static gboolean
 open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
     GError ** error)
@@ -992,6 +994,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
   if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
         ": not recording", self->cur.max_size);
+    gst_memmap_cache_entry_unlock_writer (self->entry);
     return TRUE;
   }
 
@@ -1000,11 +1003,13 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       self->caps, &self->info, GST_MEMMAP_STORE_MODE_APPEND, 0, 0,
       self->chunk_bytes, GST_MEMMAP_STORE_WRITER_FLAG_NONE, error);
   if (writer == NULL)
-    return FALSE;
+    goto failed;
   reader = gst_memmap_store_reader_open (engine, self->store_path, error);
   if (reader == NULL) {
     gst_memmap_store_writer_free (writer);
-    return FALSE;
+    /* empty: nothing to keep */
+    gst_memmap_cache_entry_remove_store (self->entry, self->store_path);
+    goto failed;
   }
   self->store = gst_memmap_slot_store_new (writer);
   self->bytes_since_check = 0;
@@ -1015,6 +1020,10 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
   GST_INFO_OBJECT (self, "recording into %s", self->store_path);
 
   return TRUE;
+
+failed:
+  gst_memmap_cache_entry_unlock_writer (self->entry);
+  return FALSE;
 }
 
 /* At the caps: identify the stream, open its entry, map what is cached and

@@ -537,7 +537,8 @@ gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry)
  * @error: return location for a #GError; %G_FILE_ERROR_AGAIN when another
  *   process records this stream
  *
- * Makes the caller the one recorder of the stream, until the entry closes.
+ * Makes the caller the one recorder of the stream, until the entry closes
+ * or gst_memmap_cache_entry_unlock_writer().
  *
  * Returns: %TRUE when the caller may add stores to the entry
  */
@@ -570,6 +571,21 @@ gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
   }
   entry->write_lock_fd = fd;
   return TRUE;
+}
+
+/**
+ * gst_memmap_cache_entry_unlock_writer:
+ * @entry: an entry
+ *
+ * Gives up the writer lock, if the caller holds it: another pipeline or
+ * process may record the stream from now on.
+ */
+void
+gst_memmap_cache_entry_unlock_writer (GstMemmapCacheEntry * entry)
+{
+  if (entry->write_lock_fd >= 0)
+    GST_DEBUG ("%s: writer lock released", entry->path);
+  close_fd (&entry->write_lock_fd);
 }
 
 static gboolean

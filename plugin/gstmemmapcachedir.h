@@ -62,6 +62,9 @@ gboolean gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
     GError ** error);
 
 G_GNUC_INTERNAL
+void gst_memmap_cache_entry_unlock_writer (GstMemmapCacheEntry * entry);
+
+G_GNUC_INTERNAL
 gchar **gst_memmap_cache_entry_list_stores (GstMemmapCacheEntry * entry);
 
 G_GNUC_INTERNAL

@@ -2124,9 +2124,10 @@ typedef struct
   gint out_fd;
 } Peer;
 
+/* With @child_setup run in the child before it starts. */
 static void
-peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
-    const gchar * props, guint barrier)
+peer_start_full (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier, GSpawnChildSetupFunc child_setup)
 {
   gchar *self = g_file_read_link ("/proc/self/exe", NULL);
   gchar *argv[] = { self, NULL };
@@ -2136,11 +2137,19 @@ peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
 
   envp = g_environ_setenv (envp, CHILD_BARRIER_ENV, at, TRUE);
   fail_unless (g_spawn_async_with_pipes (NULL, argv, envp,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &peer->pid, &peer->in_fd,
+          G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL, &peer->pid,
+          &peer->in_fd,
           &peer->out_fd, NULL, &error), "%s", error ? error->message : "");
   g_strfreev (envp);
   g_free (at);
   g_free (self);
+}
+
+static void
+peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier)
+{
+  peer_start_full (peer, file, cache_dir, props, barrier, NULL);
 }
 
 static void
@@ -2337,6 +2346,53 @@ GST_START_TEST (test_eviction_two_processes)
 
 GST_END_TEST;
 
+/* A pipeline that could not create its store (another process, under a
+ * file size limit: the first 64 MiB chunk cannot be reserved) goes on
+ * playing the stream, but gives the writer lock back at once: a pipeline
+ * here records the stream meanwhile, whole, and the next run is served
+ * from the cache. */
+GST_START_TEST (test_failed_recording_unlocks)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *out;
+  Peer pa;
+  Run *run;
+
+  peer_start_full (&pa, clip, cache_dir, "", N_FRAMES / 2, limit_file_size);
+  peer_wait_barrier (&pa);
+
+  run = run_new (clip, cache_dir, "max-size=16777216");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), N_FRAMES);
+
+  out = peer_finish (&pa);
+  print_child ("store not created, the other process recording", out);
+  fail_unless_equals_uint64 (child_figure (out, "frames"), N_FRAMES);
+  fail_unless (g_str_has_prefix (strstr (out, "\nsums "), "\nsums OK\n"),
+      "%s", out);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
+  assert_warned_not_recording (out);
+  g_free (out);
+
+  run = run_new (clip, cache_dir, "max-size=16777216");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -2367,6 +2423,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
   tcase_add_test (tc, test_kill9_mid_recording);
   tcase_add_test (tc, test_eviction_two_processes);
+  tcase_add_test (tc, test_failed_recording_unlocks);
 
   return s;
 }
