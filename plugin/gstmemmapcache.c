@@ -291,7 +291,8 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * recording needs room, whole cached streams are evicted, least recently
    * used first; a stream being read or written by any process is never
    * evicted. When nothing more can go, recording stops and frames pass
-   * through uncached.
+   * through uncached. A pipeline closing its stream over max-size evicts
+   * the others the same way, never the stream it just closed.
    *
    * Since: 0.1
    */
@@ -792,7 +793,13 @@ update_disk_usage (GstMemmapCache * self, guint64 reserve)
 }
 
 /* Closes what the stream opened. The readers stay until the task stopped:
- * see clear_readers(). */
+ * see clear_readers().
+ *
+ * The budget is enforced before the entry closes, with the entry kept (and
+ * still locked): the stream just played is the most recently used, and
+ * evicting it at its own close would throw away what was just recorded
+ * (its last chunk is reserved whole and counts on disk, so a recording
+ * that ends near max-size is often over it). */
 static void
 close_cache (GstMemmapCache * self)
 {
@@ -809,8 +816,24 @@ close_cache (GstMemmapCache * self)
   }
   g_clear_pointer (&self->store_path, g_free);
   if (self->entry) {
-    g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
     update_disk_usage (self, 0);
+    if (self->dir && self->bytes_on_disk > self->cur.max_size) {
+      guint64 own = gst_memmap_cache_entry_get_usage (self->entry);
+
+      if (own > self->cur.max_size)
+        GST_WARNING_OBJECT (self, "%s alone takes %" G_GUINT64_FORMAT
+            " bytes on disk, over max-size=%" G_GUINT64_FORMAT ": kept "
+            "until another stream needs the room",
+            gst_memmap_cache_entry_get_path (self->entry), own,
+            self->cur.max_size);
+      else
+        GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " bytes on disk, over "
+            "max-size=%" G_GUINT64_FORMAT ": what is in use stays, and so "
+            "does %s, just closed (%" G_GUINT64_FORMAT " bytes)",
+            self->bytes_on_disk, self->cur.max_size,
+            gst_memmap_cache_entry_get_path (self->entry), own);
+    }
+    g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
   }
 }
 

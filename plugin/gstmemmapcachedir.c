@@ -532,6 +532,19 @@ gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry)
 }
 
 /**
+ * gst_memmap_cache_entry_get_usage:
+ * @entry: an entry
+ *
+ * Returns: the bytes on disk of the entry's files (allocated blocks, as
+ *   gst_memmap_cache_dir_enforce_budget() counts them)
+ */
+guint64
+gst_memmap_cache_entry_get_usage (GstMemmapCacheEntry * entry)
+{
+  return dir_bytes (entry->fd);
+}
+
+/**
  * gst_memmap_cache_entry_lock_writer:
  * @entry: an entry
  * @error: return location for a #GError; %G_FILE_ERROR_AGAIN when another

@@ -58,6 +58,9 @@ G_GNUC_INTERNAL
 const gchar *gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry);
 
 G_GNUC_INTERNAL
+guint64 gst_memmap_cache_entry_get_usage (GstMemmapCacheEntry * entry);
+
+G_GNUC_INTERNAL
 gboolean gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
     GError ** error);
 

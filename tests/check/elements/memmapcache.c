@@ -56,6 +56,7 @@ typedef struct
 } Frame;
 
 static guint64 assert_stores_valid (const gchar * cache_dir);
+static gchar *only_entry (const gchar * cache_dir);
 
 static void
 frame_free (Frame * f)
@@ -1421,6 +1422,130 @@ GST_START_TEST (test_eviction_two_pipelines)
 
 GST_END_TEST;
 
+/* The entry of @cache_dir that is neither @a nor @b (either may be NULL). */
+static gchar *
+other_entry (const gchar * cache_dir, const gchar * a, const gchar * b)
+{
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+  const gchar *name;
+  gchar *entry = NULL;
+
+  fail_unless (dir != NULL);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *path = g_build_filename (cache_dir, name, NULL);
+
+    if (g_strcmp0 (path, a) == 0 || g_strcmp0 (path, b) == 0) {
+      g_free (path);
+      continue;
+    }
+    fail_unless (entry == NULL, "more than one other entry");
+    entry = path;
+  }
+  g_dir_close (dir);
+  fail_unless (entry != NULL);
+  return entry;
+}
+
+/* A pipeline closing its stream over max-size evicts the others, least
+ * recently used first, never the stream it just closed (its last chunk
+ * reserved whole counts on disk): d (idle, the oldest) goes, a is in use
+ * and stays, and so does c, just recorded, although the directory is
+ * still over c's max-size. A run that reads c whole, alone over its
+ * smaller max-size, keeps it too. */
+GST_START_TEST (test_close_keeps_own_stream)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *a = copy_clip ("a.mp4"), *c = copy_clip ("c.mp4");
+  gchar *d = copy_clip ("d.mp4");
+  /* c's budget: room for d and all of c, not for a and c together (a clip
+   * is ~10.7 MB decoded) */
+  guint64 max_size = 20 << 20;
+  gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
+  gchar *entry_a, *entry_c, *entry_d;
+  Run *run, *run_a;
+
+  /* d: part of a clip, idle from then on */
+  run = run_new (d, cache_dir, "max-size=3145728");
+  run_play (run);
+  fail_unless (stat_u64 (run, "frames-recorded") > 0);
+  run_free (run);
+  entry_d = only_entry (cache_dir);
+
+  /* c recorded whole; the pipeline stays in PLAYING, c open */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  entry_c = other_entry (cache_dir, entry_d, NULL);
+
+  /* a recorded whole under a larger budget, and in use */
+  run_a = run_new (a, cache_dir, "max-size=67108864");
+  run_play (run_a);
+  assert_frames (run_a, 0, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run_a, "frames-recorded"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run_a, "evictions"), 0);
+  entry_a = other_entry (cache_dir, entry_d, entry_c);
+  GST_INFO ("d %" G_GUINT64_FORMAT ", c %" G_GUINT64_FORMAT ", a %"
+      G_GUINT64_FORMAT " bytes on disk", disk_usage (entry_d),
+      disk_usage (entry_c), disk_usage (entry_a));
+  fail_unless (disk_usage (entry_c) + disk_usage (entry_a) > max_size);
+
+  /* c closes over max-size: d goes, a is busy, c stays */
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_if (g_file_test (entry_d, G_FILE_TEST_EXISTS), "d was not evicted");
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR),
+      "c was evicted by its own close");
+  fail_unless (g_file_test (entry_a, G_FILE_TEST_IS_DIR));
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 1);
+  fail_unless (stat_u64 (run, "bytes-on-disk") > max_size);
+  run_free (run);
+  run_free (run_a);
+  assert_stores_valid (cache_dir);
+
+  /* c whole from the cache; closing, it evicts a (idle now), not c */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 1);
+  fail_if (g_file_test (entry_a, G_FILE_TEST_EXISTS), "a was not evicted");
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR));
+  run_free (run);
+
+  /* c read under a max-size it alone is over: still kept */
+  run = run_new (c, cache_dir, "max-size=4194304");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  run_free (run);
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR),
+      "c was evicted by its own close");
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), N_FRAMES);
+
+  g_free (entry_a);
+  g_free (entry_c);
+  g_free (entry_d);
+  g_free (props);
+  g_free (a);
+  g_free (c);
+  g_free (d);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* failures                                                                 */
 
@@ -2272,8 +2397,8 @@ GST_START_TEST (test_eviction_two_processes)
   assert_stores_valid (cache_dir);
   disk_max = MAX (disk_max, disk_usage (cache_dir));
 
-  /* (closing, the pipelines gave back what they had reserved beyond
-   * max-size: evicting what nobody used, maybe b itself) */
+  /* (closing over max-size, each pipeline evicted what nobody used, maybe
+   * the other's stream, never its own) */
 
   /* b recorded alone, until max-size; then the other process reads it
    * from the cache and stops at frame 8 of it; d wants room: b, the only
@@ -2416,6 +2541,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_zero_copy_producer);
   tcase_add_test (tc, test_same_stream_twice_at_once);
   tcase_add_test (tc, test_eviction_two_pipelines);
+  tcase_add_test (tc, test_close_keeps_own_stream);
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
   tcase_add_test (tc, test_symlinks_not_followed);
