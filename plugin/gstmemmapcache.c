@@ -26,7 +26,8 @@
  *   used streams nobody is using go first.
  * - A cache that cannot be used (no space, no permission, a corrupt store)
  *   never breaks playback: one warning on the bus, and the frames pass
- *   through uncached.
+ *   through uncached. When only the run's store cannot be created, the
+ *   warning says so: what is cached is still served, the rest decoded.
  *
  * See docs/elements.md for how a stream is identified and what happens
  * when.
@@ -290,7 +291,8 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * recording needs room, whole cached streams are evicted, least recently
    * used first; a stream being read or written by any process is never
    * evicted. When nothing more can go, recording stops and frames pass
-   * through uncached.
+   * through uncached. A pipeline closing its stream over max-size evicts
+   * the others the same way, never the stream it just closed.
    *
    * Since: 0.1
    */
@@ -713,10 +715,19 @@ stop_recording (GstMemmapCache * self)
   gst_pad_push_event (self->sinkpad, gst_event_new_reconfigure ());
 }
 
-/* The one warning for the stream about @error at @path. */
+/* What the stream goes on with, after a failure that leaves nothing of the
+ * cache usable, and after one that only stops recording. */
+#define WITHOUT_CACHE "playing without it"
+#define WITHOUT_RECORDING "going on without recording: what is cached is " \
+    "served, the rest decoded"
+
+/* The one warning for the stream about @error at @path; @serving: only
+ * recording stopped, what is cached is still served. */
 static void
-warn_once (GstMemmapCache * self, const GError * error, const gchar * path)
+warn_once (GstMemmapCache * self, const GError * error, const gchar * path,
+    gboolean serving)
 {
+  const gchar *then = serving ? WITHOUT_RECORDING : WITHOUT_CACHE;
   gboolean warn = !self->warned;
 
   self->warned = TRUE;
@@ -728,17 +739,18 @@ warn_once (GstMemmapCache * self, const GError * error, const gchar * path)
           error->code == GST_MEMMAP_ERROR_NO_SPACE) ||
       (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOSPC)) {
     GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
-        ("No space left for the frame cache \"%s\"; playing without it.",
-            path), ("%s: %s", path, error->message));
+        ("No space left for the frame cache \"%s\"; %s.", path, then),
+        ("%s: %s", path, error->message));
   } else if (error->domain == GST_MEMMAP_ERROR &&
       (error->code == GST_MEMMAP_ERROR_CORRUPT ||
           error->code == GST_MEMMAP_ERROR_VERSION)) {
     GST_ELEMENT_WARNING (self, RESOURCE, READ,
-        ("The frame cache \"%s\" is corrupt; playing without it.", path),
+        ("The frame cache \"%s\" is corrupt; %s.", path, then),
         ("%s: %s", path, error->message));
   } else {
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-        ("Could not use the frame cache \"%s\"; playing without it.", path),
+        ("Could not %s the frame cache \"%s\"; %s.",
+            serving ? "record into" : "use", path, then),
         ("%s: %s", path, error->message));
   }
 }
@@ -753,7 +765,7 @@ cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
   self->readable = FALSE;
   g_mutex_unlock (&self->lock);
   stop_recording (self);
-  warn_once (self, error, path);
+  warn_once (self, error, path, FALSE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -781,7 +793,13 @@ update_disk_usage (GstMemmapCache * self, guint64 reserve)
 }
 
 /* Closes what the stream opened. The readers stay until the task stopped:
- * see clear_readers(). */
+ * see clear_readers().
+ *
+ * The budget is enforced before the entry closes, with the entry kept (and
+ * still locked): the stream just played is the most recently used, and
+ * evicting it at its own close would throw away what was just recorded
+ * (its last chunk is reserved whole and counts on disk, so a recording
+ * that ends near max-size is often over it). */
 static void
 close_cache (GstMemmapCache * self)
 {
@@ -798,8 +816,24 @@ close_cache (GstMemmapCache * self)
   }
   g_clear_pointer (&self->store_path, g_free);
   if (self->entry) {
-    g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
     update_disk_usage (self, 0);
+    if (self->dir && self->bytes_on_disk > self->cur.max_size) {
+      guint64 own = gst_memmap_cache_entry_get_usage (self->entry);
+
+      if (own > self->cur.max_size)
+        GST_WARNING_OBJECT (self, "%s alone takes %" G_GUINT64_FORMAT
+            " bytes on disk, over max-size=%" G_GUINT64_FORMAT ": kept "
+            "until another stream needs the room",
+            gst_memmap_cache_entry_get_path (self->entry), own,
+            self->cur.max_size);
+      else
+        GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " bytes on disk, over "
+            "max-size=%" G_GUINT64_FORMAT ": what is in use stays, and so "
+            "does %s, just closed (%" G_GUINT64_FORMAT " bytes)",
+            self->bytes_on_disk, self->cur.max_size,
+            gst_memmap_cache_entry_get_path (self->entry), own);
+    }
+    g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
   }
 }
 
@@ -959,7 +993,9 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
   return ret;
 }
 
-/* Creates the store this run records into. */
+/* Creates the store this run records into. Not recording (no room, or
+ * failed), the run gives the writer lock back: another pipeline or process
+ * may record the stream while this one still plays it. */
 static gboolean
 open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
     GError ** error)
@@ -981,6 +1017,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
   if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
         ": not recording", self->cur.max_size);
+    gst_memmap_cache_entry_unlock_writer (self->entry);
     return TRUE;
   }
 
@@ -989,11 +1026,13 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       self->caps, &self->info, GST_MEMMAP_STORE_MODE_APPEND, 0, 0,
       self->chunk_bytes, GST_MEMMAP_STORE_WRITER_FLAG_NONE, error);
   if (writer == NULL)
-    return FALSE;
+    goto failed;
   reader = gst_memmap_store_reader_open (engine, self->store_path, error);
   if (reader == NULL) {
     gst_memmap_store_writer_free (writer);
-    return FALSE;
+    /* empty: nothing to keep */
+    gst_memmap_cache_entry_remove_store (self->entry, self->store_path);
+    goto failed;
   }
   self->store = gst_memmap_slot_store_new (writer);
   self->bytes_since_check = 0;
@@ -1004,6 +1043,10 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
   GST_INFO_OBJECT (self, "recording into %s", self->store_path);
 
   return TRUE;
+
+failed:
+  gst_memmap_cache_entry_unlock_writer (self->entry);
+  return FALSE;
 }
 
 /* At the caps: identify the stream, open its entry, map what is cached and
@@ -1078,7 +1121,8 @@ open_cache (GstMemmapCache * self)
     } else {
       /* no store to record into (a full disk, say): the one warning, but
        * what is cached is intact and still served */
-      warn_once (self, error, self->store_path ? self->store_path : path);
+      warn_once (self, error, self->store_path ? self->store_path : path,
+          TRUE);
       g_clear_pointer (&self->store_path, g_free);
     }
   }

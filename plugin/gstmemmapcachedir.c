@@ -532,12 +532,26 @@ gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry)
 }
 
 /**
+ * gst_memmap_cache_entry_get_usage:
+ * @entry: an entry
+ *
+ * Returns: the bytes on disk of the entry's files (allocated blocks, as
+ *   gst_memmap_cache_dir_enforce_budget() counts them)
+ */
+guint64
+gst_memmap_cache_entry_get_usage (GstMemmapCacheEntry * entry)
+{
+  return dir_bytes (entry->fd);
+}
+
+/**
  * gst_memmap_cache_entry_lock_writer:
  * @entry: an entry
  * @error: return location for a #GError; %G_FILE_ERROR_AGAIN when another
  *   process records this stream
  *
- * Makes the caller the one recorder of the stream, until the entry closes.
+ * Makes the caller the one recorder of the stream, until the entry closes
+ * or gst_memmap_cache_entry_unlock_writer().
  *
  * Returns: %TRUE when the caller may add stores to the entry
  */
@@ -570,6 +584,21 @@ gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
   }
   entry->write_lock_fd = fd;
   return TRUE;
+}
+
+/**
+ * gst_memmap_cache_entry_unlock_writer:
+ * @entry: an entry
+ *
+ * Gives up the writer lock, if the caller holds it: another pipeline or
+ * process may record the stream from now on.
+ */
+void
+gst_memmap_cache_entry_unlock_writer (GstMemmapCacheEntry * entry)
+{
+  if (entry->write_lock_fd >= 0)
+    GST_DEBUG ("%s: writer lock released", entry->path);
+  close_fd (&entry->write_lock_fd);
 }
 
 static gboolean

@@ -58,8 +58,14 @@ G_GNUC_INTERNAL
 const gchar *gst_memmap_cache_entry_get_hash (GstMemmapCacheEntry * entry);
 
 G_GNUC_INTERNAL
+guint64 gst_memmap_cache_entry_get_usage (GstMemmapCacheEntry * entry);
+
+G_GNUC_INTERNAL
 gboolean gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
     GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_cache_entry_unlock_writer (GstMemmapCacheEntry * entry);
 
 G_GNUC_INTERNAL
 gchar **gst_memmap_cache_entry_list_stores (GstMemmapCacheEntry * entry);

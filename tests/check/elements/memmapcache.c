@@ -56,6 +56,7 @@ typedef struct
 } Frame;
 
 static guint64 assert_stores_valid (const gchar * cache_dir);
+static gchar *only_entry (const gchar * cache_dir);
 
 static void
 frame_free (Frame * f)
@@ -1421,6 +1422,130 @@ GST_START_TEST (test_eviction_two_pipelines)
 
 GST_END_TEST;
 
+/* The entry of @cache_dir that is neither @a nor @b (either may be NULL). */
+static gchar *
+other_entry (const gchar * cache_dir, const gchar * a, const gchar * b)
+{
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+  const gchar *name;
+  gchar *entry = NULL;
+
+  fail_unless (dir != NULL);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    gchar *path = g_build_filename (cache_dir, name, NULL);
+
+    if (g_strcmp0 (path, a) == 0 || g_strcmp0 (path, b) == 0) {
+      g_free (path);
+      continue;
+    }
+    fail_unless (entry == NULL, "more than one other entry");
+    entry = path;
+  }
+  g_dir_close (dir);
+  fail_unless (entry != NULL);
+  return entry;
+}
+
+/* A pipeline closing its stream over max-size evicts the others, least
+ * recently used first, never the stream it just closed (its last chunk
+ * reserved whole counts on disk): d (idle, the oldest) goes, a is in use
+ * and stays, and so does c, just recorded, although the directory is
+ * still over c's max-size. A run that reads c whole, alone over its
+ * smaller max-size, keeps it too. */
+GST_START_TEST (test_close_keeps_own_stream)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *a = copy_clip ("a.mp4"), *c = copy_clip ("c.mp4");
+  gchar *d = copy_clip ("d.mp4");
+  /* c's budget: room for d and all of c, not for a and c together (a clip
+   * is ~10.7 MB decoded) */
+  guint64 max_size = 20 << 20;
+  gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
+  gchar *entry_a, *entry_c, *entry_d;
+  Run *run, *run_a;
+
+  /* d: part of a clip, idle from then on */
+  run = run_new (d, cache_dir, "max-size=3145728");
+  run_play (run);
+  fail_unless (stat_u64 (run, "frames-recorded") > 0);
+  run_free (run);
+  entry_d = only_entry (cache_dir);
+
+  /* c recorded whole; the pipeline stays in PLAYING, c open */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  entry_c = other_entry (cache_dir, entry_d, NULL);
+
+  /* a recorded whole under a larger budget, and in use */
+  run_a = run_new (a, cache_dir, "max-size=67108864");
+  run_play (run_a);
+  assert_frames (run_a, 0, N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run_a, "frames-recorded"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run_a, "evictions"), 0);
+  entry_a = other_entry (cache_dir, entry_d, entry_c);
+  GST_INFO ("d %" G_GUINT64_FORMAT ", c %" G_GUINT64_FORMAT ", a %"
+      G_GUINT64_FORMAT " bytes on disk", disk_usage (entry_d),
+      disk_usage (entry_c), disk_usage (entry_a));
+  fail_unless (disk_usage (entry_c) + disk_usage (entry_a) > max_size);
+
+  /* c closes over max-size: d goes, a is busy, c stays */
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_if (g_file_test (entry_d, G_FILE_TEST_EXISTS), "d was not evicted");
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR),
+      "c was evicted by its own close");
+  fail_unless (g_file_test (entry_a, G_FILE_TEST_IS_DIR));
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 1);
+  fail_unless (stat_u64 (run, "bytes-on-disk") > max_size);
+  run_free (run);
+  run_free (run_a);
+  assert_stores_valid (cache_dir);
+
+  /* c whole from the cache; closing, it evicts a (idle now), not c */
+  run = run_new (c, cache_dir, props);
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 1);
+  fail_if (g_file_test (entry_a, G_FILE_TEST_EXISTS), "a was not evicted");
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR));
+  run_free (run);
+
+  /* c read under a max-size it alone is over: still kept */
+  run = run_new (c, cache_dir, "max-size=4194304");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  run_free (run);
+  fail_unless (g_file_test (entry_c, G_FILE_TEST_IS_DIR),
+      "c was evicted by its own close");
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), N_FRAMES);
+
+  g_free (entry_a);
+  g_free (entry_c);
+  g_free (entry_d);
+  g_free (props);
+  g_free (a);
+  g_free (c);
+  g_free (d);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* failures                                                                 */
 
@@ -1832,6 +1957,19 @@ assert_next_run (const gchar * cache_dir, const gchar * props,
   run_free (run);
 }
 
+/* A child's one warning is the one for a store that could not be created:
+ * what is cached is still served, so it says that only recording stops,
+ * not that the cache is not used at all. */
+static void
+assert_warned_not_recording (const gchar * out)
+{
+  fail_unless (strstr (out, "No space left for the frame cache") != NULL,
+      "%s", out);
+  fail_unless (strstr (out, "going on without recording: what is cached is "
+          "served, the rest decoded") != NULL, "%s", out);
+  fail_if (strstr (out, "playing without it") != NULL, "%s", out);
+}
+
 /* The disk fills up mid-stream (a file size limit: fallocate fails with
  * EFBIG, as it would with ENOSPC): one warning, every frame still right.
  * What was recorded before is intact and served by the next runs, under
@@ -1873,6 +2011,7 @@ GST_START_TEST (test_disk_full)
   print_child ("disk full mid-stream, a run that cannot record", out);
   assert_child_served (out, committed + again);
   fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  assert_warned_not_recording (out);
   fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
   fail_unless_equals_uint64 (assert_stores_valid (cache_dir),
       committed + again);
@@ -1891,6 +2030,7 @@ GST_START_TEST (test_disk_full)
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
       N_FRAMES);
   fail_unless (strstr (out, expect) != NULL, "%s", out);
+  assert_warned_not_recording (out);
   fail_unless_equals_uint64 (assert_stores_valid (cache_dir), 0);
   assert_next_run (cache_dir, "", 0);
   g_free (expect);
@@ -2109,9 +2249,10 @@ typedef struct
   gint out_fd;
 } Peer;
 
+/* With @child_setup run in the child before it starts. */
 static void
-peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
-    const gchar * props, guint barrier)
+peer_start_full (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier, GSpawnChildSetupFunc child_setup)
 {
   gchar *self = g_file_read_link ("/proc/self/exe", NULL);
   gchar *argv[] = { self, NULL };
@@ -2121,11 +2262,19 @@ peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
 
   envp = g_environ_setenv (envp, CHILD_BARRIER_ENV, at, TRUE);
   fail_unless (g_spawn_async_with_pipes (NULL, argv, envp,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &peer->pid, &peer->in_fd,
+          G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL, &peer->pid,
+          &peer->in_fd,
           &peer->out_fd, NULL, &error), "%s", error ? error->message : "");
   g_strfreev (envp);
   g_free (at);
   g_free (self);
+}
+
+static void
+peer_start (Peer * peer, const gchar * file, const gchar * cache_dir,
+    const gchar * props, guint barrier)
+{
+  peer_start_full (peer, file, cache_dir, props, barrier, NULL);
 }
 
 static void
@@ -2248,8 +2397,8 @@ GST_START_TEST (test_eviction_two_processes)
   assert_stores_valid (cache_dir);
   disk_max = MAX (disk_max, disk_usage (cache_dir));
 
-  /* (closing, the pipelines gave back what they had reserved beyond
-   * max-size: evicting what nobody used, maybe b itself) */
+  /* (closing over max-size, each pipeline evicted what nobody used, maybe
+   * the other's stream, never its own) */
 
   /* b recorded alone, until max-size; then the other process reads it
    * from the cache and stops at frame 8 of it; d wants room: b, the only
@@ -2322,6 +2471,53 @@ GST_START_TEST (test_eviction_two_processes)
 
 GST_END_TEST;
 
+/* A pipeline that could not create its store (another process, under a
+ * file size limit: the first 64 MiB chunk cannot be reserved) goes on
+ * playing the stream, but gives the writer lock back at once: a pipeline
+ * here records the stream meanwhile, whole, and the next run is served
+ * from the cache. */
+GST_START_TEST (test_failed_recording_unlocks)
+{
+  gchar *cache_dir = tmp_path ("cache");
+  gchar *out;
+  Peer pa;
+  Run *run;
+
+  peer_start_full (&pa, clip, cache_dir, "", N_FRAMES / 2, limit_file_size);
+  peer_wait_barrier (&pa);
+
+  run = run_new (clip, cache_dir, "max-size=16777216");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+  fail_unless_equals_uint64 (assert_stores_valid (cache_dir), N_FRAMES);
+
+  out = peer_finish (&pa);
+  print_child ("store not created, the other process recording", out);
+  fail_unless_equals_uint64 (child_figure (out, "frames"), N_FRAMES);
+  fail_unless (g_str_has_prefix (strstr (out, "\nsums "), "\nsums OK\n"),
+      "%s", out);
+  fail_unless_equals_uint64 (child_figure (out, "warnings"), 1);
+  fail_unless_equals_uint64 (child_figure (out, "recorded"), 0);
+  assert_warned_not_recording (out);
+  g_free (out);
+
+  run = run_new (clip, cache_dir, "max-size=16777216");
+  run_play (run);
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
+      run->decoded->len);
+  run_free (run);
+
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_suite (void)
 {
@@ -2345,6 +2541,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_zero_copy_producer);
   tcase_add_test (tc, test_same_stream_twice_at_once);
   tcase_add_test (tc, test_eviction_two_pipelines);
+  tcase_add_test (tc, test_close_keeps_own_stream);
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
   tcase_add_test (tc, test_symlinks_not_followed);
@@ -2352,6 +2549,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_read_only_and_tiny_file_systems);
   tcase_add_test (tc, test_kill9_mid_recording);
   tcase_add_test (tc, test_eviction_two_processes);
+  tcase_add_test (tc, test_failed_recording_unlocks);
 
   return s;
 }
