@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../memmap-test-util.h"
+
 #define CHILD_ENV "MEMMAPCACHE_TEST_CHILD"
 /* in the child: print "frame N" at every frame and take this many µs */
 #define CHILD_PACE_ENV "MEMMAPCACHE_TEST_CHILD_PACE"
@@ -42,7 +44,6 @@
 /* The shortest cached run that memmapcache serves (docs/elements.md). */
 #define MIN_SERVE_RUN 16
 
-static gchar *tmpdir;
 static gchar *clip_dir;
 static gchar *clip;
 static GPtrArray *reference;    /* Frame: the decoder's own output */
@@ -63,32 +64,6 @@ frame_free (Frame * f)
 {
   g_free (f->sum);
   g_free (f);
-}
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir == NULL) {
-    g_unlink (path);
-    return;
-  }
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    gchar *child = g_build_filename (path, name, NULL);
-
-    remove_tree (child);
-    g_free (child);
-  }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
-static gchar *
-tmp_path (const gchar * name)
-{
-  return g_build_filename (tmpdir, name, NULL);
 }
 
 /* SHA-1 of the visible bytes of every plane. */
@@ -546,8 +521,7 @@ make_reference (void)
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("memmapcache-XXXXXX", NULL);
-  fail_unless (tmpdir != NULL);
+  memmap_test_make_tmpdir ("memmapcache");
   if (reference == NULL)
     make_reference ();
 }
@@ -555,14 +529,13 @@ setup (void)
 static void
 teardown (void)
 {
-  remove_tree (tmpdir);
-  g_clear_pointer (&tmpdir, g_free);
+  memmap_test_remove_tmpdir ();
 }
 
 static gchar *
 copy_clip (const gchar * name)
 {
-  gchar *path = tmp_path (name), *data;
+  gchar *path = test_path (name), *data;
   gsize len;
 
   fail_unless (g_file_get_contents (clip, &data, &len, NULL));
@@ -576,7 +549,7 @@ copy_clip (const gchar * name)
 
 GST_START_TEST (test_first_and_cached_pass)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   Run *run;
 
   /* first pass: recorded, unchanged, memmap memory downstream */
@@ -622,7 +595,7 @@ GST_END_TEST;
  * window of its own, mapped long after the store was opened. */
 GST_START_TEST (test_small_windows)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GstMemmapEngine *engine = gst_memmap_engine_new ();
   GstContext *context;
   guint pass;
@@ -651,7 +624,7 @@ GST_END_TEST;
  * cache up to 1.2 s, upstream from there to 2 s, the cache again after. */
 GST_START_TEST (test_seek_into_cache_and_past_it)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GstClockTime t1 = 1200 * GST_MSECOND, t2 = 2 * GST_SECOND;
   guint i1 = frame_index (t1), i2 = frame_index (t2), i05;
   Run *run;
@@ -714,7 +687,7 @@ GST_END_TEST;
  * last seek every frame is right, once and in order. */
 GST_START_TEST (test_seek_storm)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GRand *rand = g_rand_new_with_seed (7);
   guint i, n = g_getenv ("MEMMAP_UNDER_VALGRIND") ? 10 : 60;
   GstClockTime target;
@@ -782,7 +755,7 @@ videotestsrc_reference (void)
 
 GST_START_TEST (test_videotestsrc_seeks)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *desc = g_strdup_printf ("videotestsrc pattern=ball ! video/x-raw,"
       "format=I420,width=160,height=120,framerate=30/1 ! identity name=dec ! "
       "memmapcache name=cache key=vts cache-dir=\"%s\" ! fakesink name=sink "
@@ -855,7 +828,7 @@ note_upstream_eos (GstPad * pad, GstPadProbeInfo * info, gint * seen)
  * next run plays all of it. */
 GST_START_TEST (test_downstream_ends_early)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! "
       "h264parse ! avdec_h264 name=dec ! memmapcache name=cache "
       "cache-dir=\"%s\" ! identity eos-after=10 ! fakesink name=sink "
@@ -892,7 +865,7 @@ GST_END_TEST;
  * frame in the middle of a group of pictures, past the cache. */
 GST_START_TEST (test_seek_accurate_mid_gop)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GstClockTime target = 1700 * GST_MSECOND + 5 * GST_MSECOND;
   guint i;
   Run *run;
@@ -930,7 +903,7 @@ GST_END_TEST;
  * segment, with the seqnum of that seek (run_wait_eos() waits for it). */
 GST_START_TEST (test_forwarded_seek_reaches_cache)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GstClockTime t1 = GST_SECOND, t2 = 2 * GST_SECOND;
   guint i1 = frame_index (t1), i2 = frame_index (t2);
   Run *run;
@@ -960,7 +933,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_uridecodebin)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *uri = gst_filename_to_uri (clip, NULL);
   gchar *desc = g_strdup_printf ("uridecodebin uri=\"%s\" ! "
       "memmapcache name=cache cache-dir=\"%s\" ! fakesink name=sink "
@@ -1001,7 +974,7 @@ GST_END_TEST;
  * but goes through it unchanged, frames right and in reverse order. */
 GST_START_TEST (test_reverse_playback)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   guint i;
   Run *run;
 
@@ -1041,7 +1014,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_changed_input_invalidates)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *file = copy_clip ("input.mp4");
   struct timespec times[2] = { {0, UTIME_OMIT}, {0, 0} };
   struct stat st;
@@ -1105,7 +1078,7 @@ drop_allocation_query (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 
 GST_START_TEST (test_copy_path)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GstElement *dec;
   GstPad *pad;
   Run *run;
@@ -1133,7 +1106,7 @@ GST_END_TEST;
  * the stream. */
 GST_START_TEST (test_zero_copy_producer)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *desc = g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
       "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
       "memmapcache name=cache key=vts cache-dir=\"%s\" ! fakesink "
@@ -1304,7 +1277,7 @@ assert_stores_valid (const gchar * cache_dir)
  * opened the stream, and passes the rest through uncached. */
 GST_START_TEST (test_same_stream_twice_at_once)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   Player pa;
   Run *run;
 
@@ -1347,10 +1320,11 @@ GST_END_TEST;
 
 GST_START_TEST (test_eviction_two_pipelines)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
   gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
-  /* 320x240 I420 is 29 slots a MiB; a whole clip about 3 MiB */
+  /* 320x240 I420 takes slots of 118,784 bytes (about 8.8 a MiB): a whole
+   * clip of 90 frames is about 10.7 MB */
   guint64 max_size = 5 << 20;
   gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
   Player pa, pb;
@@ -1454,7 +1428,7 @@ other_entry (const gchar * cache_dir, const gchar * a, const gchar * b)
  * smaller max-size, keeps it too. */
 GST_START_TEST (test_close_keeps_own_stream)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *a = copy_clip ("a.mp4"), *c = copy_clip ("c.mp4");
   gchar *d = copy_clip ("d.mp4");
   /* c's budget: room for d and all of c, not for a and c together (a clip
@@ -1551,7 +1525,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_unusable_cache_dir)
 {
-  gchar *file = tmp_path ("not-a-dir");
+  gchar *file = test_path ("not-a-dir");
   gchar *cache_dir = g_build_filename (file, "cache", NULL);
   Run *run;
 
@@ -1593,9 +1567,9 @@ only_entry (const gchar * cache_dir)
  * a link is ignored. */
 GST_START_TEST (test_symlinks_not_followed)
 {
-  gchar *cache_dir = tmp_path ("cache");
-  gchar *target = tmp_path ("elsewhere");
-  gchar *victim = tmp_path ("victim");
+  gchar *cache_dir = test_path ("cache");
+  gchar *target = test_path ("elsewhere");
+  gchar *victim = test_path ("victim");
   gchar *entry, *real, *link, *contents;
   Run *run;
 
@@ -1647,7 +1621,7 @@ GST_END_TEST;
  * run records afresh. */
 GST_START_TEST (test_corrupt_store)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   GDir *dir;
   const gchar *name;
   gchar *store = NULL;
@@ -1976,7 +1950,7 @@ assert_warned_not_recording (const gchar * out)
  * the limit still and without it. */
 GST_START_TEST (test_disk_full)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *out, *expect;
   guint64 committed, again;
 
@@ -2024,7 +1998,7 @@ GST_START_TEST (test_disk_full)
       "runs\n", committed, again);
 
   /* full from the start: the first chunk cannot be reserved */
-  remove_tree (cache_dir);
+  memmap_test_remove_tree (cache_dir);
   out = spawn_child (cache_dir, "", limit_file_size);
   print_child ("disk full from the start", out);
   expect = g_strdup_printf ("frames %d\nwarnings 1\nsums OK\nrecorded 0\n",
@@ -2046,7 +2020,7 @@ GST_END_TEST;
  * warning each, every frame right. */
 GST_START_TEST (test_read_only_and_tiny_file_systems)
 {
-  gchar *cache_dir = tmp_path ("mnt");
+  gchar *cache_dir = test_path ("mnt");
   gchar *out, *expect;
   const gchar *after;
   guint64 committed, again;
@@ -2171,7 +2145,7 @@ GST_START_TEST (test_kill9_mid_recording)
 
   for (t = 0; t < trials; t++) {
     gchar *name = g_strdup_printf ("cache-%u", t);
-    gchar *cache_dir = tmp_path (name);
+    gchar *cache_dir = test_path (name);
     guint at = g_rand_int_range (rand, 1, N_FRAMES - 10);
     /* in the pause after frame @at, or in the work on the next one */
     guint delay = g_rand_int_range (rand, 0, 2 * pace);
@@ -2226,7 +2200,7 @@ GST_START_TEST (test_kill9_mid_recording)
         run->decoded->len);
     run_free (run);
 
-    remove_tree (cache_dir);
+    memmap_test_remove_tree (cache_dir);
     g_free (cache_dir);
     g_free (name);
   }
@@ -2333,7 +2307,7 @@ assert_peer_played (const gchar * out)
  * once; every frame of both processes bit-identical to the decoder's. */
 GST_START_TEST (test_eviction_two_processes)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
   gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
   gchar *e = copy_clip ("e.mp4");
@@ -2403,7 +2377,7 @@ GST_START_TEST (test_eviction_two_processes)
   /* b recorded alone, until max-size; then the other process reads it
    * from the cache and stops at frame 8 of it; d wants room: b, the only
    * stream, is not evicted */
-  remove_tree (cache_dir);
+  memmap_test_remove_tree (cache_dir);
   run = run_new (b, cache_dir, props);
   run_play (run);
   assert_frames (run, 0, N_FRAMES);
@@ -2478,7 +2452,7 @@ GST_END_TEST;
  * from the cache. */
 GST_START_TEST (test_failed_recording_unlocks)
 {
-  gchar *cache_dir = tmp_path ("cache");
+  gchar *cache_dir = test_path ("cache");
   gchar *out;
   Peer pa;
   Run *run;
@@ -2613,7 +2587,7 @@ out:
   if (reference)
     g_ptr_array_unref (reference);
   if (clip_dir)
-    remove_tree (clip_dir);
+    memmap_test_remove_tree (clip_dir);
   g_free (clip);
   g_free (clip_dir);
   return ret;
