@@ -702,16 +702,18 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
 
 /* The heart of the engine: looks the window up, maps it on a miss.
  *
- * @fd: -1, or a file descriptor already open on @path (read-write) whose
- * ownership passes to the engine (create_file).
+ * @fd: -1, or a file descriptor already open on @path (read-write when
+ * @flags has WRITE). @fd_owned: its ownership passes to the engine
+ * (create_file); else it is borrowed and a new mapping gets a duplicate of
+ * it, so that a hit costs no dup().
  */
 static GstMemmapMapping *
 engine_acquire (GstMemmapEngine * self, const gchar * path,
-    const MapRequest * req, GstMemmapMapFlags flags, gint fd, GError ** error)
+    const MapRequest * req, GstMemmapMapFlags flags, gint fd,
+    gboolean fd_owned, GError ** error)
 {
   KeyKind kind = flags_to_kind (flags);
   gboolean writable = (flags & GST_MEMMAP_MAP_WRITE) != 0;
-  gboolean fd_given = fd >= 0;
   gboolean counted = FALSE;
   guint attempt;
 
@@ -765,7 +767,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
       g_mutex_unlock (&self->lock);
       GST_LOG_OBJECT (self, "hit %s [%" G_GUINT64_FORMAT ", +%"
           G_GSIZE_FORMAT ")", path, m->offset, m->size);
-      if (fd >= 0)
+      if (fd >= 0 && fd_owned)
         close (fd);
       return m;
     }
@@ -798,9 +800,16 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
     m->writable = writable;
     m->link.data = m;
 
-    if (fd >= 0) {
+    if (fd >= 0 && fd_owned) {
       m->fd = fd;
       fd = -1;
+    } else if (fd >= 0) {
+      m->fd = dup_retry (self, fd, path);
+      if (m->fd < 0) {
+        set_errno_error (error, errno, "duplicate the descriptor of", path,
+            "");
+        goto fail_reserved;
+      }
     } else {
       m->fd = open_retry (self, path, (writable ? O_RDWR : O_RDONLY) |
           O_CLOEXEC, 0);
@@ -834,7 +843,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
       self->pending--;
       g_mutex_unlock (&self->lock);
       /* a descriptor of the caller's names the same file on the next try */
-      if (fd_given) {
+      if (fd_owned) {
         fd = m->fd;
         m->fd = -1;
       }
@@ -896,7 +905,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
       "File '%s' kept changing while it was being mapped", path);
 
 fail_fd:
-  if (fd >= 0)
+  if (fd >= 0 && fd_owned)
     close (fd);
   return NULL;
 }
@@ -1201,7 +1210,7 @@ gst_memmap_engine_map_file (GstMemmapEngine * engine, const gchar * path,
 
   MapRequest req = { TRUE, 0, 0, 0, 0 };
 
-  return engine_acquire (engine, path, &req, flags, -1, error);
+  return engine_acquire (engine, path, &req, flags, -1, FALSE, error);
 }
 
 /**
@@ -1243,7 +1252,7 @@ gst_memmap_engine_map_range (GstMemmapEngine * engine, const gchar * path,
 
   MapRequest req = { FALSE, offset, size, 0, 0 };
 
-  return engine_acquire (engine, path, &req, flags, -1, error);
+  return engine_acquire (engine, path, &req, flags, -1, FALSE, error);
 }
 
 GstMemmapMapping *
@@ -1252,20 +1261,14 @@ gst_memmap_engine_map_window_fd (GstMemmapEngine * engine, gint fd,
     guint64 offset, guint64 size, GstMemmapMapFlags flags, GError ** error)
 {
   MapRequest req = { FALSE, offset, size, window_offset, window_size };
-  gint own_fd;
 
   g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
   g_return_val_if_fail (fd >= 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* a duplicate shares the open file, and with it the kernel's readahead
-   * state: see gstmemmapprivate.h */
-  own_fd = dup_retry (engine, fd, path);
-  if (own_fd < 0) {
-    set_errno_error (error, errno, "duplicate the descriptor of", path, "");
-    return NULL;
-  }
-  return engine_acquire (engine, path, &req, flags, own_fd, error);
+  /* borrowed: a new mapping gets a duplicate, which shares the open file
+   * and with it the kernel's readahead state (see gstmemmapprivate.h) */
+  return engine_acquire (engine, path, &req, flags, fd, FALSE, error);
 }
 
 static gboolean
@@ -1451,7 +1454,7 @@ gst_memmap_engine_create_file (GstMemmapEngine * engine, const gchar * path,
   GST_INFO_OBJECT (engine, "%s %s with %" G_GUINT64_FORMAT " bytes reserved",
       created ? "created" : "truncated and reserved", path, size);
 
-  m = engine_acquire (engine, path, &whole, GST_MEMMAP_MAP_WRITE, fd,
+  m = engine_acquire (engine, path, &whole, GST_MEMMAP_MAP_WRITE, fd, TRUE,
       error);
   if (m == NULL && created)
     unlink (path);

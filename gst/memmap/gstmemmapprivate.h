@@ -21,8 +21,8 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_engine_reserve_fd (GstMemmapEngine * engine, gint fd,
     const gchar * path, guint64 size, GError ** error);
 
-/* gst_memmap_engine_map_range() through a duplicate of @fd, which the
- * mapping keeps, from the caller's window [@window_offset, + @window_size)
+/* gst_memmap_engine_map_range() through @fd (it stays the caller's; a new
+ * mapping keeps a duplicate of it), from the caller's window [@window_offset, + @window_size)
  * (page-aligned; clipped to the file) instead of the engine's standard one,
  * as long as it holds the range and fits the budget.
  *

@@ -769,9 +769,9 @@ too_short:
  * GST_MEMMAP_STORE_MIN_WINDOW_SLOTS; the first window also holds what
  * comes before (header, a ring's index). A slot never straddles two
  * windows, and a window holds the same number of frames whatever their
- * size. A
- * small budget keeps the engine's standard windows: the maps and the
- * buffers downstream hold several windows at a time, and they must fit. */
+ * size. A small budget keeps the engine's standard windows: the maps and
+ * the buffers downstream hold several windows at a time, and they must
+ * fit. */
 static void
 maps_set_windows (GstMemmapStoreMaps * maps, const GstMemmapStoreGeometry * geo)
 {

@@ -456,6 +456,16 @@ assert_frames (Run * run, guint from, guint n)
   assert_frames_clipped (run, from, n, 0);
 }
 
+/* @run played the whole clip, every frame served from the cache, without a
+ * warning */
+static void
+assert_served_whole (Run * run)
+{
+  assert_frames (run, 0, N_FRAMES);
+  fail_unless (run->warnings == 0, "%s", run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+}
+
 /* The index of the reference frame that holds stream time @t. */
 static guint
 frame_index (GstClockTime t)
@@ -1482,9 +1492,7 @@ GST_START_TEST (test_close_keeps_own_stream)
   /* c whole from the cache; closing, it evicts a (idle now), not c */
   run = run_new (c, cache_dir, props);
   run_play (run);
-  assert_frames (run, 0, N_FRAMES);
-  fail_unless (run->warnings == 0, "%s", run->warning);
-  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  assert_served_whole (run);
   fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
       run->decoded->len);
   fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
@@ -1497,9 +1505,7 @@ GST_START_TEST (test_close_keeps_own_stream)
   /* c read under a max-size it alone is over: still kept */
   run = run_new (c, cache_dir, "max-size=4194304");
   run_play (run);
-  assert_frames (run, 0, N_FRAMES);
-  fail_unless (run->warnings == 0, "%s", run->warning);
-  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  assert_served_whole (run);
   fail_unless (gst_element_set_state (run->pipeline, GST_STATE_READY) ==
       GST_STATE_CHANGE_SUCCESS);
   fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
@@ -2480,9 +2486,7 @@ GST_START_TEST (test_failed_recording_unlocks)
 
   run = run_new (clip, cache_dir, "max-size=16777216");
   run_play (run);
-  assert_frames (run, 0, N_FRAMES);
-  fail_unless (run->warnings == 0, "%s", run->warning);
-  fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), N_FRAMES);
+  assert_served_whole (run);
   fail_unless (run->decoded->len <= HANDFUL, "decoded %u frames",
       run->decoded->len);
   run_free (run);
