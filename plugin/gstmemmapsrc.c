@@ -1382,6 +1382,14 @@ post_read_error (GstMemmapSrc * self, guint64 frame, const GError * error)
         ("The frame store \"%s\" is corrupt.", self->cur.location),
         ("%s: %s", self->cur.location, error->message));
   else if (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_TRUNCATED) &&
+      gst_memmap_store_reader_is_damaged (self->reader))
+    /* its writer found it cut short and marked it */
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("The frame store \"%s\" was truncated by another program while it "
+            "was being written.", self->cur.location),
+        ("%s: %s", self->cur.location, error->message));
+  else if (g_error_matches (error, GST_MEMMAP_ERROR,
           GST_MEMMAP_ERROR_TRUNCATED))
     /* frames already downstream may have read zeros where the lost pages
      * were: say so, and stop */
@@ -1573,6 +1581,8 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
     if (gst_memmap_store_reader_get_generation (self->reader) !=
         self->generation)
       goto reused;
+    if (gst_memmap_store_reader_is_damaged (self->reader))
+      goto truncated;
 
     n = self->next_frame;
     if (forward) {
@@ -1582,9 +1592,18 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
       if (n >= committed) {
         if (self->cur.follow &&
             gst_memmap_store_session_writer_alive (self->session)) {
-          if (gst_memmap_store_session_wait (self->session, committed,
-                  FOLLOW_WAIT_US) == GST_MEMMAP_STORE_WAIT_INTERRUPTED)
-            return GST_FLOW_FLUSHING;
+          switch (gst_memmap_store_session_wait (self->session, committed,
+                  FOLLOW_WAIT_US)) {
+            case GST_MEMMAP_STORE_WAIT_INTERRUPTED:
+              return GST_FLOW_FLUSHING;
+            case GST_MEMMAP_STORE_WAIT_TIMEOUT:
+              /* nothing came: a file cut short wakes nobody */
+              if (!gst_memmap_store_reader_check (self->reader, NULL))
+                goto truncated;
+              break;
+            default:
+              break;
+          }
           continue;
         }
         /* closed (or its writer died): the last commits came before */
@@ -1676,6 +1695,11 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
   return GST_FLOW_OK;
 
 range_done:
+  /* a store cut short is not at its end */
+  if (gst_memmap_store_reader_get_mode (self->reader) ==
+      GST_MEMMAP_STORE_MODE_APPEND &&
+      !gst_memmap_store_reader_check (self->reader, NULL))
+    goto truncated;
   if (start_next_pass (self, &segment))
     return gst_memmap_src_create (bsrc, offset, size, buf);
   GST_DEBUG_OBJECT (self, "end of the range at frame %" G_GUINT64_FORMAT, n);
@@ -1686,7 +1710,25 @@ read_failed:
   g_clear_error (&error);
   return GST_FLOW_ERROR;
 
+truncated:
+  if (!gst_memmap_store_reader_check (self->reader, &error)) {
+    post_read_error (self, self->next_frame, error);
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+  GST_ELEMENT_ERROR (self, RESOURCE, READ,
+      ("The frame store \"%s\" was truncated by another program.",
+          self->cur.location), ("%s", self->cur.location));
+  return GST_FLOW_ERROR;
+
 reused:
+  /* a header cut off the file reads zeros, a generation of 0 among them:
+   * that is a truncation, not a new recording */
+  if (!gst_memmap_store_reader_check (self->reader, &error)) {
+    post_read_error (self, self->next_frame, error);
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
   GST_ELEMENT_ERROR (self, RESOURCE, READ,
       ("The frame store \"%s\" was overwritten by a new recording.",
           self->cur.location),
