@@ -1696,9 +1696,7 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
 
 range_done:
   /* a store cut short is not at its end */
-  if (gst_memmap_store_reader_get_mode (self->reader) ==
-      GST_MEMMAP_STORE_MODE_APPEND &&
-      !gst_memmap_store_reader_check (self->reader, NULL))
+  if (!gst_memmap_store_reader_check (self->reader, NULL))
     goto truncated;
   if (start_next_pass (self, &segment))
     return gst_memmap_src_create (bsrc, offset, size, buf);

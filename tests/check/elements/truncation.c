@@ -61,7 +61,17 @@ typedef struct
   guint64 sum;                  /* of every byte of every buffer */
   gboolean cut_in_probe;
   guint probed;
+  gboolean cut_later;           /* cut 50 ms after the CUT_AT-th buffer */
+  GThread *cutter;
 } Run;
+
+static gpointer
+cut_later (Run * run)
+{
+  g_usleep (50 * 1000);
+  truncate_elsewhere (run->path, run->cut_to);
+  return NULL;
+}
 
 /* fakesink's handoff: reads every byte (so every page of the store that a
  * buffer covers is touched by code that is not ours), and cuts the file
@@ -73,7 +83,9 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
   gsize i;
 
   /* cut before this buffer is read: it is read past the new end */
-  if (++run->frames == CUT_AT && run->path && !run->cut_in_probe)
+  if (++run->frames == CUT_AT && run->path && run->cut_later)
+    run->cutter = g_thread_new ("cut", (GThreadFunc) cut_later, run);
+  else if (run->frames == CUT_AT && run->path && !run->cut_in_probe)
     truncate_elsewhere (run->path, run->cut_to);
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
   for (i = 0; i < map.size; i++)
@@ -135,6 +147,9 @@ play (const gchar * desc, Run * run, GstMessageType type, guint * warnings)
   }
   fail_unless (msg != NULL, "%s: neither EOS nor an error in 60 s", desc);
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (run->cutter)
+    g_thread_join (run->cutter);
+  run->cutter = NULL;
   gst_object_unref (bus);
   gst_object_unref (pipeline);
   return found;
@@ -276,6 +291,200 @@ GST_START_TEST (test_cache_store_truncated_while_served)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* every length (issue 12, item 1)                                          */
+
+/* GRAY8 64x64 frames (a page each) in chunks of 4 slots, CUT_AT frames:
+ * append 2 chunks (11 pages), ring of 8 with 2 spare slots (12 pages) */
+#define SMALL_CAPS "video/x-raw,format=GRAY8,width=64,height=64,framerate=30/1"
+
+static GstMemmapStoreWriter *
+write_small_store (const gchar * path, GstMemmapStoreMode mode)
+{
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  GstVideoInfo info;
+  GstCaps *caps = gst_caps_from_string (SMALL_CAPS);
+  GstMemmapStoreWriter *w;
+  GError *err = NULL;
+  guint64 f, slot;
+
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  w = gst_memmap_store_writer_new_full (engine, path, caps, &info, mode,
+      mode == GST_MEMMAP_STORE_MODE_RING ? 8 : 0, 2, 4 * 4096,
+      GST_MEMMAP_STORE_WRITER_FLAG_NONE, &err);
+  fail_unless (w != NULL, "%s", err ? err->message : "?");
+  for (f = 0; f < CUT_AT; f++) {
+    GstMemory *mem;
+    GstMapInfo map;
+
+    fail_unless (gst_memmap_store_writer_acquire_slot (w, &slot, NULL));
+    mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, NULL);
+    fail_unless (mem && gst_memory_map (mem, &map, GST_MAP_WRITE));
+    memset (map.data, 0x40 + (gint) f, map.size);
+    gst_memory_unmap (mem, &map);
+    gst_memory_unref (mem);
+    fail_unless (gst_memmap_store_writer_commit (w, slot,
+            f * GST_SECOND / 30, GST_SECOND / 30, 0, NULL));
+  }
+  gst_caps_unref (caps);
+  return w;
+}
+
+/* The lengths a store of @size bytes is cut to: 0, 1, half a page and
+ * every page boundary below @size. */
+static GArray *
+cut_lengths (guint64 size)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 l;
+
+  for (l = 0; l < 3; l++) {
+    guint64 v = l == 0 ? 0 : l == 1 ? 1 : 2048;
+
+    g_array_append_val (a, v);
+  }
+  for (l = 4096; l < size; l += 4096)
+    g_array_append_val (a, l);
+  return a;
+}
+
+static void
+assert_truncated_not_reused (GstMessage * msg, GQuark domain, gint code,
+    const gchar * path, guint64 len)
+{
+  GError *err = NULL;
+  gchar *debug = NULL;
+
+  fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no error", len);
+  gst_message_parse_error (msg, &err, &debug);
+  fail_unless (strstr (err->message, "overwritten") == NULL,
+      "cut to %" G_GUINT64_FORMAT ": %s", len, err->message);
+  g_error_free (err);
+  g_free (debug);
+  assert_truncation_message (msg, domain, code, path);
+}
+
+/* memmapsrc on an append and a ring store, following the open store (the
+ * file is cut 50 ms after the last frame was read downstream, while it
+ * waits in gst_memmap_store_session_wait() on the header page: that was
+ * SIGBUS, exit 135) or reading a closed one (cut just before the last
+ * frame is read downstream), cut to every length. Each run must end in a
+ * RESOURCE READ error that says "truncated" (at 1 byte it said
+ * "overwritten by a new recording"), in this live process. */
+GST_START_TEST (test_src_cut_at_every_length)
+{
+  guint mode, follow, i, runs = 0;
+
+  for (mode = 0; mode < 2; mode++) {
+    for (follow = 0; follow < 2; follow++) {
+      gchar *path = test_path ("every.store");
+      gchar *desc = g_strdup_printf ("memmapsrc location=\"%s\" follow=%s ! "
+          "fakesink name=sink", path, follow ? "true" : "false");
+      GstMemmapStoreWriter *w;
+      GArray *lengths;
+      struct stat st;
+
+      w = write_small_store (path, mode ? GST_MEMMAP_STORE_MODE_RING :
+          GST_MEMMAP_STORE_MODE_APPEND);
+      fail_unless (stat (path, &st) == 0);
+      gst_memmap_store_writer_free (w);
+      lengths = cut_lengths (st.st_size);
+
+      for (i = 0; i < lengths->len; i++) {
+        guint64 len = g_array_index (lengths, guint64, i);
+        Run run = { path, len, 0, 0 };
+        GstMessage *msg;
+
+        run.cut_later = follow;
+        unlink (path);
+        w = write_small_store (path, mode ? GST_MEMMAP_STORE_MODE_RING :
+            GST_MEMMAP_STORE_MODE_APPEND);
+        /* following: the writer stays, the store open */
+        if (!follow)
+          fail_unless (gst_memmap_store_writer_close (w, NULL));
+        msg = play (desc, &run, GST_MESSAGE_ERROR, NULL);
+        assert_truncated_not_reused (msg, GST_RESOURCE_ERROR,
+            GST_RESOURCE_ERROR_READ, path, len);
+        gst_memmap_store_writer_free (w);
+        runs++;
+      }
+      GST_INFO ("%s, follow=%u: %u lengths up to %" G_GUINT64_FORMAT,
+          mode ? "ring" : "append", follow, lengths->len,
+          (guint64) st.st_size);
+      g_array_unref (lengths);
+      g_free (desc);
+      g_free (path);
+    }
+  }
+  g_print ("truncation under memmapsrc: %u runs (append and ring, follow "
+      "or not, 0, 1, 2048 bytes and every page boundary), every one a "
+      "truncation error, no signal\n", runs);
+}
+
+GST_END_TEST;
+
+/* memmapsink copying frames into its slots (identity drop-allocation=true:
+ * no slot pool upstream), the store cut to every length just before frame
+ * CUT_AT reaches it: RESOURCE WRITE "truncated", nothing committed after
+ * the cut, and the store never closed cleanly: damaged, or too short to be
+ * a store at all. Before the writer checked its file before reserving,
+ * a cut in the tail of a full chunk was grown back with zeros by the next
+ * chunk's reservation and the store closed "cleanly". */
+GST_START_TEST (test_sink_cut_at_every_length)
+{
+  gchar *path = test_path ("sink-every.store");
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  /* when the cut comes: the header and 1 chunk (an index page and 4
+   * slots, full); the next frame's slot is in a chunk still to reserve */
+  GArray *lengths = cut_lengths (4096 + 4096 + 4 * 4096);
+  gchar *desc;
+  guint i;
+
+  /* the fakesink that play() wants is a tee's */
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " SMALL_CAPS
+      " ! tee name=t ! queue ! identity name=cut drop-allocation=true ! "
+      "memmapsink location=\"%s\" chunk-size=16384 t. ! queue ! "
+      "fakesink name=sink", N_FRAMES, path);
+
+  for (i = 0; i < lengths->len; i++) {
+    guint64 len = g_array_index (lengths, guint64, i);
+    Run run = { path, len, 0, 0 };
+    GstMemmapStoreReader *r;
+    GstMessage *msg;
+    GError *err = NULL;
+
+    unlink (path);
+    msg = play (desc, &run, GST_MESSAGE_ERROR, NULL);
+    assert_truncated_not_reused (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_WRITE, path, len);
+
+    r = gst_memmap_store_reader_open (engine, path, &err);
+    if (r == NULL) {
+      fail_unless (g_error_matches (err, GST_MEMMAP_ERROR,
+              GST_MEMMAP_ERROR_TRUNCATED) || (len < 4096 &&
+              g_error_matches (err, GST_MEMMAP_ERROR,
+                  GST_MEMMAP_ERROR_CORRUPT)), "cut to %" G_GUINT64_FORMAT
+          ": %s", len, err->message);
+      g_clear_error (&err);
+    } else {
+      fail_unless (gst_memmap_store_reader_is_damaged (r),
+          "cut to %" G_GUINT64_FORMAT ": not marked damaged", len);
+      fail_unless (gst_memmap_store_reader_get_committed (r) < CUT_AT,
+          "cut to %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " committed",
+          len, gst_memmap_store_reader_get_committed (r));
+      gst_memmap_store_reader_free (r);
+    }
+  }
+  g_print ("truncation under memmapsink: %u lengths, every one a "
+      "truncation error and a damaged store\n", lengths->len);
+
+  g_array_unref (lengths);
+  g_free (desc);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 static Suite *
 truncation_suite (void)
 {
@@ -290,6 +499,8 @@ truncation_suite (void)
   tcase_add_test (tc, test_src_store_truncated_while_read);
   tcase_add_test (tc, test_sink_store_truncated_while_written);
   tcase_add_test (tc, test_cache_store_truncated_while_served);
+  tcase_add_test (tc, test_src_cut_at_every_length);
+  tcase_add_test (tc, test_sink_cut_at_every_length);
   return s;
 }
 
