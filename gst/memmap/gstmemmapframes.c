@@ -483,6 +483,18 @@ job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
       g_free (filename);
       return FALSE;
     }
+    /* a FIFO, a device or a socket: the decoder's open() of a FIFO blocks
+     * until a writer comes, which may be never */
+    if (!S_ISREG (st.st_mode)) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Could not open video '%s': it is not a regular file (%s)",
+          uri_or_path, S_ISFIFO (st.st_mode) ? "a FIFO" :
+          S_ISSOCK (st.st_mode) ? "a socket" : S_ISCHR (st.st_mode) ?
+          "a character device" : S_ISBLK (st.st_mode) ? "a block device" :
+          "a special file");
+      g_free (filename);
+      return FALSE;
+    }
     if (job->uri == NULL) {
       job->uri = gst_filename_to_uri (filename, error);
       if (job->uri == NULL) {

@@ -29,6 +29,8 @@ Example::
 """
 
 import ctypes
+import os
+import stat
 
 import numpy as np
 
@@ -123,15 +125,53 @@ def _plane_view(buffer, offset, stride, shape_entry, outer=()):
                       strides=strides)
 
 
+STATE_DAMAGED = 3
+
+
+def _open_regular(path, mode):
+    """The file at path as a file object, refusing anything but a regular
+    file before a FIFO's open() could block (O_NONBLOCK, then cleared)."""
+    flags = os.O_RDWR if '+' in mode else os.O_RDONLY
+    # a socket cannot even be opened: say what it is
+    if os.path.exists(path) and not os.path.isdir(path) and \
+            not os.path.isfile(path):
+        raise ValueError('%s: not a regular file' % path)
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError('%s: is a directory' % path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError('%s: not a regular file' % path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, 'r+b' if '+' in mode else 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Store:
-    """A frame store file, read with numpy alone (docs/store-format.md)."""
+    """A frame store file, read with numpy alone (docs/store-format.md).
+
+    Another program may truncate the file while it is mapped, and touching
+    a page past the new end raises SIGBUS, which ends a Python process.
+    committed(), entry() and frame() check the file's size (one fstat())
+    before they touch the pages they need and raise ValueError ('...was
+    truncated...') instead; arrays returned before the cut, and a cut
+    between the check and the access, are not covered (the C library's
+    fault guard is: read through GstMemmap for that)."""
 
     def __init__(self, path, mode='r'):
         self.path = path
-        self.mm = np.memmap(path, dtype=np.uint8, mode=mode)
+        self._file = _open_regular(path, mode)
+        self._need(4096)
+        self.mm = np.memmap(self._file, dtype=np.uint8, mode=mode)
         h = self.mm[:4096].view(HEADER)[0]
         if h['magic'] != b'GSTMMAP\x1a' or h['version_major'] != 1:
             raise ValueError('%s: not a version 1 frame store' % path)
+        if h['state'] == STATE_DAMAGED:
+            raise ValueError('%s: damaged: its writer found it truncated by '
+                             'another program while it wrote it' % path)
         self.h = h
         self.format = h['format'].split(b'\0')[0].decode()
         self.caps = h['caps'].split(b'\0')[0].decode()
@@ -164,8 +204,17 @@ class Store:
                 outer=((self.n_chunks, self.chunk_stride),
                        (self.spc, self.slot_stride))))
 
+    def _need(self, end):
+        """Raises ValueError if the file no longer holds bytes up to end."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size < end:
+            raise ValueError('%s: the file was truncated to %d bytes '
+                             '(bytes up to %d are needed)'
+                             % (self.path, size, end))
+
     def committed(self):
         """Frames ever committed (read before the entries it covers)."""
+        self._need(4096)
         return int(self.mm[256:264].view('<u8')[0])
 
     def first_frame(self):
@@ -173,10 +222,13 @@ class Store:
         return max(0, n - self.epc) if self.ring else 0
 
     def entry(self, i):
-        if self.ring:
-            e = self.index[0, i % self.epc]
-        else:
-            e = self.index[i // self.epc, i % self.epc]
+        chunk = 0 if self.ring else i // self.epc
+        self._need(self.data + chunk * self.chunk_stride +
+                   (i % self.epc + 1) * 64)
+        if int(self.mm[20:24].view('<u4')[0]) == STATE_DAMAGED:
+            raise ValueError('%s: damaged: its writer found it truncated by '
+                             'another program while it wrote it' % self.path)
+        e = self.index[chunk, i % self.epc]
         if e['frame_seq'] != i + 1:
             raise ValueError('%s: frame %d was overwritten or is corrupt'
                              % (self.path, i))
@@ -191,6 +243,7 @@ class Store:
     def frame(self, i):
         """The planes of frame i, as views of the file."""
         s = int(self.entry(i)['slot'])
+        self._need(self.slot_offset(s) + self.frame_size)
         return [plane[s // self.spc, s % self.spc] for plane in self.planes]
 
     def pts(self, i):
