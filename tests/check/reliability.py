@@ -355,6 +355,69 @@ def test_numpy_reader_cut():
             out.strip())
 
 
+# --- item 1: map_video_frames with its store cut under it ------------------
+
+FRAMES_CHILD = r'''
+import os, shutil, sys
+sys.path.insert(0, sys.argv[1])
+import gi
+gi.require_version('Gst', '1.0')
+gi.require_version('GstMemmap', '1.0')
+from gi.repository import GLib, Gst, GstMemmap
+import gstmemmap_numpy as gmn
+Gst.init(None)
+clip, cache = sys.argv[2], sys.argv[3]
+e = GstMemmap.Engine.get_default()
+runs = refused = 0
+lengths = None
+i = 0
+while lengths is None or i < len(lengths):
+    shutil.rmtree(cache, ignore_errors=True)
+    f = GstMemmap.map_video_frames_full(e, clip, 0, 0, 'GRAY8', cache)
+    assert f.is_zero_copy(), 'not served from the cache'
+    path = f.get_path(0)
+    if lengths is None:
+        # below the end of the last frame's bytes: every cut loses some
+        end = max(f.get_file_offset(k) + f.get_frame_size()
+                  for k in range(f.get_n_frames()))
+        lengths = [0, 1, 2048] + list(range(4096, end, 4096 * 7)) + \
+            [(end - 1) // 4096 * 4096]
+    f.check()
+    os.truncate(path, lengths[i])
+    total = sum(int(a.sum()) for k in range(f.get_n_frames())
+                for a in gmn.frame_planes(f, k))
+    try:
+        f.check()
+        raise SystemExit('cut to %d: check() passed' % lengths[i])
+    except GLib.Error as err:
+        assert 'truncated' in err.message, err.message
+        refused += 1
+    runs += 1
+    del f
+    i += 1
+print('%d lengths: %d refused by check(), every frame read (zeros past the '
+      'cut), no signal' % (runs, refused))
+'''
+
+
+def test_frames_cut():
+    before = len(failures)
+    clip = os.path.join(tmp, 'raw.mkv')
+    rc, out = launch('videotestsrc num-buffers=24 ! video/x-raw,format=I420,'
+                     'width=128,height=96,framerate=24/1 ! matroskamux ! '
+                     'filesink location=%s' % clip)
+    if not check(rc == 0, 'raw clip: %s %s' % (rc, out)):
+        return
+    rc, out = run([sys.executable, '-c', FRAMES_CHILD,
+                   os.path.join(SRC, 'gst', 'python'), clip,
+                   os.path.join(tmp, 'frames-cache')], timeout=240)
+    check(rc == 0, 'map_video_frames on a cut store: exit %s (%s)'
+          % (rc, out.strip()[-2000:]))
+    lines = [x for x in out.split('\n') if ' lengths: ' in x]
+    summary(before, 'map_video_frames, its store cut under it: ' +
+            (lines[-1] if lines else '?'))
+
+
 Gst.init(None)
 try:
     test_special_files()
@@ -362,6 +425,7 @@ try:
     test_appsrc_writer_cut()
     test_videotestsrc_cut_mid_run()
     test_numpy_reader_cut()
+    test_frames_cut()
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
