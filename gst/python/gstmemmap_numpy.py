@@ -33,6 +33,8 @@ import ctypes
 import numpy as np
 
 __all__ = ['HEADER', 'ENTRY', 'PLANES', 'Store', 'plane_shapes',
+           'FRAME_DISCONT', 'FRAME_INTERLACED', 'FRAME_TFF', 'FRAME_RFF',
+           'FRAME_ONEFIELD', 'FRAME_CORRUPTED', 'FRAME_GAP',
            'mapping_array', 'frame_bytes', 'frame_planes']
 
 # --- the store format (docs/store-format.md, "Reading a store with numpy") --
@@ -57,10 +59,37 @@ HEADER = np.dtype({
     'itemsize': 4096})
 
 ENTRY = np.dtype({
-    'names': ['frame_seq', 'slot', 'pts', 'duration', 'flags'],
-    'formats': ['<u8', '<u8', '<u8', '<u8', '<u4'],
-    'offsets': [0, 8, 16, 24, 32],
+    'names': ['frame_seq', 'slot', 'pts', 'duration', 'flags', 'checksum'],
+    'formats': ['<u8', '<u8', '<u8', '<u8', '<u4', '<u8'],
+    'offsets': [0, 8, 16, 24, 32, 40],
     'itemsize': 64})
+
+# index entry flags (format 1.1; 1.0 stores have DISCONT only)
+FRAME_DISCONT = 1 << 0
+FRAME_INTERLACED = 1 << 1
+FRAME_TFF = 1 << 2
+FRAME_RFF = 1 << 3
+FRAME_ONEFIELD = 1 << 4
+FRAME_CORRUPTED = 1 << 5
+FRAME_GAP = 1 << 6
+# header flags: bit 0, every entry's checksum is the XXH3-64 of its frame
+HEADER_CHECKSUMS = 1 << 0
+
+
+def _xxh3():
+    """XXH3_64bits of libxxhash (Debian's libxxhash0), or None."""
+    import ctypes.util
+    for name in (ctypes.util.find_library('xxhash'), 'libxxhash.so.0'):
+        if not name:
+            continue
+        try:
+            fn = ctypes.CDLL(name).XXH3_64bits
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_uint64
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        return fn
+    return None
 
 
 def _cdiv(a, b):
@@ -133,6 +162,8 @@ class Store:
         if h['magic'] != b'GSTMMAP\x1a' or h['version_major'] != 1:
             raise ValueError('%s: not a version 1 frame store' % path)
         self.h = h
+        # format 1.1: every entry holds its frame's XXH3-64
+        self.checksums = bool(int(h['flags']) & HEADER_CHECKSUMS)
         self.format = h['format'].split(b'\0')[0].decode()
         self.caps = h['caps'].split(b'\0')[0].decode()
         self.width, self.height = int(h['width']), int(h['height'])
@@ -152,8 +183,20 @@ class Store:
         self.index = np.ndarray((self.n_chunks, self.epc), dtype=ENTRY,
                                 buffer=self.mm, offset=self.data,
                                 strides=(self.chunk_stride, 64))
+        # the views cover the frames committed when the Store was made: the
+        # chunks that hold them, and in a store of one chunk the slots up to
+        # the last one used (a closed store gave the others' blocks back)
+        n = self.committed()
+        shown_chunks, shown_slots = self.n_chunks, self.spc
+        if not self.ring:
+            shown_chunks = max(1, min(self.n_chunks, _cdiv(n, self.epc)))
+        if shown_chunks == 1 and n > 0:
+            first = max(0, n - self.epc) if self.ring else 0
+            used = [int(self.entry(i)['slot']) for i in range(first, n)]
+            shown_slots = min(self.spc, max(used) + 1)
+        self.shown_chunks, self.shown_slots = shown_chunks, shown_slots
         # one array per plane, shape (chunk, slot in chunk, rows, columns
-        # [, channels]): views of every slot of the file
+        # [, channels]): views of the slots of the committed frames
         self.planes = []
         slots = self.data + int(h['index_block_size'])
         for p, shape in enumerate(plane_shapes(self.format, self.width,
@@ -161,8 +204,8 @@ class Store:
             self.planes.append(_plane_view(
                 self.mm, slots + int(h['plane_offset'][p]),
                 int(h['plane_stride'][p]), shape,
-                outer=((self.n_chunks, self.chunk_stride),
-                       (self.spc, self.slot_stride))))
+                outer=((shown_chunks, self.chunk_stride),
+                       (shown_slots, self.slot_stride))))
 
     def committed(self):
         """Frames ever committed (read before the entries it covers)."""
@@ -197,6 +240,29 @@ class Store:
         """Presentation timestamp of frame i in ns (None if unknown)."""
         v = int(self.entry(i)['pts'])
         return None if v == 0xffffffffffffffff else v
+
+    def flags(self, i):
+        """The index flags of frame i (FRAME_DISCONT, FRAME_INTERLACED,
+        FRAME_TFF, ...)."""
+        return int(self.entry(i)['flags'])
+
+    def frame_bytes(self, i):
+        """The frame_size bytes of frame i (1-D uint8 view)."""
+        off = self.slot_offset(int(self.entry(i)['slot']))
+        return self.mm[off:off + self.frame_size]
+
+    def verify(self, i):
+        """True if frame i's bytes match its checksum (a store written with
+        checksums; needs libxxhash). Raises ValueError if the store has no
+        checksums, RuntimeError if libxxhash cannot be loaded."""
+        if not self.checksums:
+            raise ValueError('%s: written without checksums' % self.path)
+        fn = _xxh3()
+        if fn is None:
+            raise RuntimeError('libxxhash (Debian: libxxhash0) not found')
+        want = int(self.entry(i)['checksum'])
+        data = self.frame_bytes(i)
+        return fn(data.ctypes.data, data.size) == want
 
 
 # --- GObject introspection objects ---------------------------------------
