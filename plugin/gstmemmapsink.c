@@ -300,8 +300,10 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
    * memmapcache, gst_memmap_store_reader_get_buffer()) then check every
    * frame they hand out and report a frame changed on disk as an error
    * instead of playing it, and `gst-memmap verify` finds any changed byte.
-   * It costs one read of every frame at commit and at read; see
-   * tests/bench/bench-sink.c for its share of a frame's cost.
+   * It costs one read of every frame at commit and at read: about 200 us
+   * per 1080p frame here, +70% when overwriting a store in place, about 3%
+   * of appending to a new file (tests/bench/bench-sink.c prints it), so it
+   * is off by default.
    *
    * Since: 0.3
    */
