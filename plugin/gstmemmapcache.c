@@ -1741,10 +1741,9 @@ record (GstMemmapCache * self, GstBuffer * buffer)
   else if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
     goto failed;
 
+  /* the frame's buffer flags (field flags among them), as memmapsink */
   if (!gst_memmap_slot_store_commit (self->store, mem, pts, duration,
-          GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) ?
-          GST_MEMMAP_STORE_FRAME_DISCONT : GST_MEMMAP_STORE_FRAME_NONE,
-          &error)) {
+          gst_memmap_store_frame_flags_from_buffer (buffer), &error)) {
     gst_memory_unref (mem);
     goto failed;
   }
