@@ -364,6 +364,82 @@ GST_START_TEST (test_closed_store_footprint)
 
 GST_END_TEST;
 
+/* issue 13: a memmapsrc that follows a store while memmapsink writes it
+ * keeps working across the close (which gives the empty slots' blocks
+ * back): it gets every frame, intact, and ends at EOS */
+GST_START_TEST (test_follower_across_close)
+{
+  gchar *store = test_path ("live.store");
+  GstElement *writer, *reader, *appsink;
+  GstBus *wbus;
+  GstMessage *msg;
+  GPtrArray *samples = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_sample_unref);
+  GstSample *sample;
+  struct stat st;
+  guint i, waited = 0;
+
+  writer = parse_pipeline ("videotestsrc num-buffers=40 is-live=true "
+      "pattern=ball ! video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=100/1 ! memmapsink location=%s", store);
+  gst_element_set_state (writer, GST_STATE_PLAYING);
+  /* the store exists from the first caps on */
+  while (stat (store, &st) != 0 && waited++ < 500)
+    g_usleep (10000);
+  fail_unless (waited < 500, "the writer made no store");
+
+  reader = parse_pipeline ("memmapsrc location=%s follow=true ! "
+      "appsink name=out sync=false", store);
+  appsink = gst_bin_get_by_name (GST_BIN (reader), "out");
+  gst_element_set_state (reader, GST_STATE_PLAYING);
+  while (TRUE) {
+    sample = NULL;
+    g_signal_emit_by_name (appsink, "pull-sample", &sample);
+    if (sample == NULL)
+      break;
+    g_ptr_array_add (samples, sample);
+  }
+
+  wbus = gst_element_get_bus (writer);
+  msg = gst_bus_timed_pop_filtered (wbus, 60 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (wbus);
+  gst_element_set_state (writer, GST_STATE_NULL);
+  gst_object_unref (writer);
+
+  /* the follower ended with the writer's close, with every frame */
+  fail_unless_equals_int (samples->len, 40);
+  for (i = 0; i < samples->len; i++) {
+    GstBuffer *buf = gst_sample_get_buffer (g_ptr_array_index (samples, i));
+    GstMapInfo map;
+    guint64 sum = 0;
+    gsize k;
+
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    /* every byte still readable after the close, and not zeroed: a ball
+     * frame is never all black */
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    for (k = 0; k < map.size; k++)
+      sum += map.data[k];
+    gst_buffer_unmap (buf, &map);
+    fail_unless (sum > 0, "frame %u reads as zeros", i);
+  }
+  g_ptr_array_unref (samples);
+  gst_element_set_state (reader, GST_STATE_NULL);
+  gst_object_unref (appsink);
+  gst_object_unref (reader);
+
+  fail_unless (stat (store, &st) == 0);
+  fail_unless ((guint64) st.st_blocks * 512 <= P + P + 40 * P + P,
+      "closed: %" G_GUINT64_FORMAT " bytes on disk",
+      (guint64) st.st_blocks * 512);
+  g_free (store);
+}
+
+GST_END_TEST;
+
 static Suite *
 storeformat_suite (void)
 {
@@ -377,6 +453,7 @@ storeformat_suite (void)
   tcase_add_test (tc, test_mixed_flags_roundtrip);
   tcase_add_test (tc, test_checksum_property);
   tcase_add_test (tc, test_closed_store_footprint);
+  tcase_add_test (tc, test_follower_across_close);
 
   return s;
 }
