@@ -145,7 +145,7 @@ gst_memmap_sink_template_caps (void)
 {
   GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
   const GstVideoFormat *raw;
-  GstCaps *caps;
+  GstCaps *caps, *alternate;
   guint i, n;
 
   g_value_init (&formats, GST_TYPE_LIST);
@@ -167,6 +167,15 @@ gst_memmap_sink_template_caps (void)
       "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
       "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
       "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
+
+  /* interlace-mode=alternate: a field per buffer, caps feature
+   * format:Interlaced (docs/store-format.md) */
+  alternate = gst_caps_copy (caps);
+  gst_caps_set_features (alternate, 0,
+      gst_caps_features_new (GST_CAPS_FEATURE_FORMAT_INTERLACED, NULL));
+  gst_caps_set_simple (alternate, "interlace-mode", G_TYPE_STRING,
+      "alternate", NULL);
+  gst_caps_append (caps, alternate);
 
   g_value_unset (&format);
   g_value_unset (&formats);

@@ -76,6 +76,27 @@ gst_memmap_store_punch (gint fd, guint64 offset, guint64 size)
   return TRUE;
 }
 
+/* The caps features a store may hold: system memory (or none), or
+ * format:Interlaced with interlace-mode=alternate (one field per frame,
+ * format 1.1). */
+gboolean
+gst_memmap_store_caps_features_ok (const GstCaps * caps)
+{
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  const gchar *mode;
+
+  if (features == NULL || gst_caps_features_is_equal (features,
+          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
+    return TRUE;
+  if (gst_caps_features_get_size (features) != 1 ||
+      !gst_caps_features_contains (features,
+          GST_CAPS_FEATURE_FORMAT_INTERLACED))
+    return FALSE;
+  mode = gst_structure_get_string (gst_caps_get_structure (caps, 0),
+      "interlace-mode");
+  return mode != NULL && strcmp (mode, "alternate") == 0;
+}
+
 /* The one mapping between buffer flags and the store's frame flags. */
 static const struct
 {
@@ -572,13 +593,16 @@ type_ok (const gchar * type, gsize len)
 /* The shape of what gst_caps_to_string() writes for one fixed video/x-raw
  * structure in system memory: "video/x-raw, name=(type)value, ..." where
  * the type is a basic one and a value is a token or, for a string, a
- * quoted string. Anything else (ranges, lists, features, nested structures,
- * other media types) is refused before it reaches GStreamer's parser, which
- * g_warning()s or g_critical()s about some malformed strings. */
+ * quoted string; the one caps feature allowed is "(format:Interlaced)" right
+ * after the name (interlace-mode=alternate, format 1.1). Anything else
+ * (ranges, lists, other features, nested structures, other media types) is
+ * refused before it reaches GStreamer's parser, which g_warning()s or
+ * g_critical()s about some malformed strings. */
 gboolean
 gst_memmap_store_caps_string_ok (const gchar * str)
 {
   static const gchar name[] = "video/x-raw";
+  static const gchar interlaced[] = "(" GST_CAPS_FEATURE_FORMAT_INTERLACED ")";
   const gchar *s;
   gboolean is_string;
 
@@ -591,6 +615,8 @@ gst_memmap_store_caps_string_ok (const gchar * str)
   if (strncmp (s, name, sizeof (name) - 1) != 0)
     return FALSE;
   s += sizeof (name) - 1;
+  if (strncmp (s, interlaced, sizeof (interlaced) - 1) == 0)
+    s += sizeof (interlaced) - 1;
 
   while (*s) {
     const gchar *start;
@@ -664,7 +690,6 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   GstVideoInfo info;
   GstCaps *caps = NULL;
   GstStructure *s;
-  GstCapsFeatures *features;
   const gchar *caps_format, *mview_mode;
   gint caps_width, caps_height;
   guint32 state, header_size, slot_align;
@@ -743,10 +768,8 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   if (gst_caps_get_size (caps) != 1 || !gst_caps_is_fixed (caps))
     goto bad_caps;
   s = gst_caps_get_structure (caps, 0);
-  features = gst_caps_get_features (caps, 0);
   if (!gst_structure_has_name (s, "video/x-raw") ||
-      (features && !gst_caps_features_is_equal (features,
-              GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY)))
+      !gst_memmap_store_caps_features_ok (caps))
     goto bad_caps;
   /* what gst_video_info_from_caps() would complain about */
   if (!gst_structure_get_int (s, "width", &caps_width) ||

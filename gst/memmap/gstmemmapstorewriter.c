@@ -145,16 +145,14 @@ check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
     GstVideoInfo * caps_info, gchar ** caps_str, GError ** error)
 {
   GstVideoInfo info;
-  GstCapsFeatures *features;
   gchar *str;
 
   if (!gst_caps_is_fixed (caps) || gst_caps_get_size (caps) != 1 ||
       !gst_structure_has_name (gst_caps_get_structure (caps, 0),
           "video/x-raw"))
     goto bad_caps;
-  features = gst_caps_get_features (caps, 0);
-  if (features && !gst_caps_features_is_equal (features,
-          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
+  /* system memory, or format:Interlaced for interlace-mode=alternate */
+  if (!gst_memmap_store_caps_features_ok (caps))
     goto bad_caps;
   if (!gst_video_info_from_caps (&info, caps))
     goto bad_caps;

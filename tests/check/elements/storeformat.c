@@ -265,6 +265,78 @@ GST_START_TEST (test_mixed_flags_roundtrip)
 
 GST_END_TEST;
 
+/* interlace-mode=alternate: one field per buffer, caps feature
+ * format:Interlaced; stored field by field with TOP_FIELD / BOTTOM_FIELD,
+ * played back with the same caps, flags and bytes, and mappable as video
+ * frames of the caps */
+GST_START_TEST (test_alternate_fields_roundtrip)
+{
+  const gchar *caps_str = "video/x-raw(format:Interlaced),format=GRAY8,"
+      "width=16,height=8,framerate=30/1,interlace-mode=alternate,"
+      "field-order=top-field-first";
+  gchar *store = test_path ("alternate.store");
+  GstElement *sink, *pipeline, *appsink;
+  GstSample *sample;
+  GstHarness *h;
+  guint i, n = 0;
+
+  sink = gst_element_factory_make ("memmapsink", NULL);
+  g_object_set (sink, "location", store, NULL);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, caps_str);
+  for (i = 0; i < 6; i++) {
+    /* a field: 16 x 4 */
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 16 * 4, NULL);
+
+    gst_buffer_memset (buf, 0, 10 + i, 16 * 4);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 60;
+    GST_BUFFER_DURATION (buf) = GST_SECOND / 60;
+    GST_BUFFER_FLAG_SET (buf, i % 2 ? GST_VIDEO_BUFFER_FLAG_BOTTOM_FIELD :
+        GST_VIDEO_BUFFER_FLAG_TOP_FIELD);
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  gst_harness_teardown (h);
+
+  pipeline = parse_pipeline ("memmapsrc location=%s ! appsink name=out "
+      "sync=false", store);
+  appsink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  while ((sample = NULL, g_signal_emit_by_name (appsink, "pull-sample",
+              &sample), sample != NULL)) {
+    GstCaps *caps = gst_sample_get_caps (sample);
+    GstBuffer *buf = gst_sample_get_buffer (sample);
+    GstVideoFrame frame;
+    GstVideoInfo info;
+    guint want = n % 2 ? GST_VIDEO_BUFFER_FLAG_BOTTOM_FIELD :
+        GST_VIDEO_BUFFER_FLAG_TOP_FIELD;
+    const guint8 *row;
+
+    fail_unless (gst_caps_features_contains (gst_caps_get_features (caps, 0),
+            GST_CAPS_FEATURE_FORMAT_INTERLACED), "%" GST_PTR_FORMAT, caps);
+    fail_unless (gst_video_info_from_caps (&info, caps));
+    fail_unless_equals_int (GST_VIDEO_INFO_INTERLACE_MODE (&info),
+        GST_VIDEO_INTERLACE_MODE_ALTERNATE);
+    fail_unless_equals_int (GST_BUFFER_FLAGS (buf) & FIELD_FLAGS, want);
+    fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_READ));
+    fail_unless_equals_int (GST_VIDEO_INFO_FIELD_HEIGHT (&frame.info), 4);
+    row = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+    fail_unless_equals_int (row[3 * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0)
+            + 15], 10 + n);
+    gst_video_frame_unmap (&frame);
+    gst_sample_unref (sample);
+    n++;
+  }
+  fail_unless_equals_int (n, 6);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (appsink);
+  gst_object_unref (pipeline);
+  g_free (store);
+}
+
+GST_END_TEST;
+
 /* memmapsink checksum=true: memmapsrc refuses (an error, never a silent
  * frame) a frame whose bytes changed on disk; without checksums the same
  * store plays */
@@ -451,6 +523,7 @@ storeformat_suite (void)
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, test_interlaced_h264_roundtrip);
   tcase_add_test (tc, test_mixed_flags_roundtrip);
+  tcase_add_test (tc, test_alternate_fields_roundtrip);
   tcase_add_test (tc, test_checksum_property);
   tcase_add_test (tc, test_closed_store_footprint);
   tcase_add_test (tc, test_follower_across_close);
