@@ -242,7 +242,13 @@ cmd_info (gint argc, gchar ** argv)
   state = gst_structure_get_string (info, "state");
 
   g_print ("store:       %s\n", path);
-  g_print ("format:      frame store %u.%u\n", vmaj, vmin);
+  {
+    gboolean sums = FALSE;
+
+    gst_structure_get_boolean (info, "checksums", &sums);
+    g_print ("format:      frame store %u.%u%s\n", vmaj, vmin,
+        sums ? ", with a checksum of every frame" : "");
+  }
   g_print ("caps:        %s\n", gst_structure_get_string (info, "caps"));
   if (fps_n > 0)
     g_print ("video:       %s %ux%u at %d/%d fps\n",

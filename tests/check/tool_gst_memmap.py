@@ -303,6 +303,9 @@ try:
     expect(['verify', sums], 0, out_has=['OK: 10 frames',
                                          'every frame matches its checksum'],
            what='verify: a store with checksums')
+    expect(['info', sums], 0,
+           out_has=['frame store 1.1, with a checksum of every frame'],
+           what='info: format 1.1 with checksums')
     st = gmn.Store(sums)
     check(st.checksums and all(st.verify(i) for i in range(10)),
           'numpy: the checksums of the memmapsink store match (libxxhash)')
