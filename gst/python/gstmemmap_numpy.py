@@ -191,9 +191,10 @@ class Store:
         if not self.ring:
             shown_chunks = max(1, min(self.n_chunks, _cdiv(n, self.epc)))
         if shown_chunks == 1 and n > 0:
-            first = max(0, n - self.epc) if self.ring else 0
-            used = [int(self.entry(i)['slot']) for i in range(first, n)]
-            shown_slots = min(self.spc, max(used) + 1)
+            # the entries of chunk 0 that hold committed frames (a bad slot
+            # number is capped: frame() checks every entry it uses)
+            used = self.index[0, :min(n, self.epc)]['slot']
+            shown_slots = min(self.spc, int(used.max()) + 1)
         self.shown_chunks, self.shown_slots = shown_chunks, shown_slots
         # one array per plane, shape (chunk, slot in chunk, rows, columns
         # [, channels]): views of the slots of the committed frames

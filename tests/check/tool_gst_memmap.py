@@ -309,6 +309,12 @@ try:
     st = gmn.Store(sums)
     check(st.checksums and all(st.verify(i) for i in range(10)),
           'numpy: the checksums of the memmapsink store match (libxxhash)')
+    check(st.planes[0].shape[:2] == (1, 10),
+          'numpy: the plane views cover the 10 committed frames only (%r)'
+          % (st.planes[0].shape,))
+    check(os.stat(sums).st_blocks * 512 <= 4096 * 3 + 10 * 4096,
+          'a closed store of 10 frames takes header, index page, its slots '
+          'and a page on disk (%d bytes)' % (os.stat(sums).st_blocks * 512))
     del st
 
     def damaged(name, src, edits):
