@@ -303,8 +303,8 @@ try_reuse (GstMemmapStoreWriter * self, gint fd)
    * (close_footprint()): reserve them again before any byte of them is
    * written through a mapping */
   if (!gst_memmap_engine_reserve_fd (self->engine, fd, self->path,
-          self->geo.data_offset + self->chunks_reserved * self->geo.chunk_stride,
-          &err)) {
+          self->geo.data_offset +
+          self->chunks_reserved * self->geo.chunk_stride, &err)) {
     GST_INFO ("not reusing %s: %s", self->path, err->message);
     g_clear_error (&err);
     return FALSE;
