@@ -69,13 +69,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_debug);
  * when playback reaches it (the hand-over back costs an upstream seek). */
 #define MIN_SERVE_RUN 16
 
-/* Buffer flags a frame store keeps (gst_memmap_store_frame_flags_from_buffer(),
- * format 1.1) or that do not matter (TAG_MEMORY); frames with any other
- * flag pass through uncached. */
+/* Buffer flags a frame store keeps (format 1.1,
+ * gst_memmap_store_frame_flags_from_buffer()) or that do not matter
+ * (TAG_MEMORY); frames with any other flag pass through uncached. */
 #define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | \
-    GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF | \
-    GST_VIDEO_BUFFER_FLAG_RFF | GST_VIDEO_BUFFER_FLAG_ONEFIELD | \
-    GST_BUFFER_FLAG_CORRUPTED | GST_BUFFER_FLAG_GAP)
+    GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | \
+    GST_VIDEO_BUFFER_FLAG_TFF | GST_VIDEO_BUFFER_FLAG_RFF | \
+    GST_VIDEO_BUFFER_FLAG_ONEFIELD | GST_BUFFER_FLAG_CORRUPTED | \
+    GST_BUFFER_FLAG_GAP)
 
 enum
 {
