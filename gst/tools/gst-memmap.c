@@ -796,6 +796,7 @@ cmd_ingest (gint argc, gchar ** argv)
   gchar *uri = NULL;
   guint watch, tick = 0, sigint;
   guint64 written;
+  gboolean checksum = FALSE;
   gint ret = EXIT_FAIL;
   GOptionEntry entries[] = {
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -808,6 +809,9 @@ cmd_ingest (gint argc, gchar ** argv)
     {"format", 0, 0, G_OPTION_ARG_STRING, &format,
         "Convert to this video format (I420, NV12, RGBA, GRAY8, ...; "
         "default: as decoded)", "F"},
+    {"checksum", 0, 0, G_OPTION_ARG_NONE, &checksum,
+        "Keep a checksum of every frame (memmapsink checksum=true), "
+        "checked by readers and verify", NULL},
     {NULL}
   };
 
@@ -876,7 +880,7 @@ cmd_ingest (gint argc, gchar ** argv)
     goto out;
   }
   g_object_set (dec, "uri", uri, NULL);
-  g_object_set (sink, "location", out, NULL);
+  g_object_set (sink, "location", out, "checksum", checksum, NULL);
   if (in.count > 0)
     g_object_set (sink, "max-frames", in.count, NULL);
   gst_bin_add_many (GST_BIN (in.pipeline), dec, convert, sink, NULL);

@@ -306,6 +306,12 @@ try:
     expect(['info', sums], 0,
            out_has=['frame store 1.1, with a checksum of every frame'],
            what='info: format 1.1 with checksums')
+    ingested = os.path.join(tmp, 'ingested-sums.store')
+    expect(['ingest', clip, '-o', ingested, '--count', '5', '--checksum'],
+           0, quiet=True, what='ingest --checksum')
+    expect(['verify', ingested], 0, out_has=['OK: 5 frames',
+                                             'every frame matches'],
+           what='verify: a store ingested with --checksum')
     st = gmn.Store(sums)
     check(st.checksums and all(st.verify(i) for i in range(10)),
           'numpy: the checksums of the memmapsink store match (libxxhash)')
