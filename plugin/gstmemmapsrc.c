@@ -6,10 +6,13 @@
  *
  * Plays the frames of a frame store (docs/store-format.md), as written by
  * memmapsink, without copying them: every buffer is read-only memmap memory
- * that points into the store's mapping, with the frame's timestamps, its
- * frame number as offset and a #GstVideoMeta of the store's layout. An
- * element that wants to write into a frame gets a private copy through
- * GStreamer's copy-on-write; the file never changes.
+ * that points into the store's mapping, with the frame's timestamps, the
+ * buffer flags the store recorded (the field flags of interlaced video
+ * among them), its frame number as offset and a #GstVideoMeta of the
+ * store's layout. In a store written with checksums (memmapsink
+ * checksum=true) a frame whose bytes changed on disk is an error, never a
+ * buffer. An element that wants to write into a frame gets a private copy
+ * through GStreamer's copy-on-write; the file never changes.
  *
  * Seeking is frame-accurate by construction, in %GST_FORMAT_TIME and in
  * %GST_FORMAT_DEFAULT (frames), forwards and backwards, at any rate: the
