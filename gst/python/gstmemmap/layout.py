@@ -159,7 +159,8 @@ def _samples(finfo, comps, width, height, stride):
 def _raw(finfo, comps, p, height, stride, size):
     """(shape, strides, dtype) of a plane as raw bytes."""
     tiled = bool(finfo.flags & _F.TILED)
-    if comps and not tiled and stride > 0:
+    if comps and not tiled and stride > 0 and not (
+            p > 0 and finfo.flags & _F.PALETTE):
         rows = _sub(height, finfo.h_sub[comps[0]])
         if rows * stride <= size:
             return (rows, stride), (stride, 1), '|u1'
@@ -182,7 +183,8 @@ def plane_layouts(info, offsets=None, strides=None, frame_size=None):
     for p in range(n_planes):
         comps = [c for c in range(finfo.n_components) if finfo.plane[c] == p]
         geo = None
-        if comps and not complex_:
+        palette = p > 0 and finfo.flags & _F.PALETTE
+        if comps and not complex_ and not palette:
             geo = _samples(finfo, comps, info.width, info.height, strides[p])
         raw = geo is None
         if raw:
