@@ -1659,6 +1659,9 @@ gst_memmap_engine_get_stats (GstMemmapEngine * engine)
  * gst_memmap_engine_get_max_mapped_bytes:
  * @engine: a #GstMemmapEngine
  *
+ * Gets the engine's byte budget: the most bytes it keeps mapped (or read) at
+ * once, cached and in use.
+ *
  * Returns: the #GstMemmapEngine:max-mapped-bytes budget
  *
  * Since: 0.1
@@ -1679,6 +1682,9 @@ gst_memmap_engine_get_max_mapped_bytes (GstMemmapEngine * engine)
 /**
  * gst_memmap_engine_get_window_size:
  * @engine: a #GstMemmapEngine
+ *
+ * Gets the size of the standard windows that gst_memmap_engine_map_range()
+ * maps, as the engine uses it.
  *
  * Returns: the #GstMemmapEngine:window-size (a multiple of the page size)
  *
@@ -1725,6 +1731,9 @@ gst_memmap_engine_context_new (GstMemmapEngine * engine)
 /**
  * gst_memmap_engine_from_context:
  * @context: a #GstContext
+ *
+ * Gets the engine that a #GstContext of type %GST_MEMMAP_ENGINE_CONTEXT_TYPE
+ * carries.
  *
  * Returns: (transfer full) (nullable): the engine held by @context, or
  *   %NULL if @context is not a #GST_MEMMAP_ENGINE_CONTEXT_TYPE context
@@ -1832,6 +1841,8 @@ gst_memmap_mapping_unref (GstMemmapMapping * mapping)
  * gst_memmap_mapping_get_data:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets a pointer to the first byte of the mapping.
+ *
  * Returns: (transfer none): the first byte of the mapping, which is the
  *   byte at file offset gst_memmap_mapping_get_offset()
  *
@@ -1850,6 +1861,9 @@ gst_memmap_mapping_get_data (GstMemmapMapping * mapping)
  * @mapping: a #GstMemmapMapping
  * @file_offset: an offset in the file
  * @size: number of bytes wanted from there
+ *
+ * Gets a pointer to the byte at file offset @file_offset, when the @size
+ * bytes from there are inside the mapping.
  *
  * Returns: (transfer none) (nullable): the address of the byte at
  *   @file_offset, or %NULL if `[file_offset, file_offset + size)` is not
@@ -1878,6 +1892,8 @@ gst_memmap_mapping_data_at (GstMemmapMapping * mapping, guint64 file_offset,
  * gst_memmap_mapping_get_size:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets the size of the mapping in bytes.
+ *
  * Returns: the number of bytes in the mapping
  *
  * Since: 0.1
@@ -1893,6 +1909,8 @@ gst_memmap_mapping_get_size (GstMemmapMapping * mapping)
 /**
  * gst_memmap_mapping_get_offset:
  * @mapping: a #GstMemmapMapping
+ *
+ * Gets the file offset of the first byte of the mapping.
  *
  * Returns: the file offset of the first byte of the mapping (a multiple of
  *   the page size)
@@ -1911,6 +1929,8 @@ gst_memmap_mapping_get_offset (GstMemmapMapping * mapping)
  * gst_memmap_mapping_get_file_size:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets the size the file had when it was mapped.
+ *
  * Returns: the size of the file when it was mapped
  *
  * Since: 0.1
@@ -1926,6 +1946,8 @@ gst_memmap_mapping_get_file_size (GstMemmapMapping * mapping)
 /**
  * gst_memmap_mapping_get_path:
  * @mapping: a #GstMemmapMapping
+ *
+ * Gets the path of the mapped file.
  *
  * Returns: (transfer none) (type filename): the path the file was mapped by
  *
@@ -1964,6 +1986,8 @@ gst_memmap_mapping_get_fd (GstMemmapMapping * mapping)
  * gst_memmap_mapping_is_writable:
  * @mapping: a #GstMemmapMapping
  *
+ * Tells whether the mapping is writable.
+ *
  * Returns: %TRUE for a shared read-write mapping (%GST_MEMMAP_MAP_WRITE)
  *
  * Since: 0.1
@@ -1979,6 +2003,9 @@ gst_memmap_mapping_is_writable (GstMemmapMapping * mapping)
 /**
  * gst_memmap_mapping_is_mmapped:
  * @mapping: a #GstMemmapMapping
+ *
+ * Tells whether the bytes are a mapping of the file or a private read() copy
+ * (see %GST_MEMMAP_MAP_COPY_SMALL).
  *
  * Returns: %TRUE if the bytes are an mmap() of the file, %FALSE if they were
  *   read() into memory (small read-only files mapped with
