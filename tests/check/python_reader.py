@@ -409,6 +409,21 @@ try:
           'import gstmemmap with no Gst.init() first: no warnings (%s)'
           % p.stderr.strip()[:200])
 
+    # GstMemmap.init() without Gst.init(): gst_memmap_init() initialises
+    # GStreamer itself (it used to print GLib assertion warnings)
+    p = subprocess.run([sys.executable, '-c',
+                        'import gi\n'
+                        'gi.require_version("GstMemmap", "1.0")\n'
+                        'from gi.repository import GstMemmap\n'
+                        'GstMemmap.init()\n'
+                        'e = GstMemmap.Engine.get_default()\n'
+                        'print(e.get_stats().get_name())\n'],
+                       env=ENV, capture_output=True, text=True)
+    check(p.returncode == 0 and p.stderr.strip() == '' and
+          'memmap-engine-stats' in p.stdout,
+          'GstMemmap.init() with no Gst.init() first: no warnings (%s)'
+          % p.stderr.strip()[:200])
+
     # --- the former module -------------------------------------------------
     p = subprocess.run([sys.executable, '-c',
                         'import gstmemmap_numpy as gmn\n'
