@@ -337,6 +337,9 @@ try:
         check(True, 'a closed reader raises ValueError')
     check(np.array_equal(keep, frames[4]),
           'a view outlives the reader that made it')
+    with gstmemmap.VideoReader('file://' + path) as r3:
+        check(len(r3) == 10 and np.array_equal(r3[5], frames[5]),
+              'a store by file:// URI')
     with gstmemmap.VideoReader(path) as r2:
         inner = r2[2]
     check(r2._src is None and np.array_equal(inner, frames[2]),

@@ -38,6 +38,17 @@ DEFAULT_VIDEO_FORMAT = 'RGB'      # decord's default
 DECODED = 'decoded'               # format: as the decoder outputs it
 
 
+def _local_path(path):
+    """The file a file:// URI names, or path itself."""
+    if path.startswith('file://'):
+        from gi.repository import GLib
+        try:
+            return GLib.filename_from_uri(path)[0]
+        except Exception:       # GLib.Error: not a valid file URI
+            return path
+    return path
+
+
 def _is_store(path):
     try:
         with open(path, 'rb') as f:
@@ -183,8 +194,9 @@ class VideoReader:
 
     VideoReader(path, format=None, cache_dir=None, engine=None)
 
-    - a frame store file (recognised by its magic bytes) is read in place,
-      as stored (format must be None or the store's format);
+    - a frame store file (a path or a file:// URI, recognised by its magic
+      bytes) is read in place, as stored (format must be None or the
+      store's format);
     - anything else is a video, decoded once into the memmapcache cache
       (GstMemmap.map_video_frames, the whole stream) and converted to format
       (None: 'RGB', as decord; 'decoded': as the decoder outputs it); a
@@ -200,8 +212,9 @@ class VideoReader:
 
     def __init__(self, path, format=None, cache_dir=None, engine=None):
         spath = os.fspath(path)
-        if _is_store(spath):
-            self._src = _StoreSource(spath)
+        local = _local_path(spath)
+        if _is_store(local):
+            self._src = _StoreSource(local)
             if format not in (None, DECODED, self._src.sf.format):
                 raise ValueError('%s is a frame store of %s frames: it is '
                                  'read as stored, not as %s'
