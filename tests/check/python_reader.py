@@ -347,6 +347,27 @@ try:
     del keep, inner, frames, a, c
     raw.close()
 
+    # --- a ring store being written: refresh() --------------------------
+    ring = os.path.join(tmp, 'ring.store')
+    w = subprocess.Popen([STORE_MAKE, ring, 'GRAY8', '64', '48', '0',
+                          '--ring', '50', '--seconds', '1'], env=ENV,
+                         stdout=subprocess.PIPE, text=True)
+    check(w.stdout.readline().strip() == 'ready', 'a ring writer started')
+    rr = gstmemmap.VideoReader(ring)
+    n0 = len(rr)
+    committed = int(w.communicate(timeout=120)[0].split()[-1])
+    n1 = rr.refresh()
+    first = committed - 50
+    check(w.returncode == 0 and committed > 50 and n0 <= 50 and n1 == 50 and
+          rr.stats()['first-frame'] == first and rr.stats()['closed'],
+          'refresh(): a ring of 50 read while written (%d, then %d of %d '
+          'frames)' % (n0, n1, committed))
+    check(all(np.array_equal(rr[i], np.stack([pattern_row(first + i, 0, y, 64)
+                                              for y in range(48)]))
+              for i in range(50)) and rr.get_pts(0) == first * 1000000,
+          'the ring\'s frames are its last 50, in order')
+    rr.close()
+
     # --- a video, decoded once ------------------------------------------
     clip = os.path.join(tmp, 'clip.mp4')
     subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=30',

@@ -11,7 +11,7 @@ import gi
 
 gi.require_version('Gst', '1.0')
 gi.require_version('GstVideo', '1.0')
-from gi.repository import Gst, GstVideo  # noqa: E402
+from gi.repository import Gst, GstVideo  # noqa: E402,F401
 
 # Gst.init() before any other GStreamer call, as in C: without it GLib
 # prints assertion warnings (gst_init_check not called) on the first use.
