@@ -583,6 +583,10 @@ check_sum (GstMemmapStoreReader * self, GstMemmapMapping * m, guint64 offset,
  * gst_memmap_store_reader_has_checksums:
  * @reader: a #GstMemmapStoreReader
  *
+ * Tells whether the store keeps a checksum of every frame (header flag bit
+ * 0, docs/store-format.md): then gst_memmap_store_reader_get_buffer()
+ * checks every frame it hands out.
+ *
  * Returns: %TRUE if the store keeps a checksum of every frame (written
  *   with %GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM, format 1.1)
  *

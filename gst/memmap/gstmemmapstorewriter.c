@@ -855,6 +855,9 @@ gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_has_checksums:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Tells whether the writer computes the checksum of every frame it
+ * commits and keeps it in the frame's index entry.
+ *
  * Returns: %TRUE if every frame's checksum is kept in its index entry
  *   (%GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM)
  *
