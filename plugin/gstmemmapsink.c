@@ -314,7 +314,7 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
    * of appending to a new file (tests/bench/bench-sink.c prints it), so it
    * is off by default.
    *
-   * Since: 0.3
+   * Since: 0.2
    */
   g_object_class_install_property (gobject_class, PROP_CHECKSUM,
       g_param_spec_boolean ("checksum", "Checksum",

@@ -100,7 +100,7 @@ typedef struct
  * @GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM: keep a checksum (XXH3-64) of
  *   every frame in its index entry, computed at commit; readers check it
  *   when they hand out the frame, and `gst-memmap verify` finds any byte
- *   of a frame changed since (format 1.1; since 0.3)
+ *   of a frame changed since (format 1.1; since 0.2)
  *
  * How gst_memmap_store_writer_new_full() opens its file.
  *

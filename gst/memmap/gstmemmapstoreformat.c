@@ -125,7 +125,7 @@ static const struct
  *
  * Returns: the flags to store
  *
- * Since: 0.3
+ * Since: 0.2
  */
 guint32
 gst_memmap_store_frame_flags_from_buffer (GstBuffer * buffer)
@@ -152,7 +152,7 @@ gst_memmap_store_frame_flags_from_buffer (GstBuffer * buffer)
  * gst_memmap_store_frame_flags_from_buffer()). Other buffer flags are left
  * alone.
  *
- * Since: 0.3
+ * Since: 0.2
  */
 void
 gst_memmap_store_frame_flags_to_buffer (guint32 flags, GstBuffer * buffer)

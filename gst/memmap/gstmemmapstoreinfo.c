@@ -87,7 +87,7 @@ flock_holder (const struct stat *st)
  * - `file-size` (guint64, bytes), `disk-bytes` (guint64, bytes allocated
  *   on disk)
  * - `checksums` (boolean): every frame's checksum is kept (format 1.1;
- *   since 0.3)
+ *   since 0.2)
  *
  * Errors are those of gst_memmap_store_reader_open() (the file may have
  * changed since).

@@ -590,7 +590,7 @@ check_sum (GstMemmapStoreReader * self, GstMemmapMapping * m, guint64 offset,
  * Returns: %TRUE if the store keeps a checksum of every frame (written
  *   with %GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM, format 1.1)
  *
- * Since: 0.3
+ * Since: 0.2
  */
 gboolean
 gst_memmap_store_reader_has_checksums (GstMemmapStoreReader * reader)
@@ -610,7 +610,7 @@ gst_memmap_store_reader_has_checksums (GstMemmapStoreReader * reader)
  * default): a frame changed since it was written is an error, never a
  * silent frame. Turn it off only when the bytes are checked elsewhere.
  *
- * Since: 0.3
+ * Since: 0.2
  */
 void
 gst_memmap_store_reader_set_verify (GstMemmapStoreReader * reader,
@@ -638,7 +638,7 @@ gst_memmap_store_reader_set_verify (GstMemmapStoreReader * reader,
  *
  * Returns: %TRUE if the frame is intact
  *
- * Since: 0.3
+ * Since: 0.2
  */
 gboolean
 gst_memmap_store_reader_verify_frame (GstMemmapStoreReader * reader,

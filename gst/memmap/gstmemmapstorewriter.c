@@ -861,7 +861,7 @@ gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer)
  * Returns: %TRUE if every frame's checksum is kept in its index entry
  *   (%GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM)
  *
- * Since: 0.3
+ * Since: 0.2
  */
 gboolean
 gst_memmap_store_writer_has_checksums (GstMemmapStoreWriter * writer)
