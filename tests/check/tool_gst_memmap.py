@@ -341,6 +341,19 @@ try:
                err_has=['CORRUPT', 'frame %d ' % frame, 'checksum',
                         '1 of 10 frames'],
                what='verify: frame %d, byte %d %s' % (frame, byte, how))
+    # the Python reader checks them too: a damaged frame is an error
+    import gstmemmap
+    path = damaged('sums-py.store', sums, [(4, 1000, 'zero')])
+    with gstmemmap.VideoReader(path) as r:
+        check(r.stats()['checksums'], 'VideoReader: the store has checksums')
+        ok = r[3] is not None
+        try:
+            r[4]
+            ok = False
+        except ValueError as e:
+            ok = ok and 'checksum' in str(e)
+        check(ok, 'VideoReader: frame 4 (one zeroed byte) raises, frame 3 '
+              'reads')
     path = damaged('sums-2.store', sums, [(2, 5, 'zero'), (7, 9, 'flip')])
     _, err = expect(['verify', path], 1,
                     err_has=['frame 2 ', 'frame 7 ', '2 of 10 frames'],
