@@ -485,6 +485,91 @@ GST_START_TEST (test_sink_cut_at_every_length)
 
 GST_END_TEST;
 
+/* The one store of a cache directory. */
+static gchar *
+find_cache_store (const gchar * cache_dir)
+{
+  gchar *store = NULL;
+  const gchar *name;
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+
+  while (dir && (name = g_dir_read_name (dir)) && store == NULL) {
+    gchar *s = g_build_filename (cache_dir, name, "s000000.store", NULL);
+
+    if (g_file_test (s, G_FILE_TEST_IS_REGULAR))
+      store = s;
+    else
+      g_free (s);
+  }
+  if (dir)
+    g_dir_close (dir);
+  fail_unless (store != NULL, "no store under %s", cache_dir);
+  return store;
+}
+
+/* memmapcache serving a cached store cut under it at 0, 1, 2048 bytes, the
+ * first 9 page boundaries and the page boundary before its last frame's
+ * end: one warning that says "truncated" each time, every frame played
+ * (from upstream after the cut), no signal. */
+GST_START_TEST (test_cache_cut_at_lengths)
+{
+  guint64 lengths[] = { 0, 1, 2048, 4096, 2 * 4096, 3 * 4096, 4 * 4096,
+    5 * 4096, 6 * 4096, 7 * 4096, 8 * 4096, 9 * 4096, 0
+  };
+  guint i, n = G_N_ELEMENTS (lengths);
+
+  for (i = 0; i < n; i++) {
+    gchar *name = g_strdup_printf ("cache-%u", i);
+    gchar *cache_dir = test_path (name);
+    gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! "
+        SMALL_CAPS " ! memmapcache key=cut cache-dir=\"%s\" ! "
+        "fakesink name=sink", N_FRAMES, cache_dir);
+    Run pass1 = { NULL, 0, 0, 0 }, pass2 = { NULL, 0, 0, 0 };
+    GstMessage *msg;
+    guint warnings = 0;
+    gchar *store;
+
+    fail_if (play (desc, &pass1, GST_MESSAGE_WARNING, NULL));
+    store = find_cache_store (cache_dir);
+    if (i == n - 1) {
+      GstMemmapStoreReader *r;
+      GstBuffer *buf;
+      GstMemory *mem;
+      guint64 end;
+
+      /* the page that holds the end of the last frame */
+      r = gst_memmap_store_reader_open (gst_memmap_engine_get_default (),
+          store, NULL);
+      fail_unless (r != NULL);
+      buf = gst_memmap_store_reader_get_buffer (r, NULL, N_FRAMES - 1, NULL);
+      fail_unless (buf != NULL);
+      mem = gst_buffer_peek_memory (buf, 0);
+      end = gst_memmap_memory_get_file_offset (mem) + mem->size;
+      gst_buffer_unref (buf);
+      gst_memmap_store_reader_free (r);
+      lengths[i] = (end - 1) / 4096 * 4096;
+    }
+    pass2.path = store;
+    pass2.cut_to = lengths[i];
+    msg = play (desc, &pass2, GST_MESSAGE_WARNING, &warnings);
+    fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no warning",
+        lengths[i]);
+    assert_truncation_message (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_READ, store);
+    fail_unless_equals_int (warnings, 1);
+    fail_unless (pass2.frames >= N_FRAMES, "cut to %" G_GUINT64_FORMAT
+        ": %u frames", lengths[i], pass2.frames);
+    g_free (store);
+    g_free (desc);
+    g_free (cache_dir);
+    g_free (name);
+  }
+  g_print ("truncation under memmapcache: %u lengths, one warning each, "
+      "every frame played\n", n);
+}
+
+GST_END_TEST;
+
 static Suite *
 truncation_suite (void)
 {
@@ -501,6 +586,7 @@ truncation_suite (void)
   tcase_add_test (tc, test_cache_store_truncated_while_served);
   tcase_add_test (tc, test_src_cut_at_every_length);
   tcase_add_test (tc, test_sink_cut_at_every_length);
+  tcase_add_test (tc, test_cache_cut_at_lengths);
   return s;
 }
 
