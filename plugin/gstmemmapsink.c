@@ -328,7 +328,7 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
       "Memory-mapped frame store sink", "Sink/Video",
       "Writes raw video frames into a frame store file, without a copy when "
       "upstream renders into the store's slots",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_sink_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));

@@ -342,7 +342,7 @@ gst_memmap_src_class_init (GstMemmapSrcClass * klass)
       "Memory-mapped frame store source", "Source/File",
       "Plays the frames of a frame store file without copying them, "
       "frame-accurate, recorded or still being written",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_src_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
