@@ -33,15 +33,13 @@
  * `file`, and refuses (in set_uri()) any file that does not start with the
  * store magic, so gst_element_make_from_uri() gives every other file to
  * filesrc. playbin, uridecodebin and the discoverer therefore play a store
- * given by its `file://` URI through memmapsrc, zero-copy and seekable.
+ * given by its `file://` URI through memmapsrc, zero-copy and seekable
+ * (`gst-play-1.0 frames.store` plays a store).
  *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 memmapsrc location=frames.store ! videoconvert ! autovideosink
  * ]| Plays a store at its recorded frame rate.
- * |[
- * gst-play-1.0 frames.store
- * ]| The same through playbin (gst-play-1.0 makes the path a `file://` URI).
  * |[
  * gst-launch-1.0 memmapsrc location=frames.store start-frame=100 num-frames=100 ! videoconvert ! autovideosink
  * ]| Plays frames 100 to 199.
