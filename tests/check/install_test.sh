@@ -13,10 +13,11 @@
 #    python3 gets the line of environment docs/guide.md gives for another
 #    prefix.
 # 2. When a mount namespace can be had (unshare -m, as root or in a user
-#    namespace), the staged /usr/local is mounted on /usr/local and the
-#    dynamic linker's cache rebuilt as `meson install`'s ldconfig would:
-#    then only the line docs/guide.md gives for /usr/local is set, and
-#    everything must work (skipped, with the reason, otherwise).
+#    namespace), the staged /usr/local is mounted on /usr/local (or the
+#    staged /usr laid over /usr, for -Dprefix=/usr) and the dynamic
+#    linker's cache rebuilt as `meson install`'s ldconfig would: then only
+#    the line docs/guide.md gives for /usr/local is set (nothing for /usr),
+#    and everything must work (skipped, with the reason, otherwise).
 #
 # Usage: install_test.sh BUILD_ROOT SOURCE_ROOT PREFIX LIBDIR BINDIR PYDIR
 set -eu
@@ -131,10 +132,18 @@ fresh () {
 
 # --- 1. the staged tree as a prefix of its own ----------------------------
 P=$STAGE
+# under /usr the plugin and the tools have no RUNPATH (the system's library
+# directory is searched): the staged copy needs LD_LIBRARY_PATH then
+libpath=()
+how="plugin and tools through their RUNPATH, no LD_LIBRARY_PATH"
+if [ "$PREFIX" = /usr ]; then
+  libpath=(LD_LIBRARY_PATH="$P$LIBDIR")
+  how="prefix /usr: no RUNPATH, the staged library through LD_LIBRARY_PATH"
+fi
 if fresh GST_PLUGIN_PATH="$P$LIBDIR/gstreamer-1.0" PATH="$P$BINDIR:/usr/bin:/bin" \
-    bash "$T/use.sh" > "$T/use1.log" 2>&1; then
+    "${libpath[@]}" bash "$T/use.sh" > "$T/use1.log" 2>&1; then
   ok "staged prefix: gst-inspect, gst-launch, playbin, discoverer, gst-memmap" \
-    "(plugin and tools through their RUNPATH, no LD_LIBRARY_PATH)"
+    "($how)"
 else
   cat "$T/use1.log"; fail "staged prefix: the plugin and the tools"
 fi
@@ -147,33 +156,43 @@ else
   cat "$T/py1.log"; fail "staged prefix: python3"
 fi
 
-# --- 2. the staged /usr/local on /usr/local, with only the docs' line ------
+# --- 2. installed in place, with only the docs' line -----------------------
+# /usr/local: the staged tree mounted on /usr/local, with the line
+# docs/guide.md gives; /usr: the staged tree laid over /usr (overlayfs),
+# with nothing set. Both with the linker cache rebuilt as meson install's
+# ldconfig does, in a mount namespace of their own.
 line=$(grep -m1 '^export GST_PLUGIN_PATH=/usr/local/' "$SOURCE/docs/guide.md" || true)
-if [ "$PREFIX" != /usr/local ]; then
-  echo "skip  the /usr/local check: this build's prefix is $PREFIX"
+case $PREFIX in
+  /usr/local) mount_cmd="mount --bind '$STAGE/usr/local' /usr/local" ;;
+  /usr) mount_cmd="mount -t overlay overlay -o 'lowerdir=$STAGE/usr:/usr' /usr"
+    line=": nothing to set under /usr" ;;
+  *) mount_cmd= ;;
+esac
+if [ -z "$mount_cmd" ]; then
+  echo "skip  the installed-in-place check: this build's prefix is $PREFIX"
 elif [ -z "$line" ]; then
   fail "docs/guide.md gives no 'export GST_PLUGIN_PATH=/usr/local/...' line"
 elif ! unshare -m true 2> /dev/null && ! unshare -rm true 2> /dev/null; then
-  echo "skip  the /usr/local check: no mount namespace (unshare -m) here"
+  echo "skip  the installed-in-place check: no mount namespace (unshare -m) here"
 else
   ns=(unshare -m)
   unshare -m true 2> /dev/null || ns=(unshare -rm)
   echo "      the docs' line: $line"
   cat > "$T/ns.sh" <<EOF
 set -eu
-mount --bind "$STAGE/usr/local" /usr/local
+$mount_cmd
 ldconfig -C "$T/ld.so.cache"
 mount --bind "$T/ld.so.cache" /etc/ld.so.cache
-env -i HOME="$T/home2" LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin \
+env -i HOME="$T/home2" LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin \\
   WORK="$T/work" HAVE_PACKAGE=$HAVE_PACKAGE PYDIR="$PYDIR" bash -c '
   $line
   bash "$T/use.sh" && cd "\$WORK" && /usr/bin/python3 "$T/use.py"'
 EOF
   mkdir -p "$T/home2"
   if "${ns[@]}" bash "$T/ns.sh" > "$T/use2.log" 2>&1; then
-    ok "installed in /usr/local, with only the docs' line: everything"
+    ok "installed in $PREFIX, with only the docs' line: everything"
   else
-    cat "$T/use2.log"; fail "installed in /usr/local with the docs' line"
+    cat "$T/use2.log"; fail "installed in $PREFIX with the docs' line"
   fi
 fi
 
