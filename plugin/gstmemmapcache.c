@@ -69,9 +69,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_debug);
  * when playback reaches it (the hand-over back costs an upstream seek). */
 #define MIN_SERVE_RUN 16
 
-/* Buffer flags a frame store keeps (as its DISCONT bit or not at all);
- * frames with any other flag pass through uncached. */
-#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | GST_BUFFER_FLAG_TAG_MEMORY)
+/* Buffer flags a frame store keeps (format 1.1,
+ * gst_memmap_store_frame_flags_from_buffer()) or that do not matter
+ * (TAG_MEMORY); frames with any other flag pass through uncached. */
+#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | \
+    GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | \
+    GST_VIDEO_BUFFER_FLAG_TFF | GST_VIDEO_BUFFER_FLAG_RFF | \
+    GST_VIDEO_BUFFER_FLAG_ONEFIELD | GST_BUFFER_FLAG_CORRUPTED | \
+    GST_BUFFER_FLAG_GAP)
 
 enum
 {
@@ -1741,10 +1746,9 @@ record (GstMemmapCache * self, GstBuffer * buffer)
   else if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
     goto failed;
 
+  /* the frame's buffer flags (field flags among them), as memmapsink */
   if (!gst_memmap_slot_store_commit (self->store, mem, pts, duration,
-          GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) ?
-          GST_MEMMAP_STORE_FRAME_DISCONT : GST_MEMMAP_STORE_FRAME_NONE,
-          &error)) {
+          gst_memmap_store_frame_flags_from_buffer (buffer), &error)) {
     gst_memory_unref (mem);
     goto failed;
   }
