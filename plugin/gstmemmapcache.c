@@ -47,12 +47,12 @@
 #endif
 
 #include "gstmemmapelements.h"
-#include "gstmemmapcachedir.h"
 #include "gstmemmapcontext.h"
 #include "gstmemmapslotpool.h"
 
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapcachedir.h>
 
 #include <errno.h>
 #include <string.h>
@@ -249,12 +249,6 @@ gst_memmap_cache_template_caps (void)
   g_value_unset (&formats);
 
   return caps;
-}
-
-static gchar *
-default_cache_dir (void)
-{
-  return g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
 }
 
 static void
@@ -499,7 +493,7 @@ gst_memmap_cache_get_property (GObject * object, guint prop_id,
       if (self->settings.cache_dir)
         g_value_set_string (value, self->settings.cache_dir);
       else
-        g_value_take_string (value, default_cache_dir ());
+        g_value_take_string (value, gst_memmap_cache_dir_default_path ());
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_MAX_SIZE:
@@ -2279,7 +2273,8 @@ begin_stream (GstMemmapCache * self)
   g_free (self->cur.cache_dir);
   g_free (self->cur.key);
   self->cur.cache_dir = self->settings.cache_dir ?
-      g_strdup (self->settings.cache_dir) : default_cache_dir ();
+      g_strdup (self->settings.cache_dir) :
+      gst_memmap_cache_dir_default_path ();
   self->cur.max_size = self->settings.max_size;
   self->cur.key = g_strdup (self->settings.key);
   self->hits = self->misses = self->frames_recorded = self->frames_served = 0;

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for the one text file memmapcache reads back from its
- * cache directory: an entry's `meta` (plugin/gstmemmapcachedir.c, a
- * GKeyFile). The input is the file's content; it is read with
- * gst_memmap_cache_entry_read_meta() from a real entry of a real cache
- * directory (made once per process), then written back with
- * gst_memmap_cache_entry_write_meta() and read again: what was read must be
- * consistent (a complete stream has a start and an end) and must survive
- * the round trip unchanged. Compiled with the plugin's source file, since
- * its functions are internal to the plugin.
+ * libFuzzer target for the text file every user of a cache directory
+ * (memmapcache, the frames API, gst-memmap stats) reads back from it: an
+ * entry's `meta` (a GKeyFile), parsed by the one owner of the format,
+ * gst/memmap/gstmemmapcachedir.c (the library's private API). The input is
+ * the file's content; it is parsed with gst_memmap_cache_meta_parse() and
+ * read with gst_memmap_cache_entry_read_meta() from a real entry of a real
+ * cache directory (made once per process), which must agree, then written
+ * back with gst_memmap_cache_entry_write_meta() and read again: what was
+ * read must be consistent (a complete stream has a start and an end) and
+ * must survive the round trip unchanged.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gstmemmapcachedir.h"
+#include <gst/memmap/gstmemmapcachedir.h>
 #include "fuzz-common.h"
 
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -99,7 +100,7 @@ check_meta (const GstMemmapCacheMeta * m, const gchar * what)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  GstMemmapCacheMeta meta, again;
+  GstMemmapCacheMeta parsed, meta, again;
   GError *err = NULL;
   gint fd;
 
@@ -113,8 +114,13 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     FUZZ_FAIL ("%s: short write", meta_path);
   close (fd);
 
+  gst_memmap_cache_meta_parse ((const gchar *) data, size, &parsed);
+  check_meta (&parsed, "parsed");
   gst_memmap_cache_entry_read_meta (entry, &meta);
   check_meta (&meta, "read");
+  if (size < 65536 && (parsed.start != meta.start || parsed.end != meta.end
+          || parsed.complete != meta.complete))
+    FUZZ_FAIL ("the parser and the entry's reader disagree");
 
   if (!gst_memmap_cache_entry_write_meta (entry, &meta, &err))
     FUZZ_FAIL ("write_meta: %s", err ? err->message : "?");

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The cache directory of memmapcache: one subdirectory per cached stream,
- * locks that keep what is in use from eviction, the sidecar metadata, and an
+ * locks that keep what is in use from eviction, the sidecar metadata, an
  * LRU eviction of whole streams under a byte budget shared by every process
- * that uses the directory.
+ * that uses the directory, and the index of gst_memmap_map_video_frames().
+ *
+ * This file is the one owner of that format: memmapcache (the plugin), the
+ * frames API (gstmemmapframes.c) and `gst-memmap stats` all go through it,
+ * and tests/fuzz/fuzz-cache-meta.c fuzzes its parser. Private API of the
+ * library (gstmemmapcachedir.h is not installed).
  *
  * Everything inside the cache directory is reached with openat() from a
  * directory descriptor and O_NOFOLLOW: a symbolic link planted there is an
@@ -46,6 +51,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_dir_debug);
 #define EVICT_PREFIX ".evict-"
 #define HASH_LEN 64
 #define MAX_META_SIZE 65536
+#define DEFAULT_DIR_NAME "gst-memmap"
+
+/* the frames API's index under the cache directory: file identity ->
+ * entry. Names that are not 64 hex digits are ignored by the eviction. */
+#define INDEX_DIR_NAME "frames"
+#define INDEX_GROUP "frames"
+#define INDEX_MAX_SIZE 4096
 
 struct _GstMemmapCacheDir
 {
@@ -55,7 +67,6 @@ struct _GstMemmapCacheDir
 
 struct _GstMemmapCacheEntry
 {
-  GstMemmapCacheDir *dir;
   gchar *hash;
   gchar *path;
   gint fd;                      /* the entry's directory */
@@ -127,6 +138,36 @@ gst_memmap_cache_dir_open (const gchar * path, GError ** error)
   return dir;
 }
 
+/**
+ * gst_memmap_cache_dir_open_existing:
+ * @path: the cache directory
+ * @error: return location for a #GError
+ *
+ * As gst_memmap_cache_dir_open(), but makes nothing: for readers.
+ *
+ * Returns: (transfer full) (nullable): the open directory
+ */
+GstMemmapCacheDir *
+gst_memmap_cache_dir_open_existing (const gchar * path, GError ** error)
+{
+  GstMemmapCacheDir *dir;
+  gint fd;
+
+  ensure_debug_category ();
+
+  fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    set_errno_error (error, errno, "Could not open the cache directory",
+        path);
+    return NULL;
+  }
+  dir = g_new0 (GstMemmapCacheDir, 1);
+  dir->path = g_strdup (path);
+  dir->fd = fd;
+
+  return dir;
+}
+
 void
 gst_memmap_cache_dir_free (GstMemmapCacheDir * dir)
 {
@@ -143,8 +184,26 @@ gst_memmap_cache_dir_get_path (GstMemmapCacheDir * dir)
   return dir->path;
 }
 
-static gboolean
-is_hash_name (const gchar * name)
+/**
+ * gst_memmap_cache_dir_default_path:
+ *
+ * Returns: (transfer full): the cache directory used when none is given:
+ *   `g_get_user_cache_dir()/gst-memmap`
+ */
+gchar *
+gst_memmap_cache_dir_default_path (void)
+{
+  return g_build_filename (g_get_user_cache_dir (), DEFAULT_DIR_NAME, NULL);
+}
+
+/**
+ * gst_memmap_cache_is_hash_name:
+ * @name: a file name
+ *
+ * Returns: whether @name names a stream's entry (64 lowercase hex digits)
+ */
+gboolean
+gst_memmap_cache_is_hash_name (const gchar * name)
 {
   guint i;
 
@@ -257,7 +316,7 @@ scan_name (const gchar * name, gpointer data)
     remove_dir (scan->dir->fd, name);
     return;
   }
-  if (!is_hash_name (name))
+  if (!gst_memmap_cache_is_hash_name (name))
     return;
   fd = openat (scan->dir->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
       O_CLOEXEC);
@@ -413,6 +472,178 @@ gst_memmap_cache_dir_enforce_budget (GstMemmapCacheDir * dir,
   return scan.total;
 }
 
+static GstMemmapCacheEntry *
+entry_new (const gchar * hash, gchar * path, gint fd, gint lock_fd)
+{
+  GstMemmapCacheEntry *entry = g_new0 (GstMemmapCacheEntry, 1);
+
+  entry->hash = g_strdup (hash);
+  entry->path = path;
+  entry->fd = fd;
+  entry->lock_fd = lock_fd;
+  entry->write_lock_fd = -1;
+  gst_memmap_cache_entry_touch (entry);
+  GST_DEBUG ("opened cache entry %s%s", path, lock_fd < 0 ? " to inspect" :
+      "");
+
+  return entry;
+}
+
+typedef struct
+{
+  gint fd;
+  GPtrArray *hashes;
+  guint n_evicting;
+} EntriesData;
+
+static void
+list_entry (const gchar * name, gpointer data)
+{
+  EntriesData *list = data;
+  struct stat st;
+
+  if (g_str_has_prefix (name, EVICT_PREFIX))
+    list->n_evicting++;
+  else if (gst_memmap_cache_is_hash_name (name) &&
+      fstatat (list->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISDIR (st.st_mode))
+    g_ptr_array_add (list->hashes, g_strdup (name));
+}
+
+/**
+ * gst_memmap_cache_dir_list_entries:
+ * @dir: a cache directory
+ * @n_evicting: (out) (optional): entries being evicted (or left behind by
+ *   an eviction that died)
+ *
+ * Changes nothing (no leftover is deleted).
+ *
+ * Returns: (transfer full): the hashes of the entries (directories only),
+ *   in no order, %NULL-terminated
+ */
+gchar **
+gst_memmap_cache_dir_list_entries (GstMemmapCacheDir * dir,
+    guint * n_evicting)
+{
+  EntriesData list = { dir->fd, g_ptr_array_new (), 0 };
+
+  for_each_name (dir->fd, list_entry, &list);
+  if (n_evicting)
+    *n_evicting = list.n_evicting;
+  g_ptr_array_add (list.hashes, NULL);
+  return (gchar **) g_ptr_array_free (list.hashes, FALSE);
+}
+
+/**
+ * gst_memmap_cache_dir_get_index_usage:
+ * @dir: a cache directory
+ *
+ * Returns: the bytes on disk of the frames API's index files
+ */
+guint64
+gst_memmap_cache_dir_get_index_usage (GstMemmapCacheDir * dir)
+{
+  guint64 bytes;
+  gint fd = openat (dir->fd, INDEX_DIR_NAME, O_RDONLY | O_DIRECTORY |
+      O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd < 0)
+    return 0;
+  bytes = dir_bytes (fd);
+  close (fd);
+  return bytes;
+}
+
+static gchar *
+index_path (GstMemmapCacheDir * dir, const gchar * index_key)
+{
+  gchar *hash, *path;
+
+  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, index_key, -1);
+  path = g_build_filename (dir->path, INDEX_DIR_NAME, hash, NULL);
+  g_free (hash);
+  return path;
+}
+
+/**
+ * gst_memmap_cache_dir_index_lookup:
+ * @dir: a cache directory
+ * @index_key: what identifies the frames (a file's identity and format)
+ * @generation: (out): the generation of the key the entry was recorded with
+ *
+ * Returns: (transfer full) (nullable): the hash of the entry that held the
+ *   frames of @index_key last time, or %NULL
+ */
+gchar *
+gst_memmap_cache_dir_index_lookup (GstMemmapCacheDir * dir,
+    const gchar * index_key, guint * generation)
+{
+  gchar *path, *contents = NULL, *hash = NULL;
+  gsize len;
+  GKeyFile *kf;
+
+  *generation = 0;
+  path = index_path (dir, index_key);
+  if (g_file_get_contents (path, &contents, &len, NULL) &&
+      len < INDEX_MAX_SIZE) {
+    kf = g_key_file_new ();
+    if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL)
+        && g_key_file_get_integer (kf, INDEX_GROUP, "version", NULL) == 1) {
+      hash = g_key_file_get_string (kf, INDEX_GROUP, "entry", NULL);
+      *generation = (guint) CLAMP (g_key_file_get_integer (kf, INDEX_GROUP,
+              "generation", NULL), 0, G_MAXINT);
+    }
+    g_key_file_free (kf);
+    if (hash && !gst_memmap_cache_is_hash_name (hash))
+      g_clear_pointer (&hash, g_free);
+  }
+  g_free (contents);
+  g_free (path);
+  return hash;
+}
+
+/**
+ * gst_memmap_cache_dir_index_store:
+ * @dir: a cache directory
+ * @index_key: what identifies the frames
+ * @hash: the entry that holds them
+ * @generation: the generation of the key it was recorded with
+ *
+ * Records that the frames of @index_key are in the entry @hash (best
+ * effort: a failure is only logged).
+ */
+void
+gst_memmap_cache_dir_index_store (GstMemmapCacheDir * dir,
+    const gchar * index_key, const gchar * hash, guint generation)
+{
+  gchar *idir, *path, *data;
+  GKeyFile *kf;
+  GError *err = NULL;
+
+  idir = g_build_filename (dir->path, INDEX_DIR_NAME, NULL);
+  if (g_mkdir_with_parents (idir, 0700) < 0) {
+    GST_DEBUG ("could not make %s: %s", idir, g_strerror (errno));
+    g_free (idir);
+    return;
+  }
+  g_free (idir);
+  kf = g_key_file_new ();
+  g_key_file_set_integer (kf, INDEX_GROUP, "version", 1);
+  g_key_file_set_string (kf, INDEX_GROUP, "entry", hash);
+  g_key_file_set_integer (kf, INDEX_GROUP, "generation", generation);
+  data = g_key_file_to_data (kf, NULL, NULL);
+  g_key_file_free (kf);
+  path = index_path (dir, index_key);
+  /* written to a temporary file and renamed */
+  if (!g_file_set_contents_full (path, data, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
+    GST_DEBUG ("could not write %s: %s", path, err->message);
+    g_clear_error (&err);
+  }
+  g_free (path);
+  g_free (data);
+}
+
 /**
  * gst_memmap_cache_entry_open:
  * @dir: a cache directory
@@ -428,13 +659,12 @@ GstMemmapCacheEntry *
 gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     GError ** error)
 {
-  GstMemmapCacheEntry *entry;
   gchar *path;
   struct stat st;
   gint fd = -1, lock_fd = -1;
   guint attempt;
 
-  g_return_val_if_fail (is_hash_name (hash), NULL);
+  g_return_val_if_fail (gst_memmap_cache_is_hash_name (hash), NULL);
 
   path = g_build_filename (dir->path, hash, NULL);
   for (attempt = 0; attempt < 8; attempt++) {
@@ -480,17 +710,66 @@ gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     goto failed;
   }
 
-  entry = g_new0 (GstMemmapCacheEntry, 1);
-  entry->dir = dir;
-  entry->hash = g_strdup (hash);
-  entry->path = path;
-  entry->fd = fd;
-  entry->lock_fd = lock_fd;
-  entry->write_lock_fd = -1;
-  gst_memmap_cache_entry_touch (entry);
-  GST_DEBUG ("opened cache entry %s", path);
+  return entry_new (hash, path, fd, lock_fd);
 
-  return entry;
+failed:
+  close_fd (&lock_fd);
+  close_fd (&fd);
+  g_free (path);
+  return NULL;
+}
+
+/**
+ * gst_memmap_cache_entry_open_existing:
+ * @dir: a cache directory
+ * @hash: the stream's hash (64 lowercase hex digits)
+ * @mode: %GST_MEMMAP_CACHE_ENTRY_LOCK to hold the entry as a reader (a
+ *   shared lock, taken without waiting: an eviction holds its exclusive
+ *   lock only while it renames the entry away), or
+ *   %GST_MEMMAP_CACHE_ENTRY_INSPECT to look at it without a lock
+ * @error: return location for a #GError
+ *
+ * Opens the entry of @hash if it exists; makes nothing. With a lock, as
+ * every user of an entry does, no eviction removes the entry while it is
+ * open, and now is its last use.
+ *
+ * Returns: (transfer full) (nullable): the entry
+ */
+GstMemmapCacheEntry *
+gst_memmap_cache_entry_open_existing (GstMemmapCacheDir * dir,
+    const gchar * hash, GstMemmapCacheEntryMode mode, GError ** error)
+{
+  gchar *path;
+  struct stat st;
+  gint fd, lock_fd = -1;
+
+  g_return_val_if_fail (gst_memmap_cache_is_hash_name (hash), NULL);
+
+  path = g_build_filename (dir->path, hash, NULL);
+  fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+      O_CLOEXEC);
+  if (fd < 0) {
+    set_errno_error (error, errno, "Could not open the cache entry", path);
+    goto failed;
+  }
+  if (mode == GST_MEMMAP_CACHE_ENTRY_INSPECT)
+    return entry_new (hash, path, fd, -1);
+
+  if (fstat (fd, &st) < 0 || st.st_uid != geteuid ()) {
+    set_errno_error (error, EPERM, "Not our cache entry", path);
+    goto failed;
+  }
+  lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (lock_fd < 0) {
+    set_errno_error (error, errno, "Could not open the lock of", path);
+    goto failed;
+  }
+  if (flock (lock_fd, LOCK_SH | LOCK_NB) < 0 || !still_named (dir->fd, hash,
+          fd)) {
+    set_errno_error (error, EAGAIN, "Being evicted:", path);
+    goto failed;
+  }
+  return entry_new (hash, path, fd, lock_fd);
 
 failed:
   close_fd (&lock_fd);
@@ -545,6 +824,50 @@ gst_memmap_cache_entry_get_usage (GstMemmapCacheEntry * entry)
 }
 
 /**
+ * gst_memmap_cache_entry_get_last_use:
+ * @entry: an entry
+ *
+ * Returns: the entry's last use (the mtime of its `lock`, which orders the
+ *   LRU eviction), in nanoseconds since the epoch; 0 if unknown
+ */
+gint64
+gst_memmap_cache_entry_get_last_use (GstMemmapCacheEntry * entry)
+{
+  struct stat st;
+
+  if (fstatat (entry->fd, LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return 0;
+  return (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+      st.st_mtim.tv_nsec;
+}
+
+/**
+ * gst_memmap_cache_entry_get_lock_id:
+ * @entry: an entry
+ * @writer: the writer lock (`write.lock`) rather than the users' (`lock`)
+ * @dev: (out): the lock file's device
+ * @ino: (out): its inode
+ *
+ * Which file a flock() on the entry's lock is taken on, to find it in
+ * /proc/locks without taking it.
+ *
+ * Returns: %FALSE if the lock file does not exist
+ */
+gboolean
+gst_memmap_cache_entry_get_lock_id (GstMemmapCacheEntry * entry,
+    gboolean writer, guint64 * dev, guint64 * ino)
+{
+  struct stat st;
+
+  if (fstatat (entry->fd, writer ? WRITE_LOCK_NAME : LOCK_NAME, &st,
+          AT_SYMLINK_NOFOLLOW) < 0)
+    return FALSE;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return TRUE;
+}
+
+/**
  * gst_memmap_cache_entry_lock_writer:
  * @entry: an entry
  * @error: return location for a #GError; %G_FILE_ERROR_AGAIN when another
@@ -561,6 +884,7 @@ gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
 {
   gint fd;
 
+  g_return_val_if_fail (entry->lock_fd >= 0, FALSE);
   if (entry->write_lock_fd >= 0)
     return TRUE;
 
@@ -601,8 +925,15 @@ gst_memmap_cache_entry_unlock_writer (GstMemmapCacheEntry * entry)
   close_fd (&entry->write_lock_fd);
 }
 
-static gboolean
-parse_store_name (const gchar * name, guint * number)
+/**
+ * gst_memmap_cache_is_store_name:
+ * @name: a file name
+ * @number: (out) (optional): the store's number
+ *
+ * Returns: whether @name names a frame store of an entry (`sNNNNNN.store`)
+ */
+gboolean
+gst_memmap_cache_is_store_name (const gchar * name, guint * number)
 {
   guint n = 0, i;
 
@@ -615,7 +946,8 @@ parse_store_name (const gchar * name, guint * number)
   }
   if (strcmp (name + 7, ".store") != 0)
     return FALSE;
-  *number = n;
+  if (number)
+    *number = n;
   return TRUE;
 }
 
@@ -633,7 +965,7 @@ list_store (const gchar * name, gpointer data)
   struct stat st;
   guint n;
 
-  if (!parse_store_name (name, &n))
+  if (!gst_memmap_cache_is_store_name (name, &n))
     return;
   list->max = MAX (list->max, n + 1);
   if (fstatat (list->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -738,6 +1070,7 @@ gst_memmap_cache_entry_clear (GstMemmapCacheEntry * entry)
 {
   gboolean ret = FALSE;
 
+  g_return_val_if_fail (entry->lock_fd >= 0, FALSE);
   /* flock converts SH to EX non-atomically; when that fails our shared
    * lock is taken again below */
   if (flock (entry->lock_fd, LOCK_EX | LOCK_NB) == 0) {
@@ -766,19 +1099,56 @@ get_time (GKeyFile * kf, const gchar * key)
 }
 
 /**
+ * gst_memmap_cache_meta_parse:
+ * @data: the content of a `meta` file (need not be nul-terminated)
+ * @len: its length
+ * @meta: (out): what it says; all unknown when it is not a valid meta file
+ *
+ * The one parser of the `meta` file (fuzzed by fuzz-cache-meta.c).
+ *
+ * Returns: %TRUE if @data is a meta file of a version this code knows
+ */
+gboolean
+gst_memmap_cache_meta_parse (const gchar * data, gsize len,
+    GstMemmapCacheMeta * meta)
+{
+  GKeyFile *kf;
+  gboolean ret = FALSE;
+
+  meta->start = meta->end = GST_CLOCK_TIME_NONE;
+  meta->complete = FALSE;
+
+  kf = g_key_file_new ();
+  if (len > 0 && g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE,
+          NULL) && g_key_file_get_integer (kf, META_GROUP, "version",
+          NULL) == 1) {
+    meta->start = get_time (kf, "start");
+    meta->end = get_time (kf, "end");
+    meta->complete = g_key_file_get_boolean (kf, META_GROUP, "complete",
+        NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
+        GST_CLOCK_TIME_IS_VALID (meta->end);
+    ret = TRUE;
+  }
+  g_key_file_free (kf);
+  return ret;
+}
+
+/**
  * gst_memmap_cache_entry_read_meta:
  * @entry: an entry
  * @meta: (out): what the entry's meta file says; all unknown when it is
  *   missing or unreadable
+ *
+ * Returns: %TRUE if the entry has a valid meta file
  */
-void
+gboolean
 gst_memmap_cache_entry_read_meta (GstMemmapCacheEntry * entry,
     GstMemmapCacheMeta * meta)
 {
-  GKeyFile *kf;
   gchar *buf;
   gssize n;
   gint fd;
+  gboolean ret;
 
   meta->start = meta->end = GST_CLOCK_TIME_NONE;
   meta->complete = FALSE;
@@ -786,27 +1156,18 @@ gst_memmap_cache_entry_read_meta (GstMemmapCacheEntry * entry,
   fd = openat (entry->fd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
       O_NONBLOCK);
   if (fd < 0)
-    return;
+    return FALSE;
   buf = g_malloc (MAX_META_SIZE);
   n = read (fd, buf, MAX_META_SIZE - 1);
   close (fd);
   if (n <= 0) {
     g_free (buf);
-    return;
+    return FALSE;
   }
   buf[n] = '\0';
-
-  kf = g_key_file_new ();
-  if (g_key_file_load_from_data (kf, buf, n, G_KEY_FILE_NONE, NULL) &&
-      g_key_file_get_integer (kf, META_GROUP, "version", NULL) == 1) {
-    meta->start = get_time (kf, "start");
-    meta->end = get_time (kf, "end");
-    meta->complete = g_key_file_get_boolean (kf, META_GROUP, "complete",
-        NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
-        GST_CLOCK_TIME_IS_VALID (meta->end);
-  }
-  g_key_file_free (kf);
+  ret = gst_memmap_cache_meta_parse (buf, n, meta);
   g_free (buf);
+  return ret;
 }
 
 static void
@@ -894,6 +1255,8 @@ failed:
 void
 gst_memmap_cache_entry_touch (GstMemmapCacheEntry * entry)
 {
+  if (entry->lock_fd < 0)
+    return;                     /* inspected only */
   if (futimens (entry->lock_fd, NULL) < 0)
     GST_LOG ("could not touch %s: %s", entry->path, g_strerror (errno));
 }
