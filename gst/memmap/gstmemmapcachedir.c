@@ -12,9 +12,16 @@
  *
  * Everything inside the cache directory is reached with openat() from a
  * directory descriptor and O_NOFOLLOW: a symbolic link planted there is an
- * error, never followed. Directories are made 0700 and the lock and meta
- * files 0600; the frame stores are made by libgstmemmap (0666 less the
- * umask) inside those private directories.
+ * error, never followed. Directories are made 0700 and the lock, meta and
+ * index files 0600; the frame stores are made by libgstmemmap (0666 less
+ * the umask) inside those private directories. Since a cache directory
+ * may be shared (mode 1777), nothing in it is believed unless it is the
+ * user's own: every directory (an entry, frames/) and every file (locks,
+ * meta, stores, index files) read is checked after it is opened (fstat:
+ * the right type, owned by the process's user; a directory writable by
+ * nobody else). And files say whose they are: an entry's meta names its
+ * entry, an index file its key, so that files swapped or renamed by
+ * whoever can are refused (with a warning), never read as another's.
  *
  * Locking (flock, so it goes with the process that dies):
  * - a user of an entry (reader or recorder) holds LOCK_SH on HASH/lock for
@@ -69,6 +76,7 @@ struct _GstMemmapCacheEntry
 {
   gchar *hash;
   gchar *path;
+  gchar *dir_path;              /* of the cache directory, for messages */
   gint fd;                      /* the entry's directory */
   gint lock_fd;                 /* LOCK_SH on HASH/lock */
   gint write_lock_fd;           /* LOCK_EX on HASH/write.lock, or -1 */
@@ -101,6 +109,108 @@ close_fd (gint * fd)
     close (*fd);
     *fd = -1;
   }
+}
+
+/* Whether @st is a @type (S_IFREG or S_IFDIR) of the process's user that
+ * nobody else can change (for a directory: not writable by group or
+ * others, who could put or swap files in it). */
+static gboolean
+is_own (const struct stat *st, mode_t type)
+{
+  if ((st->st_mode & S_IFMT) != type || st->st_uid != geteuid ())
+    return FALSE;
+  if (type == S_IFDIR && (st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return FALSE;
+  return TRUE;
+}
+
+/* openat() of @name in @dirfd that only gives what is_own() accepts,
+ * after the open (no symbolic link, no FIFO that blocks the open); -1
+ * with errno set otherwise (EPERM: not ours, or not of @type). @where
+ * names @dirfd in the warning. */
+static gint
+open_own (gint dirfd, const gchar * where, const gchar * name, gint flags,
+    mode_t mode, mode_t type)
+{
+  struct stat st = { 0 };
+  gint fd;
+
+  flags |= O_NOFOLLOW | O_CLOEXEC;
+  flags |= type == S_IFDIR ? O_DIRECTORY : O_NONBLOCK;
+  fd = openat (dirfd, name, flags, mode);
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) < 0 || !is_own (&st, type)) {
+    GST_WARNING ("%s/%s: not a %s of user %u that only it can change "
+        "(mode 0%o, owner %u): not used", where, name, type == S_IFDIR ?
+        "directory" : "regular file", (guint) geteuid (),
+        (guint) st.st_mode, (guint) st.st_uid);
+    close (fd);
+    errno = EPERM;
+    return -1;
+  }
+  return fd;
+}
+
+/* Reads the whole regular file @fd, if it is smaller than @max. */
+static gchar *
+read_small (gint fd, gsize max, gsize * len)
+{
+  struct stat st;
+  gchar *buf;
+  gssize n;
+
+  if (fstat (fd, &st) < 0 || st.st_size <= 0 || (guint64) st.st_size >= max)
+    return NULL;
+  buf = g_malloc (max);
+  n = read (fd, buf, max - 1);
+  if (n <= 0) {
+    g_free (buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+/* Replaces @name in @dirfd with @data atomically (a temporary file of the
+ * user's, renamed). Returns 0 or an errno. */
+static gint
+write_atomic (gint dirfd, const gchar * name, const gchar * data, gsize len)
+{
+  gchar *tmp;
+  gsize done = 0;
+  gint fd, err = 0;
+
+  tmp = g_strdup_printf ("%s.tmp-%u-%08x", name, (guint) getpid (),
+      g_random_int ());
+  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+      O_CLOEXEC, 0600);
+  if (fd < 0) {
+    err = errno;
+    goto out;
+  }
+  while (done < len) {
+    gssize n = write (fd, data + done, len - done);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += n;
+  }
+  if (close (fd) < 0 && err == 0)
+    err = errno;
+  if (err == 0 && renameat (dirfd, tmp, dirfd, name) < 0)
+    err = errno;
+  if (err != 0)
+    unlinkat (dirfd, tmp, 0);
+
+out:
+  g_free (tmp);
+  return err;
 }
 
 /**
@@ -368,14 +478,13 @@ evict (GstMemmapCacheDir * dir, const gchar * hash)
   gint fd, lock_fd;
   gboolean ret = FALSE;
 
-  fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-      O_CLOEXEC);
+  /* only the user's own entries: another user's are not ours to judge */
+  fd = open_own (dir->fd, dir->path, hash, O_RDONLY, 0, S_IFDIR);
   if (fd < 0)
     return FALSE;
-  lock_fd = openat (fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-      0600);
-  if (lock_fd < 0)
-    lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  lock_fd = open_own (fd, hash, LOCK_NAME, O_RDWR | O_CREAT, 0600, S_IFREG);
+  if (lock_fd < 0 && errno != EPERM)
+    lock_fd = open_own (fd, hash, LOCK_NAME, O_RDONLY, 0, S_IFREG);
   if (lock_fd < 0)
     goto out;
   if (flock (lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -472,6 +581,27 @@ gst_memmap_cache_dir_enforce_budget (GstMemmapCacheDir * dir,
   return scan.total;
 }
 
+static gboolean read_meta (gint entry_fd, const gchar * where,
+    const gchar * hash, GstMemmapCacheMeta * meta, gboolean * foreign);
+
+/* Whether the entry's files are its own (its meta does not name another
+ * entry, as when entries are renamed in a directory others can write);
+ * with @clear, an entry holding another's files is cleared if it can be. */
+static gboolean
+check_meta_entry (GstMemmapCacheEntry * entry, gboolean clear,
+    GError ** error)
+{
+  GstMemmapCacheMeta meta;
+  gboolean foreign;
+
+  read_meta (entry->fd, entry->dir_path, entry->hash, &meta, &foreign);
+  if (!foreign || (clear && gst_memmap_cache_entry_clear (entry)))
+    return TRUE;
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+      "The cache entry '%s' holds the files of another entry", entry->path);
+  return FALSE;
+}
+
 static GstMemmapCacheEntry *
 entry_new (const gchar * hash, gchar * path, gint fd, gint lock_fd)
 {
@@ -479,6 +609,7 @@ entry_new (const gchar * hash, gchar * path, gint fd, gint lock_fd)
 
   entry->hash = g_strdup (hash);
   entry->path = path;
+  entry->dir_path = g_path_get_dirname (path);
   entry->fd = fd;
   entry->lock_fd = lock_fd;
   entry->write_lock_fd = -1;
@@ -547,6 +678,7 @@ gst_memmap_cache_dir_get_index_usage (GstMemmapCacheDir * dir)
   gint fd = openat (dir->fd, INDEX_DIR_NAME, O_RDONLY | O_DIRECTORY |
       O_NOFOLLOW | O_CLOEXEC);
 
+  /* sizes only: whoever's it is */
   if (fd < 0)
     return 0;
   bytes = dir_bytes (fd);
@@ -554,15 +686,48 @@ gst_memmap_cache_dir_get_index_usage (GstMemmapCacheDir * dir)
   return bytes;
 }
 
-static gchar *
-index_path (GstMemmapCacheDir * dir, const gchar * index_key)
+/* The index directory, the user's own, made if @make. */
+static gint
+open_index_dir (GstMemmapCacheDir * dir, gboolean make)
 {
-  gchar *hash, *path;
+  if (make && mkdirat (dir->fd, INDEX_DIR_NAME, 0700) < 0 && errno != EEXIST)
+    GST_DEBUG ("could not make %s/" INDEX_DIR_NAME ": %s", dir->path,
+        g_strerror (errno));
+  return open_own (dir->fd, dir->path, INDEX_DIR_NAME, O_RDONLY, 0, S_IFDIR);
+}
 
-  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, index_key, -1);
-  path = g_build_filename (dir->path, INDEX_DIR_NAME, hash, NULL);
-  g_free (hash);
-  return path;
+/* The index file's name (it also says it inside) */
+static gchar *
+index_name (const gchar * index_key)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, index_key, -1);
+}
+
+/* The entry in the index file @data, if it says it is the file @name. */
+static gchar *
+index_parse (const gchar * data, gsize len, const gchar * where,
+    const gchar * name, guint * generation)
+{
+  GKeyFile *kf = g_key_file_new ();
+  gchar *key = NULL, *hash = NULL;
+
+  if (g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, NULL) &&
+      g_key_file_get_integer (kf, INDEX_GROUP, "version", NULL) == 2) {
+    key = g_key_file_get_string (kf, INDEX_GROUP, "key", NULL);
+    hash = g_key_file_get_string (kf, INDEX_GROUP, "entry", NULL);
+    *generation = (guint) CLAMP (g_key_file_get_integer (kf, INDEX_GROUP,
+            "generation", NULL), 0, G_MAXINT);
+  }
+  g_key_file_free (kf);
+  if (hash && (key == NULL || strcmp (key, name) != 0)) {
+    GST_WARNING ("%s/%s says it is the index file '%s': refused", where, name,
+        GST_STR_NULL (key));
+    g_clear_pointer (&hash, g_free);
+  }
+  if (hash && !gst_memmap_cache_is_hash_name (hash))
+    g_clear_pointer (&hash, g_free);
+  g_free (key);
+  return hash;
 }
 
 /**
@@ -571,6 +736,9 @@ index_path (GstMemmapCacheDir * dir, const gchar * index_key)
  * @index_key: what identifies the frames (a file's identity and format)
  * @generation: (out): the generation of the key the entry was recorded with
  *
+ * Reads the index file of @index_key: only the user's own regular file in
+ * the user's own `frames/`, and only if it says it is that key's.
+ *
  * Returns: (transfer full) (nullable): the hash of the entry that held the
  *   frames of @index_key last time, or %NULL
  */
@@ -578,27 +746,27 @@ gchar *
 gst_memmap_cache_dir_index_lookup (GstMemmapCacheDir * dir,
     const gchar * index_key, guint * generation)
 {
-  gchar *path, *contents = NULL, *hash = NULL;
-  gsize len;
-  GKeyFile *kf;
+  gchar *name, *where, *data, *hash = NULL;
+  gsize len = 0;
+  gint ifd, fd;
 
   *generation = 0;
-  path = index_path (dir, index_key);
-  if (g_file_get_contents (path, &contents, &len, NULL) &&
-      len < INDEX_MAX_SIZE) {
-    kf = g_key_file_new ();
-    if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL)
-        && g_key_file_get_integer (kf, INDEX_GROUP, "version", NULL) == 1) {
-      hash = g_key_file_get_string (kf, INDEX_GROUP, "entry", NULL);
-      *generation = (guint) CLAMP (g_key_file_get_integer (kf, INDEX_GROUP,
-              "generation", NULL), 0, G_MAXINT);
-    }
-    g_key_file_free (kf);
-    if (hash && !gst_memmap_cache_is_hash_name (hash))
-      g_clear_pointer (&hash, g_free);
+  ifd = open_index_dir (dir, FALSE);
+  if (ifd < 0)
+    return NULL;
+  name = index_name (index_key);
+  where = g_build_filename (dir->path, INDEX_DIR_NAME, NULL);
+  fd = open_own (ifd, where, name, O_RDONLY, 0, S_IFREG);
+  if (fd >= 0) {
+    data = read_small (fd, INDEX_MAX_SIZE, &len);
+    if (data)
+      hash = index_parse (data, len, where, name, generation);
+    g_free (data);
+    close (fd);
   }
-  g_free (contents);
-  g_free (path);
+  close (ifd);
+  g_free (where);
+  g_free (name);
   return hash;
 }
 
@@ -610,37 +778,34 @@ gst_memmap_cache_dir_index_lookup (GstMemmapCacheDir * dir,
  * @generation: the generation of the key it was recorded with
  *
  * Records that the frames of @index_key are in the entry @hash (best
- * effort: a failure is only logged).
+ * effort: a failure is only logged). The file says whose it is (the hash
+ * of @index_key, its name) and which entry it points to.
  */
 void
 gst_memmap_cache_dir_index_store (GstMemmapCacheDir * dir,
     const gchar * index_key, const gchar * hash, guint generation)
 {
-  gchar *idir, *path, *data;
+  gchar *name, *data;
   GKeyFile *kf;
-  GError *err = NULL;
+  gint ifd, err;
 
-  idir = g_build_filename (dir->path, INDEX_DIR_NAME, NULL);
-  if (g_mkdir_with_parents (idir, 0700) < 0) {
-    GST_DEBUG ("could not make %s: %s", idir, g_strerror (errno));
-    g_free (idir);
+  ifd = open_index_dir (dir, TRUE);
+  if (ifd < 0)
     return;
-  }
-  g_free (idir);
+  name = index_name (index_key);
   kf = g_key_file_new ();
-  g_key_file_set_integer (kf, INDEX_GROUP, "version", 1);
+  g_key_file_set_integer (kf, INDEX_GROUP, "version", 2);
+  g_key_file_set_string (kf, INDEX_GROUP, "key", name);
   g_key_file_set_string (kf, INDEX_GROUP, "entry", hash);
   g_key_file_set_integer (kf, INDEX_GROUP, "generation", generation);
   data = g_key_file_to_data (kf, NULL, NULL);
   g_key_file_free (kf);
-  path = index_path (dir, index_key);
-  /* written to a temporary file and renamed */
-  if (!g_file_set_contents_full (path, data, -1,
-          G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
-    GST_DEBUG ("could not write %s: %s", path, err->message);
-    g_clear_error (&err);
-  }
-  g_free (path);
+  err = write_atomic (ifd, name, data, strlen (data));
+  if (err != 0)
+    GST_DEBUG ("could not write %s/" INDEX_DIR_NAME "/%s: %s", dir->path,
+        name, g_strerror (err));
+  close (ifd);
+  g_free (name);
   g_free (data);
 }
 
@@ -659,8 +824,8 @@ GstMemmapCacheEntry *
 gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     GError ** error)
 {
+  GstMemmapCacheEntry *entry;
   gchar *path;
-  struct stat st;
   gint fd = -1, lock_fd = -1;
   guint attempt;
 
@@ -672,22 +837,18 @@ gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
       set_errno_error (error, errno, "Could not make the cache entry", path);
       goto failed;
     }
-    fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-        O_CLOEXEC);
+    fd = open_own (dir->fd, dir->path, hash, O_RDONLY, 0, S_IFDIR);
     if (fd < 0) {
       if (errno == ENOENT)
         continue;               /* evicted between mkdir and open */
-      set_errno_error (error, errno, "Could not open the cache entry", path);
+      set_errno_error (error, errno, errno == EPERM ? "Not our cache entry" :
+          "Could not open the cache entry", path);
       goto failed;
     }
-    if (fstat (fd, &st) < 0 || st.st_uid != geteuid ()) {
-      set_errno_error (error, EPERM, "Not our cache entry", path);
-      goto failed;
-    }
-    lock_fd = openat (fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
-        O_CLOEXEC, 0600);
+    lock_fd = open_own (fd, path, LOCK_NAME, O_RDWR | O_CREAT, 0600,
+        S_IFREG);
     if (lock_fd < 0 && (errno == EROFS || errno == EACCES))
-      lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      lock_fd = open_own (fd, path, LOCK_NAME, O_RDONLY, 0, S_IFREG);
     if (lock_fd < 0) {
       gchar *lock_path = g_build_filename (path, LOCK_NAME, NULL);
 
@@ -710,7 +871,12 @@ gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     goto failed;
   }
 
-  return entry_new (hash, path, fd, lock_fd);
+  entry = entry_new (hash, path, fd, lock_fd);
+  if (!check_meta_entry (entry, TRUE, error)) {
+    gst_memmap_cache_entry_close (entry);
+    return NULL;
+  }
+  return entry;
 
 failed:
   close_fd (&lock_fd);
@@ -739,27 +905,23 @@ GstMemmapCacheEntry *
 gst_memmap_cache_entry_open_existing (GstMemmapCacheDir * dir,
     const gchar * hash, GstMemmapCacheEntryMode mode, GError ** error)
 {
+  GstMemmapCacheEntry *entry;
   gchar *path;
-  struct stat st;
   gint fd, lock_fd = -1;
 
   g_return_val_if_fail (gst_memmap_cache_is_hash_name (hash), NULL);
 
   path = g_build_filename (dir->path, hash, NULL);
-  fd = openat (dir->fd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-      O_CLOEXEC);
+  fd = open_own (dir->fd, dir->path, hash, O_RDONLY, 0, S_IFDIR);
   if (fd < 0) {
-    set_errno_error (error, errno, "Could not open the cache entry", path);
+    set_errno_error (error, errno, errno == EPERM ? "Not our cache entry" :
+        "Could not open the cache entry", path);
     goto failed;
   }
   if (mode == GST_MEMMAP_CACHE_ENTRY_INSPECT)
     return entry_new (hash, path, fd, -1);
 
-  if (fstat (fd, &st) < 0 || st.st_uid != geteuid ()) {
-    set_errno_error (error, EPERM, "Not our cache entry", path);
-    goto failed;
-  }
-  lock_fd = openat (fd, LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  lock_fd = open_own (fd, path, LOCK_NAME, O_RDONLY, 0, S_IFREG);
   if (lock_fd < 0) {
     set_errno_error (error, errno, "Could not open the lock of", path);
     goto failed;
@@ -769,7 +931,12 @@ gst_memmap_cache_entry_open_existing (GstMemmapCacheDir * dir,
     set_errno_error (error, EAGAIN, "Being evicted:", path);
     goto failed;
   }
-  return entry_new (hash, path, fd, lock_fd);
+  entry = entry_new (hash, path, fd, lock_fd);
+  if (!check_meta_entry (entry, FALSE, error)) {
+    gst_memmap_cache_entry_close (entry);
+    return NULL;
+  }
+  return entry;
 
 failed:
   close_fd (&lock_fd);
@@ -795,6 +962,7 @@ gst_memmap_cache_entry_close (GstMemmapCacheEntry * entry)
   close_fd (&entry->fd);
   g_free (entry->hash);
   g_free (entry->path);
+  g_free (entry->dir_path);
   g_free (entry);
 }
 
@@ -888,8 +1056,8 @@ gst_memmap_cache_entry_lock_writer (GstMemmapCacheEntry * entry,
   if (entry->write_lock_fd >= 0)
     return TRUE;
 
-  fd = openat (entry->fd, WRITE_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
-      O_CLOEXEC, 0600);
+  fd = open_own (entry->fd, entry->path, WRITE_LOCK_NAME, O_RDWR | O_CREAT,
+      0600, S_IFREG);
   if (fd < 0) {
     set_errno_error (error, errno, "Could not open the writer lock of",
         entry->path);
@@ -969,8 +1137,9 @@ list_store (const gchar * name, gpointer data)
     return;
   list->max = MAX (list->max, n + 1);
   if (fstatat (list->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-      !S_ISREG (st.st_mode)) {
-    GST_WARNING ("ignoring %s: not a regular file", name);
+      !is_own (&st, S_IFREG)) {
+    GST_WARNING ("ignoring %s: not a regular file of user %u", name,
+        (guint) geteuid ());
     return;
   }
   g_ptr_array_add (list->names, g_strdup (name));
@@ -1115,8 +1284,11 @@ gst_memmap_cache_meta_parse (const gchar * data, gsize len,
   GKeyFile *kf;
   gboolean ret = FALSE;
 
+  gchar *entry;
+
   meta->start = meta->end = GST_CLOCK_TIME_NONE;
   meta->complete = FALSE;
+  meta->entry[0] = '\0';
 
   kf = g_key_file_new ();
   if (len > 0 && g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE,
@@ -1127,9 +1299,65 @@ gst_memmap_cache_meta_parse (const gchar * data, gsize len,
     meta->complete = g_key_file_get_boolean (kf, META_GROUP, "complete",
         NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
         GST_CLOCK_TIME_IS_VALID (meta->end);
+    /* the entry it belongs to: not a name of one, it belongs to none */
+    entry = g_key_file_get_string (kf, META_GROUP, "entry", NULL);
+    if (entry && !gst_memmap_cache_is_hash_name (entry))
+      memcpy (meta->entry, "-", 2);
+    else if (entry)
+      memcpy (meta->entry, entry, HASH_LEN + 1);
+    g_free (entry);
     ret = TRUE;
   }
   g_key_file_free (kf);
+  return ret;
+}
+
+/* Whether the meta @meta, read from the entry @hash, belongs to it (a meta
+ * that does not say, from before meta files said it, is taken as the
+ * entry's). */
+static gboolean
+meta_is_of (const GstMemmapCacheMeta * meta, const gchar * where,
+    const gchar * hash)
+{
+  if (meta->entry[0] == '\0' || strcmp (meta->entry, hash) == 0)
+    return TRUE;
+  GST_WARNING ("%s/%s/" META_NAME " says it belongs to the entry '%s': the "
+      "entry holds another stream's files, refused", where, hash,
+      meta->entry);
+  return FALSE;
+}
+
+/* *@foreign (if not NULL) says whether the meta is another entry's. */
+static gboolean
+read_meta (gint entry_fd, const gchar * where, const gchar * hash,
+    GstMemmapCacheMeta * meta, gboolean * foreign)
+{
+  gchar *buf;
+  gsize len = 0;
+  gint fd;
+  gboolean ret;
+
+  meta->start = meta->end = GST_CLOCK_TIME_NONE;
+  meta->complete = FALSE;
+  meta->entry[0] = '\0';
+  if (foreign)
+    *foreign = FALSE;
+
+  fd = open_own (entry_fd, where, META_NAME, O_RDONLY, 0, S_IFREG);
+  if (fd < 0)
+    return FALSE;
+  buf = read_small (fd, MAX_META_SIZE, &len);
+  close (fd);
+  if (buf == NULL)
+    return FALSE;
+  ret = gst_memmap_cache_meta_parse (buf, len, meta);
+  g_free (buf);
+  if (ret && !meta_is_of (meta, where, hash)) {
+    gst_memmap_cache_meta_parse ("", 0, meta);
+    if (foreign)
+      *foreign = TRUE;
+    return FALSE;
+  }
   return ret;
 }
 
@@ -1137,7 +1365,8 @@ gst_memmap_cache_meta_parse (const gchar * data, gsize len,
  * gst_memmap_cache_entry_read_meta:
  * @entry: an entry
  * @meta: (out): what the entry's meta file says; all unknown when it is
- *   missing or unreadable
+ *   missing, unreadable, not the user's own regular file, or the meta of
+ *   another entry
  *
  * Returns: %TRUE if the entry has a valid meta file
  */
@@ -1145,29 +1374,7 @@ gboolean
 gst_memmap_cache_entry_read_meta (GstMemmapCacheEntry * entry,
     GstMemmapCacheMeta * meta)
 {
-  gchar *buf;
-  gssize n;
-  gint fd;
-  gboolean ret;
-
-  meta->start = meta->end = GST_CLOCK_TIME_NONE;
-  meta->complete = FALSE;
-
-  fd = openat (entry->fd, META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-      O_NONBLOCK);
-  if (fd < 0)
-    return FALSE;
-  buf = g_malloc (MAX_META_SIZE);
-  n = read (fd, buf, MAX_META_SIZE - 1);
-  close (fd);
-  if (n <= 0) {
-    g_free (buf);
-    return FALSE;
-  }
-  buf[n] = '\0';
-  ret = gst_memmap_cache_meta_parse (buf, n, meta);
-  g_free (buf);
-  return ret;
+  return read_meta (entry->fd, entry->dir_path, entry->hash, meta, NULL);
 }
 
 static void
@@ -1192,57 +1399,29 @@ gst_memmap_cache_entry_write_meta (GstMemmapCacheEntry * entry,
     const GstMemmapCacheMeta * meta, GError ** error)
 {
   GKeyFile *kf = g_key_file_new ();
-  gchar *data, *tmp;
-  gsize len, done = 0;
-  gint fd;
+  gchar *data;
+  gsize len;
+  gint err;
 
   g_key_file_set_integer (kf, META_GROUP, "version", 1);
+  /* which entry it is: an entry renamed to another's name is refused */
+  g_key_file_set_string (kf, META_GROUP, "entry", entry->hash);
   set_time (kf, "start", meta->start);
   set_time (kf, "end", meta->end);
   g_key_file_set_boolean (kf, META_GROUP, "complete", meta->complete);
   data = g_key_file_to_data (kf, &len, NULL);
   g_key_file_free (kf);
 
-  tmp = g_strdup_printf (META_NAME ".tmp-%u-%08x", (guint) getpid (),
-      g_random_int ());
-  fd = openat (entry->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-      O_CLOEXEC, 0600);
-  if (fd < 0)
-    goto failed;
-  while (done < len) {
-    gssize n = write (fd, data + done, len - done);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      goto failed;
-    done += n;
-  }
-  if (close (fd) < 0) {
-    fd = -1;
-    goto failed;
-  }
-  fd = -1;
-  if (renameat (entry->fd, tmp, entry->fd, META_NAME) < 0)
-    goto failed;
-
-  g_free (tmp);
+  err = write_atomic (entry->fd, META_NAME, data, len);
   g_free (data);
-  return TRUE;
-
-failed:
-  {
-    gint err = errno ? errno : EIO;
+  if (err != 0) {
     gchar *path = g_build_filename (entry->path, META_NAME, NULL);
 
     set_errno_error (error, err, "Could not write", path);
     g_free (path);
-    close_fd (&fd);
-    unlinkat (entry->fd, tmp, 0);
-    g_free (tmp);
-    g_free (data);
     return FALSE;
   }
+  return TRUE;
 }
 
 /**

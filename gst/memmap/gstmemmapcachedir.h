@@ -14,10 +14,15 @@ G_BEGIN_DECLS
  *   CACHE-DIR/HASH/lock        users hold LOCK_SH, eviction takes LOCK_EX;
  *                              its mtime is the entry's last use (LRU)
  *   CACHE-DIR/HASH/write.lock  the one recorder of the stream: LOCK_EX
- *   CACHE-DIR/HASH/meta        key file: start, end, complete
+ *   CACHE-DIR/HASH/meta        key file: entry (HASH), start, end, complete
  *   CACHE-DIR/HASH/sNNNNNN.store  frame stores, one per recording run
- *   CACHE-DIR/frames/KEYHASH   the frames API's index: a file's identity ->
- *                              the entry that holds its frames
+ *   CACHE-DIR/frames/KEYHASH   the frames API's index: a file's identity
+ *                              (KEYHASH, also inside) -> the entry that
+ *                              holds its frames
+ *
+ * Nothing in it is read unless it is the user's own (fstat after an
+ * O_NOFOLLOW open: the type, the owner, a directory nobody else can write
+ * to) and says it is what its name says.
  *
  * PRIVATE API of libgstmemmap: exported for the memmap plugin
  * (memmapcache), the gst-memmap tool and the tests of this tree only; the
@@ -32,6 +37,10 @@ typedef struct
   GstClockTime start;           /* pts of the stream's first frame */
   GstClockTime end;             /* end of its last frame, NONE if unknown */
   gboolean complete;            /* every frame of [start, end) is stored */
+  /* read only: the entry the file says it belongs to (its hash), "-" for
+   * a name that is not an entry's, "" when it does not say; written as
+   * the entry's own hash by gst_memmap_cache_entry_write_meta() */
+  gchar entry[65];
 } GstMemmapCacheMeta;
 
 /* How gst_memmap_cache_entry_open_existing() holds the entry. */

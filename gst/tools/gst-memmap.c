@@ -1192,14 +1192,18 @@ scan_cache_entry (GstMemmapCacheDir * dir, const gchar * hash,
   CacheEntry *e = g_new0 (CacheEntry, 1);
   GString *state = g_string_new (NULL);
   GstMemmapCacheEntry *entry;
+  GError *err = NULL;
   gchar *meta, **stores;
   guint i;
 
   e->hash = g_strdup (hash);
   entry = gst_memmap_cache_entry_open_existing (dir, hash,
-      GST_MEMMAP_CACHE_ENTRY_INSPECT, NULL);
+      GST_MEMMAP_CACHE_ENTRY_INSPECT, &err);
   if (entry == NULL) {
-    e->state = g_strdup ("gone");
+    /* nothing of another user's is read (a shared cache directory) */
+    e->state = g_strdup (g_error_matches (err, G_FILE_ERROR,
+            G_FILE_ERROR_PERM) ? "another user's, not read" : "gone");
+    g_clear_error (&err);
     g_string_free (state, TRUE);
     return e;
   }

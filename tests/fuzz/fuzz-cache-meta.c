@@ -6,7 +6,8 @@
  * gst/memmap/gstmemmapcachedir.c (the library's private API). The input is
  * the file's content; it is parsed with gst_memmap_cache_meta_parse() and
  * read with gst_memmap_cache_entry_read_meta() from a real entry of a real
- * cache directory (made once per process), which must agree, then written
+ * cache directory (made once per process), which must agree (a meta that
+ * names another entry is refused by the reader), then written
  * back with gst_memmap_cache_entry_write_meta() and read again: what was
  * read must be consistent (a complete stream has a start and an end) and
  * must survive the round trip unchanged.
@@ -118,6 +119,13 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   check_meta (&parsed, "parsed");
   gst_memmap_cache_entry_read_meta (entry, &meta);
   check_meta (&meta, "read");
+  /* a meta that names another entry is refused: all unknown */
+  if (parsed.entry[0] != '\0' && strcmp (parsed.entry, HASH) != 0) {
+    if (GST_CLOCK_TIME_IS_VALID (meta.start) || meta.complete)
+      FUZZ_FAIL ("the meta of entry '%s' was read as %s's", parsed.entry,
+          HASH);
+    gst_memmap_cache_meta_parse ("", 0, &parsed);
+  }
   if (size < 65536 && (parsed.start != meta.start || parsed.end != meta.end
           || parsed.complete != meta.complete))
     FUZZ_FAIL ("the parser and the entry's reader disagree");
