@@ -127,6 +127,7 @@ struct _GstMemmapCache
   guint64 frames_copied;
   guint64 evictions;
   guint64 bytes_on_disk;
+  gboolean over_budget;         /* not recorded: does not fit max-size */
 
   /* under lock: what both the sink side and the src side (task, seeks)
    * touch */
@@ -183,6 +184,7 @@ struct _GstMemmapCache
   guint store_reader;           /* its index in readers */
   guint64 chunk_bytes;
   guint64 bytes_since_check;
+  guint64 stream_limit;         /* most bytes on disk of the entry */
   GstClockTime last_end;        /* end of the last frame pushed upstream */
   gboolean downstream_ended;    /* downstream returned EOS to a push */
 };
@@ -288,6 +290,11 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * through uncached. A pipeline closing its stream over max-size evicts
    * the others the same way, never the stream it just closed.
    *
+   * A stream never evicts the cache for a fragment of itself: one known
+   * (duration times frame size) to be larger than max-size is not recorded
+   * at all, one of unknown size takes half of max-size at most; either
+   * says so once with a warning (docs/elements.md).
+   *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_MAX_SIZE,
@@ -328,7 +335,9 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * - `evictions`: streams this element evicted
    * - `bytes-on-disk`: of the cache directory, when last measured
    *
-   * and `engine`, the stats of the #GstMemmapEngine.
+   * the boolean `over-budget`: the stream was not recorded, or no more,
+   * because it does not fit in #GstMemmapCache:max-size; and `engine`, the
+   * stats of the #GstMemmapEngine.
    *
    * Since: 0.1
    */
@@ -466,7 +475,8 @@ gst_memmap_cache_create_stats (GstMemmapCache * self)
       "frames-zero-copy", G_TYPE_UINT64, self->frames_zero_copy,
       "frames-copied", G_TYPE_UINT64, self->frames_copied,
       "evictions", G_TYPE_UINT64, self->evictions,
-      "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk, NULL);
+      "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk,
+      "over-budget", G_TYPE_BOOLEAN, self->over_budget, NULL);
   engine = self->engine ? gst_object_ref (self->engine) : NULL;
   GST_OBJECT_UNLOCK (self);
 
@@ -987,6 +997,64 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
   return ret;
 }
 
+/* The stream does not fit the budget (gst_memmap_cache_stream_limit()):
+ * it is not recorded, or no more, and says so once. */
+static void
+over_budget (GstMemmapCache * self, guint64 estimate)
+{
+  gboolean warn = !self->warned;
+
+  GST_OBJECT_LOCK (self);
+  self->over_budget = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  self->warned = TRUE;
+  if (!warn)
+    return;
+  if (estimate > self->cur.max_size)
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream does not fit in the frame cache (about %"
+            G_GUINT64_FORMAT " MB, max-size=%" G_GUINT64_FORMAT " MB); "
+            "playing it uncached, nothing evicted.", estimate / 1000000,
+            self->cur.max_size / 1000000),
+        ("%s: about %" G_GUINT64_FORMAT " bytes, max-size=%" G_GUINT64_FORMAT,
+            gst_memmap_cache_entry_get_path (self->entry), estimate,
+            self->cur.max_size));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream reached the most the frame cache holds of %s "
+            "(max-size=%" G_GUINT64_FORMAT " MB); " WITHOUT_RECORDING ".",
+            self->stream_limit < self->cur.max_size ?
+            "a stream of unknown length, half" : "one stream",
+            self->cur.max_size / 1000000),
+        ("%s: %" G_GUINT64_FORMAT " bytes on disk, at most %" G_GUINT64_FORMAT,
+            gst_memmap_cache_entry_get_path (self->entry),
+            gst_memmap_cache_entry_get_usage (self->entry),
+            self->stream_limit));
+}
+
+/* Whether the stream's entry may grow by another chunk. */
+static gboolean
+stream_fits (GstMemmapCache * self)
+{
+  return gst_memmap_cache_entry_get_usage (self->entry) + self->chunk_bytes <=
+      self->stream_limit;
+}
+
+/* What the whole stream takes on disk, 0 if unknown (upstream knows no
+ * duration, or the frame rate is variable). */
+static guint64
+estimate_stream (GstMemmapCache * self, guint64 slot_bytes)
+{
+  gint64 duration = -1;
+
+  if (!gst_pad_peer_query_duration (self->sinkpad, GST_FORMAT_TIME,
+          &duration) || duration <= 0)
+    return 0;
+  return gst_memmap_cache_estimate_stream_bytes (slot_bytes,
+      GST_VIDEO_INFO_FPS_N (&self->info), GST_VIDEO_INFO_FPS_D (&self->info),
+      duration);
+}
+
 /* Creates the store this run records into. Not recording (no room, or
  * failed), the run gives the writer lock back: another pipeline or process
  * may record the stream while this one still plays it. */
@@ -996,7 +1064,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
 {
   GstMemmapStoreWriter *writer;
   GstMemmapStoreReader *reader;
-  guint64 slot_bytes;
+  guint64 slot_bytes, estimate;
 
   if (!gst_memmap_cache_entry_lock_writer (self->entry, error))
     return FALSE;
@@ -1007,6 +1075,15 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       4096);
   self->chunk_bytes = MIN (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES,
       MAX (self->cur.max_size / 16, slot_bytes));
+  /* a stream that cannot fit evicts nothing */
+  estimate = estimate_stream (self, slot_bytes);
+  self->stream_limit = gst_memmap_cache_stream_limit (self->cur.max_size,
+      estimate);
+  if (!stream_fits (self)) {
+    over_budget (self, estimate);
+    gst_memmap_cache_entry_unlock_writer (self->entry);
+    return TRUE;
+  }
   update_disk_usage (self, self->chunk_bytes);
   if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
@@ -1784,6 +1861,11 @@ record (GstMemmapCache * self, GstBuffer * buffer)
       GST_VIDEO_INFO_SIZE (&self->info), 4096);
   if (self->bytes_since_check >= self->chunk_bytes) {
     self->bytes_since_check = 0;
+    if (!stream_fits (self)) {
+      over_budget (self, 0);
+      stop_recording (self);
+      return out;
+    }
     update_disk_usage (self, self->chunk_bytes);
     if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
       GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
@@ -2279,6 +2361,7 @@ begin_stream (GstMemmapCache * self)
   self->cur.key = g_strdup (self->settings.key);
   self->hits = self->misses = self->frames_recorded = self->frames_served = 0;
   self->frames_zero_copy = self->frames_copied = self->evictions = 0;
+  self->over_budget = FALSE;
   GST_OBJECT_UNLOCK (self);
 
   self->warned = FALSE;

@@ -524,6 +524,62 @@ scan_dir (GstMemmapCacheDir * dir)
 }
 
 /**
+ * gst_memmap_cache_estimate_stream_bytes:
+ * @frame_bytes: the bytes on disk of one frame (its slot)
+ * @fps_n: the stream's frame rate numerator (0: variable)
+ * @fps_d: its denominator
+ * @duration: the stream's duration, or %GST_CLOCK_TIME_NONE
+ *
+ * Returns: the bytes on disk the whole stream will take (duration times
+ *   frame rate frames of @frame_bytes), or 0 when that is not known
+ */
+guint64
+gst_memmap_cache_estimate_stream_bytes (guint64 frame_bytes, gint fps_n,
+    gint fps_d, GstClockTime duration)
+{
+  guint64 frames;
+
+  if (!GST_CLOCK_TIME_IS_VALID (duration) || duration == 0 || fps_n <= 0 ||
+      fps_d <= 0 || frame_bytes == 0)
+    return 0;
+  frames = gst_util_uint64_scale_ceil (duration, fps_n,
+      (guint64) fps_d * GST_SECOND);
+  if (frames > G_MAXUINT64 / frame_bytes)
+    return G_MAXUINT64;
+  return MAX (frames, 1) * frame_bytes;
+}
+
+/**
+ * gst_memmap_cache_stream_limit:
+ * @max_size: the cache directory's budget, bytes on disk
+ * @estimate: what the whole stream takes on disk, 0 if unknown
+ *   (gst_memmap_cache_estimate_stream_bytes())
+ *
+ * The budget policy: a stream never evicts the cache for a fragment of
+ * itself.
+ *
+ * - A stream known to be larger than @max_size is not recorded at all
+ *   (nothing is evicted for it): the limit is 0.
+ * - A stream known to fit is recorded, evicting the least recently used
+ *   streams as needed; its entry may take all of @max_size.
+ * - A stream of unknown size (no duration, a variable frame rate) may take
+ *   half of @max_size at most: whatever it turns out to be, the other half
+ *   of the cache stays for the streams that fit.
+ *
+ * Returns: the most bytes on disk the stream's entry may hold while it
+ *   records; 0: do not record it
+ */
+guint64
+gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate)
+{
+  if (estimate == 0)
+    return max_size / 2;
+  if (estimate > max_size)
+    return 0;
+  return max_size;
+}
+
+/**
  * gst_memmap_cache_dir_get_usage:
  * @dir: a cache directory
  *

@@ -68,6 +68,15 @@ GST_MEMMAP_API
 gboolean gst_memmap_cache_meta_parse (const gchar * data, gsize len,
     GstMemmapCacheMeta * meta);
 
+/* the budget policy (docs/elements.md, "Disk budget and eviction") */
+
+GST_MEMMAP_API
+guint64 gst_memmap_cache_estimate_stream_bytes (guint64 frame_bytes,
+    gint fps_n, gint fps_d, GstClockTime duration);
+
+GST_MEMMAP_API
+guint64 gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate);
+
 /* the directory */
 
 GST_MEMMAP_API
