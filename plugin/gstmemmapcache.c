@@ -185,6 +185,7 @@ struct _GstMemmapCache
   guint64 chunk_bytes;
   guint64 bytes_since_check;
   guint64 stream_limit;         /* most bytes on disk of the entry */
+  gboolean may_evict;           /* may evict other streams for this one */
   GstClockTime last_end;        /* end of the last frame pushed upstream */
   gboolean downstream_ended;    /* downstream returned EOS to a push */
 };
@@ -290,10 +291,11 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * through uncached. A pipeline closing its stream over max-size evicts
    * the others the same way, never the stream it just closed.
    *
-   * A stream never evicts the cache for a fragment of itself: one known
-   * (duration times frame size) to be larger than max-size is not recorded
-   * at all, one of unknown size takes half of max-size at most; either
-   * says so once with a warning (docs/elements.md).
+   * A stream never evicts the cache for a fragment of itself: of one known
+   * (duration times frame size) to be larger than max-size only the start
+   * is recorded, into free room, up to half of max-size; one of unknown
+   * size takes half of max-size at most; either says so once with a
+   * warning (docs/elements.md).
    *
    * Since: 0.1
    */
@@ -335,8 +337,8 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * - `evictions`: streams this element evicted
    * - `bytes-on-disk`: of the cache directory, when last measured
    *
-   * the boolean `over-budget`: the stream was not recorded, or no more,
-   * because it does not fit in #GstMemmapCache:max-size; and `engine`, the
+   * the boolean `over-budget`: the stream was not recorded whole because
+   * it does not fit in #GstMemmapCache:max-size; and `engine`, the
    * stats of the #GstMemmapEngine.
    *
    * Since: 0.1
@@ -998,7 +1000,9 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
 }
 
 /* The stream does not fit the budget (gst_memmap_cache_stream_limit()):
- * it is not recorded, or no more, and says so once. */
+ * known to be larger than max-size (@estimate), only its start is
+ * recorded, evicting nothing; or it reached the most its entry may take
+ * (@estimate 0). Says so once. */
 static void
 over_budget (GstMemmapCache * self, guint64 estimate)
 {
@@ -1010,15 +1014,16 @@ over_budget (GstMemmapCache * self, guint64 estimate)
   self->warned = TRUE;
   if (!warn)
     return;
-  if (estimate > self->cur.max_size)
+  if (estimate > 0)
     GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
         ("The stream does not fit in the frame cache (about %"
-            G_GUINT64_FORMAT " MB, max-size=%" G_GUINT64_FORMAT " MB); "
-            "playing it uncached, nothing evicted.", estimate / 1000000,
-            self->cur.max_size / 1000000),
-        ("%s: about %" G_GUINT64_FORMAT " bytes, max-size=%" G_GUINT64_FORMAT,
+            G_GUINT64_FORMAT " MB, max-size=%" G_GUINT64_FORMAT " MB): only "
+            "its start is recorded, into free room, nothing evicted.",
+            estimate / 1000000, self->cur.max_size / 1000000),
+        ("%s: about %" G_GUINT64_FORMAT " bytes, max-size=%" G_GUINT64_FORMAT
+            ", at most %" G_GUINT64_FORMAT " recorded",
             gst_memmap_cache_entry_get_path (self->entry), estimate,
-            self->cur.max_size));
+            self->cur.max_size, self->stream_limit));
   else
     GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
         ("The stream reached the most the frame cache holds of %s "
@@ -1038,6 +1043,25 @@ stream_fits (GstMemmapCache * self)
 {
   return gst_memmap_cache_entry_get_usage (self->entry) + self->chunk_bytes <=
       self->stream_limit;
+}
+
+/* Whether there is room under max-size for another chunk: made by evicting
+ * the least recently used streams if this stream may evict, else only
+ * what is free. */
+static gboolean
+room_for_chunk (GstMemmapCache * self)
+{
+  guint64 bytes;
+
+  if (self->may_evict) {
+    update_disk_usage (self, self->chunk_bytes);
+  } else {
+    bytes = gst_memmap_cache_dir_get_usage (self->dir);
+    GST_OBJECT_LOCK (self);
+    self->bytes_on_disk = bytes;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return self->bytes_on_disk + self->chunk_bytes <= self->cur.max_size;
 }
 
 /* What the whole stream takes on disk, 0 if unknown (upstream knows no
@@ -1075,17 +1099,18 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       4096);
   self->chunk_bytes = MIN (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES,
       MAX (self->cur.max_size / 16, slot_bytes));
-  /* a stream that cannot fit evicts nothing */
+  /* a stream that cannot fit evicts nothing for a fragment of itself */
   estimate = estimate_stream (self, slot_bytes);
   self->stream_limit = gst_memmap_cache_stream_limit (self->cur.max_size,
-      estimate);
-  if (!stream_fits (self)) {
+      estimate, &self->may_evict);
+  if (estimate > self->cur.max_size)
     over_budget (self, estimate);
+  if (!stream_fits (self)) {
+    over_budget (self, 0);
     gst_memmap_cache_entry_unlock_writer (self->entry);
     return TRUE;
   }
-  update_disk_usage (self, self->chunk_bytes);
-  if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+  if (!room_for_chunk (self)) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
         ": not recording", self->cur.max_size);
     gst_memmap_cache_entry_unlock_writer (self->entry);
@@ -1866,8 +1891,7 @@ record (GstMemmapCache * self, GstBuffer * buffer)
       stop_recording (self);
       return out;
     }
-    update_disk_usage (self, self->chunk_bytes);
-    if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+    if (!room_for_chunk (self)) {
       GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
           "recording stops", self->store_path, self->cur.max_size);
       stop_recording (self);
@@ -2363,6 +2387,7 @@ begin_stream (GstMemmapCache * self)
   self->frames_zero_copy = self->frames_copied = self->evictions = 0;
   self->over_budget = FALSE;
   GST_OBJECT_UNLOCK (self);
+  self->may_evict = TRUE;
 
   self->warned = FALSE;
   self->usable = TRUE;

@@ -528,29 +528,33 @@ gst_memmap_cache_estimate_stream_bytes (guint64 frame_bytes, gint fps_n,
  * @max_size: the cache directory's budget, bytes on disk
  * @estimate: what the whole stream takes on disk, 0 if unknown
  *   (gst_memmap_cache_estimate_stream_bytes())
+ * @may_evict: (out): whether recording the stream may evict other streams
  *
  * The budget policy: a stream never evicts the cache for a fragment of
- * itself.
+ * itself, and no stream that may be a fragment takes more than half of it.
  *
- * - A stream known to be larger than @max_size is not recorded at all
- *   (nothing is evicted for it): the limit is 0.
- * - A stream known to fit is recorded, evicting the least recently used
- *   streams as needed; its entry may take all of @max_size.
- * - A stream of unknown size (no duration, a variable frame rate) may take
- *   half of @max_size at most: whatever it turns out to be, the other half
- *   of the cache stays for the streams that fit.
+ * - A stream known to fit in @max_size is recorded whole, evicting the
+ *   least recently used streams as needed: its entry may take all of
+ *   @max_size.
+ * - A stream known to be larger than @max_size can only be a fragment: it
+ *   evicts nothing; its start is recorded into free room only, up to half
+ *   of @max_size (what a user who plays or maps only its start gets from
+ *   the cache next time).
+ * - A stream of unknown size (no duration, a variable frame rate) may
+ *   evict, and take half of @max_size at most: whatever it turns out to
+ *   be, the other half stays for the streams that fit.
  *
  * Returns: the most bytes on disk the stream's entry may hold while it
- *   records; 0: do not record it
+ *   records
  */
 guint64
-gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate)
+gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate,
+    gboolean * may_evict)
 {
-  if (estimate == 0)
-    return max_size / 2;
-  if (estimate > max_size)
-    return 0;
-  return max_size;
+  *may_evict = estimate <= max_size;
+  if (estimate > 0 && estimate <= max_size)
+    return max_size;
+  return max_size / 2;
 }
 
 /**

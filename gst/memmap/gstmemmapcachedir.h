@@ -75,7 +75,8 @@ guint64 gst_memmap_cache_estimate_stream_bytes (guint64 frame_bytes,
     gint fps_n, gint fps_d, GstClockTime duration);
 
 GST_MEMMAP_API
-guint64 gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate);
+guint64 gst_memmap_cache_stream_limit (guint64 max_size, guint64 estimate,
+    gboolean * may_evict);
 
 /* the directory */
 
