@@ -1661,13 +1661,33 @@ GST_START_TEST (test_budget_no_thrash)
 {
   gchar *cache_known = test_path ("cache-known");
   gchar *cache_live = test_path ("cache-live");
+  gchar *cache_full = test_path ("cache-full");
   gchar *big = copy_clip ("big.mp4");
+  gchar *filler = copy_clip ("filler.mp4");
+  Run *run;
 
   /* (32 MiB: half of it holds more than the 16 frames memmapcache needs to
    * serve the fragment) */
   big_between_small (cache_known, big, FALSE, 32 << 20);
   big_between_small (cache_live, NULL, TRUE, 16 << 20);
 
+  /* less free room than half of max-size: a stream known not to fit still
+   * evicts nothing, a clip that fits (10.7 MB) stays whole */
+  run = run_new (filler, cache_full, "max-size=16777216");
+  run_play (run);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+  run = budget_run (NULL, 0, FALSE, big, cache_full, 16 << 20);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  fail_unless (stat_bool (run, "over-budget"));
+  run_free (run);
+  run = run_new (filler, cache_full, "max-size=16777216");
+  run_play (run);
+  assert_served_whole (run);
+  run_free (run);
+
+  g_free (filler);
+  g_free (cache_full);
   g_free (big);
   g_free (cache_known);
   g_free (cache_live);
