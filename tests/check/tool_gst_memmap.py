@@ -514,6 +514,17 @@ try:
     out, _ = expect(['stats', cache], 0, out_has=[
         'streams:  3, ', 's000000.store: corrupt', 'no meta'],
         what='stats: a corrupt store is reported, not trusted')
+    # another user's entry in a shared cache directory: listed, not read
+    if os.geteuid() == 0:
+        os.chown(bad, 4242, -1)
+        out, _ = expect(['stats', cache], 0, out_has=[
+            'streams:  3, ', "another user's, not read"],
+            what="stats: another user's entry is not read")
+        check('s000000.store: corrupt' not in out,
+              "stats: another user's store is not opened")
+        os.chown(bad, 0, -1)
+    else:
+        print("stats: the other user's entry is not tried: chown needs root")
     xdg = dict(ENV)
     xdg['XDG_CACHE_HOME'] = tmp
     p = subprocess.run([TOOL, 'stats'], capture_output=True, text=True,
