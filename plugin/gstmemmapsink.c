@@ -209,8 +209,9 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
    * GstMemmapSink:location:
    *
    * The frame store file to write: a path, or a `file://` or `memmap://`
-   * URI of one. An existing file is replaced atomically (a reader of the old file keeps it), unless
-   * #GstMemmapSink:reuse lets the store overwrite it in place.
+   * URI of one. An existing file is replaced atomically (a reader of the
+   * old file keeps it), unless #GstMemmapSink:reuse lets the store
+   * overwrite it in place.
    *
    * Since: 0.1
    */
@@ -428,15 +429,12 @@ gst_memmap_sink_set_property (GObject * object, guint prop_id,
   }
 
   switch (prop_id) {
-    case PROP_LOCATION:{
-      gboolean file_uri;
-
+    case PROP_LOCATION:
       g_free (self->settings.location);
       self->settings.location =
           gst_memmap_uri_location_from_property (g_value_get_string (value),
-          &file_uri);
+          NULL);
       break;
-    }
     case PROP_MODE:
       self->settings.mode = g_value_get_enum (value);
       break;

@@ -173,15 +173,16 @@ gst_memmap_uri_from_location (const gchar * location, const gchar * scheme)
 
 /* A `location` property's value as a path: a `file://` or `memmap://` URI
  * becomes the path it names (a malformed one is kept as it is, and opening
- * it fails with the element's usual error). @is_file_uri: set to whether
- * @value was a file:// URI. */
+ * it fails with the element's usual error). @is_file_uri (nullable): set
+ * to whether @value was a file:// URI. */
 gchar *
 gst_memmap_uri_location_from_property (const gchar * value,
     gboolean * is_file_uri)
 {
   gchar *location;
 
-  *is_file_uri = FALSE;
+  if (is_file_uri)
+    *is_file_uri = FALSE;
   if (value == NULL)
     return NULL;
   if (!gst_uri_has_protocol (value, "file") &&
@@ -191,6 +192,7 @@ gst_memmap_uri_location_from_property (const gchar * value,
   location = gst_memmap_uri_to_location (value, NULL);
   if (location == NULL)
     return g_strdup (value);
-  *is_file_uri = gst_uri_has_protocol (value, "file");
+  if (is_file_uri)
+    *is_file_uri = gst_uri_has_protocol (value, "file");
   return location;
 }
