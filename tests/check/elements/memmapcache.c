@@ -1631,14 +1631,18 @@ big_between_small (const gchar * cache_dir, const gchar * big,
     fail_unless_equals_int (run->warnings, 1);
     fail_unless (strstr (run->warning, live ? "unknown length" :
             "does not fit") != NULL, "%s", run->warning);
-    fragment = stat_u64 (run, round == 0 ? "frames-recorded" :
-        "frames-served");
+    /* a closed store gives back its unused reservation (format 1.1), so
+     * a later round may record a little more of the big stream into the
+     * room that freed: the whole fragment still stays under its share */
+    fragment = stat_u64 (run, "frames-recorded");
+    if (round > 0) {
+      fail_unless (stat_u64 (run, "frames-served") > 0);
+      fragment += stat_u64 (run, "frames-served");
+    }
     GST_INFO ("round %u: the big stream's fragment: %" G_GUINT64_FORMAT
         " frames", round, fragment);
     fail_unless (fragment > 0 && fragment * (live ? 118784 : 462848) <=
         max_size / 2, "%" G_GUINT64_FORMAT " frames", fragment);
-    if (round > 0)
-      fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
     run_free (run);
 
     /* the small ones are still there, and the next small one finds room
