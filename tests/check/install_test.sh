@@ -181,7 +181,9 @@ else
   cat > "$T/ns.sh" <<EOF
 set -eu
 $mount_cmd
-ldconfig -C "$T/ld.so.cache"
+# ldconfig writes its aux cache under /var/cache/ldconfig: a private one
+mount -t tmpfs tmpfs /var/cache/ldconfig 2> /dev/null || true
+ldconfig -i -C "$T/ld.so.cache"
 mount --bind "$T/ld.so.cache" /etc/ld.so.cache
 env -i HOME="$T/home2" LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin \\
   WORK="$T/work" HAVE_PACKAGE=$HAVE_PACKAGE PYDIR="$PYDIR" bash -c '
