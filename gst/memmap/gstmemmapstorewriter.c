@@ -82,7 +82,10 @@ struct _GstMemmapStoreWriter
   guint64 next_slot;            /* append: the next slot never handed out */
   GArray *free_slots;           /* FIFO of free slots (guint64) */
   guint free_head;
-  GHashTable *outstanding;      /* guint64 * -> NULL: acquired slots */
+  /* guint64 * -> acquired slots; the value is non-NULL once a memory of
+   * the slot was handed out (gst_memmap_store_writer_get_slot_memory()):
+   * the close keeps such a slot's blocks, see close_footprint() */
+  GHashTable *outstanding;
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
   /* stats */
   guint64 n_acquired;
@@ -1072,7 +1075,7 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
 
   key = g_new (guint64, 1);
   *key = s;
-  g_hash_table_add (self->outstanding, key);
+  g_hash_table_insert (self->outstanding, key, NULL);
   self->n_acquired++;
   g_mutex_unlock (&self->lock);
 
@@ -1157,7 +1160,9 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
  * frame size of the layout, from the start of the slot, in a shared
  * read-write mapping of the store. What is written there is the frame
  * gst_memmap_store_writer_commit() publishes. The memory keeps its mapping
- * alive however long it lives, also after the writer is freed.
+ * alive however long it lives, also after the writer is freed, and its
+ * bytes: a close does not give back the blocks of a slot whose memory was
+ * handed out, committed or not.
  *
  * Returns: (transfer full) (nullable): the memory, or %NULL with @error set
  *
@@ -1196,10 +1201,17 @@ gst_memmap_store_writer_get_slot_memory (GstMemmapStoreWriter * writer,
   if (m == NULL)
     goto out;
   mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
-  if (mem == NULL)
+  if (mem == NULL) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
         "Frame store '%s': could not wrap slot %" G_GUINT64_FORMAT,
         self->path, slot);
+  } else {
+    guint64 *key = g_new (guint64, 1);
+
+    /* a memory of the slot is out: its bytes are its holder's now */
+    *key = slot;
+    g_hash_table_replace (self->outstanding, key, GINT_TO_POINTER (TRUE));
+  }
 
 out:
   g_mutex_unlock (&self->lock);
@@ -1460,15 +1472,21 @@ slot_is_empty (GstMemmapStoreWriter * self, guint64 slot, GHashTable * empty)
  * the file system (docs/store-format.md, "Footprint"): the pages of index
  * blocks past the last entry written, and every empty slot. The file keeps
  * its size, so that nothing mapped by a live reader goes past its end;
- * the holes read as zeros and no committed frame or entry is touched. */
+ * the holes read as zeros and no committed frame or entry is touched.
+ *
+ * A slot still acquired whose memory was handed out is kept: that memory
+ * may outlive the writer (a pool buffer a decoder keeps as a reference
+ * frame, or that went downstream uncommitted), and a hole under it would
+ * turn the frame it holds into zeros. */
 static void
 close_footprint (GstMemmapStoreWriter * self)
 {
   const GstMemmapStoreGeometry *geo = &self->geo;
   PunchRun run = { self->fd, 0, 0, 0 };
   GHashTable *empty = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GHashTable *held = g_hash_table_new (g_int64_hash, g_int64_equal);
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
   guint64 c, k, used, n_entries, slot;
   guint i;
 
@@ -1476,8 +1494,8 @@ close_footprint (GstMemmapStoreWriter * self)
   for (i = self->free_head; i < self->free_slots->len; i++)
     g_hash_table_add (empty, &g_array_index (self->free_slots, guint64, i));
   g_hash_table_iter_init (&iter, self->outstanding);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_hash_table_add (empty, key);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_add (value ? held : empty, key);
 
   n_entries = self->committed;
   if (geo->mode == GST_MEMMAP_STORE_MODE_RING)
@@ -1494,12 +1512,17 @@ close_footprint (GstMemmapStoreWriter * self)
     punch_add (&run, chunk + used, geo->index_block_size - used);
     for (k = 0; k < geo->slots_per_chunk; k++) {
       slot = c * geo->slots_per_chunk + k;
-      if (slot_is_empty (self, slot, empty))
+      if (!g_hash_table_contains (held, &slot) &&
+          slot_is_empty (self, slot, empty))
         punch_add (&run, gst_memmap_store_slot_offset (geo, slot),
             geo->slot_stride);
     }
   }
   punch_flush (&run);
+  if (g_hash_table_size (held) > 0)
+    GST_DEBUG ("%s: %u slots acquired and not committed keep their blocks: "
+        "memories of them are out", self->path, g_hash_table_size (held));
+  g_hash_table_unref (held);
   g_hash_table_unref (empty);
 
   self->bytes_freed = run.freed;
@@ -1517,9 +1540,11 @@ close_footprint (GstMemmapStoreWriter * self)
  * pages) are given back to the file system first: a closed store takes on
  * disk what it holds, while its size (and every offset) stays. With sync
  * on, everything is written to the disk first and the state after. Slots
- * still acquired are dropped: their bytes are gone, memories of them
- * must not be written any more. Acquiring and committing fail
- * afterwards; closing twice is a no-op.
+ * still acquired are dropped: they never become frames. The bytes of one
+ * whose memory was handed out stay (that memory may still be read or
+ * written, see gst_memmap_store_writer_get_slot_memory()); the others'
+ * are given back. Acquiring and committing fail afterwards; closing twice
+ * is a no-op.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
