@@ -91,7 +91,8 @@ struct _GstMemmapStoreWriter
   guint64 n_acquired;
   guint64 n_released;
   guint64 n_reservations;
-  guint64 bytes_freed;          /* given back to the file system at close */
+  guint64 bytes_freed;          /* given back to the file system at close
+                                 * and by releases after it */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1111,6 +1112,8 @@ failed:
   }
 }
 
+static void punch_held_slot (GstMemmapStoreWriter * self, guint64 slot);
+
 /**
  * gst_memmap_store_writer_release_slot:
  * @writer: a #GstMemmapStoreWriter
@@ -1118,8 +1121,12 @@ failed:
  *
  * Gives back a slot that will not be committed (a dropped pool buffer): no
  * frame appears for it and it is handed out again later. May be called from
- * any thread; does nothing after gst_memmap_store_writer_close() or for a
- * slot that is not outstanding.
+ * any thread; does nothing for a slot that is not outstanding.
+ *
+ * After gst_memmap_store_writer_close(), releasing a slot whose memory was
+ * handed out (and whose blocks the close therefore kept) gives its blocks
+ * back to the file system: call it once no memory of the slot is left, as
+ * a pool does when its buffer's memory goes. Any other slot: nothing.
  *
  * Since: 0.1
  */
@@ -1133,6 +1140,8 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
 
   g_mutex_lock (&self->lock);
   if (self->closed) {
+    if (g_hash_table_remove (self->outstanding, &slot))
+      punch_held_slot (self, slot);
     g_mutex_unlock (&self->lock);
     return;
   }
@@ -1530,6 +1539,30 @@ close_footprint (GstMemmapStoreWriter * self)
       self->path, run.freed);
 }
 
+/* Returns TRUE for a slot acquired whose memory was not handed out: the
+ * close forgets it (its blocks were given back). */
+static gboolean
+not_held (gpointer key, gpointer value, gpointer user_data)
+{
+  return value == NULL;
+}
+
+/* Under lock, after the close: a slot the close kept (its memory was out)
+ * was released, its memory is gone: its blocks go back too. */
+static void
+punch_held_slot (GstMemmapStoreWriter * self, guint64 slot)
+{
+  PunchRun run = { self->fd, 0, 0, 0 };
+
+  punch_add (&run, gst_memmap_store_slot_offset (&self->geo, slot),
+      self->geo.slot_stride);
+  punch_flush (&run);
+  self->bytes_freed += run.freed;
+  GST_LOG ("%s: gave the %" G_GUINT64_FORMAT " bytes of slot %"
+      G_GUINT64_FORMAT " back, its memory is gone", self->path, run.freed,
+      slot);
+}
+
 /**
  * gst_memmap_store_writer_close:
  * @writer: a #GstMemmapStoreWriter
@@ -1542,7 +1575,8 @@ close_footprint (GstMemmapStoreWriter * self)
  * on, everything is written to the disk first and the state after. Slots
  * still acquired are dropped: they never become frames. The bytes of one
  * whose memory was handed out stay (that memory may still be read or
- * written, see gst_memmap_store_writer_get_slot_memory()); the others'
+ * written, see gst_memmap_store_writer_get_slot_memory()) until
+ * gst_memmap_store_writer_release_slot() says it is gone; the others'
  * are given back. Acquiring and committing fail afterwards; closing twice
  * is a no-op.
  *
@@ -1568,7 +1602,8 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   self->closed = TRUE;
   sync = self->sync;
   close_footprint (self);
-  g_hash_table_remove_all (self->outstanding);
+  /* the slots whose blocks it kept stay, for release_slot() */
+  g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);
 
   if (sync && !gst_memmap_store_writer_sync (self, error))
