@@ -358,7 +358,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
       "Memory-mapped decoded frame cache", "Filter/Video",
       "Records decoded frames into an on-disk cache and serves every later "
       "pass and seek from it, zero-copy",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_cache_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));

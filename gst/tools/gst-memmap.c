@@ -776,6 +776,25 @@ input_uri (const gchar * input)
   return uri;
 }
 
+/* FALSE (with the reason printed) if @store cannot be made: memmapsink
+ * creates it in its directory and renames it into place, so that directory
+ * must exist and be writable (not on a read-only file system). Checked
+ * before anything is decoded. */
+static gboolean
+check_output_dir (const gchar * store)
+{
+  gchar *dir = g_path_get_dirname (store);
+  gboolean ok = TRUE;
+
+  if (g_access (dir, W_OK | X_OK) < 0) {
+    fail ("cannot write '%s' in the directory '%s': %s", store, dir,
+        g_strerror (errno));
+    ok = FALSE;
+  }
+  g_free (dir);
+  return ok;
+}
+
 static GstElement *
 make_element (const gchar * factory, const gchar * why)
 {
@@ -806,7 +825,7 @@ cmd_ingest (gint argc, gchar ** argv)
         "First frame to keep (default 0): the N-th frame the decoder outputs",
         "N"},
     {"count", 0, 0, G_OPTION_ARG_STRING, &count_str,
-        "Keep at most M frames (default: to the end)", "M"},
+        "Keep at most M frames (default, or 0: to the end)", "M"},
     {"format", 0, 0, G_OPTION_ARG_STRING, &format,
         "Convert to this video format (I420, NV12, RGBA, GRAY8, ...; "
         "default: as decoded)", "F"},
@@ -846,10 +865,6 @@ cmd_ingest (gint argc, gchar ** argv)
     goto out;
   if (count_str && !parse_u64 ("--count", count_str, &in.count))
     goto out;
-  if (count_str && in.count == 0) {
-    fail ("--count must be at least 1");
-    goto out;
-  }
   if (format && gst_video_format_from_string (format) ==
       GST_VIDEO_FORMAT_UNKNOWN) {
     fail ("--format: unknown video format '%s'", format);
@@ -860,7 +875,7 @@ cmd_ingest (gint argc, gchar ** argv)
   in.input = argv[1];
   in.store = out;
   uri = input_uri (in.input);
-  if (uri == NULL)
+  if (uri == NULL || !check_output_dir (out))
     goto out;
 
   in.pipeline = gst_pipeline_new ("ingest");
