@@ -63,7 +63,10 @@ typedef struct
   guint probed;
   gboolean cut_later;           /* cut 50 ms after the CUT_AT-th buffer */
   GThread *cutter;
+  const gchar *cache_dir;       /* path NULL: cut the store found there */
 } Run;
+
+static gchar *find_cache_store (const gchar * cache_dir);
 
 static gpointer
 cut_later (Run * run)
@@ -98,8 +101,14 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
 static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
-  if (++run->probed == CUT_AT)
+  if (++run->probed == CUT_AT && run->path) {
     truncate_elsewhere (run->path, run->cut_to);
+  } else if (run->probed == CUT_AT) {
+    gchar *store = find_cache_store (run->cache_dir);
+
+    truncate_elsewhere (store, run->cut_to);
+    g_free (store);
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -570,6 +579,65 @@ GST_START_TEST (test_cache_cut_at_lengths)
 
 GST_END_TEST;
 
+/* memmapcache recording a stream, its store cut under it (before the
+ * CUT_AT-th frame reaches it) at 0, 1, 2048 bytes and the first 8 page
+ * boundaries: one warning saying "truncated" (it said "Could not use the
+ * frame cache"), every frame played from upstream, the store left
+ * damaged (or too short to be one), no signal. */
+GST_START_TEST (test_cache_cut_while_recording)
+{
+  guint64 lengths[] = { 0, 1, 2048, 4096, 2 * 4096, 3 * 4096, 4 * 4096,
+    5 * 4096, 6 * 4096, 7 * 4096, 8 * 4096
+  };
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (lengths); i++) {
+    gchar *name = g_strdup_printf ("rec-%u", i);
+    gchar *cache_dir = test_path (name);
+    gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! "
+        SMALL_CAPS " ! memmapcache name=cut key=rec cache-dir=\"%s\" ! "
+        "fakesink name=sink", N_FRAMES, cache_dir);
+    Run run = { NULL, lengths[i], 0, 0 };
+    GstMemmapStoreReader *r;
+    GstMessage *msg;
+    GError *err = NULL;
+    guint warnings = 0;
+    gchar *store;
+
+    run.cache_dir = cache_dir;
+    msg = play (desc, &run, GST_MESSAGE_WARNING, &warnings);
+    store = find_cache_store (cache_dir);
+    fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no warning",
+        lengths[i]);
+    assert_truncation_message (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_WRITE, store);
+    fail_unless_equals_int (warnings, 1);
+    fail_unless_equals_int (run.frames, N_FRAMES);
+    r = gst_memmap_store_reader_open (engine, store, &err);
+    if (r == NULL) {
+      fail_unless (g_error_matches (err, GST_MEMMAP_ERROR,
+              GST_MEMMAP_ERROR_TRUNCATED) || (lengths[i] < 4096 &&
+              g_error_matches (err, GST_MEMMAP_ERROR,
+                  GST_MEMMAP_ERROR_CORRUPT)), "cut to %" G_GUINT64_FORMAT
+          ": %s", lengths[i], err->message);
+      g_clear_error (&err);
+    } else {
+      fail_unless (gst_memmap_store_reader_is_damaged (r));
+      gst_memmap_store_reader_free (r);
+    }
+    g_free (store);
+    g_free (desc);
+    g_free (cache_dir);
+    g_free (name);
+  }
+  g_print ("truncation under a recording memmapcache: %u lengths, one "
+      "warning each, every frame played, every store damaged\n",
+      (guint) G_N_ELEMENTS (lengths));
+}
+
+GST_END_TEST;
+
 static Suite *
 truncation_suite (void)
 {
@@ -587,6 +655,7 @@ truncation_suite (void)
   tcase_add_test (tc, test_src_cut_at_every_length);
   tcase_add_test (tc, test_sink_cut_at_every_length);
   tcase_add_test (tc, test_cache_cut_at_lengths);
+  tcase_add_test (tc, test_cache_cut_while_recording);
   return s;
 }
 
