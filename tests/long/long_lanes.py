@@ -11,10 +11,11 @@ kinds of issue 12 as generators, each for its share of a time budget.
             memmapsrc plays to its end, every frame verify counted
   truncate  live writers and readers with the store cut to 0, 1, 2048 bytes
             and every page boundary below its size at the cut: memmapsink
-            (append, ring) with memmapsrc follow=true, and memmapcache
-            serving a cached store: the writer and the reader fail saying
-            "truncated" (memmapcache warns and plays on), the store is left
-            damaged, and no process dies of a signal
+            (append, ring) with memmapsrc follow=true, memmapcache serving
+            a cached store and memmapcache recording: the writer and the
+            reader fail saying "truncated" (memmapcache warns and plays
+            on), the store is left damaged, and no process dies of a
+            signal
   kill9     memmapsink and memmapcache pipelines killed with SIGKILL at
             random moments: every store left verifies and every committed
             frame equals the reference recording's frame, word by word
@@ -114,8 +115,10 @@ def launch(desc, timeout=30):
     return run(['gst-launch-1.0', '-q'] + desc.split(), timeout=timeout)
 
 
-def popen_launch(desc):
-    return subprocess.Popen(['gst-launch-1.0', '-q'] + desc.split(),
+def popen_launch(desc, quiet=True):
+    """gst-launch-1.0 (with quiet=False its warnings are printed too)."""
+    return subprocess.Popen(['gst-launch-1.0'] + (['-q'] if quiet else []) +
+                            desc.split(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=ENV)
 
@@ -275,7 +278,7 @@ def one_cache_cut(g, work, length):
     size = os.path.getsize(stores[0])
     if length >= size:
         return False
-    p = popen_launch(desc)
+    p = popen_launch(desc, quiet=False)
     time.sleep(0.2)
     os.truncate(stores[0], length)
     what = 'memmapcache store of %d bytes cut to %d' % (size, length)
@@ -288,32 +291,75 @@ def one_cache_cut(g, work, length):
     d = died(p.returncode)
     if d:
         g.fail('%s: died of %s' % (what, d))
-    elif p.returncode != 0:
+    elif p.returncode != 0 or ('truncated' not in out and
+                               'corrupt' not in out):
+        # cut before memmapcache opened it, the store is merely short for
+        # its header: corrupt, as for any reader that opens it
         g.fail('%s: exits %s: %s' % (what, p.returncode, out.strip()[-300:]))
+    return True
+
+
+def one_cache_rec_cut(g, work, length):
+    """memmapcache recording a live stream, its store cut under it."""
+    cache = os.path.join(work, 'rcache')
+    shutil.rmtree(cache, ignore_errors=True)
+    p = popen_launch('videotestsrc is-live=true num-buffers=45 ! '
+                     'video/x-raw,format=GRAY8,width=64,height=64,'
+                     'framerate=30/1 ! memmapcache key=k cache-dir=%s ! '
+                     'fakesink' % cache, quiet=False)
+    time.sleep(0.5)
+    stores = [os.path.join(dp, f) for dp, _, fs in os.walk(cache)
+              for f in fs if f.endswith('.store')]
+    size = os.path.getsize(stores[0]) if stores else 0
+    if not stores or length >= size:
+        p.kill()
+        p.communicate()
+        return False
+    os.truncate(stores[0], length)
+    what = 'recording memmapcache, store of %d bytes cut to %d' % (size,
+                                                                   length)
+    try:
+        out, _ = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        g.fail('%s: a hang' % what)
+        return True
+    d = died(p.returncode)
+    if d:
+        g.fail('%s: died of %s' % (what, d))
+    elif p.returncode != 0 or 'truncated' not in out:
+        g.fail('%s: exits %s: %s' % (what, p.returncode, out.strip()[-300:]))
+    rc, out = tool('verify', stores[0])
+    if rc != 1:
+        g.fail('%s: verify afterwards: %s %s' % (what, rc, out.strip()))
     return True
 
 
 def gen_truncate(g, rng, work):
     kinds = [('append', cut_order(rng, 32)), ('ring', cut_order(rng, 16)),
-             ('cache', cut_order(rng, 64))]
+             ('cache', cut_order(rng, 64)), ('cache-rec', cut_order(rng, 16))]
     done = {k: 0 for k, _ in kinds}
     i = 0
-    while g.time_left() > 0 and any(kinds[k][1] for k in range(3)):
-        kind, lengths = kinds[i % 3]
+    while g.time_left() > 0 and any(lengths for _, lengths in kinds):
+        kind, lengths = kinds[i % len(kinds)]
         i += 1
         if not lengths:
             continue
         length = lengths.pop(0)
         if kind == 'cache':
             ran = one_cache_cut(g, work, length)
+        elif kind == 'cache-rec':
+            ran = one_cache_rec_cut(g, work, length)
         else:
             ran = one_live_cut(g, work, kind, length)
         if ran:
             g.runs += 1
             done[kind] += 1
     g.notes.append('lengths cut: %d under memmapsink + memmapsrc follow '
-                   '(append), %d (ring), %d under memmapcache'
-                   % (done['append'], done['ring'], done['cache']))
+                   '(append), %d (ring), %d under a serving memmapcache, %d '
+                   'under a recording one'
+                   % (done['append'], done['ring'], done['cache'],
+                      done['cache-rec']))
 
 
 # --- kill9 -----------------------------------------------------------------
