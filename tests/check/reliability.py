@@ -311,6 +311,7 @@ def test_pts_flip():
 
 NUMPY_CHILD = r'''
 import os, shutil, sys
+import numpy as np
 sys.path.insert(0, sys.argv[1])
 import gstmemmap_numpy as gmn
 src, work = sys.argv[2], sys.argv[3]
@@ -339,6 +340,25 @@ for n in lengths:
         good += 1
 print('%d lengths: %d refused, %d frames read right' %
       (len(lengths), refused, good))
+# gstmemmap.VideoReader on the same cuts
+import gstmemmap
+vrefused = vgood = 0
+for n in lengths:
+    shutil.copy(src, work)
+    vr = gstmemmap.VideoReader(work)
+    want = [np.array(vr[i]) for i in range(len(vr))]
+    os.truncate(work, n)
+    for i in range(len(want)):
+        try:
+            got = np.array(vr[i])
+        except ValueError as e:
+            assert 'truncated' in str(e), e
+            vrefused += 1
+            continue
+        assert (got == want[i]).all(), (n, i)
+        vgood += 1
+    vr.close()
+print('VideoReader: %d refused, %d frames read right' % (vrefused, vgood))
 '''
 
 
@@ -351,8 +371,9 @@ def test_numpy_reader_cut():
                    os.path.join(tmp, 'np-cut.store')], timeout=120)
     check(rc == 0, 'numpy reader on a cut store: exit %s (%s)'
           % (rc, out.strip()))
-    summary(before, 'numpy reader, store cut at every length: ' +
-            out.strip())
+    lines = [x for x in out.split('\n') if 'frames read right' in x]
+    summary(before, 'numpy reader and VideoReader, store cut at every '
+            'length: ' + '; '.join(lines))
 
 
 # --- item 1: map_video_frames with its store cut under it ------------------
