@@ -1808,19 +1808,30 @@ spawn_child (const gchar * cache_dir, const gchar * props,
   return spawn_child_full (cache_dir, props, child_setup, NULL, NULL);
 }
 
-/* Whether this machine lets us mount a tmpfs in a user namespace. */
+/* Whether this machine lets us mount a tmpfs in a user namespace; if not,
+ * *@why says what failed. */
 static gboolean
-can_mount_in_namespace (void)
+can_mount_in_namespace (gchar ** why)
 {
   const gchar *argv[] = { "unshare", "-rm", "sh", "-c",
     "mount -t tmpfs none /mnt", NULL
   };
+  gchar *err = NULL;
+  GError *error = NULL;
   gint status = -1;
 
-  return g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
-      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-      NULL, NULL, &status, NULL) && WIFEXITED (status) &&
-      WEXITSTATUS (status) == 0;
+  if (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status,
+          &error) && WIFEXITED (status) && WEXITSTATUS (status) == 0) {
+    g_free (err);
+    return TRUE;
+  }
+  *why = g_strdup_printf ("no tmpfs in a user namespace here (unshare -rm "
+      "... mount -t tmpfs: %s)", error ? error->message :
+      g_strstrip (err ? err : g_strdup ("failed")));
+  g_clear_error (&error);
+  g_free (err);
+  return FALSE;
 }
 
 /* Prints the figures a child said (see test_child), on one line. */
@@ -2027,12 +2038,13 @@ GST_END_TEST;
 GST_START_TEST (test_read_only_and_tiny_file_systems)
 {
   gchar *cache_dir = test_path ("mnt");
-  gchar *out, *expect;
+  gchar *out, *expect, *why = NULL;
   const gchar *after;
   guint64 committed, again;
 
-  if (!can_mount_in_namespace ()) {
-    GST_WARNING ("no tmpfs in a user namespace here: test skipped");
+  if (!can_mount_in_namespace (&why)) {
+    memmap_test_skip ("test_read_only_and_tiny_file_systems", why);
+    g_free (why);
     g_free (cache_dir);
     return;
   }
