@@ -214,6 +214,8 @@ teardown_clips (void)
 static void
 setup_reference (void)
 {
+  guint i;
+
   ref_gray = g_ptr_array_new_with_free_func (g_free);
   ref_native = g_ptr_array_new_with_free_func (g_free);
   ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
@@ -223,10 +225,12 @@ setup_reference (void)
   fail_unless_equals_int (ref_gray->len, N_FRAMES);
   fail_unless_equals_int (ref_native->len, N_FRAMES);
   /* durations to compare with: every frame has one */
-  for (guint i = 0; i < ref_dur->len; i++)
-    fail_unless (GST_CLOCK_TIME_IS_VALID (g_array_index (ref_dur,
-                GstClockTime, i)) && g_array_index (ref_dur, GstClockTime,
-            i) > 0, "the decoder gave frame %u no duration", i);
+  for (i = 0; i < ref_dur->len; i++) {
+    GstClockTime dur = g_array_index (ref_dur, GstClockTime, i);
+
+    fail_unless (GST_CLOCK_TIME_IS_VALID (dur) && dur > 0,
+        "the decoder gave frame %u no duration", i);
+  }
 }
 
 static void
