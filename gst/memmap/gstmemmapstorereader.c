@@ -176,6 +176,8 @@ refresh (GstMemmapStoreReader * self)
  * gst_memmap_store_reader_get_caps:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the caps of the store's frames, as the writer recorded them.
+ *
  * Returns: (transfer full): the caps of the frames
  *
  * Since: 0.1
@@ -191,6 +193,9 @@ gst_memmap_store_reader_get_caps (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_layout:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the layout of the store's frames: plane offsets and strides of every
+ * slot.
  *
  * Returns: (transfer none): the frame layout: the caps' video info with the
  *   store's plane offsets, strides and frame size
@@ -208,6 +213,8 @@ gst_memmap_store_reader_get_layout (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_path:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the path of the store.
  *
  * Returns: (transfer none) (type filename): the store's path
  *
@@ -241,6 +248,8 @@ gst_memmap_store_reader_get_spare_slots (GstMemmapStoreReader * reader)
  * gst_memmap_store_reader_get_mode:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the store's mode, append or ring.
+ *
  * Returns: the store's mode
  *
  * Since: 0.1
@@ -256,6 +265,8 @@ gst_memmap_store_reader_get_mode (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_max_frames:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the store's frame limit.
  *
  * Returns: the ring's capacity, or the append store's frame limit (0: none)
  *
@@ -329,6 +340,8 @@ first_frame (GstMemmapStoreReader * self)
  * gst_memmap_store_reader_get_first_frame:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the number of the oldest frame that the store still holds.
+ *
  * Returns: the oldest frame that can be read: 0 in append mode, committed
  *   minus max-frames in a ring that wrapped
  *
@@ -352,6 +365,8 @@ gst_memmap_store_reader_get_first_frame (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_is_closed:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Tells whether the store's writer closed it cleanly.
  *
  * Returns: %TRUE if the writer closed the store cleanly; %FALSE while it is
  *   being written, or if its writer died

@@ -676,6 +676,8 @@ failed:
  * gst_memmap_store_writer_get_layout:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the layout of every slot: plane offsets and strides.
+ *
  * Returns: (transfer none): the frame layout of every slot
  *
  * Since: 0.1
@@ -691,6 +693,8 @@ gst_memmap_store_writer_get_layout (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_get_path:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the path of the store.
  *
  * Returns: (transfer none) (type filename): the store's path
  *
@@ -708,6 +712,8 @@ gst_memmap_store_writer_get_path (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_get_mode:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the store's mode, append or ring.
+ *
  * Returns: the store's mode
  *
  * Since: 0.1
@@ -724,6 +730,8 @@ gst_memmap_store_writer_get_mode (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_get_max_frames:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the store's frame limit.
+ *
  * Returns: the ring's capacity, or the append store's frame limit (0: none)
  *
  * Since: 0.1
@@ -739,6 +747,9 @@ gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_get_spare_slots:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the number of slots that may be acquired and not yet committed at
+ * once.
  *
  * Returns: ring: how many slots may be acquired and not yet committed at
  *   once; append: 0 (no limit other than max-frames)
@@ -757,6 +768,9 @@ gst_memmap_store_writer_get_spare_slots (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_was_reused:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Tells whether the writer overwrites an existing store in place
+ * (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE).
+ *
  * Returns: %TRUE if the writer overwrites an existing store in place
  *   (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE and a matching store)
  *
@@ -773,6 +787,8 @@ gst_memmap_store_writer_was_reused (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_is_full:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Tells whether an append store has reached its frame limit.
  *
  * Returns: %TRUE when an append store with a max-frames limit holds that
  *   many frames (a ring is never full)
@@ -798,6 +814,8 @@ gst_memmap_store_writer_is_full (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_get_committed:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the number of frames committed so far.
  *
  * Returns: how many frames were committed (the next frame's number)
  *
@@ -845,6 +863,8 @@ gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
 /**
  * gst_memmap_store_writer_get_stats:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the writer's statistics.
  *
  * Returns: (transfer full): a #GstStructure named `memmap-store-writer`
  *   with `committed`, `acquired`, `released`, `outstanding`,
