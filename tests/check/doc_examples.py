@@ -44,7 +44,9 @@ Fenced blocks of Markdown are marked by their info string:
                      printed on stdout (spaces runs count as one).
                      vary=NAME,... lets the parts that change from run to
                      run differ: pid (pid N), date (YYYY-MM-DD HH:MM[:SS]
-                     [UTC]), ago ((N s ago)), key (a hex stream key)
+                     [UTC]), ago ((N s ago)), key (a hex stream key),
+                     disk (S MB (N bytes) on disk: the file system's
+                     allocation)
   ```text            an example output or a diagram: not run (skipped)
   ```                (no language) the same as text
   ```LANG skip       deliberately not run (skipped)
@@ -140,6 +142,9 @@ VARY = {
              'DATE'),
     'ago': (re.compile(r'\(\d+ s ago\)'), '(N s ago)'),
     'key': (re.compile(r'\b[0-9a-f]{16,64}\b'), 'KEY'),
+    # blocks a file takes on disk: up to the file system's allocation
+    'disk': (re.compile(r'[\d.]+ [kMGT]?B \(\d+ bytes\) on disk'),
+             'SIZE on disk'),
 }
 
 # a clip for every file: 2 s of 320x240 H.264 with B-frames
