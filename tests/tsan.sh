@@ -80,6 +80,19 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink
   elements_memmapsrc elements_memmapcache)
 
+# elements_memmapcache test_eviction_two_pipelines (two decoding pipelines
+# in one process) is left out: in about one run of five, TSan reports a
+# filesrc buffer (read() or gst_buffer_fill() in one GThreadPool thread)
+# freed by g_free() in another, with no frame of this project in either
+# stack: the order is the buffer's atomic refcount inside libgstreamer,
+# which TSan cannot see, and the threads are pooled, not joined. The
+# eviction logic it tests runs under TSan in the other cases, and between
+# processes in test_eviction_two_processes. GST_CHECKS_IGNORE= runs it.
+export GST_CHECKS_IGNORE=${GST_CHECKS_IGNORE-test_eviction_two_pipelines}
+if [ -n "$GST_CHECKS_IGNORE" ]; then
+  echo "tsan lane: SKIPPED under TSan: $GST_CHECKS_IGNORE (see tests/tsan.sh)"
+fi
+
 status=0
 meson test -C "$build" --print-errorlogs --timeout-multiplier 4 \
   --logbase tsan --wrapper "env LD_PRELOAD=$src/$shim" "${tests[@]}" \
