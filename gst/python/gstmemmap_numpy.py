@@ -10,7 +10,11 @@ package (gstmemmap.compat). New code: `import gstmemmap` and
 
 from gstmemmap.compat import (ENTRY, HEADER, PLANES, Store,  # noqa: F401
                               frame_bytes, frame_planes, mapping_array,
-                              plane_shapes)
+                              plane_shapes, FRAME_DISCONT, FRAME_INTERLACED,
+                              FRAME_TFF, FRAME_RFF, FRAME_ONEFIELD,
+                              FRAME_CORRUPTED, FRAME_GAP)
 
 __all__ = ['HEADER', 'ENTRY', 'PLANES', 'Store', 'plane_shapes',
-           'mapping_array', 'frame_bytes', 'frame_planes']
+           'mapping_array', 'frame_bytes', 'frame_planes',
+           'FRAME_DISCONT', 'FRAME_INTERLACED', 'FRAME_TFF', 'FRAME_RFF',
+           'FRAME_ONEFIELD', 'FRAME_CORRUPTED', 'FRAME_GAP']

@@ -11,10 +11,15 @@ that imported it.
 import numpy as np
 
 from .layout import plane_layouts, video_info
-from .views import ENTRY, HEADER, mapping_array, wrap_address
+from .views import (ENTRY, FRAME_CORRUPTED, FRAME_DISCONT,  # noqa: F401
+                    FRAME_GAP, FRAME_INTERLACED, FRAME_ONEFIELD, FRAME_RFF,
+                    FRAME_TFF, HEADER, HEADER_CHECKSUMS, mapping_array,
+                    wrap_address, xxh3)
 
 __all__ = ['HEADER', 'ENTRY', 'PLANES', 'Store', 'plane_shapes',
-           'mapping_array', 'frame_bytes', 'frame_planes']
+           'mapping_array', 'frame_bytes', 'frame_planes',
+           'FRAME_DISCONT', 'FRAME_INTERLACED', 'FRAME_TFF', 'FRAME_RFF',
+           'FRAME_ONEFIELD', 'FRAME_CORRUPTED', 'FRAME_GAP']
 
 
 def _cdiv(a, b):
@@ -80,8 +85,9 @@ def plane_shapes(fmt, width, height):
 
 class Store:
     """A frame store file, read with numpy alone (docs/store-format.md):
-    every plane of every slot of the file as one array per plane, shape
-    (chunk, slot in chunk, plane's shape), views of one np.memmap."""
+    every plane of the slots of the frames committed when it was made as
+    one array per plane, shape (chunk, slot in chunk, plane's shape), views
+    of one np.memmap."""
 
     def __init__(self, path, mode='r'):
         self.path = path
@@ -101,6 +107,8 @@ class Store:
         self.chunk_stride = int(h['chunk_stride'])
         self.slot_stride = int(h['slot_stride'])
         self.frame_size = int(h['frame_size'])
+        # format 1.1: every entry holds its frame's XXH3-64
+        self.checksums = bool(int(h['flags']) & HEADER_CHECKSUMS)
         # the chunks the file holds (a closed store may end before its
         # last reserved chunk does)
         fit = max(0, (self.mm.size - self.data) // self.chunk_stride) \
@@ -109,6 +117,16 @@ class Store:
         self.index = np.ndarray((n_chunks, self.epc), dtype=ENTRY,
                                 buffer=self.mm, offset=self.data,
                                 strides=(self.chunk_stride, 64))
+        # the views cover the frames committed now: the chunks that hold
+        # them and, in a store of one chunk, the slots up to the last one
+        # used (a closed store gave the others' blocks back)
+        committed = self.committed()
+        shown_chunks, shown_slots = n_chunks, self.spc
+        if not self.ring:
+            shown_chunks = min(n_chunks, max(1, _cdiv(committed, self.epc)))
+        if shown_chunks == 1 and committed > 0 and n_chunks > 0:
+            used = self.index[0, :min(committed, self.epc)]['slot']
+            shown_slots = min(self.spc, int(used.max()) + 1)
         n = int(h['n_planes'])
         layouts = plane_layouts(video_info(self.caps),
                                 [int(x) for x in h['plane_offset'][:n]],
@@ -116,8 +134,8 @@ class Store:
                                 self.frame_size)
         slots = self.data + int(h['index_block_size'])
         self.planes = [lay.view(self.mm, slots,
-                                outer=((n_chunks, self.chunk_stride),
-                                       (self.spc, self.slot_stride)))
+                                outer=((shown_chunks, self.chunk_stride),
+                                       (shown_slots, self.slot_stride)))
                        for lay in layouts]
 
     def committed(self):
@@ -153,6 +171,23 @@ class Store:
         """Presentation timestamp of frame i in ns (None if unknown)."""
         v = int(self.entry(i)['pts'])
         return None if v == 0xffffffffffffffff else v
+
+    def flags(self, i):
+        """The index flags of frame i (FRAME_DISCONT, FRAME_INTERLACED,
+        FRAME_TFF, ...)."""
+        return int(self.entry(i)['flags'])
+
+    def frame_bytes(self, i):
+        """The frame_size bytes of frame i (1-D uint8 view)."""
+        off = self.slot_offset(int(self.entry(i)['slot']))
+        return self.mm[off:off + self.frame_size]
+
+    def verify(self, i):
+        """True if frame i's bytes match its checksum (a store written with
+        checksums; needs libxxhash). ValueError if the store has none."""
+        if not self.checksums:
+            raise ValueError('%s: written without checksums' % self.path)
+        return xxh3(self.frame_bytes(i)) == int(self.entry(i)['checksum'])
 
 
 def frame_bytes(frames, i):

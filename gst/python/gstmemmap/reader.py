@@ -91,6 +91,14 @@ class _StoreSource:
 
     def spans(self, indices):
         offs = [self.sf.frame_offset(self.first + i) for i in indices]
+        # a store written with checksums (format 1.1): a frame changed on
+        # disk is an error, never a silent frame, as in the C reader
+        if self.sf.checksums:
+            for i in indices:
+                if not self.sf.verify(self.first + i):
+                    raise ValueError('%s: the bytes of frame %d do not match '
+                                     'its checksum' % (self.sf.path,
+                                                       self.first + i))
         return self.sf.mm, offs
 
     def pts(self, i):
@@ -116,6 +124,7 @@ class _StoreSource:
             'frame-size': sf.frame_size, 'file-size': sf.mm.size,
             'version': '%d.%d' % (sf.h['version_major'],
                                   sf.h['version_minor']),
+            'checksums': sf.checksums,
         }
 
     def close(self):

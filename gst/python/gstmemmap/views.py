@@ -14,7 +14,9 @@ import os
 import numpy as np
 
 __all__ = ['HEADER', 'ENTRY', 'NONE_TS', 'wrap_address', 'mapping_array',
-           'StoreFile']
+           'StoreFile', 'xxh3', 'FRAME_DISCONT', 'FRAME_INTERLACED',
+           'FRAME_TFF', 'FRAME_RFF', 'FRAME_ONEFIELD', 'FRAME_CORRUPTED',
+           'FRAME_GAP', 'HEADER_CHECKSUMS']
 
 # --- the store format (docs/store-format.md) -------------------------------
 
@@ -38,10 +40,21 @@ HEADER = np.dtype({
     'itemsize': 4096})
 
 ENTRY = np.dtype({
-    'names': ['frame_seq', 'slot', 'pts', 'duration', 'flags'],
-    'formats': ['<u8', '<u8', '<u8', '<u8', '<u4'],
-    'offsets': [0, 8, 16, 24, 32],
+    'names': ['frame_seq', 'slot', 'pts', 'duration', 'flags', 'checksum'],
+    'formats': ['<u8', '<u8', '<u8', '<u8', '<u4', '<u8'],
+    'offsets': [0, 8, 16, 24, 32, 40],
     'itemsize': 64})
+
+# index entry flags (format 1.1; a 1.0 store has DISCONT only)
+FRAME_DISCONT = 1 << 0
+FRAME_INTERLACED = 1 << 1
+FRAME_TFF = 1 << 2
+FRAME_RFF = 1 << 3
+FRAME_ONEFIELD = 1 << 4
+FRAME_CORRUPTED = 1 << 5
+FRAME_GAP = 1 << 6
+# header flags (format 1.1): every entry's checksum is its frame's XXH3-64
+HEADER_CHECKSUMS = 1 << 0
 
 MAGIC = b'GSTMMAP\x1a'
 NONE_TS = 0xffffffffffffffff      # GST_CLOCK_TIME_NONE
@@ -80,6 +93,35 @@ def mapping_array(mapping):
     reference on the mapping, so the bytes stay mapped while it lives."""
     return wrap_address(mapping, mapping.get_address(), mapping.get_size(),
                         mapping.is_writable())
+
+
+# --- frame checksums (format 1.1) -------------------------------------------
+
+_xxh3_fn = []
+
+
+def xxh3(data):
+    """XXH3-64 (seed 0) of a contiguous uint8 array, no copy, through
+    libxxhash (Debian's libxxhash0) and ctypes; RuntimeError without it."""
+    if not _xxh3_fn:
+        import ctypes
+        import ctypes.util
+        fn = None
+        for name in (ctypes.util.find_library('xxhash'), 'libxxhash.so.0'):
+            if not name:
+                continue
+            try:
+                fn = ctypes.CDLL(name).XXH3_64bits
+            except (OSError, AttributeError):
+                continue
+            fn.restype = ctypes.c_uint64
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+            break
+        _xxh3_fn.append(fn)
+    if _xxh3_fn[0] is None:
+        raise RuntimeError('libxxhash (Debian: libxxhash0) not found')
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    return int(_xxh3_fn[0](data.ctypes.data, data.size))
 
 
 # --- frame store files -----------------------------------------------------
@@ -123,6 +165,8 @@ class StoreFile:
         self.frame_size = int(h['frame_size'])
         self.plane_offsets = [int(x) for x in h['plane_offset']]
         self.plane_strides = [int(x) for x in h['plane_stride']]
+        # format 1.1: every entry holds its frame's XXH3-64
+        self.checksums = bool(int(h['flags']) & HEADER_CHECKSUMS)
         if (self.epc == 0 or self.spc == 0 or self.frame_size == 0 or
                 not 1 <= self.n_planes <= 4):
             raise ValueError('%s: invalid frame store header' % self.path)
@@ -179,6 +223,20 @@ class StoreFile:
             raise ValueError('%s: frame %d lies past the end of the file'
                              % (self.path, i))
         return off
+
+    def flags(self, i):
+        """The index flags of frame i (FRAME_DISCONT, FRAME_INTERLACED,
+        FRAME_TFF, ...; docs/store-format.md, "Frame flags")."""
+        return int(self.entry(i)['flags'])
+
+    def verify(self, i):
+        """True if frame i's bytes match its checksum. ValueError for a
+        store written without checksums."""
+        if not self.checksums:
+            raise ValueError('%s: written without checksums' % self.path)
+        want = int(self.entry(i)['checksum'])
+        off = self.frame_offset(i)
+        return xxh3(self.mm[off:off + self.frame_size]) == want
 
     def close(self):
         self.mm = None
