@@ -728,7 +728,7 @@ GST_START_TEST (test_swapped_cache_files)
   gchar *sum;
 
   make_clip (other, "snow");
-  decode_reference (other, "GRAY8", ref_other, NULL);
+  decode_reference (other, "GRAY8", ref_other, NULL, NULL);
   check_clip (cache, FALSE, "first call");
   check_clip (cache, TRUE, "second call");
   frames = map_frames (other, 0, 10, "GRAY8", cache);
