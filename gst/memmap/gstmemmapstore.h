@@ -236,6 +236,15 @@ GST_MEMMAP_API
 guint64 gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer);
 
 GST_MEMMAP_API
+gboolean gst_memmap_store_writer_write (GstMemmapStoreWriter * writer,
+    const guint8 * data, gsize size, GstClockTime pts, GstClockTime duration,
+    guint32 flags, GError ** error);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_write_buffer (GstMemmapStoreWriter * writer,
+    GstBuffer * buffer, GError ** error);
+
+GST_MEMMAP_API
 gboolean gst_memmap_store_writer_close (GstMemmapStoreWriter * writer,
     GError ** error);
 
