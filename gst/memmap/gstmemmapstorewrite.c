@@ -23,8 +23,7 @@
 /* The slot's memory in a buffer with the layout's video meta, mapped as a
  * video frame for writing. */
 static gboolean
-map_slot (GstMemmapStoreWriter * writer, GstMemory * mem,
-    GstVideoFrame * frame)
+map_slot (GstMemmapStoreWriter * writer, GstMemory * mem, GstVideoFrame * frame)
 {
   const GstVideoInfo *layout = gst_memmap_store_writer_get_layout (writer);
   GstBuffer *buf = gst_buffer_new ();
