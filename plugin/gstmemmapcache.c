@@ -192,6 +192,7 @@ struct _GstMemmapCache
   gboolean pending_discont;     /* the next buffer is the first after a
                                  * flush */
   gboolean dec_first;           /* no frame of the decoder since then */
+  gboolean dts_is_pts;          /* the decoder's frames have DTS = PTS */
   GstClockTime last_out;        /* pts of the last frame downstream */
   GstClockTime last_served;     /* pts of the last cached frame pushed */
   gboolean run_valid;           /* frames one after the other, cached */
@@ -1443,7 +1444,9 @@ push_cached (GstMemmapCache * self, const CachedFrame * f)
   if (buffer == NULL)
     goto read_failed;
   GST_BUFFER_PTS (buffer) = pts;
-  GST_BUFFER_DTS (buffer) = f->pts;
+  /* as the decoder does: GstVideoDecoder gives no DTS, or the pts (newer
+   * versions) */
+  GST_BUFFER_DTS (buffer) = self->dts_is_pts ? f->pts : GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION (buffer) = duration;
   GST_BUFFER_OFFSET (buffer) = GST_BUFFER_OFFSET_NONE;
   GST_BUFFER_OFFSET_END (buffer) = GST_BUFFER_OFFSET_NONE;
@@ -1892,6 +1895,8 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   gboolean cached;
 
   g_rec_mutex_lock (&self->lock);
+  self->dts_is_pts = GST_CLOCK_TIME_IS_VALID (pts) &&
+      GST_BUFFER_DTS (buffer) == pts;
   if (GST_CLOCK_TIME_IS_VALID (pts))
     settle_owed (self, pts);
   if (find_served (self, pts)) {
@@ -1923,6 +1928,16 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
       self->meta.start = pts;
       write_meta (self);
     }
+  }
+  if (self->first_buffer && self->chain_gen == 0 && self->gops &&
+      GST_CLOCK_TIME_IS_VALID (pts)) {
+    gboolean seen;
+
+    /* the stream's first frame is its first keyframe's, whose packet went
+     * by before we watched the decoder */
+    get_seek_stop (self, &seen);
+    if (!seen)
+      gst_memmap_cache_gops_add_key (self->gops, pts);
   }
   COUNT (self, frames_decoded, 1);
   ret = push_out (self, buffer, TRUE);
