@@ -68,9 +68,14 @@ GST_DEBUG_CATEGORY (gst_memmap_cache_debug);
 #define DEFAULT_MAX_SIZE (G_GUINT64_CONSTANT (10) << 30)
 #define DEFAULT_KEY NULL
 
-/* Buffer flags a frame store keeps (as its DISCONT bit or not at all);
- * frames with any other flag pass through uncached. */
-#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | GST_BUFFER_FLAG_TAG_MEMORY)
+/* Buffer flags a frame store keeps (gst_memmap_store_frame_flags_from_buffer
+ * (): field flags, CORRUPTED, GAP; DISCONT is set as the decoder would) or
+ * that say nothing of the frame (TAG_MEMORY); frames with any other flag
+ * pass through uncached. */
+#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | GST_BUFFER_FLAG_TAG_MEMORY | \
+    GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF | \
+    GST_VIDEO_BUFFER_FLAG_RFF | GST_VIDEO_BUFFER_FLAG_ONEFIELD | \
+    GST_BUFFER_FLAG_CORRUPTED | GST_BUFFER_FLAG_GAP)
 
 /* GstVideoDecoder's stand-in for the duration of a frame that has none,
  * when it clips (gst_video_decoder_clip_and_push_buf) */
@@ -1764,14 +1769,6 @@ uncacheable_flags (GstBuffer * buffer)
 
   if (flags == 0)
     return NULL;
-  if (flags & (GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF |
-          GST_VIDEO_BUFFER_FLAG_RFF | GST_VIDEO_BUFFER_FLAG_ONEFIELD))
-    return "interlaced frames (their field flags are not kept by the frame "
-        "store)";
-  if (flags & GST_BUFFER_FLAG_CORRUPTED)
-    return "frames the decoder marked corrupted";
-  if (flags & GST_BUFFER_FLAG_GAP)
-    return "gap frames";
   return "frames with buffer flags the frame store does not keep";
 }
 
@@ -1826,10 +1823,9 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
   else if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
     goto failed;
 
+  /* the frame's buffer flags (field flags among them), as memmapsink */
   if (!gst_memmap_slot_store_commit (self->store, mem, pts, duration,
-          GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) ?
-          GST_MEMMAP_STORE_FRAME_DISCONT : GST_MEMMAP_STORE_FRAME_NONE,
-          &error)) {
+          gst_memmap_store_frame_flags_from_buffer (buffer), &error)) {
     gst_memory_unref (mem);
     goto failed;
   }

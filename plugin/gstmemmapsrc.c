@@ -6,10 +6,13 @@
  *
  * Plays the frames of a frame store (docs/store-format.md), as written by
  * memmapsink, without copying them: every buffer is read-only memmap memory
- * that points into the store's mapping, with the frame's timestamps, its
- * frame number as offset and a #GstVideoMeta of the store's layout. An
- * element that wants to write into a frame gets a private copy through
- * GStreamer's copy-on-write; the file never changes.
+ * that points into the store's mapping, with the frame's timestamps, the
+ * buffer flags the store recorded (the field flags of interlaced video
+ * among them), its frame number as offset and a #GstVideoMeta of the
+ * store's layout. In a store written with checksums (memmapsink
+ * checksum=true) a frame whose bytes changed on disk is an error, never a
+ * buffer. An element that wants to write into a frame gets a private copy
+ * through GStreamer's copy-on-write; the file never changes.
  *
  * Seeking is frame-accurate by construction, in %GST_FORMAT_TIME and in
  * %GST_FORMAT_DEFAULT (frames), forwards and backwards, at any rate: the
@@ -171,7 +174,7 @@ gst_memmap_src_template_caps (void)
 {
   GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
   const GstVideoFormat *raw;
-  GstCaps *caps;
+  GstCaps *caps, *alternate;
   guint i, n;
 
   g_value_init (&formats, GST_TYPE_LIST);
@@ -193,6 +196,15 @@ gst_memmap_src_template_caps (void)
       "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
       "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
       "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
+
+  /* interlace-mode=alternate: a field per buffer, caps feature
+   * format:Interlaced (docs/store-format.md) */
+  alternate = gst_caps_copy (caps);
+  gst_caps_set_features (alternate, 0,
+      gst_caps_features_new (GST_CAPS_FEATURE_FORMAT_INTERLACED, NULL));
+  gst_caps_set_simple (alternate, "interlace-mode", G_TYPE_STRING,
+      "alternate", NULL);
+  gst_caps_append (caps, alternate);
 
   g_value_unset (&format);
   g_value_unset (&formats);

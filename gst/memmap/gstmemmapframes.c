@@ -1390,6 +1390,8 @@ gst_memmap_engine_map_video_frames (GstMemmapEngine * engine,
  * gst_memmap_frames_get_n_frames:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number of frames.
+ *
  * Returns: how many frames there are: the count asked for, or fewer when
  *   the stream ended first
  *
@@ -1406,6 +1408,8 @@ gst_memmap_frames_get_n_frames (GstMemmapFrames * frames)
  * gst_memmap_frames_get_start_frame:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number, in the stream, of the first of the frames.
+ *
  * Returns: the stream's frame number of frame 0 of @frames
  *
  * Since: 0.1
@@ -1420,6 +1424,9 @@ gst_memmap_frames_get_start_frame (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_is_clipped:
  * @frames: a #GstMemmapFrames
+ *
+ * Tells whether the stream ended before the last frame asked for, so that
+ * there are fewer frames than asked.
  *
  * Returns: %TRUE if the stream ended before the last frame asked for
  *
@@ -1436,6 +1443,8 @@ gst_memmap_frames_is_clipped (GstMemmapFrames * frames)
  * gst_memmap_frames_get_caps:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the caps of the frames.
+ *
  * Returns: (transfer none): the frames' caps (empty when there is no frame)
  *
  * Since: 0.1
@@ -1450,6 +1459,9 @@ gst_memmap_frames_get_caps (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_video_info:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the video info (format, size, plane offsets and strides) of every
+ * frame.
  *
  * Returns: (transfer none): the frames' video info: every frame is laid
  *   out as it says (plane offsets and strides)
@@ -1466,6 +1478,8 @@ gst_memmap_frames_get_video_info (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_format:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the name of the frames' video format.
  *
  * Returns: (nullable): the video format's name (`"GRAY8"`, `"I420"`, ...),
  *   %NULL if the stream had no frame
@@ -1485,6 +1499,8 @@ gst_memmap_frames_get_format (GstMemmapFrames * frames)
  * gst_memmap_frames_get_width:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the width of the frames.
+ *
  * Returns: the frame width in pixels
  *
  * Since: 0.1
@@ -1499,6 +1515,8 @@ gst_memmap_frames_get_width (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_height:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the height of the frames.
  *
  * Returns: the frame height in pixels
  *
@@ -1515,6 +1533,8 @@ gst_memmap_frames_get_height (GstMemmapFrames * frames)
  * gst_memmap_frames_get_n_planes:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number of planes of the frames' format.
+ *
  * Returns: the number of planes of a frame
  *
  * Since: 0.1
@@ -1529,6 +1549,8 @@ gst_memmap_frames_get_n_planes (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_frame_size:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the size of one frame in bytes, every plane included.
  *
  * Returns: the bytes of one frame
  *
@@ -1545,6 +1567,8 @@ gst_memmap_frames_get_frame_size (GstMemmapFrames * frames)
  * gst_memmap_frames_get_plane_offset:
  * @frames: a #GstMemmapFrames
  * @plane: a plane number
+ *
+ * Gets the offset of a plane from the start of a frame.
  *
  * Returns: where @plane starts in a frame, in bytes
  *
@@ -1563,6 +1587,8 @@ gst_memmap_frames_get_plane_offset (GstMemmapFrames * frames, guint plane)
  * @frames: a #GstMemmapFrames
  * @plane: a plane number
  *
+ * Gets the stride of a plane: the bytes from one row to the next.
+ *
  * Returns: the bytes from one row of @plane to the next
  *
  * Since: 0.1
@@ -1580,6 +1606,8 @@ gst_memmap_frames_get_plane_stride (GstMemmapFrames * frames, guint plane)
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  *
+ * Gets the presentation timestamp of frame @i.
+ *
  * Returns: the frame's presentation timestamp, or %GST_CLOCK_TIME_NONE
  *
  * Since: 0.1
@@ -1595,6 +1623,8 @@ gst_memmap_frames_get_pts (GstMemmapFrames * frames, guint i)
  * gst_memmap_frames_get_duration:
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets the duration of frame @i.
  *
  * Returns: the frame's duration, or %GST_CLOCK_TIME_NONE
  *
@@ -1632,6 +1662,9 @@ gst_memmap_frames_get_buffer (GstMemmapFrames * frames, guint i)
  * gst_memmap_frames_get_data: (skip)
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets a pointer to the bytes of frame @i, in the frame store's mapping when
+ * the frames are zero copy.
  *
  * Returns: (transfer none): the frame's first byte: plane p starts at
  *   gst_memmap_frames_get_plane_offset() (p). Valid while @frames lives.
@@ -1671,6 +1704,9 @@ gst_memmap_frames_get_address (GstMemmapFrames * frames, guint i)
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  * @plane: a plane number
  *
+ * Gets the address of plane @plane of frame @i as an integer, for bindings
+ * (numpy's `__array_interface__`, ctypes).
+ *
  * Returns: the address of the first byte of @plane of frame @i
  *
  * Since: 0.1
@@ -1689,6 +1725,9 @@ gst_memmap_frames_get_plane_address (GstMemmapFrames * frames, guint i,
  * gst_memmap_frames_get_path:
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets the path of the frame store that holds frame @i, for another process
+ * or np.memmap to map.
  *
  * Returns: (nullable) (type filename): the frame store that holds frame
  *   @i, %NULL for a frame that is a private copy
@@ -1724,6 +1763,9 @@ gst_memmap_frames_get_file_offset (GstMemmapFrames * frames, guint i)
 /**
  * gst_memmap_frames_is_zero_copy:
  * @frames: a #GstMemmapFrames
+ *
+ * Tells whether every frame is memory of a frame store, served without a
+ * copy.
  *
  * Returns: %TRUE if every frame is memory of a frame store (nothing was
  *   copied out of the cache)

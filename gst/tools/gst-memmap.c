@@ -242,7 +242,13 @@ cmd_info (gint argc, gchar ** argv)
   state = gst_structure_get_string (info, "state");
 
   g_print ("store:       %s\n", path);
-  g_print ("format:      frame store %u.%u\n", vmaj, vmin);
+  {
+    gboolean sums = FALSE;
+
+    gst_structure_get_boolean (info, "checksums", &sums);
+    g_print ("format:      frame store %u.%u%s\n", vmaj, vmin,
+        sums ? ", with a checksum of every frame" : "");
+  }
   g_print ("caps:        %s\n", gst_structure_get_string (info, "caps"));
   if (fps_n > 0)
     g_print ("video:       %s %ux%u at %d/%d fps\n",
@@ -412,7 +418,8 @@ cmd_verify (gint argc, gchar ** argv)
   GError *err = NULL;
   const gchar *path;
   guint64 committed, first, f, bytes = 0, checked = 0, gone = 0;
-  guint64 *dup_of;
+  guint64 bad_sums = 0, *dup_of;
+  gboolean sums;
   gboolean quiet = FALSE;
   Progress progress;
   gint ret = EXIT_FAIL;
@@ -426,7 +433,9 @@ cmd_verify (gint argc, gchar ** argv)
   g_option_context_set_summary (ctx,
       "Validates the header, every index entry of the frames that can be\n"
       "read, that no two frames share a slot, and reads every byte of every\n"
-      "frame's slot.\n\n"
+      "frame's slot. In a store written with checksums (memmapsink\n"
+      "checksum=true) every frame's bytes are compared with its checksum,\n"
+      "and every frame that does not match is listed.\n\n"
       "Exit status: 0 the store is valid, 1 it is not (corrupt, truncated,\n"
       "not a frame store, unreadable or missing), 2 usage error.");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -448,6 +457,10 @@ cmd_verify (gint argc, gchar ** argv)
 
   committed = gst_memmap_store_reader_get_committed (reader);
   first = gst_memmap_store_reader_get_first_frame (reader);
+  /* the checksums are checked below, frame by frame, to list every bad
+   * frame: the reads after need not check them again */
+  sums = gst_memmap_store_reader_has_checksums (reader);
+  gst_memmap_store_reader_set_verify (reader, FALSE);
   slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   progress_init (&progress);
 
@@ -480,6 +493,17 @@ cmd_verify (gint argc, gchar ** argv)
     key = g_new (guint64, 1);
     *key = entry.slot;
     g_hash_table_insert (slots, key, g_memdup2 (&f, sizeof (f)));
+
+    if (sums && !gst_memmap_store_reader_verify_frame (reader, f, &err)) {
+      if (!g_error_matches (err, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT)) {
+        progress_done (&progress);
+        goto failed;
+      }
+      progress_done (&progress);
+      fail ("%s: CORRUPT: %s", path, err->message);
+      g_clear_error (&err);
+      bad_sums++;
+    }
 
     buf = gst_memmap_store_reader_get_buffer (reader, NULL, f, &err);
     if (buf == NULL) {
@@ -516,6 +540,12 @@ cmd_verify (gint argc, gchar ** argv)
   }
   progress_done (&progress);
 
+  if (bad_sums > 0) {
+    fail ("%s: CORRUPT: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+        " frames do not match their checksums", path, bad_sums, checked);
+    goto done;
+  }
+
   if (!quiet) {
     gchar *b = format_size (bytes);
 
@@ -528,6 +558,9 @@ cmd_verify (gint argc, gchar ** argv)
     if (gone > 0)
       g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
           "were checked\n", path, gone);
+    g_print ("%s: %s\n", path, sums ? "every frame matches its checksum" :
+        "no checksums (written without them): frames were read, not "
+        "compared");
     g_free (b);
   }
   ret = EXIT_OK;
@@ -763,6 +796,7 @@ cmd_ingest (gint argc, gchar ** argv)
   gchar *uri = NULL;
   guint watch, tick = 0, sigint;
   guint64 written;
+  gboolean checksum = FALSE;
   gint ret = EXIT_FAIL;
   GOptionEntry entries[] = {
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -775,6 +809,9 @@ cmd_ingest (gint argc, gchar ** argv)
     {"format", 0, 0, G_OPTION_ARG_STRING, &format,
         "Convert to this video format (I420, NV12, RGBA, GRAY8, ...; "
         "default: as decoded)", "F"},
+    {"checksum", 0, 0, G_OPTION_ARG_NONE, &checksum,
+        "Keep a checksum of every frame (memmapsink checksum=true), "
+        "checked by readers and verify", NULL},
     {NULL}
   };
 
@@ -843,7 +880,7 @@ cmd_ingest (gint argc, gchar ** argv)
     goto out;
   }
   g_object_set (dec, "uri", uri, NULL);
-  g_object_set (sink, "location", out, NULL);
+  g_object_set (sink, "location", out, "checksum", checksum, NULL);
   if (in.count > 0)
     g_object_set (sink, "max-frames", in.count, NULL);
   gst_bin_add_many (GST_BIN (in.pipeline), dec, convert, sink, NULL);

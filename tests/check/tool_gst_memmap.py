@@ -291,6 +291,84 @@ try:
     # none of this touched the good store
     expect(['verify', '-q', gray], 0, quiet=True, what='verify: untouched')
 
+    # --- verify: per-frame checksums (format 1.1) ------------------------
+    # a store written with checksums: every changed byte of a frame is
+    # found, every such frame is listed; without checksums the same change
+    # cannot be seen, and verify says that it did not compare
+    sums = os.path.join(tmp, 'sums.store')
+    subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=10',
+                    '!', 'video/x-raw,format=GRAY8,width=64,height=48', '!',
+                    'memmapsink', 'location=' + sums, 'checksum=true'],
+                   check=True, env=ENV, timeout=120)
+    expect(['verify', sums], 0, out_has=['OK: 10 frames',
+                                         'every frame matches its checksum'],
+           what='verify: a store with checksums')
+    expect(['info', sums], 0,
+           out_has=['frame store 1.1, with a checksum of every frame'],
+           what='info: format 1.1 with checksums')
+    ingested = os.path.join(tmp, 'ingested-sums.store')
+    expect(['ingest', clip, '-o', ingested, '--count', '5', '--checksum'],
+           0, quiet=True, what='ingest --checksum')
+    expect(['verify', ingested], 0, out_has=['OK: 5 frames',
+                                             'every frame matches'],
+           what='verify: a store ingested with --checksum')
+    st = gmn.Store(sums)
+    check(st.checksums and all(st.verify(i) for i in range(10)),
+          'numpy: the checksums of the memmapsink store match (libxxhash)')
+    check(st.planes[0].shape[:2] == (1, 10),
+          'numpy: the plane views cover the 10 committed frames only (%r)'
+          % (st.planes[0].shape,))
+    check(os.stat(sums).st_blocks * 512 <= 4096 * 3 + 10 * 4096,
+          'a closed store of 10 frames takes header, index page, its slots '
+          'and a page on disk (%d bytes)' % (os.stat(sums).st_blocks * 512))
+    del st
+
+    def damaged(name, src, edits):
+        path = os.path.join(tmp, name)
+        shutil.copy(src, path)
+        s = gmn.Store(path, mode='r+')
+        for frame, byte, how in edits:
+            b = s.frame_bytes(frame)
+            b[byte] = 0 if how == 'zero' else b[byte] ^ 0x01
+        s.mm.flush()
+        del s
+        return path
+
+    for frame, byte, how in ((0, 0, 'flip'), (4, 1000, 'zero'),
+                             (9, 64 * 48 - 1, 'flip')):
+        path = damaged('sums-%d.store' % frame, sums, [(frame, byte, how)])
+        expect(['verify', path], 1,
+               err_has=['CORRUPT', 'frame %d ' % frame, 'checksum',
+                        '1 of 10 frames'],
+               what='verify: frame %d, byte %d %s' % (frame, byte, how))
+    # the Python reader checks them too: a damaged frame is an error
+    import gstmemmap
+    path = damaged('sums-py.store', sums, [(4, 1000, 'zero')])
+    with gstmemmap.VideoReader(path) as r:
+        check(r.stats()['checksums'], 'VideoReader: the store has checksums')
+        ok = r[3] is not None
+        try:
+            r[4]
+            ok = False
+        except ValueError as e:
+            ok = ok and 'checksum' in str(e)
+        check(ok, 'VideoReader: frame 4 (one zeroed byte) raises, frame 3 '
+              'reads')
+    path = damaged('sums-2.store', sums, [(2, 5, 'zero'), (7, 9, 'flip')])
+    _, err = expect(['verify', path], 1,
+                    err_has=['frame 2 ', 'frame 7 ', '2 of 10 frames'],
+                    what='verify: every damaged frame is listed')
+    check('frame 3 ' not in err, 'verify lists only the damaged frames')
+
+    plain = os.path.join(tmp, 'plain.store')
+    subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=10',
+                    '!', 'video/x-raw,format=GRAY8,width=64,height=48', '!',
+                    'memmapsink', 'location=' + plain], check=True, env=ENV,
+                   timeout=120)
+    path = damaged('plain-4.store', plain, [(4, 1000, 'zero')])
+    expect(['verify', path], 0, out_has=['OK: 10 frames', 'no checksums'],
+           what='verify: a store without checksums still opens and passes')
+
     # --- export --------------------------------------------------------------
     png = os.path.join(tmp, 'f13.png')
     expect(['export', rgba, '--frame', '13', '-o', png], 0, quiet=True)
