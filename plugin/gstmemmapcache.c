@@ -186,6 +186,8 @@ struct _GstMemmapCache
   GstClockTime cur_key;         /* the last keyframe packet */
   GstClockTime settled_key;     /* every packet of a frame before it came */
   gboolean unknown_pending;     /* a packet without pts went in */
+  gboolean start_is_frame;      /* a packet starts at the segment's start */
+  gboolean stop_is_frame;       /* a packet ends at the segment's stop */
   GArray *owed;                 /* GstClockTime: kept packets whose frames
                                  * the decoder has not given yet */
 
@@ -1034,7 +1036,8 @@ load_gops (GstMemmapCache * self)
         &g_array_index (self->gops->covers, GstMemmapCacheCover, i);
     guint64 n = count_frames (self, c->first, c->last);
 
-    if (n != c->frames) {
+    /* more frames than written: the recorder went on since */
+    if (n < c->frames) {
       GST_WARNING_OBJECT (self, "%s: [%" GST_TIME_FORMAT ", %"
           GST_TIME_FORMAT "] holds %" G_GUINT64_FORMAT " frames, not %"
           G_GUINT64_FORMAT ": not used", self->gops_path,
@@ -1368,8 +1371,16 @@ note_output (GstMemmapCache * self, GstClockTime pts, gboolean cached)
     self->run_first = pts;
   }
   self->run_last = pts;
-  if (self->gops && self->store)
+  if (self->gops && self->store) {
+    GstClockTime key, next_key;
+
     gst_memmap_cache_gops_cover (self->gops, self->run_first, pts, FALSE);
+    /* a GOP range newly covered: other pipelines may serve it now */
+    if (pts > self->run_first &&
+        gst_memmap_cache_gops_find_range (self->gops, pts, &key, &next_key)
+        && key == pts)
+      save_gops (self);
+  }
 }
 
 /* Before the first buffer after a flush: the segment the decoder has not
@@ -1519,6 +1530,7 @@ reset_segment (GstMemmapCache * self)
   g_array_set_size (self->owed, 0);
   self->cur_key = self->settled_key = GST_CLOCK_TIME_NONE;
   self->unknown_pending = FALSE;
+  self->start_is_frame = self->stop_is_frame = FALSE;
   self->have_segment = FALSE;
   self->segment_ours = FALSE;
   self->pending_discont = TRUE;
@@ -1529,6 +1541,9 @@ reset_segment (GstMemmapCache * self)
 
 /* ------------------------------------------------------------------------ */
 /* the decoder's sink pad: which packets need decoding                      */
+
+static gboolean range_covered (GstMemmapCache * self, GstClockTime key,
+    GstClockTime next_key);
 
 /* Whether the segment lets memmapcache drop and serve: forwards at rate
  * 1.0 in time, no trick mode. */
@@ -1558,7 +1573,7 @@ serve_start (GstMemmapCache * self, GstClockTime pts)
 
     if (k > pts)
       break;
-    if (!gst_memmap_cache_gops_is_covered (self->gops, k, next))
+    if (!range_covered (self, k, next))
       return;
   }
   for (i = 0; i < keys->len; i++) {
@@ -1575,6 +1590,44 @@ serve_start (GstMemmapCache * self, GstClockTime pts)
   GST_INFO_OBJECT (self, "serving the stream's start from the cache");
 }
 
+/* Whether a packet starts at the segment's start or ends at its stop: the
+ * decoder's frame there is then whole, not clipped (see maybe_clipped ()). */
+static void
+note_segment_edges (GstMemmapCache * self, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstSegment tmp;
+  const GstSegment *seg = &self->segment;
+
+  if (self->dec_segment) {
+    gst_event_copy_segment (self->dec_segment, &tmp);
+    seg = &tmp;
+  }
+  if (pts == seg->start)
+    self->start_is_frame = TRUE;
+  if (GST_CLOCK_TIME_IS_VALID (duration) && pts + duration == seg->stop)
+    self->stop_is_frame = TRUE;
+}
+
+/* Whether every frame of the GOP range [@key, @next_key) is cached: one
+ * interval holds it, up to the frame at @next_key or one that ends there. */
+static gboolean
+range_covered (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
+{
+  GstMemmapCacheCover *c;
+  gint i;
+
+  if (gst_memmap_cache_gops_is_covered (self->gops, key, next_key))
+    return TRUE;
+  if (!GST_CLOCK_TIME_IS_VALID (next_key) ||
+      (c = gst_memmap_cache_gops_find_cover (self->gops, key)) == NULL ||
+      (i = find_frame (self, c->last)) < 0)
+    return FALSE;
+  return GST_CLOCK_TIME_IS_VALID (g_array_index (self->frames, CachedFrame,
+          i).duration) && c->last + g_array_index (self->frames, CachedFrame,
+          i).duration >= next_key;
+}
+
 /* A keyframe packet: its range is served when it is covered. Kept when the
  * range before it is decoded (its frames may need it), or while the
  * decoder owes frames. */
@@ -1588,8 +1641,7 @@ decide_keyframe (GstMemmapCache * self, GstClockTime pts)
   s = find_served (self, pts);
   if (s == NULL && self->readable &&
       gst_memmap_cache_gops_find_range (self->gops, pts, &key, &next_key) &&
-      key == pts && gst_memmap_cache_gops_is_covered (self->gops, key,
-          next_key)) {
+      key == pts && range_covered (self, key, next_key)) {
     add_served (self, key, next_key);
     s = find_served (self, pts);
     COUNT (self, hits, 1);
@@ -1628,6 +1680,7 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
   }
   if (keyframe && self->gops)
     gst_memmap_cache_gops_add_key (self->gops, pts);
+  note_segment_edges (self, pts, GST_BUFFER_DURATION (buffer));
   if (self->probe_pass || self->gops == NULL ||
       self->probe_gen != self->chain_gen) {
     owe (self, pts, GST_BUFFER_DURATION (buffer));
@@ -1753,9 +1806,10 @@ maybe_clipped (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
   gboolean seen;
   GstClockTime stop = get_seek_stop (self, &seen);
 
-  if (seen && pts == self->segment.start)
+  /* a packet that starts or ends there says it is a whole frame */
+  if (seen && pts == self->segment.start && !self->start_is_frame)
     return TRUE;
-  return GST_CLOCK_TIME_IS_VALID (stop) &&
+  return !self->stop_is_frame && GST_CLOCK_TIME_IS_VALID (stop) &&
       GST_CLOCK_TIME_IS_VALID (self->segment.stop) &&
       GST_CLOCK_TIME_IS_VALID (duration) &&
       pts + duration == self->segment.stop;
@@ -1787,6 +1841,7 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
   CachedFrame frame;
   const gchar *why;
   gboolean zero_copy;
+  gint i;
 
   *cached = FALSE;
   if (!self->usable || self->caps == NULL)
@@ -1805,9 +1860,19 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
         GST_TIME_ARGS (pts));
     return buffer;
   }
-  if (find_frame (self, pts) >= 0) {
+  if ((i = find_frame (self, pts)) >= 0) {
+    const CachedFrame *f = &g_array_index (self->frames, CachedFrame, i);
+
+    /* the same kind of memory as every other frame downstream gets */
     *cached = TRUE;
-    return buffer;
+    out = gst_memmap_store_reader_get_buffer (g_ptr_array_index
+        (self->readers, f->store), NULL, f->frame, NULL);
+    if (out == NULL)
+      return buffer;
+    gst_buffer_copy_into (out, buffer, GST_BUFFER_COPY_FLAGS |
+        GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+    gst_buffer_unref (buffer);
+    return out;
   }
   if ((why = uncacheable_flags (buffer))) {
     warn_not_cached (self, why);
@@ -1863,6 +1928,8 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
       GST_VIDEO_INFO_SIZE (&self->info), 4096);
   if (self->bytes_since_check >= self->chunk_bytes) {
     self->bytes_since_check = 0;
+    /* what a killed run cached stays usable up to here */
+    save_gops (self);
     update_disk_usage (self, self->chunk_bytes);
     if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
       GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
