@@ -911,6 +911,29 @@ warn_not_cached (GstMemmapCache * self, const gchar * why)
           "are.", why), ("%s", why));
 }
 
+/* A cached frame could not be read from @reader: one warning (the decoded
+ * frame goes on instead), and no GOP is served any more. */
+static void
+read_failed (GstMemmapCache * self, GstMemmapStoreReader * reader,
+    const GError * error)
+{
+  self->readable = FALSE;
+  if (self->warned)
+    return;
+  self->warned = TRUE;
+  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED))
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("The frame cache \"%s\" was truncated by another program; "
+            "playing without it.", gst_memmap_store_reader_get_path (reader)),
+        ("%s (frames pushed before may hold zeros where its bytes were)",
+            error->message));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Could not read the frame cache \"%s\"; playing without it.",
+            gst_memmap_store_reader_get_path (reader)), ("%s",
+            error->message));
+}
+
 /* The identity of the stream, as a string to hash: what the frames come
  * from (the key, or the URI with the file's identity and the stream id),
  * the processing between the decoder and us, and the caps. */
@@ -1458,7 +1481,7 @@ push_cached (GstMemmapCache * self, const CachedFrame * f)
   buffer = gst_memmap_store_reader_get_buffer (g_ptr_array_index
       (self->readers, f->store), NULL, f->frame, &error);
   if (buffer == NULL)
-    goto read_failed;
+    goto read_error;
   GST_BUFFER_PTS (buffer) = pts;
   /* as the decoder does: GstVideoDecoder gives no DTS, or the pts (newer
    * versions) */
@@ -1474,11 +1497,14 @@ push_cached (GstMemmapCache * self, const CachedFrame * f)
   return push_out (self, buffer, FALSE);
 
   /* ERRORS */
-read_failed:
+read_error:
   {
-    /* its packets are gone: the frame cannot be decoded any more */
+    /* its packets were dropped: the frame cannot be decoded any more */
+    read_failed (self, g_ptr_array_index (self->readers, f->store), error);
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
-        ("Could not read a frame of the frame cache."),
+        ("Could not read a frame of the frame cache \"%s\", whose "
+            "decoding was skipped.", gst_memmap_store_reader_get_path
+            (g_ptr_array_index (self->readers, f->store))),
         ("frame %" G_GUINT64_FORMAT " (pts %" GST_TIME_FORMAT "): %s",
             f->frame, GST_TIME_ARGS (f->pts), error->message));
     g_clear_error (&error);
@@ -1866,9 +1892,13 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
     /* the same kind of memory as every other frame downstream gets */
     *cached = TRUE;
     out = gst_memmap_store_reader_get_buffer (g_ptr_array_index
-        (self->readers, f->store), NULL, f->frame, NULL);
-    if (out == NULL)
+        (self->readers, f->store), NULL, f->frame, &error);
+    if (out == NULL) {
+      read_failed (self, g_ptr_array_index (self->readers, f->store), error);
+      g_clear_error (&error);
+      *cached = FALSE;
       return buffer;
+    }
     gst_buffer_copy_into (out, buffer, GST_BUFFER_COPY_FLAGS |
         GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
     gst_buffer_unref (buffer);
