@@ -182,6 +182,7 @@ struct _GstMemmapCache
   GstEvent *dec_segment;        /* the decoder's segment since the flush */
   gboolean probe_seen;          /* a packet since the flush */
   gboolean probe_pass;          /* nothing dropped or served any more */
+  gboolean start_pending;       /* the stream's start may be served */
   GArray *served;               /* Served, sorted by key */
   GstClockTime cur_key;         /* the last keyframe packet */
   GstClockTime settled_key;     /* every packet of a frame before it came */
@@ -1696,7 +1697,6 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
   GstClockTime pts = GST_BUFFER_PTS (buffer);
   gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
       GST_BUFFER_FLAG_DELTA_UNIT);
-  gboolean first = !self->probe_seen;
   Served *s;
 
   self->probe_seen = TRUE;
@@ -1712,9 +1712,14 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
     owe (self, pts, GST_BUFFER_DURATION (buffer));
     return FALSE;
   }
-  if (first && self->chain_gen == 0 && !self->seen_seek && self->readable &&
-      self->have_segment)
-    serve_start (self, pts);
+  /* the stream's start, once we know what is cached and have the segment
+   * (a queue after the decoder may hold them back a little) */
+  if (self->start_pending && self->chain_gen == 0 && self->readable &&
+      self->have_segment) {
+    self->start_pending = FALSE;
+    if (!self->seen_seek)
+      serve_start (self, pts);
+  }
   /* every packet of a frame before the last keyframe went by */
   if (GST_CLOCK_TIME_IS_VALID (self->cur_key) && pts > self->cur_key &&
       (!GST_CLOCK_TIME_IS_VALID (self->settled_key) ||
@@ -2132,6 +2137,7 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       self->seen_seek = TRUE;
       GST_OBJECT_UNLOCK (self);
       reset_segment (self);
+      self->start_pending = FALSE;
       self->chain_gen = self->probe_gen;
       self->last_end = GST_CLOCK_TIME_NONE;
       self->downstream_ended = FALSE;
@@ -2145,6 +2151,7 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       g_free (self->stream_id);
       self->stream_id = g_strdup (stream_id);
       self->first_buffer = TRUE;
+      self->start_pending = TRUE;
       GST_OBJECT_LOCK (self);
       self->seen_seek = FALSE;
       self->seek_stop = GST_CLOCK_TIME_NONE;
@@ -2341,6 +2348,7 @@ begin_stream (GstMemmapCache * self)
   self->downstream_ended = FALSE;
   self->probe_gen = self->chain_gen = 0;
   reset_segment (self);
+  self->start_pending = TRUE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   g_rec_mutex_unlock (&self->lock);
 }
