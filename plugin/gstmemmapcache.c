@@ -183,9 +183,12 @@ struct _GstMemmapCache
   gboolean probe_seen;          /* a packet since the flush */
   gboolean probe_pass;          /* nothing dropped or served any more */
   gboolean start_pending;       /* the stream's start may be served */
+  gboolean dec_eos;             /* the decoder had EOS since the flush */
   GArray *served;               /* Served, sorted by key */
   GstClockTime cur_key;         /* the last keyframe packet */
   GstClockTime settled_key;     /* every packet of a frame before it came */
+  GstClockTime orphan_key;      /* a keyframe dropped while the range before
+                                 * it is decoded */
   gboolean unknown_pending;     /* a packet without pts went in */
   gboolean start_is_frame;      /* a packet starts at the segment's start */
   gboolean stop_is_frame;       /* a packet ends at the segment's stop */
@@ -1306,19 +1309,26 @@ next_served_frame (GstMemmapCache * self, GstClockTime after)
   return -1;
 }
 
+/* The decoder's segment: the one the probe saw since the flush, or (at the
+ * stream's start, before the probe existed) the one downstream has. */
+static const GstSegment *
+decoder_segment (GstMemmapCache * self, GstSegment * tmp)
+{
+  if (self->dec_segment == NULL)
+    return &self->segment;
+  gst_event_copy_segment (self->dec_segment, tmp);
+  return tmp;
+}
+
 /* A packet of @pts and @duration went into the decoder: its frame is owed,
  * unless the decoder will clip it away. */
 static void
 owe (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
 {
-  const GstSegment *seg = self->dec_segment ? NULL : &self->segment;
   GstSegment tmp;
+  const GstSegment *seg = decoder_segment (self, &tmp);
   guint i;
 
-  if (self->dec_segment) {
-    gst_event_copy_segment (self->dec_segment, &tmp);
-    seg = &tmp;
-  }
   if (seg->format == GST_FORMAT_TIME) {
     if (GST_CLOCK_TIME_IS_VALID (seg->stop) && pts >= seg->stop)
       return;
@@ -1555,7 +1565,7 @@ reset_segment (GstMemmapCache * self)
   self->probe_pass = FALSE;
   g_array_set_size (self->served, 0);
   g_array_set_size (self->owed, 0);
-  self->cur_key = self->settled_key = GST_CLOCK_TIME_NONE;
+  self->cur_key = self->settled_key = self->orphan_key = GST_CLOCK_TIME_NONE;
   self->unknown_pending = FALSE;
   self->start_is_frame = self->stop_is_frame = FALSE;
   self->have_segment = FALSE;
@@ -1624,12 +1634,8 @@ note_segment_edges (GstMemmapCache * self, GstClockTime pts,
     GstClockTime duration)
 {
   GstSegment tmp;
-  const GstSegment *seg = &self->segment;
+  const GstSegment *seg = decoder_segment (self, &tmp);
 
-  if (self->dec_segment) {
-    gst_event_copy_segment (self->dec_segment, &tmp);
-    seg = &tmp;
-  }
   if (pts == seg->start)
     self->start_is_frame = TRUE;
   if (GST_CLOCK_TIME_IS_VALID (duration) && pts + duration == seg->stop)
@@ -1655,16 +1661,20 @@ range_covered (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
           i).duration >= next_key;
 }
 
-/* A keyframe packet: its range is served when it is covered. Kept when the
- * range before it is decoded (its frames may need it), or while the
- * decoder owes frames. */
+/* A keyframe packet: its range is served when it is covered. Kept while
+ * the decoder owes frames, and when the range before it is decoded and
+ * some frame of that range that comes after it (open-GOP leading frames)
+ * may be in the segment. */
 static gboolean
-decide_keyframe (GstMemmapCache * self, GstClockTime pts)
+decide_keyframe (GstMemmapCache * self, GstClockTime pts,
+    GstClockTime duration)
 {
   GstClockTime key, next_key;
+  GstSegment tmp;
   Served *s;
 
   self->cur_key = pts;
+  self->orphan_key = GST_CLOCK_TIME_NONE;
   s = find_served (self, pts);
   if (s == NULL && self->readable &&
       gst_memmap_cache_gops_find_range (self->gops, pts, &key, &next_key) &&
@@ -1680,11 +1690,17 @@ decide_keyframe (GstMemmapCache * self, GstClockTime pts)
   }
   if (s->dropped)
     return TRUE;
-  /* the range before: served too? */
-  if (pts == 0 || find_served (self, pts - 1) == NULL)
-    return FALSE;
   if (self->owed->len > 0 || self->unknown_pending)
     return FALSE;
+  /* the range before decoded: its frames that come after this keyframe
+   * all end before the segment (the keyframe is at or before its start,
+   * as after a seek), so the decoder gives none of them */
+  if (pts == 0 || find_served (self, pts - 1) == NULL) {
+    if (!GST_CLOCK_TIME_IS_VALID (duration) ||
+        pts > decoder_segment (self, &tmp)->start)
+      return FALSE;
+    self->orphan_key = pts;
+  }
   s->dropped = TRUE;
   return TRUE;
 }
@@ -1699,6 +1715,15 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
       GST_BUFFER_FLAG_DELTA_UNIT);
   Served *s;
 
+  /* data after a flush before any segment (qtdemux after a seek past the
+   * end that failed), or after EOS without a flush: what segment the
+   * decoder will give is unknown, so it decodes everything until the next
+   * flush */
+  if (((!self->probe_seen && self->dec_segment == NULL &&
+              self->chain_gen > 0) || self->dec_eos) && !self->probe_pass) {
+    GST_DEBUG_OBJECT (self, "data before a segment: nothing served");
+    self->probe_pass = TRUE;
+  }
   self->probe_seen = TRUE;
   if (!GST_CLOCK_TIME_IS_VALID (pts)) {
     self->unknown_pending = TRUE;
@@ -1727,9 +1752,22 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
     self->settled_key = self->cur_key;
 
   if (keyframe)
-    return decide_keyframe (self, pts);
+    return decide_keyframe (self, pts, GST_BUFFER_DURATION (buffer));
 
   s = find_served (self, pts);
+  if (s == NULL && GST_CLOCK_TIME_IS_VALID (self->orphan_key) &&
+      pts < self->orphan_key) {
+    GstSegment tmp;
+    GstClockTime d = GST_BUFFER_DURATION (buffer);
+
+    /* a leading frame of a dropped keyframe, before the segment */
+    if (GST_CLOCK_TIME_IS_VALID (d) &&
+        pts + d <= decoder_segment (self, &tmp)->start)
+      return TRUE;
+    GST_WARNING_OBJECT (self, "packet %" GST_TIME_FORMAT " refers to the "
+        "dropped keyframe %" GST_TIME_FORMAT, GST_TIME_ARGS (pts),
+        GST_TIME_ARGS (self->orphan_key));
+  }
   if (s == NULL) {
     owe (self, pts, GST_BUFFER_DURATION (buffer));
     return FALSE;
@@ -1749,11 +1787,16 @@ decoder_event (GstMemmapCache * self, GstEvent * event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_STOP:
       self->probe_gen++;
+      self->dec_eos = FALSE;
+      break;
+    case GST_EVENT_EOS:
+      self->dec_eos = TRUE;
       break;
     case GST_EVENT_SEGMENT:{
       GstSegment seg;
 
       gst_event_copy_segment (event, &seg);
+      GST_DEBUG_OBJECT (self, "decoder's %" GST_PTR_FORMAT, event);
       if (self->probe_seen || self->dec_segment) {
         /* a segment without a flush (a segment seek looping, a
          * non-flushing seek): decoded from now on */
@@ -2347,6 +2390,7 @@ begin_stream (GstMemmapCache * self)
   self->last_end = GST_CLOCK_TIME_NONE;
   self->downstream_ended = FALSE;
   self->probe_gen = self->chain_gen = 0;
+  self->dec_eos = FALSE;
   reset_segment (self);
   self->start_pending = TRUE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
