@@ -1132,7 +1132,8 @@ find_decoder (GstMemmapCache * self)
     return;
   }
   self->probe_id = gst_pad_add_probe (self->walk.decoder_sink,
-      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+      GST_PAD_PROBE_TYPE_EVENT_FLUSH,
       decoder_probe, gst_object_ref (self), gst_object_unref);
   /* the packets before were not seen: nothing is dropped before the next
    * flush or keyframe, unless the stream plays from its start (see
@@ -1822,12 +1823,19 @@ decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   gboolean drop = FALSE;
   GstBuffer *buffer;
 
+  /* not under the stream lock: a push may hold it, blocked downstream
+   * until this flush reaches it */
+  if ((info->type & GST_PAD_PROBE_TYPE_EVENT_FLUSH) &&
+      GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) ==
+      GST_EVENT_FLUSH_START)
+    return GST_PAD_PROBE_OK;
   g_rec_mutex_lock (&self->lock);
   if (self->probe_id == 0) {
     g_rec_mutex_unlock (&self->lock);
     return GST_PAD_PROBE_OK;
   }
-  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+  if (info->type & (GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+          GST_PAD_PROBE_TYPE_EVENT_FLUSH)) {
     decoder_event (self, GST_PAD_PROBE_INFO_EVENT (info));
     g_rec_mutex_unlock (&self->lock);
     return GST_PAD_PROBE_OK;

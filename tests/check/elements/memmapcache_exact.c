@@ -289,7 +289,7 @@ desc_for (const gchar * file, const gchar * middle, const gchar * cache_dir)
   gchar *cache = cache_dir ? g_strdup_printf ("memmapcache name=cache "
       "cache-dir=\"%s\" ! ", cache_dir) : g_strdup ("");
   gchar *desc = g_strdup_printf ("uridecodebin uri=\"%s\" name=u "
-      "u. ! queue ! %s%sfakesink name=sink sync=false signal-handoffs=true",
+      "u. ! %s%sfakesink name=sink sync=false signal-handoffs=true",
       uri, middle ? middle : "", cache);
 
   g_free (cache);
@@ -454,12 +454,14 @@ GST_START_TEST (test_audio_untouched_on_partial_cache)
   gchar *cache_dir = test_path ("cache");
   gchar *uri = gst_filename_to_uri (av_clip, NULL);
   gchar *with = g_strdup_printf ("uridecodebin uri=\"%s\" name=u "
-      "u. ! queue ! memmapcache name=cache cache-dir=\"%s\" ! fakesink "
-      "name=sink sync=false signal-handoffs=true u. ! queue ! fakesink "
-      "name=asink sync=false signal-handoffs=true", uri, cache_dir);
+      "u. ! video/x-raw ! memmapcache name=cache cache-dir=\"%s\" ! "
+      "fakesink name=sink sync=false signal-handoffs=true u. ! audio/x-raw ! "
+      "queue ! fakesink name=asink sync=false signal-handoffs=true", uri,
+      cache_dir);
   gchar *without = g_strdup_printf ("uridecodebin uri=\"%s\" name=u "
-      "u. ! queue ! fakesink name=sink sync=false signal-handoffs=true u. ! "
-      "queue ! fakesink name=asink sync=false signal-handoffs=true", uri);
+      "u. ! video/x-raw ! fakesink name=sink sync=false signal-handoffs=true "
+      "u. ! audio/x-raw ! queue ! fakesink name=asink sync=false "
+      "signal-handoffs=true", uri);
   Run *a, *b;
 
   /* the first 1.5 s cached */
