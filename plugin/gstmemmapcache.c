@@ -48,7 +48,6 @@
 #endif
 
 #include "gstmemmapelements.h"
-#include "gstmemmapcachedir.h"
 #include "gstmemmapcachegops.h"
 #include "gstmemmapcachewalk.h"
 #include "gstmemmapcontext.h"
@@ -56,6 +55,7 @@
 
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapcachedir.h>
 
 #include <errno.h>
 #include <string.h>
@@ -72,10 +72,11 @@ GST_DEBUG_CATEGORY (gst_memmap_cache_debug);
  * (): field flags, CORRUPTED, GAP; DISCONT is set as the decoder would) or
  * that say nothing of the frame (TAG_MEMORY); frames with any other flag
  * pass through uncached. */
-#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | GST_BUFFER_FLAG_TAG_MEMORY | \
-    GST_VIDEO_BUFFER_FLAG_INTERLACED | GST_VIDEO_BUFFER_FLAG_TFF | \
-    GST_VIDEO_BUFFER_FLAG_RFF | GST_VIDEO_BUFFER_FLAG_ONEFIELD | \
-    GST_BUFFER_FLAG_CORRUPTED | GST_BUFFER_FLAG_GAP)
+#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | \
+    GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | \
+    GST_VIDEO_BUFFER_FLAG_TFF | GST_VIDEO_BUFFER_FLAG_RFF | \
+    GST_VIDEO_BUFFER_FLAG_ONEFIELD | GST_BUFFER_FLAG_CORRUPTED | \
+    GST_BUFFER_FLAG_GAP)
 
 /* GstVideoDecoder's stand-in for the duration of a frame that has none,
  * when it clips (gst_video_decoder_clip_and_push_buf) */
@@ -141,6 +142,7 @@ struct _GstMemmapCache
   guint64 packets_dropped;
   guint64 evictions;
   guint64 bytes_on_disk;
+  gboolean over_budget;         /* not recorded: does not fit max-size */
   gchar *not_cached;            /* why frames were not cached, or NULL */
   gchar *decoder_name;
 
@@ -166,6 +168,8 @@ struct _GstMemmapCache
   guint store_reader;           /* its index in readers */
   guint64 chunk_bytes;
   guint64 bytes_since_check;
+  guint64 stream_limit;         /* most bytes on disk of the entry */
+  gboolean may_evict;           /* may evict other streams for this one */
   GArray *frames;               /* CachedFrame, sorted by pts */
   GPtrArray *readers;           /* GstMemmapStoreReader */
   GstMemmapCacheMeta meta;
@@ -277,12 +281,6 @@ gst_memmap_cache_template_caps (void)
   return caps;
 }
 
-static gchar *
-default_cache_dir (void)
-{
-  return g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
-}
-
 static void
 gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
 {
@@ -319,6 +317,12 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * evicted. When nothing more can go, recording stops and frames pass
    * through uncached. A pipeline closing its stream over max-size evicts
    * the others the same way, never the stream it just closed.
+   *
+   * A stream never evicts the cache for a fragment of itself: of one known
+   * (duration times frame size) to be larger than max-size only the start
+   * is recorded, into free room, up to half of max-size; one of unknown
+   * size takes half of max-size at most; either says so once with a
+   * warning (docs/elements.md).
    *
    * Since: 0.1
    */
@@ -364,7 +368,9 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    *   same frames went downstream from the cache
    * - `packets-dropped`: compressed packets dropped before the decoder
    *
-   * and `engine`, the stats of the #GstMemmapEngine; `decoder` (string,
+   * the boolean `over-budget`: the stream was not recorded whole because
+   * it does not fit in #GstMemmapCache:max-size; `engine`, the stats of
+   * the #GstMemmapEngine; `decoder` (string,
    * nullable): the decoder whose packets memmapcache may drop;
    * `not-cached-reason` (string, nullable): why some frames were not
    * cached (the first reason; a warning said it too).
@@ -381,7 +387,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
       "Memory-mapped decoded frame cache", "Filter/Video",
       "Records decoded frames into an on-disk cache and serves every later "
       "pass and seek from it, zero-copy",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_cache_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
@@ -505,6 +511,7 @@ gst_memmap_cache_create_stats (GstMemmapCache * self)
       "frames-copied", G_TYPE_UINT64, self->frames_copied,
       "evictions", G_TYPE_UINT64, self->evictions,
       "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk,
+      "over-budget", G_TYPE_BOOLEAN, self->over_budget,
       "frames-decoded", G_TYPE_UINT64, self->frames_decoded,
       "frames-discarded", G_TYPE_UINT64, self->frames_discarded,
       "packets-dropped", G_TYPE_UINT64, self->packets_dropped,
@@ -536,7 +543,7 @@ gst_memmap_cache_get_property (GObject * object, guint prop_id,
       if (self->settings.cache_dir)
         g_value_set_string (value, self->settings.cache_dir);
       else
-        g_value_take_string (value, default_cache_dir ());
+        g_value_take_string (value, gst_memmap_cache_dir_default_path ());
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_MAX_SIZE:
@@ -839,6 +846,86 @@ copy_into_slot (GstMemmapCache * self, GstBuffer * buffer, GError ** error)
   return mem;
 }
 
+/* The stream does not fit the budget (gst_memmap_cache_stream_limit()):
+ * known to be larger than max-size (@estimate), only its start is
+ * recorded, evicting nothing; or it reached the most its entry may take
+ * (@estimate 0). Says so once. */
+static void
+over_budget (GstMemmapCache * self, guint64 estimate)
+{
+  gboolean warn = !self->warned;
+
+  GST_OBJECT_LOCK (self);
+  self->over_budget = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  self->warned = TRUE;
+  if (!warn)
+    return;
+  if (estimate > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream does not fit in the frame cache (about %"
+            G_GUINT64_FORMAT " MB, max-size=%" G_GUINT64_FORMAT " MB): only "
+            "its start is recorded, into free room, nothing evicted.",
+            estimate / 1000000, self->cur.max_size / 1000000),
+        ("%s: about %" G_GUINT64_FORMAT " bytes, max-size=%" G_GUINT64_FORMAT
+            ", at most %" G_GUINT64_FORMAT " recorded",
+            gst_memmap_cache_entry_get_path (self->entry), estimate,
+            self->cur.max_size, self->stream_limit));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream reached the most the frame cache holds of %s "
+            "(max-size=%" G_GUINT64_FORMAT " MB); " WITHOUT_RECORDING ".",
+            self->stream_limit < self->cur.max_size ?
+            "a stream of unknown length, half" : "one stream",
+            self->cur.max_size / 1000000),
+        ("%s: %" G_GUINT64_FORMAT " bytes on disk, at most %" G_GUINT64_FORMAT,
+            gst_memmap_cache_entry_get_path (self->entry),
+            gst_memmap_cache_entry_get_usage (self->entry),
+            self->stream_limit));
+}
+
+/* Whether the stream's entry may grow by another chunk. */
+static gboolean
+stream_fits (GstMemmapCache * self)
+{
+  return gst_memmap_cache_entry_get_usage (self->entry) + self->chunk_bytes <=
+      self->stream_limit;
+}
+
+/* Whether there is room under max-size for another chunk: made by evicting
+ * the least recently used streams if this stream may evict, else only
+ * what is free. */
+static gboolean
+room_for_chunk (GstMemmapCache * self)
+{
+  guint64 bytes;
+
+  if (self->may_evict) {
+    update_disk_usage (self, self->chunk_bytes);
+  } else {
+    bytes = gst_memmap_cache_dir_get_usage (self->dir);
+    GST_OBJECT_LOCK (self);
+    self->bytes_on_disk = bytes;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return self->bytes_on_disk + self->chunk_bytes <= self->cur.max_size;
+}
+
+/* What the whole stream takes on disk, 0 if unknown (upstream knows no
+ * duration, or the frame rate is variable). */
+static guint64
+estimate_stream (GstMemmapCache * self, guint64 slot_bytes)
+{
+  gint64 duration = -1;
+
+  if (!gst_pad_peer_query_duration (self->sinkpad, GST_FORMAT_TIME,
+          &duration) || duration <= 0)
+    return 0;
+  return gst_memmap_cache_estimate_stream_bytes (slot_bytes,
+      GST_VIDEO_INFO_FPS_N (&self->info), GST_VIDEO_INFO_FPS_D (&self->info),
+      duration);
+}
+
 /* Creates the store this run records into. Not recording (no room, or
  * failed), the run gives the writer lock back: another pipeline or process
  * may record the stream while this one still plays it. */
@@ -848,7 +935,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
 {
   GstMemmapStoreWriter *writer;
   GstMemmapStoreReader *reader;
-  guint64 slot_bytes;
+  guint64 slot_bytes, estimate;
 
   if (!gst_memmap_cache_entry_lock_writer (self->entry, error))
     return FALSE;
@@ -859,8 +946,18 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       4096);
   self->chunk_bytes = MIN (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES,
       MAX (self->cur.max_size / 16, slot_bytes));
-  update_disk_usage (self, self->chunk_bytes);
-  if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+  /* a stream that cannot fit evicts nothing for a fragment of itself */
+  estimate = estimate_stream (self, slot_bytes);
+  self->stream_limit = gst_memmap_cache_stream_limit (self->cur.max_size,
+      estimate, &self->may_evict);
+  if (estimate > self->cur.max_size)
+    over_budget (self, estimate);
+  if (!stream_fits (self)) {
+    over_budget (self, 0);
+    gst_memmap_cache_entry_unlock_writer (self->entry);
+    return TRUE;
+  }
+  if (!room_for_chunk (self)) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
         ": not recording", self->cur.max_size);
     gst_memmap_cache_entry_unlock_writer (self->entry);
@@ -2016,8 +2113,12 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
     self->bytes_since_check = 0;
     /* what a killed run cached stays usable up to here */
     save_gops (self);
-    update_disk_usage (self, self->chunk_bytes);
-    if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+    if (!stream_fits (self)) {
+      over_budget (self, 0);
+      stop_recording (self);
+      return out;
+    }
+    if (!room_for_chunk (self)) {
       GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
           "recording stops", self->store_path, self->cur.max_size);
       stop_recording (self);
@@ -2379,18 +2480,21 @@ begin_stream (GstMemmapCache * self)
   g_free (self->cur.cache_dir);
   g_free (self->cur.key);
   self->cur.cache_dir = self->settings.cache_dir ?
-      g_strdup (self->settings.cache_dir) : default_cache_dir ();
+      g_strdup (self->settings.cache_dir) :
+      gst_memmap_cache_dir_default_path ();
   self->cur.max_size = self->settings.max_size;
   self->cur.key = g_strdup (self->settings.key);
   self->hits = self->misses = self->frames_recorded = self->frames_served = 0;
   self->frames_zero_copy = self->frames_copied = self->evictions = 0;
   self->frames_decoded = self->frames_discarded = self->packets_dropped = 0;
   g_clear_pointer (&self->not_cached, g_free);
+  self->over_budget = FALSE;
   self->seen_seek = FALSE;
   self->seek_stop = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (self);
 
   g_rec_mutex_lock (&self->lock);
+  self->may_evict = TRUE;
   self->warned = FALSE;
   self->warned_not_cached = FALSE;
   self->usable = TRUE;

@@ -25,6 +25,10 @@
  * A store holds one video layout: new caps with the same format, width and
  * height continue the store, any other caps end it with an error.
  *
+ * memmapsink is the sink URI handler of `memmap:///path/to/clip.store`
+ * (`gst_element_make_from_uri (GST_URI_SINK, ...)`); #GstMemmapSink:location
+ * also takes a `file://` URI.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,format=I420,width=1280,height=720 ! memmapsink location=frames.store
@@ -43,6 +47,7 @@
 #include "gstmemmapelements.h"
 #include "gstmemmapcontext.h"
 #include "gstmemmapslotpool.h"
+#include "gstmemmapuri.h"
 
 #include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
@@ -111,7 +116,12 @@ struct _GstMemmapSink
   GstVideoInfo info;            /* of the current caps */
 };
 
-G_DEFINE_TYPE (GstMemmapSink, gst_memmap_sink, GST_TYPE_BASE_SINK);
+static void gst_memmap_sink_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
+G_DEFINE_TYPE_WITH_CODE (GstMemmapSink, gst_memmap_sink, GST_TYPE_BASE_SINK,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_memmap_sink_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (memmapsink, "memmapsink", GST_RANK_NONE,
     GST_TYPE_MEMMAP_SINK);
 
@@ -198,9 +208,10 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
   /**
    * GstMemmapSink:location:
    *
-   * The frame store file to write. An existing file is replaced
-   * atomically (a reader of the old file keeps it), unless
-   * #GstMemmapSink:reuse lets the store overwrite it in place.
+   * The frame store file to write: a path, or a `file://` or `memmap://`
+   * URI of one. An existing file is replaced atomically (a reader of the
+   * old file keeps it), unless #GstMemmapSink:reuse lets the store
+   * overwrite it in place.
    *
    * Since: 0.1
    */
@@ -352,7 +363,7 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
       "Memory-mapped frame store sink", "Sink/Video",
       "Writes raw video frames into a frame store file, without a copy when "
       "upstream renders into the store's slots",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_sink_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
@@ -420,7 +431,9 @@ gst_memmap_sink_set_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case PROP_LOCATION:
       g_free (self->settings.location);
-      self->settings.location = g_value_dup_string (value);
+      self->settings.location =
+          gst_memmap_uri_location_from_property (g_value_get_string (value),
+          NULL);
       break;
     case PROP_MODE:
       self->settings.mode = g_value_get_enum (value);
@@ -1114,4 +1127,81 @@ write_failed:
     g_clear_error (&error);
     return GST_FLOW_ERROR;
   }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GstURIHandler                                                            */
+
+static GstURIType
+gst_memmap_sink_uri_get_type (GType type)
+{
+  return GST_URI_SINK;
+}
+
+/* not "file": filesink is the sink of file:// URIs */
+static const gchar *const *
+gst_memmap_sink_uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { GST_MEMMAP_URI_SCHEME, NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_memmap_sink_uri_get_uri (GstURIHandler * handler)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_memmap_uri_from_location (self->settings.location,
+      GST_MEMMAP_URI_SCHEME);
+  GST_OBJECT_UNLOCK (self);
+
+  return uri;
+}
+
+static gboolean
+gst_memmap_sink_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstMemmapSink *self = GST_MEMMAP_SINK (handler);
+  gchar *location;
+
+  location = gst_memmap_uri_to_location (uri, error);
+  if (location == NULL)
+    return FALSE;
+
+  GST_OBJECT_LOCK (self);
+  if (self->running)
+    goto running;
+  g_free (self->settings.location);
+  self->settings.location = location;
+  GST_OBJECT_UNLOCK (self);
+
+  GST_DEBUG_OBJECT (self, "URI %s: %s", uri, location);
+  g_object_notify (G_OBJECT (self), "location");
+  return TRUE;
+
+  /* ERRORS */
+running:
+  {
+    GST_OBJECT_UNLOCK (self);
+    g_free (location);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "Changing the URI of memmapsink while a store is open is not "
+        "supported");
+    return FALSE;
+  }
+}
+
+static void
+gst_memmap_sink_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = (GstURIHandlerInterface *) g_iface;
+
+  iface->get_type = gst_memmap_sink_uri_get_type;
+  iface->get_protocols = gst_memmap_sink_uri_get_protocols;
+  iface->get_uri = gst_memmap_sink_uri_get_uri;
+  iface->set_uri = gst_memmap_sink_uri_set_uri;
 }

@@ -82,13 +82,17 @@ struct _GstMemmapStoreWriter
   guint64 next_slot;            /* append: the next slot never handed out */
   GArray *free_slots;           /* FIFO of free slots (guint64) */
   guint free_head;
-  GHashTable *outstanding;      /* guint64 * -> NULL: acquired slots */
+  /* guint64 * -> acquired slots; the value is non-NULL once a memory of
+   * the slot was handed out (gst_memmap_store_writer_get_slot_memory()):
+   * the close keeps such a slot's blocks, see close_footprint() */
+  GHashTable *outstanding;
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
   /* stats */
   guint64 n_acquired;
   guint64 n_released;
   guint64 n_reservations;
-  guint64 bytes_freed;          /* given back to the file system at close */
+  guint64 bytes_freed;          /* given back to the file system at close
+                                 * and by releases after it */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1072,7 +1076,7 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
 
   key = g_new (guint64, 1);
   *key = s;
-  g_hash_table_add (self->outstanding, key);
+  g_hash_table_insert (self->outstanding, key, NULL);
   self->n_acquired++;
   g_mutex_unlock (&self->lock);
 
@@ -1108,6 +1112,8 @@ failed:
   }
 }
 
+static void punch_held_slot (GstMemmapStoreWriter * self, guint64 slot);
+
 /**
  * gst_memmap_store_writer_release_slot:
  * @writer: a #GstMemmapStoreWriter
@@ -1115,8 +1121,12 @@ failed:
  *
  * Gives back a slot that will not be committed (a dropped pool buffer): no
  * frame appears for it and it is handed out again later. May be called from
- * any thread; does nothing after gst_memmap_store_writer_close() or for a
- * slot that is not outstanding.
+ * any thread; does nothing for a slot that is not outstanding.
+ *
+ * After gst_memmap_store_writer_close(), releasing a slot whose memory was
+ * handed out (and whose blocks the close therefore kept) gives its blocks
+ * back to the file system: call it once no memory of the slot is left, as
+ * a pool does when its buffer's memory goes. Any other slot: nothing.
  *
  * Since: 0.1
  */
@@ -1130,6 +1140,8 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
 
   g_mutex_lock (&self->lock);
   if (self->closed) {
+    if (g_hash_table_remove (self->outstanding, &slot))
+      punch_held_slot (self, slot);
     g_mutex_unlock (&self->lock);
     return;
   }
@@ -1157,7 +1169,9 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
  * frame size of the layout, from the start of the slot, in a shared
  * read-write mapping of the store. What is written there is the frame
  * gst_memmap_store_writer_commit() publishes. The memory keeps its mapping
- * alive however long it lives, also after the writer is freed.
+ * alive however long it lives, also after the writer is freed, and its
+ * bytes: a close does not give back the blocks of a slot whose memory was
+ * handed out, committed or not.
  *
  * Returns: (transfer full) (nullable): the memory, or %NULL with @error set
  *
@@ -1196,10 +1210,17 @@ gst_memmap_store_writer_get_slot_memory (GstMemmapStoreWriter * writer,
   if (m == NULL)
     goto out;
   mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
-  if (mem == NULL)
+  if (mem == NULL) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
         "Frame store '%s': could not wrap slot %" G_GUINT64_FORMAT,
         self->path, slot);
+  } else {
+    guint64 *key = g_new (guint64, 1);
+
+    /* a memory of the slot is out: its bytes are its holder's now */
+    *key = slot;
+    g_hash_table_replace (self->outstanding, key, GINT_TO_POINTER (TRUE));
+  }
 
 out:
   g_mutex_unlock (&self->lock);
@@ -1460,15 +1481,21 @@ slot_is_empty (GstMemmapStoreWriter * self, guint64 slot, GHashTable * empty)
  * the file system (docs/store-format.md, "Footprint"): the pages of index
  * blocks past the last entry written, and every empty slot. The file keeps
  * its size, so that nothing mapped by a live reader goes past its end;
- * the holes read as zeros and no committed frame or entry is touched. */
+ * the holes read as zeros and no committed frame or entry is touched.
+ *
+ * A slot still acquired whose memory was handed out is kept: that memory
+ * may outlive the writer (a pool buffer a decoder keeps as a reference
+ * frame, or that went downstream uncommitted), and a hole under it would
+ * turn the frame it holds into zeros. */
 static void
 close_footprint (GstMemmapStoreWriter * self)
 {
   const GstMemmapStoreGeometry *geo = &self->geo;
   PunchRun run = { self->fd, 0, 0, 0 };
   GHashTable *empty = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GHashTable *held = g_hash_table_new (g_int64_hash, g_int64_equal);
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
   guint64 c, k, used, n_entries, slot;
   guint i;
 
@@ -1476,8 +1503,8 @@ close_footprint (GstMemmapStoreWriter * self)
   for (i = self->free_head; i < self->free_slots->len; i++)
     g_hash_table_add (empty, &g_array_index (self->free_slots, guint64, i));
   g_hash_table_iter_init (&iter, self->outstanding);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_hash_table_add (empty, key);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_add (value ? held : empty, key);
 
   n_entries = self->committed;
   if (geo->mode == GST_MEMMAP_STORE_MODE_RING)
@@ -1494,17 +1521,46 @@ close_footprint (GstMemmapStoreWriter * self)
     punch_add (&run, chunk + used, geo->index_block_size - used);
     for (k = 0; k < geo->slots_per_chunk; k++) {
       slot = c * geo->slots_per_chunk + k;
-      if (slot_is_empty (self, slot, empty))
+      if (!g_hash_table_contains (held, &slot) &&
+          slot_is_empty (self, slot, empty))
         punch_add (&run, gst_memmap_store_slot_offset (geo, slot),
             geo->slot_stride);
     }
   }
   punch_flush (&run);
+  if (g_hash_table_size (held) > 0)
+    GST_DEBUG ("%s: %u slots acquired and not committed keep their blocks: "
+        "memories of them are out", self->path, g_hash_table_size (held));
+  g_hash_table_unref (held);
   g_hash_table_unref (empty);
 
   self->bytes_freed = run.freed;
   GST_DEBUG ("%s: gave %" G_GUINT64_FORMAT " bytes back at close",
       self->path, run.freed);
+}
+
+/* Returns TRUE for a slot acquired whose memory was not handed out: the
+ * close forgets it (its blocks were given back). */
+static gboolean
+not_held (gpointer key, gpointer value, gpointer user_data)
+{
+  return value == NULL;
+}
+
+/* Under lock, after the close: a slot the close kept (its memory was out)
+ * was released, its memory is gone: its blocks go back too. */
+static void
+punch_held_slot (GstMemmapStoreWriter * self, guint64 slot)
+{
+  PunchRun run = { self->fd, 0, 0, 0 };
+
+  punch_add (&run, gst_memmap_store_slot_offset (&self->geo, slot),
+      self->geo.slot_stride);
+  punch_flush (&run);
+  self->bytes_freed += run.freed;
+  GST_LOG ("%s: gave the %" G_GUINT64_FORMAT " bytes of slot %"
+      G_GUINT64_FORMAT " back, its memory is gone", self->path, run.freed,
+      slot);
 }
 
 /**
@@ -1517,9 +1573,12 @@ close_footprint (GstMemmapStoreWriter * self)
  * pages) are given back to the file system first: a closed store takes on
  * disk what it holds, while its size (and every offset) stays. With sync
  * on, everything is written to the disk first and the state after. Slots
- * still acquired are dropped: their bytes are gone, memories of them
- * must not be written any more. Acquiring and committing fail
- * afterwards; closing twice is a no-op.
+ * still acquired are dropped: they never become frames. The bytes of one
+ * whose memory was handed out stay (that memory may still be read or
+ * written, see gst_memmap_store_writer_get_slot_memory()) until
+ * gst_memmap_store_writer_release_slot() says it is gone; the others'
+ * are given back. Acquiring and committing fail afterwards; closing twice
+ * is a no-op.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1543,7 +1602,8 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   self->closed = TRUE;
   sync = self->sync;
   close_footprint (self);
-  g_hash_table_remove_all (self->outstanding);
+  /* the slots whose blocks it kept stay, for release_slot() */
+  g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);
 
   if (sync && !gst_memmap_store_writer_sync (self, error))

@@ -159,8 +159,6 @@ try:
     expect(['ingest', clip], 2, err_has=['-o STORE is required'])
     expect(['ingest', clip, '-o', 'x.store', '--format', 'NOPE'], 2,
            err_has=["unknown video format 'NOPE'"])
-    expect(['ingest', clip, '-o', 'x.store', '--count', '0'], 2,
-           err_has=['--count'])
     expect(['ingest', clip, '-o', 'x.store', '--start', '-3'], 2,
            err_has=['--start'])
     expect(['export', 'x.store'], 2, err_has=['-o FILE.png is required'])
@@ -190,6 +188,46 @@ try:
           % N)
     check(all(np.array_equal(st.frame(i)[0], rgba_ref[i]) for i in range(N)),
           'every RGBA frame equals the decoder\'s')
+
+    # --count 0 is "to the end", as gst_memmap_map_video_frames() has it
+    all0 = os.path.join(tmp, 'all0.store')
+    expect(['ingest', clip, '-o', all0, '--start', '5', '--count', '0'], 0,
+           quiet=True, what='ingest --start 5 --count 0')
+    check(gmn.Store(all0).committed() == N - 5,
+          'ingest --count 0 keeps every frame from --start to the end')
+
+    # an output directory that cannot be written: the reason, before
+    # anything is decoded
+    expect(['ingest', clip, '-o', os.path.join(tmp, 'nodir', 'x.store')], 1,
+           err_has=['nodir', 'No such file or directory'],
+           what='ingest into a missing directory')
+    ro = os.path.join(tmp, 'ro')
+    os.mkdir(ro)
+    probe = subprocess.run(['unshare', '-m', 'true'], capture_output=True) \
+        if shutil.which('unshare') else None
+    if probe is not None and probe.returncode == 0:
+        # a read-only file system, mounted in a mount namespace of its own
+        p = subprocess.run(
+            ['unshare', '-m', 'sh', '-c',
+             'mount -t tmpfs -o ro none "$1" && shift && exec "$@"', 'sh',
+             ro, TOOL, 'ingest', clip, '-o', os.path.join(ro, 'x.store')],
+            capture_output=True, text=True, timeout=120, env=ENV)
+        check(p.returncode == 1 and 'Read-only file system' in p.stderr and
+              'ro/x.store' in p.stderr,
+              'ingest into a read-only file system says so (EROFS): %r'
+              % p.stderr.strip())
+    else:
+        print('skip  ingest into a read-only file system: unshare -m is not '
+              'permitted here (%s)' % (probe.stderr.strip() if probe
+                                       else 'no unshare'))
+    if os.geteuid() != 0:
+        os.chmod(ro, 0o555)
+        expect(['ingest', clip, '-o', os.path.join(ro, 'x.store')], 1,
+               err_has=['ro/x.store', 'Permission denied'],
+               what='ingest into a directory without write permission')
+    else:
+        print('skip  ingest into a directory without write permission: '
+              'root may write anywhere')
 
     native = os.path.join(tmp, 'native.store')
     expect(['ingest', 'file://' + av, '-o', native], 0, quiet=True,
@@ -476,6 +514,17 @@ try:
     out, _ = expect(['stats', cache], 0, out_has=[
         'streams:  3, ', 's000000.store: corrupt', 'no meta'],
         what='stats: a corrupt store is reported, not trusted')
+    # another user's entry in a shared cache directory: listed, not read
+    if os.geteuid() == 0:
+        os.chown(bad, 4242, -1)
+        out, _ = expect(['stats', cache], 0, out_has=[
+            'streams:  3, ', "another user's, not read"],
+            what="stats: another user's entry is not read")
+        check('s000000.store: corrupt' not in out,
+              "stats: another user's store is not opened")
+        os.chown(bad, 0, -1)
+    else:
+        print("stats: the other user's entry is not tried: chown needs root")
     xdg = dict(ENV)
     xdg['XDG_CACHE_HOME'] = tmp
     p = subprocess.run([TOOL, 'stats'], capture_output=True, text=True,

@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../memmap-test-util.h"
@@ -30,6 +31,7 @@ static gchar *av_clip;          /* mkv with an audio track */
 static GPtrArray *ref_gray;     /* checksums of the decoder's GRAY8 frames */
 static GPtrArray *ref_native;   /* ... of its own (I420) frames */
 static GArray *ref_pts;
+static GArray *ref_dur;         /* the decoder's duration of each frame */
 
 /* SHA-1 of the visible bytes of every plane. */
 static gchar *
@@ -87,6 +89,7 @@ typedef struct
 {
   GPtrArray *sums;
   GArray *pts;
+  GArray *dur;
 } Reference;
 
 static void
@@ -102,14 +105,19 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
   g_ptr_array_add (ref->sums, frame_checksum (&info, buffer));
   if (ref->pts)
     g_array_append_val (ref->pts, pts);
+  if (ref->dur) {
+    GstClockTime dur = GST_BUFFER_DURATION (buffer);
+
+    g_array_append_val (ref->dur, dur);
+  }
 }
 
 /* What a plain decoder outputs for @file, converted to @format. */
 static void
 decode_reference (const gchar * file, const gchar * format, GPtrArray * sums,
-    GArray * pts)
+    GArray * pts, GArray * dur)
 {
-  Reference ref = { sums, pts };
+  Reference ref = { sums, pts, dur };
   GError *error = NULL;
   GstElement *pipeline, *sink;
   GstBus *bus;
@@ -207,13 +215,23 @@ teardown_clips (void)
 static void
 setup_reference (void)
 {
+  guint i;
+
   ref_gray = g_ptr_array_new_with_free_func (g_free);
   ref_native = g_ptr_array_new_with_free_func (g_free);
   ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  decode_reference (clip, "GRAY8", ref_gray, ref_pts);
-  decode_reference (clip, NULL, ref_native, NULL);
+  ref_dur = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  decode_reference (clip, "GRAY8", ref_gray, ref_pts, ref_dur);
+  decode_reference (clip, NULL, ref_native, NULL, NULL);
   fail_unless_equals_int (ref_gray->len, N_FRAMES);
   fail_unless_equals_int (ref_native->len, N_FRAMES);
+  /* durations to compare with: every frame has one */
+  for (i = 0; i < ref_dur->len; i++) {
+    GstClockTime dur = g_array_index (ref_dur, GstClockTime, i);
+
+    fail_unless (GST_CLOCK_TIME_IS_VALID (dur) && dur > 0,
+        "the decoder gave frame %u no duration", i);
+  }
 }
 
 static void
@@ -222,6 +240,7 @@ teardown_reference (void)
   g_ptr_array_unref (ref_gray);
   g_ptr_array_unref (ref_native);
   g_array_unref (ref_pts);
+  g_array_unref (ref_dur);
 }
 
 /* A fresh cache directory for one test. */
@@ -272,15 +291,61 @@ stat_bool (GstMemmapFrames * frames, const gchar * field)
   return v;
 }
 
-/* Every frame: the reference's frame start + i, at the reference's pts,
- * and (when @zero_copy) read-only memmap memory of a store in @cache_dir
- * whose bytes at the reported offset are the frame's. */
+/* The caps and the layout the frames report: fixed caps that say what
+ * the video info says, and each plane's offset where the video info and
+ * the plane addresses put it. */
+static void
+check_layout (GstMemmapFrames * frames)
+{
+  const GstVideoInfo *info = gst_memmap_frames_get_video_info (frames);
+  GstCaps *caps = gst_memmap_frames_get_caps (frames);
+  GstVideoInfo from_caps;
+  guint p;
+
+  fail_unless (GST_IS_CAPS (caps));
+  fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
+  fail_unless (gst_video_info_from_caps (&from_caps, caps));
+  fail_unless_equals_string (gst_video_format_to_string
+      (GST_VIDEO_INFO_FORMAT (&from_caps)),
+      gst_memmap_frames_get_format (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_WIDTH (&from_caps),
+      gst_memmap_frames_get_width (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&from_caps),
+      gst_memmap_frames_get_height (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N (&from_caps), 30);
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_D (&from_caps), 1);
+  /* (transfer none): the same caps every time */
+  fail_unless (gst_memmap_frames_get_caps (frames) == caps);
+
+  for (p = 0; p < gst_memmap_frames_get_n_planes (frames); p++) {
+    gsize offset = gst_memmap_frames_get_plane_offset (frames, p);
+
+    fail_unless_equals_uint64 (offset, GST_VIDEO_INFO_PLANE_OFFSET (info, p));
+    /* planes lie in the frame, in order */
+    fail_unless (offset < gst_memmap_frames_get_frame_size (frames));
+    if (p > 0)
+      fail_unless (offset > gst_memmap_frames_get_plane_offset (frames,
+              p - 1));
+    if (gst_memmap_frames_get_n_frames (frames) > 0)
+      fail_unless_equals_uint64 (gst_memmap_frames_get_plane_address (frames,
+              0, p), gst_memmap_frames_get_address (frames, 0) + offset);
+  }
+  fail_unless_equals_uint64 (gst_memmap_frames_get_plane_offset (frames, 0),
+      0);
+}
+
+/* Every frame: the reference's frame start + i, at the reference's pts
+ * and with its duration, and (when @zero_copy) read-only memmap memory of
+ * a store in @cache_dir whose bytes at the reported offset are the
+ * frame's. */
 static void
 check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
     guint n, const gchar * cache_dir, gboolean zero_copy)
 {
   const GstVideoInfo *info = gst_memmap_frames_get_video_info (frames);
   guint i;
+
+  check_layout (frames);
 
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), n);
   fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
@@ -296,6 +361,10 @@ check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
     g_free (sum);
     fail_unless_equals_uint64 (gst_memmap_frames_get_pts (frames, i),
         g_array_index (ref_pts, GstClockTime, start + i));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_duration (frames, i),
+        g_array_index (ref_dur, GstClockTime, start + i));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_duration (frames, i),
+        GST_BUFFER_DURATION (buf));
     fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
     fail_unless (map.data == gst_memmap_frames_get_data (frames, i));
     fail_unless_equals_uint64 (gst_memmap_frames_get_address (frames, i),
@@ -489,7 +558,7 @@ GST_START_TEST (test_audio_track)
   GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
   guint i;
 
-  decode_reference (av_clip, "RGBA", ref, NULL);
+  decode_reference (av_clip, "RGBA", ref, NULL, NULL);
   frames = map_frames (av_clip, 0, 0, "RGBA", cache);
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
   for (i = 0; i < N_FRAMES; i++) {
@@ -523,7 +592,7 @@ GST_START_TEST (test_changed_file)
   /* the file is replaced by another clip: never served stale */
   g_usleep (20000);
   make_clip (file, "snow");
-  decode_reference (file, "GRAY8", ref, NULL);
+  decode_reference (file, "GRAY8", ref, NULL, NULL);
   frames = map_frames (file, 20, 5, "GRAY8", cache);
   sum_after = frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 0));
@@ -559,6 +628,157 @@ GST_START_TEST (test_unusable_cache)
   fail_unless_equals_uint64 (stat_u64 (frames, "frames-copied"), 6);
   g_object_unref (frames);
   g_unlink (cache);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+/* The names of the regular files of @dir, sorted. */
+static GPtrArray *
+list_names (const gchar * dir, gboolean dirs)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  fail_unless (d != NULL, "no directory %s", dir);
+  while ((name = g_dir_read_name (d)) != NULL) {
+    gchar *path = g_build_filename (dir, name, NULL);
+
+    if (g_file_test (path, dirs ? G_FILE_TEST_IS_DIR :
+            G_FILE_TEST_IS_REGULAR) && strlen (name) == 64)
+      g_ptr_array_add (names, g_strdup (name));
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  return names;
+}
+
+/* Swaps the files or directories @a and @b of @dir. */
+static void
+swap_names (const gchar * dir, const gchar * a, const gchar * b)
+{
+  gchar *pa = g_build_filename (dir, a, NULL);
+  gchar *pb = g_build_filename (dir, b, NULL);
+  gchar *tmp = g_build_filename (dir, "swap.tmp", NULL);
+
+  fail_unless (g_rename (pa, tmp) == 0 && g_rename (pb, pa) == 0 &&
+      g_rename (tmp, pb) == 0);
+  g_free (pa);
+  g_free (pb);
+  g_free (tmp);
+}
+
+/* frames 0..9 of the clip: right, and read directly or not */
+static void
+check_clip (const gchar * cache, gboolean direct, const gchar * what)
+{
+  GstMemmapFrames *frames = map_frames (clip, 0, 10, "GRAY8", cache);
+  guint i;
+
+  fail_unless (stat_bool (frames, "direct") == direct, "%s: direct is %d",
+      what, !direct);
+  if (direct) {
+    check_frames (frames, ref_gray, 0, 10, cache, TRUE);
+    fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  } else {
+    /* the frames only: through a pipeline over a partial entry, memmapcache
+     * hands out its first frame as writable memory (not this test's
+     * concern) */
+    fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), 10);
+    for (i = 0; i < 10; i++) {
+      gchar *sum =
+          frame_checksum (gst_memmap_frames_get_video_info (frames),
+          gst_memmap_frames_get_buffer (frames, i));
+
+      fail_unless (g_strcmp0 (sum, g_ptr_array_index (ref_gray, i)) == 0,
+          "%s: frame %u differs from the reference decode", what, i);
+      g_free (sum);
+    }
+  }
+  g_object_unref (frames);
+}
+
+static void
+chown_all (const gchar * dir, GPtrArray * names, uid_t uid)
+{
+  guint i;
+
+  for (i = 0; i < names->len; i++) {
+    gchar *path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
+
+    fail_unless (chown (path, uid, (gid_t) - 1) == 0, "chown %s", path);
+    g_free (path);
+  }
+}
+
+/* Issue 12.4: files under the frames/ index swapped (by another user of a
+ * shared cache directory, or anybody) made map_video_frames return the
+ * other video's frames with 0 frames decoded. Each index file now says
+ * whose it is, each entry's meta which entry it is, and every file and
+ * directory read must be the user's own. */
+GST_START_TEST (test_swapped_cache_files)
+{
+  gchar *cache = new_cache_dir ("cache-swapped");
+  gchar *other = test_path ("other.mp4");
+  gchar *index_dir = g_build_filename (cache, "frames", NULL);
+  GPtrArray *ref_other = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *index, *entries;
+  GstMemmapFrames *frames;
+  gchar *sum;
+
+  make_clip (other, "snow");
+  decode_reference (other, "GRAY8", ref_other, NULL, NULL);
+  check_clip (cache, FALSE, "first call");
+  check_clip (cache, TRUE, "second call");
+  frames = map_frames (other, 0, 10, "GRAY8", cache);
+  sum = frame_checksum (gst_memmap_frames_get_video_info (frames),
+      gst_memmap_frames_get_buffer (frames, 3));
+  fail_unless_equals_string (sum, g_ptr_array_index (ref_other, 3));
+  g_free (sum);
+  g_object_unref (frames);
+
+  /* the two index files swapped: refused, the clip decoded again */
+  index = list_names (index_dir, FALSE);
+  fail_unless_equals_int (index->len, 2);
+  swap_names (index_dir, g_ptr_array_index (index, 0),
+      g_ptr_array_index (index, 1));
+  check_clip (cache, FALSE, "index files swapped");
+  check_clip (cache, TRUE, "index rewritten");
+
+  /* the two entries swapped (a cache directory others can rename in):
+   * their meta says which is which */
+  entries = list_names (cache, TRUE);
+  fail_unless_equals_int (entries->len, 2);
+  swap_names (cache, g_ptr_array_index (entries, 0),
+      g_ptr_array_index (entries, 1));
+  check_clip (cache, FALSE, "entries swapped");
+  check_clip (cache, TRUE, "entry recorded again");
+  g_ptr_array_unref (entries);
+
+  if (geteuid () == 0) {
+    /* another user's files: never read */
+    chown_all (index_dir, index, 4242);
+    check_clip (cache, FALSE, "index files of another user");
+    chown_all (index_dir, index, geteuid ());
+    check_clip (cache, TRUE, "index files ours again");
+    fail_unless (chown (index_dir, 4242, (gid_t) - 1) == 0);
+    check_clip (cache, FALSE, "index directory of another user");
+    fail_unless (chown (index_dir, geteuid (), (gid_t) - 1) == 0);
+    fail_unless (chmod (index_dir, 0777) == 0);
+    check_clip (cache, FALSE, "index directory others can write");
+    fail_unless (chmod (index_dir, 0700) == 0);
+    check_clip (cache, TRUE, "index directory private again");
+  } else {
+    g_print ("test_swapped_cache_files: the other-uid part is skipped: "
+        "chown needs root\n");
+  }
+
+  g_ptr_array_unref (index);
+  g_ptr_array_unref (ref_other);
+  g_free (index_dir);
+  g_free (other);
   g_free (cache);
 }
 
@@ -632,6 +852,7 @@ frames_suite (void)
   tcase_add_test (tc, test_audio_track);
   tcase_add_test (tc, test_changed_file);
   tcase_add_test (tc, test_unusable_cache);
+  tcase_add_test (tc, test_swapped_cache_files);
   tcase_add_test (tc, test_errors);
 
   return s;

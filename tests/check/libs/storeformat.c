@@ -594,6 +594,113 @@ GST_START_TEST (test_footprint_ring)
 
 GST_END_TEST;
 
+/* A slot still acquired at the close whose memory was handed out keeps its
+ * bytes: the memory outlives the close (a decoder's reference frame in a
+ * slot pool's buffer, an uncommitted frame downstream keeps). Before the
+ * fix, the close punched it and the memory read zeros (libs_frames'
+ * test_swapped_cache_files through memmapcache). Released after the close
+ * (its memory gone), its blocks go back; the writer freed, the memory
+ * still reads its bytes. */
+static void
+check_held_slot_survives_close (GstMemmapStoreMode mode, guint64 max_frames)
+{
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstVideoInfo layout;
+  GstMemory *held;
+  GstMapInfo map;
+  guint64 slot, unheld, f, slot_bytes;
+  gchar *path;
+
+  w = new_writer (mode == GST_MEMMAP_STORE_MODE_RING ? "held-ring.store" :
+      "held.store", GST_VIDEO_FORMAT_I420, 320, 240, mode, max_frames, 0,
+      &layout, &path);
+  slot_bytes = round_up_page (GST_VIDEO_INFO_SIZE (&layout));
+  for (f = 0; f < 2; f++)
+    write_frame (w, &layout, f, 0);
+  fail_unless (gst_memmap_store_writer_acquire_slot (w, &slot, NULL));
+  held = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, NULL);
+  fail_unless (held != NULL);
+  fail_unless (gst_memory_map (held, &map, GST_MAP_WRITE));
+  store_fill_frame (map.data, &layout, 7);
+  gst_memory_unmap (held, &map);
+  /* one acquired without a memory: nobody can read it, it is given back */
+  fail_unless (gst_memmap_store_writer_acquire_slot (w, &unheld, NULL));
+
+  fail_unless (gst_memmap_store_writer_close (w, NULL));
+  /* nothing for a slot the close gave back */
+  gst_memmap_store_writer_release_slot (w, unheld);
+
+  fail_unless (gst_memory_map (held, &map, GST_MAP_READ));
+  fail_unless (store_check_frame (map.data, &layout, 7), "the bytes of a "
+      "slot whose memory is held were given back at the close");
+  gst_memory_unmap (held, &map);
+  /* the footprint: the 2 frames, the held slot, nothing for the other */
+  fail_unless (disk_bytes (path) <= P + P + 3 * slot_bytes + P,
+      "closed store of 2 frames and a held slot takes %" G_GUINT64_FORMAT
+      " bytes", disk_bytes (path));
+
+  /* still 2 frames, and writing the held memory after the close harms
+   * none of them */
+  fail_unless (gst_memory_map (held, &map, GST_MAP_WRITE));
+  store_fill_frame (map.data, &layout, 9);
+  gst_memory_unmap (held, &map);
+  r = open_ok (path);
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), 2);
+  for (f = 0; f < 2; f++)
+    check_frame (r, f, f);
+
+  /* its memory gone, the slot released: its blocks go back too */
+  gst_memory_unref (held);
+  gst_memmap_store_writer_release_slot (w, slot);
+  fail_unless (disk_bytes (path) <= P + P + 2 * slot_bytes + P,
+      "closed store of 2 frames takes %" G_GUINT64_FORMAT " bytes after "
+      "its last slot was released", disk_bytes (path));
+  for (f = 0; f < 2; f++)
+    check_frame (r, f, f);
+  gst_memmap_store_reader_free (r);
+  gst_memmap_store_writer_free (w);
+  g_free (path);
+}
+
+/* the writer freed before the memory: the memory keeps reading its bytes */
+GST_START_TEST (test_held_slot_outlives_writer)
+{
+  GstMemmapStoreWriter *w;
+  GstVideoInfo layout;
+  GstMemory *held;
+  GstMapInfo map;
+  guint64 slot;
+  gchar *path;
+
+  w = new_writer ("outlived.store", GST_VIDEO_FORMAT_I420, 320, 240,
+      GST_MEMMAP_STORE_MODE_APPEND, 0, 0, &layout, &path);
+  write_frame (w, &layout, 0, 0);
+  fail_unless (gst_memmap_store_writer_acquire_slot (w, &slot, NULL));
+  held = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, NULL);
+  fail_unless (held != NULL);
+  fail_unless (gst_memory_map (held, &map, GST_MAP_WRITE));
+  store_fill_frame (map.data, &layout, 4);
+  gst_memory_unmap (held, &map);
+  gst_memmap_store_writer_free (w);
+
+  fail_unless (gst_memory_map (held, &map, GST_MAP_READ));
+  fail_unless (store_check_frame (map.data, &layout, 4));
+  gst_memory_unmap (held, &map);
+  gst_memory_unref (held);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_held_slot_survives_close)
+{
+  check_held_slot_survives_close (GST_MEMMAP_STORE_MODE_APPEND, 0);
+  check_held_slot_survives_close (GST_MEMMAP_STORE_MODE_RING, 100);
+}
+
+GST_END_TEST;
+
 static Suite *
 storeformat_suite (void)
 {
@@ -609,6 +716,8 @@ storeformat_suite (void)
   tcase_add_test (tc, test_no_checksums);
   tcase_add_test (tc, test_footprint_append);
   tcase_add_test (tc, test_footprint_ring);
+  tcase_add_test (tc, test_held_slot_survives_close);
+  tcase_add_test (tc, test_held_slot_outlives_writer);
 
   return s;
 }
