@@ -274,6 +274,8 @@ class Recorder:
                 self.audio[-1].append(seg_record(ev, self.seek_seqnum))
             elif ev.type == Gst.EventType.EOS:
                 self.audio[-1].append(('eos',))
+            elif ev.type == Gst.EventType.SEGMENT_DONE:
+                self.audio[-1].append(('segment-done',))
         return Gst.PadProbeReturn.OK
 
 
@@ -382,7 +384,7 @@ class Run:
             if time.monotonic() > deadline:
                 return False
 
-    def play(self, n, timeout=30):
+    def play(self, n, timeout=10):
         """Lets @n more video buffers (None: all) reach the sink."""
         with self.rec.cond:
             if self.rec.ended and self.started:
@@ -401,7 +403,7 @@ class Run:
             self.rec.budget = 0
         return ok
 
-    def seek(self, rate, fmt, flags, start, stop, timeout=30):
+    def seek(self, rate, fmt, flags, start, stop, timeout=10):
         """A seek from the application (sent to the pipeline, which sends
         it to every sink); records its result. Returns False if it did
         not return within @timeout (the probes are released then)."""
@@ -433,6 +435,26 @@ class Run:
         with self.rec.cond:
             self.rec.cur.append(('seek-result', result[0]))
         return True
+
+    def wait_audio(self, timeout=8):
+        """When the video reached its end (EOS, SEGMENT_DONE), waits for the
+        audio branch to reach its own, and marks the generation ('waited',):
+        from then on, that generation is complete and compared whole."""
+        if self.asink is None:
+            return
+        with self.rec.cond:
+            if not self.rec.ended:
+                return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.rec.cond:
+                g = self.rec.audio[-1]
+                if g and g[-1] in (('eos',), ('segment-done',)):
+                    break
+            time.sleep(0.01)
+        with self.rec.cond:
+            if ('waited',) not in self.rec.audio[-1]:
+                self.rec.audio[-1].append(('waited',))
 
     def stop(self):
         with self.rec.cond:
