@@ -53,7 +53,7 @@ try:
     import gi
     gi.require_version('Gst', '1.0')
     gi.require_version('GstVideo', '1.0')
-    from gi.repository import Gst
+    from gi.repository import GLib, Gst
 except (ImportError, ValueError) as e:
     print('skipping: %s' % e)
     sys.exit(77)
@@ -62,7 +62,8 @@ import oracle_clips  # noqa: E402
 import oracle_runner as orr  # noqa: E402
 from oracle_report import Totals  # noqa: E402
 
-STATES = ('empty', 'partial', 'holed', 'complete')
+STATES = ('empty', 'partial', 'holed', 'complete', 'realtime', 'frames',
+          'ingest')
 TIME, DEFAULT = Gst.Format.TIME, Gst.Format.DEFAULT
 SF = Gst.SeekFlags
 FLAG_CHOICES = [
@@ -240,6 +241,16 @@ def compare_section(what, o, t, d, name='memmapcache'):
     difference, each with the place it first shows."""
     if o == t:
         return
+    if ('eos',) in [r[:1] for r in o] and not any(r[0] == 'buffer'
+                                                   for r in o):
+        # a seek to the end: no frame, EOS. GStreamer 1.22 forwards the
+        # new (empty) segment before that EOS or not, depending on timing
+        # (1 run in 9 of the same pipeline without memmapcache had it):
+        # segments are not compared there
+        o = [r for r in o if r[0] != 'segment']
+        t = [r for r in t if r[0] != 'segment']
+        if o == t:
+            return
     oi = [j for j, r in enumerate(o) if r[0] == 'buffer']
     ti = [j for j, r in enumerate(t) if r[0] == 'buffer']
     for k, (jo, jt) in enumerate(zip(oi, ti)):
@@ -283,6 +294,18 @@ def compare_video(ops, oracle, test, d):
                    % orr.describe(test[i][0]))
 
 
+def same_audio(a, b, gen, before):
+    """Two audio records are the same; the samples of the first buffer
+    after a flush are not compared (only its timestamps and flags): AAC
+    decoding after a flushing seek does not give the same first buffer
+    every run, with the same pipeline and no memmapcache (seen once in
+    about 4000 buffers, with identity in place of memmapcache)."""
+    if a == b:
+        return True
+    first = gen > 0 and not any(r[0] == 'buffer' for r in before)
+    return (first and a[0] == b[0] == 'buffer' and a[:5] == b[:5])
+
+
 def compare_audio(oracle, test, d):
     """Audio generations (one per flush) are compared as prefixes: how much
     arrived before a flush depends on timing, what arrived must be the
@@ -298,7 +321,7 @@ def compare_audio(oracle, test, d):
         t = [r for r in t if r != ('waited',)]
         k = min(len(o), len(t))
         d.audio += sum(1 for r in o[:k] if r[0] == 'buffer')
-        bad = [j for j in range(k) if o[j] != t[j]]
+        bad = [j for j in range(k) if not same_audio(o[j], t[j], g, o[:j])]
         d.audio_differ += len(bad)
         if bad:
             j = bad[0]
@@ -332,10 +355,17 @@ def clip_info(uri, has_audio):
     }
 
 
-def first_stall(sections):
+def first_undefined(sections):
+    """The first operation whose outcome the oracle does not define: it
+    stalled, or it refused a flushing seek (what a pipeline does after a
+    refused flushing seek, having flushed or not, depends on timing: seen
+    on interlaced H.264 in MP4, decoding resumes at a random place with
+    CORRUPTED frames). Returns (index, why) or None."""
     for i, sec in enumerate(sections):
         if any(r[0] == 'stall' for r in sec):
-            return i
+            return i, 'stalled'
+        if ('seek-result', False) in sec:
+            return i, 'refused the seek'
     return None
 
 
@@ -346,8 +376,36 @@ def emit(tag, obj):
     sys.stdout.flush()
 
 
+def store_state(args, state, info, has_audio):
+    """The map_video_frames or the ingest + memmapsrc oracle of one seed."""
+    import oracle_stores
+    rng = random.Random('%s/%d/%s' % (args.kind, args.seed, state))
+    d = Diff()
+    refs = {}
+    path = GLib.filename_from_uri(args.uri)[0]
+    if state == 'frames':
+        try:
+            gi.require_version('GstMemmap', '1.0')
+        except ValueError as e:
+            return {'state': state, 'skipped': 'no GstMemmap typelib '
+                    '(GI_TYPELIB_PATH): %s' % e}
+        cache_dir = tempfile.mkdtemp(prefix='frames-', dir=args.tmp)
+        oracle_stores.check_frames(path, args.uri, has_audio, rng,
+                                   cache_dir, refs, d)
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    else:
+        if not args.tool:
+            return {'state': state, 'skipped': 'no --tool (gst-memmap)'}
+        oracle_stores.check_ingest(args.tool, path, args.uri, has_audio,
+                                   rng, args.tmp, refs, d)
+    return {'state': state, 'frames': d.frames,
+            'frames_differ': d.frames_differ, 'audio': 0,
+            'audio_differ': 0, 'kinds': d.kinds}
+
+
 def worker(args):
     Gst.init(None)
+    orr.ELEMENT = args.element
     kind, uri, seed = args.kind, args.uri, args.seed
     has_audio = kind == 'av'
     info = json.loads(open(args.info).read())
@@ -355,17 +413,24 @@ def worker(args):
     head = {'ops': [op_text(o) for o in ops]}
     emit('AT', 'the oracle')
     oracle = run_ops(uri, ops, None, has_audio)
-    stalled = first_stall(oracle[0])
-    if stalled is not None:
-        # the pipeline without memmapcache does not finish this operation
-        # (GStreamer 1.22's demuxers refuse some seeks after reverse
-        # playback, having flushed): there is no reference for it or for
-        # what follows, so the sequence is cut before it
-        head['cut'] = 'the oracle stalled at operation %d (%s)' % (
-            stalled, op_text(ops[stalled]))
-        ops = ops[:stalled]
-        head['ops'] = head['ops'][:stalled]
+    # an operation the pipeline without memmapcache does not define
+    # (GStreamer 1.22's demuxers refuse some seeks, after reverse playback,
+    # on interlaced H.264, past the end, sometimes having flushed) has no
+    # reference: it is dropped from the sequence (the rest is another
+    # valid sequence), at most 4 times, then the sequence is cut there
+    dropped = []
+    for attempt in range(5):
+        undefined = first_undefined(oracle[0])
+        if undefined is None:
+            break
+        i, why = undefined
+        dropped.append('operation %d (%s): the oracle %s'
+                       % (i, op_text(ops[i]), why))
+        ops = ops[:i] + (ops[i + 1:] if attempt < 4 else [])
         oracle = run_ops(uri, ops, None, has_audio)
+    if dropped:
+        head['cut'] = '; '.join(dropped)
+    head['ops'] = [op_text(o) for o in ops]
     if args.determinism:
         emit('AT', 'the oracle, again')
         again = run_ops(uri, ops, None, has_audio)
@@ -376,26 +441,41 @@ def worker(args):
         head['determinism_diff'] = d.first
     emit('HEAD', head)
     for state in args.states.split(','):
+        if state in ('frames', 'ingest'):
+            emit('AT', state)
+            emit('STATE', store_state(args, state, info, has_audio))
+            continue
+        if state == 'realtime' and not has_audio:
+            continue            # the real-time pass is about other branches
         cache_dir = tempfile.mkdtemp(prefix='cache-%s-' % state,
                                      dir=args.tmp)
-        pre = prepass_ops(state, seed, info)
+        if state == 'realtime':
+            # at real time (sync=true), the whole clip on a partial cache:
+            # the audio branch must have no gap and no cut
+            seq, sync, pre = [('play', None)], True, prepass_ops(
+                'partial', seed, info)
+            ref = run_ops(uri, seq, None, has_audio, sync=True)
+        else:
+            seq, sync, ref = ops, False, oracle
+            pre = prepass_ops(state, seed, info)
         if pre:
             emit('AT', '%s cache: making it (%s)'
                  % (state, '; '.join(op_text(o) for o in pre)))
             run_ops(uri, pre, cache_dir, has_audio)
         emit('AT', '%s cache: the sequence' % state)
         video, audio, warnings, stats = run_ops(
-            uri, ops, cache_dir, has_audio,
+            uri, seq, cache_dir, has_audio, sync=sync,
             progress=lambda i: emit('AT', '%s cache: operation %d (%s)'
-                                    % (state, i, op_text(ops[i]))))
+                                    % (state, i, op_text(seq[i]))))
         d = Diff()
-        compare_video(ops, oracle[0], video, d)
-        compare_audio(oracle[1], audio, d)
+        compare_video(seq, ref[0], video, d)
+        compare_audio(ref[1], audio, d)
         emit('STATE', {
             'state': state, 'frames': d.frames,
             'frames_differ': d.frames_differ, 'audio': d.audio,
             'audio_differ': d.audio_differ, 'kinds': d.kinds,
-            'warnings': sorted(set(warnings)), 'stats': stats})
+            'warnings': sorted(set(warnings)), 'stats': stats,
+            'ops': [op_text(o) for o in seq]})
         shutil.rmtree(cache_dir, ignore_errors=True)
     emit('DONE', None)
     return 0
@@ -410,7 +490,8 @@ def spawn_worker(args, kind, path, info_path, seed, determinism):
     cmd = [sys.executable, os.path.abspath(__file__), '--worker',
            '--kind', kind, '--uri', oracle_clips.uri(path), '--seed',
            str(seed), '--info', info_path, '--states', args.states,
-           '--tmp', args.tmp]
+           '--tmp', args.tmp, '--element', args.element] + (
+               ['--tool', args.tool] if args.tool else [])
     if determinism:
         cmd.append('--determinism')
     errpath = os.path.join(args.tmp, 'worker.err')
@@ -456,7 +537,8 @@ def prepare_clips(args):
         print('clip %-12s %-36s %3d frames, %s s, %d interlaced, '
               '%d audio buffers' % (kind, oracle_clips.KINDS[kind][0],
                                    info['frames'], orr.ts(info['end']),
-                                   info['interlaced'], info['audio']))
+                                   info['interlaced'], info['audio']),
+              flush=True)
         clips[kind] = (path, info_path, info)
     return clips
 
@@ -493,6 +575,9 @@ def main():
     # every sequence runs twice without memmapcache (the oracle must be
     # deterministic, else its differences are noise); this skips that
     ap.add_argument('--trust-oracle', action='store_true')
+    # the element under test (a check of the harness: 'identity' must
+    # give 0 differences)
+    ap.add_argument('--element', default='memmapcache')
     ap.add_argument('--worker-timeout', type=int, default=150)
     ap.add_argument('--max-shown', type=int, default=100)
     # internal: one worker
@@ -539,11 +624,27 @@ def main():
                     totals.cuts.append('%s seed %d: %s'
                                        % (kind, seed, head['cut']))
                 for r in states:
-                    totals.add(kind, r['state'], seed, seqtext, r)
+                    if r.get('skipped'):
+                        totals.skips.add('%s: %s' % (r['state'],
+                                                     r['skipped']))
+                        continue
+                    totals.add(kind, r['state'], seed,
+                               '; '.join(r['ops']) if 'ops' in r else seqtext,
+                               r)
+                print('seed %d %-12s %s%s%s' % (
+                    seed, kind, ', '.join(
+                        '%s %s' % (r['state'], 'skipped' if r.get('skipped')
+                                   else ('%d≠' % len(r['kinds'])
+                                         if r['kinds'] else 'ok'))
+                        for r in states),
+                    ' (cut: %s)' % head['cut'] if head and head.get('cut')
+                    else '', ' WORKER %s' % err.splitlines()[0]
+                    if err else ''), flush=True)
                 if err:
                     done = {r['state'] for r in states}
                     missing = [st for st in args.states.split(',')
-                               if st not in done] or ['?']
+                               if st not in done and
+                               (st != 'realtime' or kind == 'av')] or ['?']
                     totals.add(kind, missing[0], seed, seqtext,
                                {'kinds': {'worker': 'the worker ' + err}})
             seed += 1
@@ -551,9 +652,12 @@ def main():
         totals.print_kinds(args.max_shown)
         for f in totals.failures:
             print('\nFAILURE %s' % f)
+        for sk in sorted(totals.skips):
+            print('\nSKIPPED %s' % sk)
         if totals.cuts:
-            print('\n%d sequences were cut where the pipeline without '
-                  'memmapcache itself stalled (no reference there):'
+            print('\n%d sequences lost operations that the pipeline '
+                  'without memmapcache itself does not finish or refuses '
+                  '(no reference there):'
                   % len(totals.cuts))
             for c in totals.cuts:
                 print('  ' + c)

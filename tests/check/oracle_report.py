@@ -22,6 +22,7 @@ class Totals:
         self.kinds = {}         # (clip, kind) -> {state: n, 'example': ..}
         self.failures = []      # harness-level failures
         self.cuts = []          # sequences cut where the oracle stalled
+        self.skips = set()      # parts not run, and why
 
     def add(self, clip, state, seed, seqtext, r):
         """Adds one compared sequence: @r has frames, frames_differ,

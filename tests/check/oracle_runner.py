@@ -31,6 +31,9 @@ import traceback
 
 from gi.repository import Gst, GstVideo
 
+# the element under test (cache_oracle.py --element)
+ELEMENT = 'memmapcache'
+
 TAG_MEMORY = int(Gst.BufferFlags.TAG_MEMORY)
 FLAG_MASK = 0xffffffff & ~TAG_MEMORY
 
@@ -301,8 +304,9 @@ class Run:
             chain.append(cf)
         self.cache = None
         if cache_dir is not None:
-            self.cache = Gst.ElementFactory.make('memmapcache', None)
-            self.cache.set_property('cache-dir', cache_dir)
+            self.cache = Gst.ElementFactory.make(ELEMENT, None)
+            if self.cache.find_property('cache-dir'):
+                self.cache.set_property('cache-dir', cache_dir)
             chain.append(self.cache)
         self.vsink = self._sink(sync)
         chain.append(self.vsink)
@@ -422,8 +426,14 @@ class Run:
         done = threading.Event()
         result = []
 
+        # a frame-number (DEFAULT) seek goes to the video sink: sent to the
+        # pipeline it would reach the audio branch too, where DEFAULT means
+        # samples (GStreamer 1.22 then seeks the demuxer to either, and a
+        # later seek fails); a TIME seek goes to the pipeline, as players do
+        target = self.pipeline if fmt == Gst.Format.TIME else self.vsink
+
         def send():
-            result.append(self.pipeline.send_event(ev))
+            result.append(target.send_event(ev))
             done.set()
         t = threading.Thread(target=send, daemon=True)
         t.start()
@@ -463,7 +473,7 @@ class Run:
         self._poll_bus()
         self.pipeline.set_state(Gst.State.NULL)
         stats = None
-        if self.cache is not None:
+        if self.cache is not None and self.cache.find_property('stats'):
             st = self.cache.get_property('stats')
             stats = st.to_string() if st is not None else None
         return stats
