@@ -165,6 +165,7 @@ class Recorder:
         self.seek_seqnum = None
         self.info = None
         self.exceptions = []
+        self.audio_seqnum = None
         self.new_section()
 
     def new_section(self):
@@ -272,9 +273,13 @@ class Recorder:
         ev = pinfo.get_event()
         with self.cond:
             if ev.type == Gst.EventType.FLUSH_STOP:
+                # the audio branch is not held: its first segment may come
+                # after the application's first seek; a generation's
+                # segments are checked against the seek that flushed it
                 self.audio.append([])
+                self.audio_seqnum = self.seek_seqnum
             elif ev.type == Gst.EventType.SEGMENT:
-                self.audio[-1].append(seg_record(ev, self.seek_seqnum))
+                self.audio[-1].append(seg_record(ev, self.audio_seqnum))
             elif ev.type == Gst.EventType.EOS:
                 self.audio[-1].append(('eos',))
             elif ev.type == Gst.EventType.SEGMENT_DONE:
