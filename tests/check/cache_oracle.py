@@ -269,8 +269,9 @@ def compare_section(what, o, t, d, name='memmapcache'):
         if [o[j] for j in oe] != [t[j] for j in te]:
             k = next((k for k, (x, y) in enumerate(zip(oe, te))
                       if o[x] != t[y]), min(len(oe), len(te)))
-            jo = oe[k] if k < len(oe) else len(o)
-            jt = te[k] if k < len(te) else len(t)
+            # where the k-th one is, or would be: after the last one
+            jo = oe[k] if k < len(oe) else (oe[-1] + 1 if oe else 0)
+            jt = te[k] if k < len(te) else (te[-1] + 1 if te else 0)
             d.note(kind, _where(what, o, t, jo, jt))
     if not d.differs:
         # the same records, in another order (data before a segment...)
