@@ -47,12 +47,12 @@
 #endif
 
 #include "gstmemmapelements.h"
-#include "gstmemmapcachedir.h"
 #include "gstmemmapcontext.h"
 #include "gstmemmapslotpool.h"
 
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapcachedir.h>
 
 #include <errno.h>
 #include <string.h>
@@ -69,9 +69,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_debug);
  * when playback reaches it (the hand-over back costs an upstream seek). */
 #define MIN_SERVE_RUN 16
 
-/* Buffer flags a frame store keeps (as its DISCONT bit or not at all);
- * frames with any other flag pass through uncached. */
-#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | GST_BUFFER_FLAG_TAG_MEMORY)
+/* Buffer flags a frame store keeps (format 1.1,
+ * gst_memmap_store_frame_flags_from_buffer()) or that do not matter
+ * (TAG_MEMORY); frames with any other flag pass through uncached. */
+#define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | \
+    GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | \
+    GST_VIDEO_BUFFER_FLAG_TFF | GST_VIDEO_BUFFER_FLAG_RFF | \
+    GST_VIDEO_BUFFER_FLAG_ONEFIELD | GST_BUFFER_FLAG_CORRUPTED | \
+    GST_BUFFER_FLAG_GAP)
 
 enum
 {
@@ -127,6 +132,7 @@ struct _GstMemmapCache
   guint64 frames_copied;
   guint64 evictions;
   guint64 bytes_on_disk;
+  gboolean over_budget;         /* not recorded: does not fit max-size */
 
   /* under lock: what both the sink side and the src side (task, seeks)
    * touch */
@@ -183,6 +189,8 @@ struct _GstMemmapCache
   guint store_reader;           /* its index in readers */
   guint64 chunk_bytes;
   guint64 bytes_since_check;
+  guint64 stream_limit;         /* most bytes on disk of the entry */
+  gboolean may_evict;           /* may evict other streams for this one */
   GstClockTime last_end;        /* end of the last frame pushed upstream */
   gboolean downstream_ended;    /* downstream returned EOS to a push */
 };
@@ -251,12 +259,6 @@ gst_memmap_cache_template_caps (void)
   return caps;
 }
 
-static gchar *
-default_cache_dir (void)
-{
-  return g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
-}
-
 static void
 gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
 {
@@ -293,6 +295,12 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * evicted. When nothing more can go, recording stops and frames pass
    * through uncached. A pipeline closing its stream over max-size evicts
    * the others the same way, never the stream it just closed.
+   *
+   * A stream never evicts the cache for a fragment of itself: of one known
+   * (duration times frame size) to be larger than max-size only the start
+   * is recorded, into free room, up to half of max-size; one of unknown
+   * size takes half of max-size at most; either says so once with a
+   * warning (docs/elements.md).
    *
    * Since: 0.1
    */
@@ -334,7 +342,9 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * - `evictions`: streams this element evicted
    * - `bytes-on-disk`: of the cache directory, when last measured
    *
-   * and `engine`, the stats of the #GstMemmapEngine.
+   * the boolean `over-budget`: the stream was not recorded whole because
+   * it does not fit in #GstMemmapCache:max-size; and `engine`, the
+   * stats of the #GstMemmapEngine.
    *
    * Since: 0.1
    */
@@ -348,7 +358,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
       "Memory-mapped decoded frame cache", "Filter/Video",
       "Records decoded frames into an on-disk cache and serves every later "
       "pass and seek from it, zero-copy",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_cache_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
@@ -472,7 +482,8 @@ gst_memmap_cache_create_stats (GstMemmapCache * self)
       "frames-zero-copy", G_TYPE_UINT64, self->frames_zero_copy,
       "frames-copied", G_TYPE_UINT64, self->frames_copied,
       "evictions", G_TYPE_UINT64, self->evictions,
-      "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk, NULL);
+      "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk,
+      "over-budget", G_TYPE_BOOLEAN, self->over_budget, NULL);
   engine = self->engine ? gst_object_ref (self->engine) : NULL;
   GST_OBJECT_UNLOCK (self);
 
@@ -499,7 +510,7 @@ gst_memmap_cache_get_property (GObject * object, guint prop_id,
       if (self->settings.cache_dir)
         g_value_set_string (value, self->settings.cache_dir);
       else
-        g_value_take_string (value, default_cache_dir ());
+        g_value_take_string (value, gst_memmap_cache_dir_default_path ());
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_MAX_SIZE:
@@ -993,6 +1004,86 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
   return ret;
 }
 
+/* The stream does not fit the budget (gst_memmap_cache_stream_limit()):
+ * known to be larger than max-size (@estimate), only its start is
+ * recorded, evicting nothing; or it reached the most its entry may take
+ * (@estimate 0). Says so once. */
+static void
+over_budget (GstMemmapCache * self, guint64 estimate)
+{
+  gboolean warn = !self->warned;
+
+  GST_OBJECT_LOCK (self);
+  self->over_budget = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  self->warned = TRUE;
+  if (!warn)
+    return;
+  if (estimate > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream does not fit in the frame cache (about %"
+            G_GUINT64_FORMAT " MB, max-size=%" G_GUINT64_FORMAT " MB): only "
+            "its start is recorded, into free room, nothing evicted.",
+            estimate / 1000000, self->cur.max_size / 1000000),
+        ("%s: about %" G_GUINT64_FORMAT " bytes, max-size=%" G_GUINT64_FORMAT
+            ", at most %" G_GUINT64_FORMAT " recorded",
+            gst_memmap_cache_entry_get_path (self->entry), estimate,
+            self->cur.max_size, self->stream_limit));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The stream reached the most the frame cache holds of %s "
+            "(max-size=%" G_GUINT64_FORMAT " MB); " WITHOUT_RECORDING ".",
+            self->stream_limit < self->cur.max_size ?
+            "a stream of unknown length, half" : "one stream",
+            self->cur.max_size / 1000000),
+        ("%s: %" G_GUINT64_FORMAT " bytes on disk, at most %" G_GUINT64_FORMAT,
+            gst_memmap_cache_entry_get_path (self->entry),
+            gst_memmap_cache_entry_get_usage (self->entry),
+            self->stream_limit));
+}
+
+/* Whether the stream's entry may grow by another chunk. */
+static gboolean
+stream_fits (GstMemmapCache * self)
+{
+  return gst_memmap_cache_entry_get_usage (self->entry) + self->chunk_bytes <=
+      self->stream_limit;
+}
+
+/* Whether there is room under max-size for another chunk: made by evicting
+ * the least recently used streams if this stream may evict, else only
+ * what is free. */
+static gboolean
+room_for_chunk (GstMemmapCache * self)
+{
+  guint64 bytes;
+
+  if (self->may_evict) {
+    update_disk_usage (self, self->chunk_bytes);
+  } else {
+    bytes = gst_memmap_cache_dir_get_usage (self->dir);
+    GST_OBJECT_LOCK (self);
+    self->bytes_on_disk = bytes;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return self->bytes_on_disk + self->chunk_bytes <= self->cur.max_size;
+}
+
+/* What the whole stream takes on disk, 0 if unknown (upstream knows no
+ * duration, or the frame rate is variable). */
+static guint64
+estimate_stream (GstMemmapCache * self, guint64 slot_bytes)
+{
+  gint64 duration = -1;
+
+  if (!gst_pad_peer_query_duration (self->sinkpad, GST_FORMAT_TIME,
+          &duration) || duration <= 0)
+    return 0;
+  return gst_memmap_cache_estimate_stream_bytes (slot_bytes,
+      GST_VIDEO_INFO_FPS_N (&self->info), GST_VIDEO_INFO_FPS_D (&self->info),
+      duration);
+}
+
 /* Creates the store this run records into. Not recording (no room, or
  * failed), the run gives the writer lock back: another pipeline or process
  * may record the stream while this one still plays it. */
@@ -1002,7 +1093,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
 {
   GstMemmapStoreWriter *writer;
   GstMemmapStoreReader *reader;
-  guint64 slot_bytes;
+  guint64 slot_bytes, estimate;
 
   if (!gst_memmap_cache_entry_lock_writer (self->entry, error))
     return FALSE;
@@ -1013,8 +1104,18 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
       4096);
   self->chunk_bytes = MIN (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES,
       MAX (self->cur.max_size / 16, slot_bytes));
-  update_disk_usage (self, self->chunk_bytes);
-  if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+  /* a stream that cannot fit evicts nothing for a fragment of itself */
+  estimate = estimate_stream (self, slot_bytes);
+  self->stream_limit = gst_memmap_cache_stream_limit (self->cur.max_size,
+      estimate, &self->may_evict);
+  if (estimate > self->cur.max_size)
+    over_budget (self, estimate);
+  if (!stream_fits (self)) {
+    over_budget (self, 0);
+    gst_memmap_cache_entry_unlock_writer (self->entry);
+    return TRUE;
+  }
+  if (!room_for_chunk (self)) {
     GST_INFO_OBJECT (self, "no room under max-size=%" G_GUINT64_FORMAT
         ": not recording", self->cur.max_size);
     gst_memmap_cache_entry_unlock_writer (self->entry);
@@ -1741,10 +1842,9 @@ record (GstMemmapCache * self, GstBuffer * buffer)
   else if ((mem = copy_into_slot (self, buffer, &error)) == NULL)
     goto failed;
 
+  /* the frame's buffer flags (field flags among them), as memmapsink */
   if (!gst_memmap_slot_store_commit (self->store, mem, pts, duration,
-          GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) ?
-          GST_MEMMAP_STORE_FRAME_DISCONT : GST_MEMMAP_STORE_FRAME_NONE,
-          &error)) {
+          gst_memmap_store_frame_flags_from_buffer (buffer), &error)) {
     gst_memory_unref (mem);
     goto failed;
   }
@@ -1790,8 +1890,12 @@ record (GstMemmapCache * self, GstBuffer * buffer)
       GST_VIDEO_INFO_SIZE (&self->info), 4096);
   if (self->bytes_since_check >= self->chunk_bytes) {
     self->bytes_since_check = 0;
-    update_disk_usage (self, self->chunk_bytes);
-    if (self->bytes_on_disk + self->chunk_bytes > self->cur.max_size) {
+    if (!stream_fits (self)) {
+      over_budget (self, 0);
+      stop_recording (self);
+      return out;
+    }
+    if (!room_for_chunk (self)) {
       GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
           "recording stops", self->store_path, self->cur.max_size);
       stop_recording (self);
@@ -2279,12 +2383,15 @@ begin_stream (GstMemmapCache * self)
   g_free (self->cur.cache_dir);
   g_free (self->cur.key);
   self->cur.cache_dir = self->settings.cache_dir ?
-      g_strdup (self->settings.cache_dir) : default_cache_dir ();
+      g_strdup (self->settings.cache_dir) :
+      gst_memmap_cache_dir_default_path ();
   self->cur.max_size = self->settings.max_size;
   self->cur.key = g_strdup (self->settings.key);
   self->hits = self->misses = self->frames_recorded = self->frames_served = 0;
   self->frames_zero_copy = self->frames_copied = self->evictions = 0;
+  self->over_budget = FALSE;
   GST_OBJECT_UNLOCK (self);
+  self->may_evict = TRUE;
 
   self->warned = FALSE;
   self->usable = TRUE;

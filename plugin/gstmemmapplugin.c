@@ -4,7 +4,9 @@
  *
  * Zero-copy memory-mapped frame stores: record decoded frames into a file
  * (memmapsink), serve them back without copying (memmapsrc) and cache a
- * decoder's output for every later pass (memmapcache).
+ * decoder's output for every later pass (memmapcache); memmapsrc plays
+ * `memmap://` and `file://` URIs of stores (playbin, uridecodebin), and
+ * the `memmap-store` typefinder recognises stores.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,6 +25,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (memmapsink, plugin);
   ret |= GST_ELEMENT_REGISTER (memmapsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (memmapcache, plugin);
+  ret |= GST_TYPE_FIND_REGISTER (memmap_store, plugin);
 
   return ret;
 }

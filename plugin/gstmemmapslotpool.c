@@ -33,6 +33,12 @@ struct _GstMemmapSlotStore
   GCond idle;
   guint users;
   GstMemmapStoreWriter *writer; /* NULL once closed */
+  /* the writer once closed, freed with the last reference (every slot
+   * memory holds one): the slots outstanding at the close keep their
+   * blocks (their memories may still be read) until released, see
+   * gst_memmap_slot_store_release(). It keeps the store's flock, so that
+   * no new writer reuses the file under those memories. */
+  GstMemmapStoreWriter *closed_writer;
   guint64 committed;            /* frames committed, kept after close */
   gboolean full;                /* append: max-frames reached */
   GstStructure *final_stats;    /* the writer's stats when it closed */
@@ -126,6 +132,8 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
     }
     gst_memmap_store_writer_free (store->writer);
   }
+  if (store->closed_writer)
+    gst_memmap_store_writer_free (store->closed_writer);
   if (store->final_stats)
     gst_structure_free (store->final_stats);
   gst_object_unref (store->allocator);
@@ -233,7 +241,9 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
  * @store: a #GstMemmapSlotStore
  * @slot: a slot acquired and not committed
  *
- * Gives @slot back. Any thread; a no-op once the store is closed.
+ * Gives @slot back. Any thread. Once the store is closed the slot is no
+ * frame any more, and its blocks, which the close kept for its memory, go
+ * back to the file system: call it once no memory of the slot is left.
  */
 void
 gst_memmap_slot_store_release (GstMemmapSlotStore * store, guint64 slot)
@@ -241,6 +251,8 @@ gst_memmap_slot_store_release (GstMemmapSlotStore * store, guint64 slot)
   g_mutex_lock (&store->lock);
   if (store->writer)
     gst_memmap_store_writer_release_slot (store->writer, slot);
+  else if (store->closed_writer)
+    gst_memmap_store_writer_release_slot (store->closed_writer, slot);
   g_mutex_unlock (&store->lock);
 }
 
@@ -353,9 +365,10 @@ gst_memmap_slot_store_get_committed (GstMemmapSlotStore * store)
  * @store: a #GstMemmapSlotStore
  * @error: return location for a #GError
  *
- * Marks the store closed (every committed frame stays) and frees the writer.
- * Slots still outstanding in pool buffers are simply never committed.
- * Closing twice is a no-op.
+ * Marks the store closed (every committed frame stays) and closes the
+ * writer. Slots still outstanding in pool buffers are never committed;
+ * their bytes stay as long as their memories (the writer is freed with the
+ * last of them). Closing twice is a no-op.
  *
  * Returns: %TRUE on success
  */
@@ -368,6 +381,9 @@ gst_memmap_slot_store_close (GstMemmapSlotStore * store, GError ** error)
   g_mutex_lock (&store->lock);
   writer = store->writer;
   store->writer = NULL;
+  /* a slot released from here on goes to the writer (closing or closed) */
+  if (writer)
+    store->closed_writer = writer;
   while (store->users > 0)
     g_cond_wait (&store->idle, &store->lock);
   g_mutex_unlock (&store->lock);
@@ -377,7 +393,6 @@ gst_memmap_slot_store_close (GstMemmapSlotStore * store, GError ** error)
 
     ret = gst_memmap_store_writer_close (writer, error);
     stats = gst_memmap_store_writer_get_stats (writer);
-    gst_memmap_store_writer_free (writer);
 
     g_mutex_lock (&store->lock);
     if (store->final_stats)

@@ -6,10 +6,13 @@
  *
  * Plays the frames of a frame store (docs/store-format.md), as written by
  * memmapsink, without copying them: every buffer is read-only memmap memory
- * that points into the store's mapping, with the frame's timestamps, its
- * frame number as offset and a #GstVideoMeta of the store's layout. An
- * element that wants to write into a frame gets a private copy through
- * GStreamer's copy-on-write; the file never changes.
+ * that points into the store's mapping, with the frame's timestamps, the
+ * buffer flags the store recorded (the field flags of interlaced video
+ * among them), its frame number as offset and a #GstVideoMeta of the
+ * store's layout. In a store written with checksums (memmapsink
+ * checksum=true) a frame whose bytes changed on disk is an error, never a
+ * buffer. An element that wants to write into a frame gets a private copy
+ * through GStreamer's copy-on-write; the file never changes.
  *
  * Seeking is frame-accurate by construction, in %GST_FORMAT_TIME and in
  * %GST_FORMAT_DEFAULT (frames), forwards and backwards, at any rate: the
@@ -27,6 +30,14 @@
  * Frames of a ring store are leased: the writer does not reuse the slot of
  * a frame whose memory is still referenced downstream, so no buffer ever
  * shows a torn frame (docs/store-format.md, "Wake-ups and leases").
+ *
+ * memmapsrc is the URI handler of `memmap:///path/to/clip.store`, and of
+ * `file://` URIs of files that are frame stores: it ranks above filesrc for
+ * `file`, and refuses (in set_uri()) any file that does not start with the
+ * store magic, so gst_element_make_from_uri() gives every other file to
+ * filesrc. playbin, uridecodebin and the discoverer therefore play a store
+ * given by its `file://` URI through memmapsrc, zero-copy and seekable
+ * (`gst-play-1.0 frames.store` plays a store).
  *
  * ## Example launch lines
  * |[
@@ -48,6 +59,7 @@
 
 #include "gstmemmapelements.h"
 #include "gstmemmapcontext.h"
+#include "gstmemmapuri.h"
 
 #include <gst/base/gstbasesrc.h>
 #include <gst/video/video.h>
@@ -83,6 +95,7 @@ typedef struct
   gint64 num_frames;
   gboolean loop;
   gboolean follow;
+  gboolean file_uri;            /* location came as a file:// URI */
 } Settings;
 
 #define GST_TYPE_MEMMAP_SRC (gst_memmap_src_get_type ())
@@ -133,8 +146,15 @@ struct _GstMemmapSrc
   gint flushing;                /* atomic */
 };
 
-G_DEFINE_TYPE (GstMemmapSrc, gst_memmap_src, GST_TYPE_BASE_SRC);
-GST_ELEMENT_REGISTER_DEFINE (memmapsrc, "memmapsrc", GST_RANK_NONE,
+static void gst_memmap_src_uri_handler_init (gpointer g_iface,
+    gpointer iface_data);
+
+G_DEFINE_TYPE_WITH_CODE (GstMemmapSrc, gst_memmap_src, GST_TYPE_BASE_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_memmap_src_uri_handler_init));
+/* above filesrc (PRIMARY), so that a file:// URI of a store comes here
+ * first; set_uri() refuses every other file (see the SECTION) */
+GST_ELEMENT_REGISTER_DEFINE (memmapsrc, "memmapsrc", GST_RANK_PRIMARY + 1,
     GST_TYPE_MEMMAP_SRC);
 
 static void gst_memmap_src_finalize (GObject * object);
@@ -171,7 +191,7 @@ gst_memmap_src_template_caps (void)
 {
   GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
   const GstVideoFormat *raw;
-  GstCaps *caps;
+  GstCaps *caps, *alternate;
   guint i, n;
 
   g_value_init (&formats, GST_TYPE_LIST);
@@ -194,6 +214,15 @@ gst_memmap_src_template_caps (void)
       "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
       "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
 
+  /* interlace-mode=alternate: a field per buffer, caps feature
+   * format:Interlaced (docs/store-format.md) */
+  alternate = gst_caps_copy (caps);
+  gst_caps_set_features (alternate, 0,
+      gst_caps_features_new (GST_CAPS_FEATURE_FORMAT_INTERLACED, NULL));
+  gst_caps_set_simple (alternate, "interlace-mode", G_TYPE_STRING,
+      "alternate", NULL);
+  gst_caps_append (caps, alternate);
+
   g_value_unset (&format);
   g_value_unset (&formats);
 
@@ -215,7 +244,8 @@ gst_memmap_src_class_init (GstMemmapSrcClass * klass)
   /**
    * GstMemmapSrc:location:
    *
-   * The frame store file to read.
+   * The frame store file to read: a path, or a `file://` or `memmap://`
+   * URI of one.
    *
    * Since: 0.1
    */
@@ -316,11 +346,13 @@ gst_memmap_src_class_init (GstMemmapSrcClass * klass)
           "stats", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /* "Source/File", not "Source/Video": with its rank, autovideosrc would
+   * take a "Source/Video" element for a camera */
   gst_element_class_set_static_metadata (element_class,
-      "Memory-mapped frame store source", "Source/Video",
+      "Memory-mapped frame store source", "Source/File",
       "Plays the frames of a frame store file without copying them, "
       "frame-accurate, recorded or still being written",
-      "gst-memmap developers <https://example.invalid/gst-memmap>");
+      "The gst-memmap developers");
   caps = gst_memmap_src_template_caps ();
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
@@ -418,7 +450,9 @@ gst_memmap_src_set_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case PROP_LOCATION:
       g_free (self->settings.location);
-      self->settings.location = g_value_dup_string (value);
+      self->settings.location =
+          gst_memmap_uri_location_from_property (g_value_get_string (value),
+          &self->settings.file_uri);
       break;
     case PROP_START_FRAME:
       self->settings.start_frame = g_value_get_uint64 (value);
@@ -1694,4 +1728,95 @@ reused:
           self->cur.location, self->generation,
           gst_memmap_store_reader_get_generation (self->reader)));
   return GST_FLOW_ERROR;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GstURIHandler                                                            */
+
+static GstURIType
+gst_memmap_src_uri_get_type (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar *const *
+gst_memmap_src_uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { GST_MEMMAP_URI_SCHEME, "file", NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_memmap_src_uri_get_uri (GstURIHandler * handler)
+{
+  GstMemmapSrc *self = GST_MEMMAP_SRC (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (self);
+  uri = gst_memmap_uri_from_location (self->settings.location,
+      self->settings.file_uri ? "file" : GST_MEMMAP_URI_SCHEME);
+  GST_OBJECT_UNLOCK (self);
+
+  return uri;
+}
+
+/* memmap:// takes any path (a store that does not exist yet fails at
+ * READY->PAUSED as a location does); file:// only a file that is a store
+ * now, so that the next handler of file://, filesrc, gets the others. */
+static gboolean
+gst_memmap_src_uri_set_uri (GstURIHandler * handler, const gchar * uri,
+    GError ** error)
+{
+  GstMemmapSrc *self = GST_MEMMAP_SRC (handler);
+  gboolean file_uri = gst_uri_has_protocol (uri, "file");
+  GError *err = NULL;
+  gchar *location;
+
+  location = gst_memmap_uri_to_location (uri, error);
+  if (location == NULL)
+    return FALSE;
+  if (file_uri && !gst_memmap_uri_file_is_store (location, &err))
+    goto not_a_store;
+
+  GST_OBJECT_LOCK (self);
+  if (self->running)
+    goto running;
+  g_free (self->settings.location);
+  self->settings.location = location;
+  self->settings.file_uri = file_uri;
+  GST_OBJECT_UNLOCK (self);
+
+  GST_DEBUG_OBJECT (self, "URI %s: %s", uri, location);
+  g_object_notify (G_OBJECT (self), "location");
+  return TRUE;
+
+  /* ERRORS */
+not_a_store:
+  {
+    GST_DEBUG_OBJECT (self, "not for us: %s", err->message);
+    g_propagate_error (error, err);
+    g_free (location);
+    return FALSE;
+  }
+running:
+  {
+    GST_OBJECT_UNLOCK (self);
+    g_free (location);
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "Changing the URI of memmapsrc while a store is open is not "
+        "supported");
+    return FALSE;
+  }
+}
+
+static void
+gst_memmap_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = (GstURIHandlerInterface *) g_iface;
+
+  iface->get_type = gst_memmap_src_uri_get_type;
+  iface->get_protocols = gst_memmap_src_uri_get_protocols;
+  iface->get_uri = gst_memmap_src_uri_get_uri;
+  iface->set_uri = gst_memmap_src_uri_set_uri;
 }

@@ -26,9 +26,13 @@
  * single mapping that is larger than the whole budget is refused with
  * %GST_MEMMAP_ERROR_OVER_BUDGET.
  *
- * Read-only mappings of small files (under #GstMemmapEngine:read-threshold)
- * are served by read() into an aligned heap buffer, behind the same API
- * (gst_memmap_mapping_is_mmapped() tells them apart).
+ * Read-only mappings are mmap()s of the file, shared with every process
+ * that maps it: what another process writes into the file later is what the
+ * mapping reads, whatever the file's size. A caller that does not need that
+ * may ask with %GST_MEMMAP_MAP_COPY_SMALL for small files (under
+ * #GstMemmapEngine:read-threshold) to be served by read() into an aligned
+ * heap buffer instead, behind the same API (gst_memmap_mapping_is_mmapped()
+ * tells them apart): a private snapshot, cheaper for small files.
  *
  * All functions are thread-safe.
  *
@@ -103,13 +107,15 @@ typedef enum
   KEY_KIND_STABLE = 0,          /* read-only, keyed on size and mtime too */
   KEY_KIND_VOLATILE = 1,        /* read-only of a growing file */
   KEY_KIND_WRITABLE = 2,        /* shared read-write */
+  KEY_KIND_COPY = 3,            /* read-only, a read() copy allowed: keyed
+                                 * like STABLE, never shared with it */
 } KeyKind;
 
 typedef struct
 {
   guint64 dev;
   guint64 ino;
-  /* size and mtime only for KEY_KIND_STABLE, zero otherwise */
+  /* size and mtime only for KEY_KIND_STABLE and _COPY, zero otherwise */
   gint64 size;
   gint64 mtime_sec;
   gint64 mtime_nsec;
@@ -284,6 +290,8 @@ flags_to_kind (GstMemmapMapFlags flags)
     return KEY_KIND_WRITABLE;
   if (flags & GST_MEMMAP_MAP_VOLATILE)
     return KEY_KIND_VOLATILE;
+  if (flags & GST_MEMMAP_MAP_COPY_SMALL)
+    return KEY_KIND_COPY;
   return KEY_KIND_STABLE;
 }
 
@@ -297,7 +305,7 @@ fill_key (MappingKey * key, const struct stat *st, KeyKind kind,
   key->kind = kind;
   key->win_offset = win_offset;
   key->win_length = win_length;
-  if (kind == KEY_KIND_STABLE) {
+  if (kind == KEY_KIND_STABLE || kind == KEY_KIND_COPY) {
     key->size = (gint64) st->st_size;
     key->mtime_sec = (gint64) st->st_mtim.tv_sec;
     key->mtime_nsec = (gint64) st->st_mtim.tv_nsec;
@@ -773,7 +781,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
     }
 
     /* miss: reserve the bytes now so that concurrent misses see them */
-    use_read = kind == KEY_KIND_STABLE &&
+    use_read = kind == KEY_KIND_COPY &&
         (guint64) st.st_size < self->read_threshold;
     make_room_locked (self, win_length, 1, &to_destroy);
     if (win_length > self->max_mapped_bytes - MIN (self->mapped_bytes,
@@ -974,10 +982,12 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
   /**
    * GstMemmapEngine:read-threshold:
    *
-   * Read-only, non-volatile files smaller than this many bytes are served by
-   * read() into a page-aligned heap buffer instead of mmap(), behind the
-   * same API (gst_memmap_mapping_is_mmapped() returns %FALSE for them).
-   * Writable and volatile mappings are always mmapped. 0 disables read().
+   * Read-only, non-volatile files smaller than this many bytes, mapped with
+   * %GST_MEMMAP_MAP_COPY_SMALL, are served by read() into a page-aligned
+   * heap buffer instead of mmap(), behind the same API
+   * (gst_memmap_mapping_is_mmapped() returns %FALSE for them). Without that
+   * flag, and for writable and volatile mappings, files are always mmapped.
+   * 0 disables read().
    *
    * The default, 512 KiB, is the crossover measured by
    * tests/bench/bench-engine.c on the project's test machine (see
@@ -990,8 +1000,8 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_READ_THRESHOLD,
       g_param_spec_uint64 ("read-threshold", "Read threshold",
-          "Read-only files smaller than this are read() instead of mmapped "
-          "(0 = always mmap)", 0, G_MAXUINT64, DEFAULT_READ_THRESHOLD,
+          "Read-only files smaller than this, mapped with the COPY_SMALL flag, "
+          "are read() instead of mmapped (0 = always mmap)", 0, G_MAXUINT64, DEFAULT_READ_THRESHOLD,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   /**
@@ -1188,8 +1198,10 @@ gst_memmap_engine_new (void)
  * Maps the whole of @path. With %GST_MEMMAP_MAP_NONE the mapping is
  * read-only and cached by the file's identity (device, inode, size and
  * modification time): mapping the same unchanged file again is a hit that
- * costs a stat() and no mmap(); a changed file is a miss. Small read-only
- * files (see #GstMemmapEngine:read-threshold) are read() instead.
+ * costs a stat() and no mmap(); a changed file is a miss. The mapping is
+ * shared with the file for every size: later writes by others are seen.
+ * With %GST_MEMMAP_MAP_COPY_SMALL, a file under
+ * #GstMemmapEngine:read-threshold is read() into private memory instead.
  *
  * A file larger than #GstMemmapEngine:max-mapped-bytes fails with
  * %GST_MEMMAP_ERROR_OVER_BUDGET: map it in windows with
@@ -1647,6 +1659,9 @@ gst_memmap_engine_get_stats (GstMemmapEngine * engine)
  * gst_memmap_engine_get_max_mapped_bytes:
  * @engine: a #GstMemmapEngine
  *
+ * Gets the engine's byte budget: the most bytes it keeps mapped (or read) at
+ * once, cached and in use.
+ *
  * Returns: the #GstMemmapEngine:max-mapped-bytes budget
  *
  * Since: 0.1
@@ -1667,6 +1682,9 @@ gst_memmap_engine_get_max_mapped_bytes (GstMemmapEngine * engine)
 /**
  * gst_memmap_engine_get_window_size:
  * @engine: a #GstMemmapEngine
+ *
+ * Gets the size of the standard windows that gst_memmap_engine_map_range()
+ * maps, as the engine uses it.
  *
  * Returns: the #GstMemmapEngine:window-size (a multiple of the page size)
  *
@@ -1713,6 +1731,9 @@ gst_memmap_engine_context_new (GstMemmapEngine * engine)
 /**
  * gst_memmap_engine_from_context:
  * @context: a #GstContext
+ *
+ * Gets the engine that a #GstContext of type %GST_MEMMAP_ENGINE_CONTEXT_TYPE
+ * carries.
  *
  * Returns: (transfer full) (nullable): the engine held by @context, or
  *   %NULL if @context is not a #GST_MEMMAP_ENGINE_CONTEXT_TYPE context
@@ -1820,6 +1841,8 @@ gst_memmap_mapping_unref (GstMemmapMapping * mapping)
  * gst_memmap_mapping_get_data:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets a pointer to the first byte of the mapping.
+ *
  * Returns: (transfer none): the first byte of the mapping, which is the
  *   byte at file offset gst_memmap_mapping_get_offset()
  *
@@ -1838,6 +1861,9 @@ gst_memmap_mapping_get_data (GstMemmapMapping * mapping)
  * @mapping: a #GstMemmapMapping
  * @file_offset: an offset in the file
  * @size: number of bytes wanted from there
+ *
+ * Gets a pointer to the byte at file offset @file_offset, when the @size
+ * bytes from there are inside the mapping.
  *
  * Returns: (transfer none) (nullable): the address of the byte at
  *   @file_offset, or %NULL if `[file_offset, file_offset + size)` is not
@@ -1866,6 +1892,8 @@ gst_memmap_mapping_data_at (GstMemmapMapping * mapping, guint64 file_offset,
  * gst_memmap_mapping_get_size:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets the size of the mapping in bytes.
+ *
  * Returns: the number of bytes in the mapping
  *
  * Since: 0.1
@@ -1881,6 +1909,8 @@ gst_memmap_mapping_get_size (GstMemmapMapping * mapping)
 /**
  * gst_memmap_mapping_get_offset:
  * @mapping: a #GstMemmapMapping
+ *
+ * Gets the file offset of the first byte of the mapping.
  *
  * Returns: the file offset of the first byte of the mapping (a multiple of
  *   the page size)
@@ -1899,6 +1929,8 @@ gst_memmap_mapping_get_offset (GstMemmapMapping * mapping)
  * gst_memmap_mapping_get_file_size:
  * @mapping: a #GstMemmapMapping
  *
+ * Gets the size the file had when it was mapped.
+ *
  * Returns: the size of the file when it was mapped
  *
  * Since: 0.1
@@ -1914,6 +1946,8 @@ gst_memmap_mapping_get_file_size (GstMemmapMapping * mapping)
 /**
  * gst_memmap_mapping_get_path:
  * @mapping: a #GstMemmapMapping
+ *
+ * Gets the path of the mapped file.
  *
  * Returns: (transfer none) (type filename): the path the file was mapped by
  *
@@ -1952,6 +1986,8 @@ gst_memmap_mapping_get_fd (GstMemmapMapping * mapping)
  * gst_memmap_mapping_is_writable:
  * @mapping: a #GstMemmapMapping
  *
+ * Tells whether the mapping is writable.
+ *
  * Returns: %TRUE for a shared read-write mapping (%GST_MEMMAP_MAP_WRITE)
  *
  * Since: 0.1
@@ -1968,9 +2004,12 @@ gst_memmap_mapping_is_writable (GstMemmapMapping * mapping)
  * gst_memmap_mapping_is_mmapped:
  * @mapping: a #GstMemmapMapping
  *
+ * Tells whether the bytes are a mapping of the file or a private read() copy
+ * (see %GST_MEMMAP_MAP_COPY_SMALL).
+ *
  * Returns: %TRUE if the bytes are an mmap() of the file, %FALSE if they were
- *   read() into memory (small read-only files, see
- *   #GstMemmapEngine:read-threshold)
+ *   read() into memory (small read-only files mapped with
+ *   %GST_MEMMAP_MAP_COPY_SMALL, see #GstMemmapEngine:read-threshold)
  *
  * Since: 0.1
  */

@@ -7,14 +7,19 @@ G_BEGIN_DECLS
 
 /**
  * GstMemmapMapFlags:
- * @GST_MEMMAP_MAP_NONE: a read-only mapping of a file that does not change
- *   while mapped (cached by device, inode, size and mtime)
+ * @GST_MEMMAP_MAP_NONE: a read-only shared mapping of the file (cached by
+ *   device, inode, size and mtime): it sees what others write into the file
+ *   later, whatever its size
  * @GST_MEMMAP_MAP_WRITE: a shared read-write mapping: writes reach the file
  * @GST_MEMMAP_MAP_SEQUENTIAL: the mapping will be read front to back
  *   (madvise sequential and will-need)
  * @GST_MEMMAP_MAP_VOLATILE: the file grows while mapped (a store that is
  *   still being written): identified by device and inode only, and never
  *   served by read()
+ * @GST_MEMMAP_MAP_COPY_SMALL: a read-only file smaller than
+ *   #GstMemmapEngine:read-threshold may be served by a private read() copy
+ *   instead of a mapping: cheaper for small files, but a snapshot that does
+ *   not see later writes (Since: 0.2)
  *
  * How a file is mapped.
  */
@@ -24,13 +29,15 @@ typedef enum
   GST_MEMMAP_MAP_WRITE = (1 << 0),
   GST_MEMMAP_MAP_SEQUENTIAL = (1 << 1),
   GST_MEMMAP_MAP_VOLATILE = (1 << 2),
+  GST_MEMMAP_MAP_COPY_SMALL = (1 << 3),
 } GstMemmapMapFlags;
 
 /**
  * GstMemmapMapping:
  *
  * A refcounted handle on a region of a file that the engine has mapped (or,
- * for small read-only files, read into memory). The region stays valid, at
+ * for small read-only files mapped with %GST_MEMMAP_MAP_COPY_SMALL, read
+ * into memory). The region stays valid, at
  * the same address, until the last reference is dropped; after that the
  * engine keeps it cached until its LRU evicts it.
  */

@@ -7,11 +7,23 @@
 
 #include <errno.h>
 
+/**
+ * gst_memmap_error_quark:
+ *
+ * The quark of the #GST_MEMMAP_ERROR error domain.
+ *
+ * Returns: the error domain of libgstmemmap's errors
+ *
+ * Since: 0.1
+ */
 G_DEFINE_QUARK (gst-memmap-error-quark, gst_memmap_error);
 
 /**
  * gst_memmap_error_from_errno:
  * @err_no: an errno value
+ *
+ * Maps an errno value to the #GstMemmapError code that libgstmemmap reports
+ * for it.
  *
  * Returns: the #GstMemmapError that best describes @err_no.
  */

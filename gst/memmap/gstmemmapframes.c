@@ -34,30 +34,13 @@
 
 #include "memmap.h"
 #include "gstmemmapprivate.h"
+#include "gstmemmapcachedir.h"
 
-#include <glib/gstdio.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
-
-/* the layout of memmapcache's directory (docs/elements.md) */
-#define CACHE_LOCK_NAME "lock"
-#define CACHE_META_NAME "meta"
-#define CACHE_META_GROUP "memmapcache"
-#define CACHE_HASH_LEN 64
-#define CACHE_MAX_META_SIZE 65536
-
-/* our own index under the cache directory: file identity -> entry. Names
- * that are not 64 hex digits are ignored by memmapcache. */
-#define INDEX_DIR_NAME "frames"
-#define INDEX_GROUP "frames"
-#define INDEX_MAX_SIZE 4096
 
 #define DONE_MESSAGE "memmap-frames-done"
 
@@ -80,7 +63,7 @@ struct _GstMemmapFrames
   gboolean clipped;
   gboolean zero_copy;
   GstStructure *stats;
-  gint lock_fd;                 /* shared flock on the cache entry, or -1 */
+  GstMemmapCacheEntry *entry;   /* held (shared lock) while the frames live */
 };
 
 G_DEFINE_TYPE (GstMemmapFrames, gst_memmap_frames, G_TYPE_OBJECT);
@@ -101,11 +84,8 @@ gst_memmap_frames_finalize (GObject * object)
   gst_clear_caps (&self->caps);
   if (self->stats)
     gst_structure_free (self->stats);
-  if (self->lock_fd >= 0) {
-    /* the entry's last use, for memmapcache's LRU */
-    futimens (self->lock_fd, NULL);
-    close (self->lock_fd);
-  }
+  /* records the entry's last use, for memmapcache's LRU */
+  g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
 
   G_OBJECT_CLASS (gst_memmap_frames_parent_class)->finalize (object);
 }
@@ -122,183 +102,7 @@ static void
 gst_memmap_frames_init (GstMemmapFrames * self)
 {
   self->frames = g_array_new (FALSE, TRUE, sizeof (Frame));
-  self->lock_fd = -1;
   gst_video_info_init (&self->info);
-}
-
-/* ------------------------------------------------------------------------ */
-/* the cache directory                                                      */
-
-static gboolean
-is_hash_name (const gchar * name)
-{
-  guint i;
-
-  for (i = 0; i < CACHE_HASH_LEN; i++) {
-    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
-      return FALSE;
-  }
-  return name[CACHE_HASH_LEN] == '\0';
-}
-
-static gboolean
-still_named (gint parent_fd, const gchar * name, gint fd)
-{
-  struct stat a, b;
-
-  if (fstat (fd, &a) < 0 || fstatat (parent_fd, name, &b,
-          AT_SYMLINK_NOFOLLOW) < 0)
-    return FALSE;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* Holds a shared flock on CACHE-DIR/HASH/lock, as every user of a
- * memmapcache entry does, so that no eviction removes the entry while we
- * use it. Returns the lock's fd, or -1. *@entry_fd (if not NULL) gets the
- * entry directory's fd. */
-static gint
-entry_lock (const gchar * cache_dir, const gchar * hash, gint * entry_fd)
-{
-  struct stat st;
-  gint dfd, efd = -1, lfd = -1;
-
-  dfd = open (cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0)
-    return -1;
-  efd = openat (dfd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (efd < 0)
-    goto failed;
-  if (fstat (efd, &st) < 0 || st.st_uid != geteuid ())
-    goto failed;
-  lfd = openat (efd, CACHE_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (lfd < 0)
-    goto failed;
-  /* an eviction holds LOCK_EX only while it renames the entry away */
-  if (flock (lfd, LOCK_SH | LOCK_NB) < 0)
-    goto failed;
-  if (!still_named (dfd, hash, efd))
-    goto failed;
-  futimens (lfd, NULL);
-  close (dfd);
-  if (entry_fd)
-    *entry_fd = efd;
-  else
-    close (efd);
-  return lfd;
-
-failed:
-  if (lfd >= 0)
-    close (lfd);
-  if (efd >= 0)
-    close (efd);
-  close (dfd);
-  return -1;
-}
-
-typedef struct
-{
-  GstClockTime start;
-  GstClockTime end;
-  gboolean complete;
-} CacheMeta;
-
-static void
-read_meta (gint efd, CacheMeta * meta)
-{
-  GKeyFile *kf;
-  gchar *buf, *str;
-  gssize n;
-  gint fd;
-  guint64 v;
-
-  meta->start = meta->end = GST_CLOCK_TIME_NONE;
-  meta->complete = FALSE;
-  fd = openat (efd, CACHE_META_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-      O_NONBLOCK);
-  if (fd < 0)
-    return;
-  buf = g_malloc (CACHE_MAX_META_SIZE);
-  n = read (fd, buf, CACHE_MAX_META_SIZE - 1);
-  close (fd);
-  if (n <= 0) {
-    g_free (buf);
-    return;
-  }
-  buf[n] = '\0';
-  kf = g_key_file_new ();
-  if (g_key_file_load_from_data (kf, buf, n, G_KEY_FILE_NONE, NULL) &&
-      g_key_file_get_integer (kf, CACHE_META_GROUP, "version", NULL) == 1) {
-    str = g_key_file_get_string (kf, CACHE_META_GROUP, "start", NULL);
-    if (str && g_ascii_string_to_unsigned (str, 10, 0, G_MAXINT64, &v, NULL))
-      meta->start = v;
-    g_free (str);
-    str = g_key_file_get_string (kf, CACHE_META_GROUP, "end", NULL);
-    if (str && g_ascii_string_to_unsigned (str, 10, 0, G_MAXINT64, &v, NULL))
-      meta->end = v;
-    g_free (str);
-    meta->complete = g_key_file_get_boolean (kf, CACHE_META_GROUP,
-        "complete", NULL) && GST_CLOCK_TIME_IS_VALID (meta->start) &&
-        GST_CLOCK_TIME_IS_VALID (meta->end);
-  }
-  g_key_file_free (kf);
-  g_free (buf);
-}
-
-static gboolean
-is_store_name (const gchar * name)
-{
-  guint i;
-
-  if (name[0] != 's')
-    return FALSE;
-  for (i = 1; i <= 6; i++)
-    if (!g_ascii_isdigit (name[i]))
-      return FALSE;
-  return strcmp (name + 7, ".store") == 0;
-}
-
-static gint
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
-}
-
-/* The regular files sNNNNNN.store of the entry, oldest first. */
-static GPtrArray *
-list_stores (gint efd, const gchar * entry_path)
-{
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  struct dirent *de;
-  struct stat st;
-  DIR *d;
-  gint fd;
-  guint i;
-
-  fd = openat (efd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return names;
-  d = fdopendir (fd);
-  if (d == NULL) {
-    close (fd);
-    return names;
-  }
-  while ((de = readdir (d)) != NULL) {
-    if (!is_store_name (de->d_name))
-      continue;
-    if (fstatat (efd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-        !S_ISREG (st.st_mode))
-      continue;
-    g_ptr_array_add (names, g_strdup (de->d_name));
-  }
-  closedir (d);
-  g_ptr_array_sort (names, compare_strings);
-  for (i = 0; i < names->len; i++) {
-    gchar *name = g_ptr_array_index (names, i);
-
-    g_ptr_array_index (names, i) = g_build_filename (entry_path, name, NULL);
-    g_free (name);
-  }
-  return names;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -364,11 +168,12 @@ store_path_of (GstBuffer * buf)
   return gst_memmap_memory_get_path (mem);
 }
 
-/* Takes @buffers (GstBuffer, each laid out as @info). */
+/* Takes @buffers (GstBuffer, each laid out as @info), @stats and, on
+ * success, @entry. */
 static GstMemmapFrames *
 frames_new (GPtrArray * buffers, GstCaps * caps, const GstVideoInfo * info,
-    guint64 start, gboolean clipped, GstStructure * stats, gint lock_fd,
-    GError ** error)
+    guint64 start, gboolean clipped, GstStructure * stats,
+    GstMemmapCacheEntry ** entry, GError ** error)
 {
   GstMemmapFrames *self = g_object_new (GST_TYPE_MEMMAP_FRAMES, NULL);
   guint i;
@@ -378,7 +183,6 @@ frames_new (GPtrArray * buffers, GstCaps * caps, const GstVideoInfo * info,
   self->start_frame = start;
   self->clipped = clipped;
   self->stats = stats;
-  self->lock_fd = lock_fd;
   self->zero_copy = TRUE;
   g_array_set_size (self->frames, buffers->len);
   for (i = 0; i < buffers->len; i++) {
@@ -405,6 +209,7 @@ frames_new (GPtrArray * buffers, GstCaps * caps, const GstVideoInfo * info,
   }
   gst_structure_set (self->stats, "zero-copy", G_TYPE_BOOLEAN,
       self->zero_copy, NULL);
+  self->entry = g_steal_pointer (entry);
   return self;
 }
 
@@ -451,7 +256,7 @@ job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
       start + count;
   job->format = g_strdup (format);
   job->cache_dir = cache_dir ? g_strdup (cache_dir) :
-      g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
+      gst_memmap_cache_dir_default_path ();
 
   if (format && gst_video_format_from_string (format) ==
       GST_VIDEO_FORMAT_UNKNOWN) {
@@ -502,49 +307,6 @@ job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
   return TRUE;
 }
 
-static gchar *
-index_path (Job * job)
-{
-  gchar *hash, *path;
-
-  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, job->index_key,
-      -1);
-  path = g_build_filename (job->cache_dir, INDEX_DIR_NAME, hash, NULL);
-  g_free (hash);
-  return path;
-}
-
-/* The memmapcache entry that held these frames last time, or NULL; and
- * the generation of the key it was recorded with. */
-static gchar *
-index_lookup (Job * job, guint * generation)
-{
-  gchar *path, *contents = NULL, *hash = NULL;
-  gsize len;
-  GKeyFile *kf;
-
-  *generation = 0;
-  if (job->index_key == NULL)
-    return NULL;
-  path = index_path (job);
-  if (g_file_get_contents (path, &contents, &len, NULL) &&
-      len < INDEX_MAX_SIZE) {
-    kf = g_key_file_new ();
-    if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL)
-        && g_key_file_get_integer (kf, INDEX_GROUP, "version", NULL) == 1) {
-      hash = g_key_file_get_string (kf, INDEX_GROUP, "entry", NULL);
-      *generation = (guint) CLAMP (g_key_file_get_integer (kf, INDEX_GROUP,
-              "generation", NULL), 0, G_MAXINT);
-    }
-    g_key_file_free (kf);
-    if (hash && !is_hash_name (hash))
-      g_clear_pointer (&hash, g_free);
-  }
-  g_free (contents);
-  g_free (path);
-  return hash;
-}
-
 /* The key memmapcache identifies the stream by (its property `key`): the
  * file's identity and the format, and a generation that moves on when an
  * entry turned out to have lost frames (see gst_memmap_map_video_frames_full
@@ -563,37 +325,15 @@ cache_key (Job * job)
       job->generation);
 }
 
+/* Records in the cache directory's index that the frames are in the entry
+ * @hash (gstmemmapcachedir.c owns the index). */
 static void
-index_store (Job * job, const gchar * hash)
+index_store (Job * job, GstMemmapCacheDir * dir, const gchar * hash)
 {
-  gchar *dir, *path, *data;
-  GKeyFile *kf;
-  GError *err = NULL;
-
   if (job->index_key == NULL || job->fresh_key)
     return;
-  dir = g_build_filename (job->cache_dir, INDEX_DIR_NAME, NULL);
-  if (g_mkdir_with_parents (dir, 0700) < 0) {
-    GST_DEBUG ("could not make %s: %s", dir, g_strerror (errno));
-    g_free (dir);
-    return;
-  }
-  g_free (dir);
-  kf = g_key_file_new ();
-  g_key_file_set_integer (kf, INDEX_GROUP, "version", 1);
-  g_key_file_set_string (kf, INDEX_GROUP, "entry", hash);
-  g_key_file_set_integer (kf, INDEX_GROUP, "generation", job->generation);
-  data = g_key_file_to_data (kf, NULL, NULL);
-  g_key_file_free (kf);
-  path = index_path (job);
-  /* written to a temporary file and renamed */
-  if (!g_file_set_contents_full (path, data, -1,
-          G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
-    GST_DEBUG ("could not write %s: %s", path, err->message);
-    g_clear_error (&err);
-  }
-  g_free (path);
-  g_free (data);
+  gst_memmap_cache_dir_index_store (dir, job->index_key, hash,
+      job->generation);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -619,39 +359,51 @@ static GstMemmapFrames *
 try_direct (Job * job)
 {
   GstMemmapFrames *frames = NULL;
-  GPtrArray *paths = NULL, *readers = NULL, *buffers = NULL;
+  GPtrArray *readers = NULL, *buffers = NULL;
   GArray *cached = NULL;
   GstCaps *caps = NULL;
   GstVideoInfo info;
-  CacheMeta meta;
+  GstMemmapCacheDir *dir;
+  GstMemmapCacheEntry *entry;
+  GstMemmapCacheMeta meta;
   GstStructure *stats;
-  gchar *hash, *entry_path = NULL;
+  GError *err = NULL;
+  gchar *hash, **paths = NULL;
+  const gchar *entry_path;
   guint i, i0, run;
   guint64 need, take_from, take_to;
   gboolean clipped = FALSE;
-  gint lfd, efd = -1;
 
-  hash = index_lookup (job, &job->generation);
-  if (hash == NULL)
+  if (job->index_key == NULL)
     return NULL;
-  lfd = entry_lock (job->cache_dir, hash, &efd);
-  if (lfd < 0) {
-    GST_DEBUG ("%s: cache entry %s is gone", job->input, hash);
+  dir = gst_memmap_cache_dir_open_existing (job->cache_dir, NULL);
+  if (dir == NULL)
+    return NULL;
+  hash = gst_memmap_cache_dir_index_lookup (dir, job->index_key,
+      &job->generation);
+  entry = hash ? gst_memmap_cache_entry_open_existing (dir, hash,
+      GST_MEMMAP_CACHE_ENTRY_LOCK, &err) : NULL;
+  gst_memmap_cache_dir_free (dir);
+  if (entry == NULL) {
+    if (hash)
+      GST_DEBUG ("%s: cache entry %s is gone: %s", job->input, hash,
+          err->message);
+    g_clear_error (&err);
     g_free (hash);
     return NULL;
   }
-  entry_path = g_build_filename (job->cache_dir, hash, NULL);
+  entry_path = gst_memmap_cache_entry_get_path (entry);
 
-  read_meta (efd, &meta);
+  gst_memmap_cache_entry_read_meta (entry, &meta);
   if (!GST_CLOCK_TIME_IS_VALID (meta.start))
     goto fallback;
 
-  paths = list_stores (efd, entry_path);
+  paths = gst_memmap_cache_entry_list_stores (entry);
   readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_memmap_store_reader_free);
   cached = g_array_new (FALSE, FALSE, sizeof (Cached));
-  for (i = 0; i < paths->len; i++) {
-    const gchar *path = g_ptr_array_index (paths, i);
+  for (i = 0; paths[i]; i++) {
+    const gchar *path = paths[i];
     GstMemmapStoreReader *r;
     guint64 f, n;
 
@@ -754,10 +506,8 @@ try_direct (Job * job)
       "cache-hits", G_TYPE_UINT64, G_GUINT64_CONSTANT (1),
       "cache-misses", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
       "cache-entry", G_TYPE_STRING, entry_path, NULL);
-  frames = frames_new (buffers, caps, &info, take_from, clipped, stats, lfd,
-      NULL);
-  if (frames)
-    lfd = -1;
+  frames = frames_new (buffers, caps, &info, take_from, clipped, stats,
+      &entry, NULL);
   GST_INFO ("%s: frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
       " read from the cache entry %s, nothing decoded", job->input,
       take_from, take_to, entry_path);
@@ -767,20 +517,16 @@ fallback:
   GST_DEBUG ("%s: not all in the cache entry %s: decoding", job->input,
       entry_path);
 out:
-  if (lfd >= 0)
-    close (lfd);
-  if (efd >= 0)
-    close (efd);
+  if (entry)
+    gst_memmap_cache_entry_close (entry);
   if (buffers)
     g_ptr_array_unref (buffers);
   if (cached)
     g_array_unref (cached);
   if (readers)
     g_ptr_array_unref (readers);
-  if (paths)
-    g_ptr_array_unref (paths);
+  g_strfreev (paths);
   gst_clear_caps (&caps);
-  g_free (entry_path);
   g_free (hash);
   return frames;
 }
@@ -826,7 +572,7 @@ entry_hash_of (const gchar * store_path)
   gchar *hash = g_path_get_basename (dir);
 
   g_free (dir);
-  if (!is_hash_name (hash))
+  if (!gst_memmap_cache_is_hash_name (hash))
     g_clear_pointer (&hash, g_free);
   return hash;
 }
@@ -1061,7 +807,7 @@ run_pipeline (Job * job, gboolean * gap, GError ** error)
   gchar *warning = NULL;
   guint64 v;
   gboolean eos = FALSE, clipped;
-  gint lfd = -1;
+  GstMemmapCacheEntry *entry = NULL;
 
   g_mutex_init (&c.lock);
   c.job = job;
@@ -1193,11 +939,18 @@ run_pipeline (Job * job, gboolean * gap, GError ** error)
 
   /* keep the entry from eviction while the frames live */
   if (c.one_entry && c.entry_hash && c.seen > 0 && !*gap) {
-    lfd = entry_lock (job->cache_dir, c.entry_hash, NULL);
-    /* frames [0, seen) are all in the cache now: the next call can read
-     * them without decoding */
-    if (lfd >= 0)
-      index_store (job, c.entry_hash);
+    GstMemmapCacheDir *dir =
+        gst_memmap_cache_dir_open_existing (job->cache_dir, NULL);
+
+    if (dir) {
+      entry = gst_memmap_cache_entry_open_existing (dir, c.entry_hash,
+          GST_MEMMAP_CACHE_ENTRY_LOCK, NULL);
+      /* frames [0, seen) are all in the cache now: the next call can read
+       * them without decoding */
+      if (entry)
+        index_store (job, dir, c.entry_hash);
+      gst_memmap_cache_dir_free (dir);
+    }
   }
 
   clipped = eos && job->end != G_MAXUINT64 && c.seen < job->end;
@@ -1220,22 +973,20 @@ run_pipeline (Job * job, gboolean * gap, GError ** error)
       gst_structure_set (stats, "frames-recorded", G_TYPE_UINT64, v, NULL);
   }
   if (c.entry_hash && c.one_entry) {
-    gchar *entry = g_build_filename (job->cache_dir, c.entry_hash, NULL);
+    gchar *path = g_build_filename (job->cache_dir, c.entry_hash, NULL);
 
-    gst_structure_set (stats, "cache-entry", G_TYPE_STRING, entry, NULL);
-    g_free (entry);
+    gst_structure_set (stats, "cache-entry", G_TYPE_STRING, path, NULL);
+    g_free (path);
   }
   if (warning)
     gst_structure_set (stats, "cache-warning", G_TYPE_STRING, warning, NULL);
 
   frames = frames_new (c.buffers, c.caps, &c.info,
-      MIN (job->start, c.seen), clipped, stats, lfd, error);
-  if (frames)
-    lfd = -1;
+      MIN (job->start, c.seen), clipped, stats, &entry, error);
 
 out:
-  if (lfd >= 0)
-    close (lfd);
+  if (entry)
+    gst_memmap_cache_entry_close (entry);
   if (cache_stats)
     gst_structure_free (cache_stats);
   if (c.pipeline)
@@ -1390,6 +1141,8 @@ gst_memmap_engine_map_video_frames (GstMemmapEngine * engine,
  * gst_memmap_frames_get_n_frames:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number of frames.
+ *
  * Returns: how many frames there are: the count asked for, or fewer when
  *   the stream ended first
  *
@@ -1406,6 +1159,8 @@ gst_memmap_frames_get_n_frames (GstMemmapFrames * frames)
  * gst_memmap_frames_get_start_frame:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number, in the stream, of the first of the frames.
+ *
  * Returns: the stream's frame number of frame 0 of @frames
  *
  * Since: 0.1
@@ -1420,6 +1175,9 @@ gst_memmap_frames_get_start_frame (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_is_clipped:
  * @frames: a #GstMemmapFrames
+ *
+ * Tells whether the stream ended before the last frame asked for, so that
+ * there are fewer frames than asked.
  *
  * Returns: %TRUE if the stream ended before the last frame asked for
  *
@@ -1436,6 +1194,8 @@ gst_memmap_frames_is_clipped (GstMemmapFrames * frames)
  * gst_memmap_frames_get_caps:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the caps of the frames.
+ *
  * Returns: (transfer none): the frames' caps (empty when there is no frame)
  *
  * Since: 0.1
@@ -1450,6 +1210,9 @@ gst_memmap_frames_get_caps (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_video_info:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the video info (format, size, plane offsets and strides) of every
+ * frame.
  *
  * Returns: (transfer none): the frames' video info: every frame is laid
  *   out as it says (plane offsets and strides)
@@ -1466,6 +1229,8 @@ gst_memmap_frames_get_video_info (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_format:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the name of the frames' video format.
  *
  * Returns: (nullable): the video format's name (`"GRAY8"`, `"I420"`, ...),
  *   %NULL if the stream had no frame
@@ -1485,6 +1250,8 @@ gst_memmap_frames_get_format (GstMemmapFrames * frames)
  * gst_memmap_frames_get_width:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the width of the frames.
+ *
  * Returns: the frame width in pixels
  *
  * Since: 0.1
@@ -1499,6 +1266,8 @@ gst_memmap_frames_get_width (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_height:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the height of the frames.
  *
  * Returns: the frame height in pixels
  *
@@ -1515,6 +1284,8 @@ gst_memmap_frames_get_height (GstMemmapFrames * frames)
  * gst_memmap_frames_get_n_planes:
  * @frames: a #GstMemmapFrames
  *
+ * Gets the number of planes of the frames' format.
+ *
  * Returns: the number of planes of a frame
  *
  * Since: 0.1
@@ -1529,6 +1300,8 @@ gst_memmap_frames_get_n_planes (GstMemmapFrames * frames)
 /**
  * gst_memmap_frames_get_frame_size:
  * @frames: a #GstMemmapFrames
+ *
+ * Gets the size of one frame in bytes, every plane included.
  *
  * Returns: the bytes of one frame
  *
@@ -1545,6 +1318,8 @@ gst_memmap_frames_get_frame_size (GstMemmapFrames * frames)
  * gst_memmap_frames_get_plane_offset:
  * @frames: a #GstMemmapFrames
  * @plane: a plane number
+ *
+ * Gets the offset of a plane from the start of a frame.
  *
  * Returns: where @plane starts in a frame, in bytes
  *
@@ -1563,6 +1338,8 @@ gst_memmap_frames_get_plane_offset (GstMemmapFrames * frames, guint plane)
  * @frames: a #GstMemmapFrames
  * @plane: a plane number
  *
+ * Gets the stride of a plane: the bytes from one row to the next.
+ *
  * Returns: the bytes from one row of @plane to the next
  *
  * Since: 0.1
@@ -1580,6 +1357,8 @@ gst_memmap_frames_get_plane_stride (GstMemmapFrames * frames, guint plane)
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  *
+ * Gets the presentation timestamp of frame @i.
+ *
  * Returns: the frame's presentation timestamp, or %GST_CLOCK_TIME_NONE
  *
  * Since: 0.1
@@ -1595,6 +1374,8 @@ gst_memmap_frames_get_pts (GstMemmapFrames * frames, guint i)
  * gst_memmap_frames_get_duration:
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets the duration of frame @i.
  *
  * Returns: the frame's duration, or %GST_CLOCK_TIME_NONE
  *
@@ -1632,6 +1413,9 @@ gst_memmap_frames_get_buffer (GstMemmapFrames * frames, guint i)
  * gst_memmap_frames_get_data: (skip)
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets a pointer to the bytes of frame @i, in the frame store's mapping when
+ * the frames are zero copy.
  *
  * Returns: (transfer none): the frame's first byte: plane p starts at
  *   gst_memmap_frames_get_plane_offset() (p). Valid while @frames lives.
@@ -1671,6 +1455,9 @@ gst_memmap_frames_get_address (GstMemmapFrames * frames, guint i)
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  * @plane: a plane number
  *
+ * Gets the address of plane @plane of frame @i as an integer, for bindings
+ * (numpy's `__array_interface__`, ctypes).
+ *
  * Returns: the address of the first byte of @plane of frame @i
  *
  * Since: 0.1
@@ -1689,6 +1476,9 @@ gst_memmap_frames_get_plane_address (GstMemmapFrames * frames, guint i,
  * gst_memmap_frames_get_path:
  * @frames: a #GstMemmapFrames
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets the path of the frame store that holds frame @i, for another process
+ * or np.memmap to map.
  *
  * Returns: (nullable) (type filename): the frame store that holds frame
  *   @i, %NULL for a frame that is a private copy
@@ -1724,6 +1514,9 @@ gst_memmap_frames_get_file_offset (GstMemmapFrames * frames, guint i)
 /**
  * gst_memmap_frames_is_zero_copy:
  * @frames: a #GstMemmapFrames
+ *
+ * Tells whether every frame is memory of a frame store, served without a
+ * copy.
  *
  * Returns: %TRUE if every frame is memory of a frame store (nothing was
  *   copied out of the cache)

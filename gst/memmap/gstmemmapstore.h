@@ -26,14 +26,42 @@ typedef enum
  * GstMemmapStoreFrameFlags:
  * @GST_MEMMAP_STORE_FRAME_NONE: no flag
  * @GST_MEMMAP_STORE_FRAME_DISCONT: the frame follows a discontinuity
+ *   (%GST_BUFFER_FLAG_DISCONT when it was written)
+ * @GST_MEMMAP_STORE_FRAME_INTERLACED: %GST_VIDEO_BUFFER_FLAG_INTERLACED
+ *   (format 1.1)
+ * @GST_MEMMAP_STORE_FRAME_TFF: %GST_VIDEO_BUFFER_FLAG_TFF (format 1.1)
+ * @GST_MEMMAP_STORE_FRAME_RFF: %GST_VIDEO_BUFFER_FLAG_RFF (format 1.1)
+ * @GST_MEMMAP_STORE_FRAME_ONEFIELD: %GST_VIDEO_BUFFER_FLAG_ONEFIELD
+ *   (format 1.1; with TFF: the top field, without: the bottom field)
+ * @GST_MEMMAP_STORE_FRAME_CORRUPTED: %GST_BUFFER_FLAG_CORRUPTED (format
+ *   1.1): the decoder said the frame is damaged
+ * @GST_MEMMAP_STORE_FRAME_GAP: %GST_BUFFER_FLAG_GAP (format 1.1): the
+ *   frame fills a gap and holds no real picture
  *
- * Per-frame flags recorded in the store's index.
+ * Per-frame flags recorded in the store's index. Use
+ * gst_memmap_store_frame_flags_from_buffer() to record a buffer's flags
+ * and gst_memmap_store_frame_flags_to_buffer() to give them back to a
+ * buffer: those two are the one mapping between buffer flags and the
+ * store's bits (docs/store-format.md says which flags are kept and why).
  */
 typedef enum
 {
   GST_MEMMAP_STORE_FRAME_NONE = 0,
   GST_MEMMAP_STORE_FRAME_DISCONT = (1 << 0),
+  GST_MEMMAP_STORE_FRAME_INTERLACED = (1 << 1),
+  GST_MEMMAP_STORE_FRAME_TFF = (1 << 2),
+  GST_MEMMAP_STORE_FRAME_RFF = (1 << 3),
+  GST_MEMMAP_STORE_FRAME_ONEFIELD = (1 << 4),
+  GST_MEMMAP_STORE_FRAME_CORRUPTED = (1 << 5),
+  GST_MEMMAP_STORE_FRAME_GAP = (1 << 6),
 } GstMemmapStoreFrameFlags;
+
+GST_MEMMAP_API
+guint32 gst_memmap_store_frame_flags_from_buffer (GstBuffer * buffer);
+
+GST_MEMMAP_API
+void gst_memmap_store_frame_flags_to_buffer (guint32 flags,
+    GstBuffer * buffer);
 
 /**
  * GstMemmapStoreEntry:
@@ -42,6 +70,9 @@ typedef enum
  * @pts: presentation timestamp, or GST_CLOCK_TIME_NONE
  * @duration: duration, or GST_CLOCK_TIME_NONE
  * @flags: #GstMemmapStoreFrameFlags
+ *
+ * @checksum: the XXH3-64 checksum of the frame's bytes, or 0 when the
+ *   store keeps no checksums (gst_memmap_store_reader_has_checksums())
  *
  * One frame of a store's index, as the reader validated it.
  */
@@ -52,6 +83,7 @@ typedef struct
   GstClockTime pts;
   GstClockTime duration;
   guint32 flags;
+  guint64 checksum;
 } GstMemmapStoreEntry;
 
 /**
@@ -65,6 +97,10 @@ typedef struct
  *   power loss (msync of the frame and its index entry before the commit
  *   counter moves, and of the counter after); see
  *   gst_memmap_store_writer_set_sync()
+ * @GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM: keep a checksum (XXH3-64) of
+ *   every frame in its index entry, computed at commit; readers check it
+ *   when they hand out the frame, and `gst-memmap verify` finds any byte
+ *   of a frame changed since (format 1.1; since 0.2)
  *
  * How gst_memmap_store_writer_new_full() opens its file.
  *
@@ -75,6 +111,7 @@ typedef enum
   GST_MEMMAP_STORE_WRITER_FLAG_NONE = 0,
   GST_MEMMAP_STORE_WRITER_FLAG_REUSE = (1 << 0),
   GST_MEMMAP_STORE_WRITER_FLAG_SYNC = (1 << 1),
+  GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM = (1 << 2),
 } GstMemmapStoreWriterFlags;
 
 /**
@@ -151,6 +188,9 @@ void gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
     gboolean sync);
 
 GST_MEMMAP_API
+gboolean gst_memmap_store_writer_has_checksums (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
 gboolean gst_memmap_store_writer_sync (GstMemmapStoreWriter * writer,
     GError ** error);
 
@@ -225,6 +265,17 @@ guint64 gst_memmap_store_reader_get_first_frame (GstMemmapStoreReader * reader);
 
 GST_MEMMAP_API
 gboolean gst_memmap_store_reader_is_closed (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_reader_has_checksums (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+void gst_memmap_store_reader_set_verify (GstMemmapStoreReader * reader,
+    gboolean verify);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_reader_verify_frame (GstMemmapStoreReader * reader,
+    guint64 frame, GError ** error);
 
 GST_MEMMAP_API
 gboolean gst_memmap_store_reader_get_entry (GstMemmapStoreReader * reader,

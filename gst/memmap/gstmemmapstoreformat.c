@@ -14,13 +14,161 @@
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
+
+/* XXH3 inlined: no run-time dependency, and the compiler sees the loop */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* The frame checksum of format 1.1: XXH3 64-bit, seed 0, of the frame's
+ * frame_size bytes (docs/store-format.md). */
+guint64
+gst_memmap_store_checksum (const guint8 * data, gsize size)
+{
+  return (guint64) XXH3_64bits (data, size);
+}
+
+/* Large folios of the page cache: the writer's mappings ask for 2 MiB
+ * ones (MADV_HUGEPAGE), and a dirty folio is written back whole. */
+#define FOLIO_SPAN (G_GUINT64_CONSTANT (2) << 20)
+
+/* Writes back and waits for the dirty pages of [lo, hi) */
+static void
+write_back (gint fd, guint64 lo, guint64 hi)
+{
+  if (hi > lo && sync_file_range (fd, (off_t) lo, (off_t) (hi - lo),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+          SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+    GST_INFO ("sync_file_range: %s", g_strerror (errno));
+}
+
+/* Gives the blocks of [offset, offset + size) back to the file system
+ * (the range then reads as zeros; the file keeps its size). A dirty folio
+ * of the page cache that straddles an end of the range would be written
+ * back whole after the hole is made, and take the blocks of its part of
+ * the hole again: the folios around both ends are written back first.
+ * FALSE when the file system cannot (logged; the blocks stay). */
+gboolean
+gst_memmap_store_punch (gint fd, guint64 offset, guint64 size)
+{
+  guint64 end = offset + size;
+
+  if (size == 0)
+    return TRUE;
+  write_back (fd, offset / FOLIO_SPAN * FOLIO_SPAN, offset);
+  write_back (fd, end, gst_memmap_store_round_up (end, FOLIO_SPAN));
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+          (off_t) offset, (off_t) size) < 0) {
+    GST_INFO ("cannot free %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT
+        ": %s", size, offset, g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The caps features a store may hold: system memory (or none), or
+ * format:Interlaced with interlace-mode=alternate (one field per frame,
+ * format 1.1). */
+gboolean
+gst_memmap_store_caps_features_ok (const GstCaps * caps)
+{
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  const gchar *mode;
+
+  if (features == NULL || gst_caps_features_is_equal (features,
+          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
+    return TRUE;
+  if (gst_caps_features_get_size (features) != 1 ||
+      !gst_caps_features_contains (features,
+          GST_CAPS_FEATURE_FORMAT_INTERLACED))
+    return FALSE;
+  mode = gst_structure_get_string (gst_caps_get_structure (caps, 0),
+      "interlace-mode");
+  return mode != NULL && strcmp (mode, "alternate") == 0;
+}
+
+/* The one mapping between buffer flags and the store's frame flags. */
+static const struct
+{
+  guint32 store;
+  guint buffer;                 /* GstBufferFlags or GstVideoBufferFlags */
+} frame_flag_map[] = {
+  {GST_MEMMAP_STORE_FRAME_DISCONT, GST_BUFFER_FLAG_DISCONT},
+  {GST_MEMMAP_STORE_FRAME_INTERLACED, GST_VIDEO_BUFFER_FLAG_INTERLACED},
+  {GST_MEMMAP_STORE_FRAME_TFF, GST_VIDEO_BUFFER_FLAG_TFF},
+  {GST_MEMMAP_STORE_FRAME_RFF, GST_VIDEO_BUFFER_FLAG_RFF},
+  {GST_MEMMAP_STORE_FRAME_ONEFIELD, GST_VIDEO_BUFFER_FLAG_ONEFIELD},
+  {GST_MEMMAP_STORE_FRAME_CORRUPTED, GST_BUFFER_FLAG_CORRUPTED},
+  {GST_MEMMAP_STORE_FRAME_GAP, GST_BUFFER_FLAG_GAP},
+};
+
+/**
+ * gst_memmap_store_frame_flags_from_buffer:
+ * @buffer: a video frame about to be stored
+ *
+ * The #GstMemmapStoreFrameFlags that record @buffer's flags in a store's
+ * index: %GST_BUFFER_FLAG_DISCONT, the field flags
+ * (%GST_VIDEO_BUFFER_FLAG_INTERLACED, %GST_VIDEO_BUFFER_FLAG_TFF,
+ * %GST_VIDEO_BUFFER_FLAG_RFF, %GST_VIDEO_BUFFER_FLAG_ONEFIELD),
+ * %GST_BUFFER_FLAG_CORRUPTED and %GST_BUFFER_FLAG_GAP. Pass them to
+ * gst_memmap_store_writer_commit().
+ *
+ * Returns: the flags to store
+ *
+ * Since: 0.2
+ */
+guint32
+gst_memmap_store_frame_flags_from_buffer (GstBuffer * buffer)
+{
+  guint32 flags = 0;
+  guint i;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), 0);
+
+  for (i = 0; i < G_N_ELEMENTS (frame_flag_map); i++) {
+    if (GST_BUFFER_FLAG_IS_SET (buffer, frame_flag_map[i].buffer))
+      flags |= frame_flag_map[i].store;
+  }
+  return flags;
+}
+
+/**
+ * gst_memmap_store_frame_flags_to_buffer:
+ * @flags: #GstMemmapStoreFrameFlags of a frame (#GstMemmapStoreEntry)
+ * @buffer: a writable buffer of that frame
+ *
+ * Sets on @buffer the buffer flags that @flags record, and clears the
+ * other flags a store records (see
+ * gst_memmap_store_frame_flags_from_buffer()). Other buffer flags are left
+ * alone.
+ *
+ * Since: 0.2
+ */
+void
+gst_memmap_store_frame_flags_to_buffer (guint32 flags, GstBuffer * buffer)
+{
+  guint i;
+
+  g_return_if_fail (GST_IS_BUFFER (buffer));
+  g_return_if_fail (gst_buffer_is_writable (buffer));
+
+  for (i = 0; i < G_N_ELEMENTS (frame_flag_map); i++) {
+    if (flags & frame_flag_map[i].store)
+      GST_BUFFER_FLAG_SET (buffer, frame_flag_map[i].buffer);
+    else
+      GST_BUFFER_FLAG_UNSET (buffer, frame_flag_map[i].buffer);
+  }
+}
 
 static gboolean
 checked_mul (guint64 * dest, guint64 a, guint64 b)
@@ -344,7 +492,7 @@ too_big:
 
 void
 gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
-    const GstMemmapStoreGeometry * geo, const gchar * caps_str)
+    const GstMemmapStoreGeometry * geo, const gchar * caps_str, guint32 flags)
 {
   guint p;
 
@@ -362,6 +510,7 @@ gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
   hdr->fps_n = GINT32_TO_LE (geo->fps_n);
   hdr->fps_d = GINT32_TO_LE (geo->fps_d);
   hdr->writer_pid = GUINT32_TO_LE ((guint32) getpid ());
+  hdr->flags = GUINT32_TO_LE (flags);
   hdr->frame_size = GUINT64_TO_LE (geo->frame_size);
   hdr->slot_stride = GUINT64_TO_LE (geo->slot_stride);
   hdr->max_frames = GUINT64_TO_LE (geo->max_frames);
@@ -444,13 +593,16 @@ type_ok (const gchar * type, gsize len)
 /* The shape of what gst_caps_to_string() writes for one fixed video/x-raw
  * structure in system memory: "video/x-raw, name=(type)value, ..." where
  * the type is a basic one and a value is a token or, for a string, a
- * quoted string. Anything else (ranges, lists, features, nested structures,
- * other media types) is refused before it reaches GStreamer's parser, which
- * g_warning()s or g_critical()s about some malformed strings. */
+ * quoted string; the one caps feature allowed is "(format:Interlaced)" right
+ * after the name (interlace-mode=alternate, format 1.1). Anything else
+ * (ranges, lists, other features, nested structures, other media types) is
+ * refused before it reaches GStreamer's parser, which g_warning()s or
+ * g_critical()s about some malformed strings. */
 gboolean
 gst_memmap_store_caps_string_ok (const gchar * str)
 {
   static const gchar name[] = "video/x-raw";
+  static const gchar interlaced[] = "(" GST_CAPS_FEATURE_FORMAT_INTERLACED ")";
   const gchar *s;
   gboolean is_string;
 
@@ -463,6 +615,8 @@ gst_memmap_store_caps_string_ok (const gchar * str)
   if (strncmp (s, name, sizeof (name) - 1) != 0)
     return FALSE;
   s += sizeof (name) - 1;
+  if (strncmp (s, interlaced, sizeof (interlaced) - 1) == 0)
+    s += sizeof (interlaced) - 1;
 
   while (*s) {
     const gchar *start;
@@ -536,7 +690,6 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   GstVideoInfo info;
   GstCaps *caps = NULL;
   GstStructure *s;
-  GstCapsFeatures *features;
   const gchar *caps_format, *mview_mode;
   gint caps_width, caps_height;
   guint32 state, header_size, slot_align;
@@ -615,10 +768,8 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   if (gst_caps_get_size (caps) != 1 || !gst_caps_is_fixed (caps))
     goto bad_caps;
   s = gst_caps_get_structure (caps, 0);
-  features = gst_caps_get_features (caps, 0);
   if (!gst_structure_has_name (s, "video/x-raw") ||
-      (features && !gst_caps_features_is_equal (features,
-              GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY)))
+      !gst_memmap_store_caps_features_ok (caps))
     goto bad_caps;
   /* what gst_video_info_from_caps() would complain about */
   if (!gst_structure_get_int (s, "width", &caps_width) ||

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The on-disk layout of a frame store, format version 1.0, shared by the
+ * The on-disk layout of a frame store, format version 1.1, shared by the
  * writer and the reader. docs/store-format.md is the normative description;
  * this header must agree with it byte for byte (the G_STATIC_ASSERTs below
  * pin every offset).
@@ -23,13 +23,26 @@ G_BEGIN_DECLS
 #define GST_MEMMAP_STORE_MAGIC "GSTMMAP\x1a"
 #define GST_MEMMAP_STORE_MAGIC_SIZE 8
 #define GST_MEMMAP_STORE_VERSION_MAJOR 1
-#define GST_MEMMAP_STORE_VERSION_MINOR 0
+#define GST_MEMMAP_STORE_VERSION_MINOR 1
 #define GST_MEMMAP_STORE_HEADER_SIZE 4096
 #define GST_MEMMAP_STORE_PAGE_SIZE 4096
 #define GST_MEMMAP_STORE_ENTRY_SIZE 64
 #define GST_MEMMAP_STORE_CAPS_SIZE 2048
 #define GST_MEMMAP_STORE_FORMAT_SIZE 32
 #define GST_MEMMAP_STORE_MAX_PLANES 4
+
+/* header flags (1.1): every index entry's checksum is the XXH3-64 of its
+ * frame's frame_size bytes */
+#define GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS (1u << 0)
+#define GST_MEMMAP_STORE_HEADER_FLAGS_KNOWN \
+  GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS
+
+/* the index entry flags this version defines (GstMemmapStoreFrameFlags) */
+#define GST_MEMMAP_STORE_FRAME_FLAGS_KNOWN \
+  (GST_MEMMAP_STORE_FRAME_DISCONT | GST_MEMMAP_STORE_FRAME_INTERLACED | \
+   GST_MEMMAP_STORE_FRAME_TFF | GST_MEMMAP_STORE_FRAME_RFF | \
+   GST_MEMMAP_STORE_FRAME_ONEFIELD | GST_MEMMAP_STORE_FRAME_CORRUPTED | \
+   GST_MEMMAP_STORE_FRAME_GAP)
 
 #define GST_MEMMAP_STORE_STATE_OPEN 1
 #define GST_MEMMAP_STORE_STATE_CLOSED 2
@@ -77,7 +90,7 @@ typedef struct
   /*   40 */ gint32 fps_n;
   /*   44 */ gint32 fps_d;
   /*   48 */ guint32 writer_pid;
-  /*   52 */ guint32 flags;         /* reserved, 0 */
+  /*   52 */ guint32 flags;         /* GST_MEMMAP_STORE_HEADER_FLAG_* */
   /*   56 */ guint64 frame_size;
   /*   64 */ guint64 slot_stride;
   /*   72 */ guint64 max_frames;
@@ -131,7 +144,7 @@ typedef struct
   /* 24 */ guint64 duration;
   /* 32 */ guint32 flags;
   /* 36 */ guint32 reserved0;
-  /* 40 */ guint64 checksum;        /* reserved for a later version, 0 */
+  /* 40 */ guint64 checksum;        /* XXH3-64 of the frame, or 0 */
   /* 48 */ guint64 reserved1[2];
 } GstMemmapStoreIndexEntry;
 
@@ -275,6 +288,12 @@ typedef struct
 } GstMemmapStoreMaps;
 
 G_GNUC_INTERNAL
+guint64 gst_memmap_store_checksum (const guint8 * data, gsize size);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_store_punch (gint fd, guint64 offset, guint64 size);
+
+G_GNUC_INTERNAL
 gboolean gst_memmap_store_validate_layout (const GstVideoInfo * info,
     const gchar * path, GError ** error);
 
@@ -292,8 +311,12 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_store_caps_string_ok (const gchar * str);
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_caps_features_ok (const GstCaps * caps);
+
+G_GNUC_INTERNAL
 void gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
-    const GstMemmapStoreGeometry * geo, const gchar * caps_str);
+    const GstMemmapStoreGeometry * geo, const gchar * caps_str,
+    guint32 flags);
 
 G_GNUC_INTERNAL
 gboolean gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,

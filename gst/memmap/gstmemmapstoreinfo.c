@@ -86,6 +86,8 @@ flock_holder (const struct stat *st)
  *   (guint64): the layout of docs/store-format.md
  * - `file-size` (guint64, bytes), `disk-bytes` (guint64, bytes allocated
  *   on disk)
+ * - `checksums` (boolean): every frame's checksum is kept (format 1.1;
+ *   since 0.2)
  *
  * Errors are those of gst_memmap_store_reader_open() (the file may have
  * changed since).
@@ -178,7 +180,9 @@ gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
       "data-offset", G_TYPE_UINT64, geo.data_offset,
       "chunks-reserved", G_TYPE_UINT64, chunks,
       "file-size", G_TYPE_UINT64, (guint64) st.st_size,
-      "disk-bytes", G_TYPE_UINT64, (guint64) st.st_blocks * 512, NULL);
+      "disk-bytes", G_TYPE_UINT64, (guint64) st.st_blocks * 512,
+      "checksums", G_TYPE_BOOLEAN, (GUINT32_FROM_LE (hdr.flags) &
+          GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS) != 0, NULL);
   gst_caps_unref (caps);
 
   return s;

@@ -292,6 +292,8 @@ map_failed:
  * gst_memmap_store_session_ref:
  * @session: a #GstMemmapStoreSession
  *
+ * Adds a reference to @session.
+ *
  * Returns: (transfer full): @session
  *
  * Since: 0.1
@@ -336,6 +338,8 @@ gst_memmap_store_session_unref (GstMemmapStoreSession * session)
  * gst_memmap_store_session_is_writable:
  * @session: a #GstMemmapStoreSession
  *
+ * Tells whether the session could map the store's header read-write.
+ *
  * Returns: %TRUE if the session could map the header read-write: it waits
  *   as a registered waiter (woken by the writer) and may hold ring leases
  *
@@ -352,6 +356,9 @@ gst_memmap_store_session_is_writable (GstMemmapStoreSession * session)
 /**
  * gst_memmap_store_session_has_lease:
  * @session: a #GstMemmapStoreSession
+ *
+ * Tells whether the session holds a lease on a ring store, which keeps the
+ * writer from overwriting the frames it reads.
  *
  * Returns: %TRUE if the session holds an entry of a ring store's lease
  *   table, so that gst_memmap_store_session_get_buffer() returns ring frames

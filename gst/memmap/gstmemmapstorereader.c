@@ -54,6 +54,7 @@ struct _GstMemmapStoreReader
   GstVideoInfo info;
   GstMemmapMapping *header_map;
   const GstMemmapStoreHeader *hdr;      /* inside header_map */
+  gboolean checksums;           /* the entries hold checksums */
 
   GMutex lock;
   /* under lock */
@@ -61,6 +62,7 @@ struct _GstMemmapStoreReader
   GstAllocator *allocator;
   guint64 committed;            /* last valid value read */
   guint64 chunks_reserved;      /* last valid value read */
+  gboolean verify;              /* check checksums in get_buffer */
 };
 
 /**
@@ -111,6 +113,10 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
     goto failed;
   self->committed = GUINT64_FROM_LE (hdr.committed);
   self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
+  /* a 1.0 store has 0 there; unknown bits are a later minor version's */
+  self->checksums = (GUINT32_FROM_LE (hdr.flags) &
+      GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS) != 0;
+  self->verify = TRUE;
 
   /* the maps keep the path pointer: give them our copy, not the caller's */
   if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, fd,
@@ -176,6 +182,8 @@ refresh (GstMemmapStoreReader * self)
  * gst_memmap_store_reader_get_caps:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the caps of the store's frames, as the writer recorded them.
+ *
  * Returns: (transfer full): the caps of the frames
  *
  * Since: 0.1
@@ -191,6 +199,9 @@ gst_memmap_store_reader_get_caps (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_layout:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the layout of the store's frames: plane offsets and strides of every
+ * slot.
  *
  * Returns: (transfer none): the frame layout: the caps' video info with the
  *   store's plane offsets, strides and frame size
@@ -208,6 +219,8 @@ gst_memmap_store_reader_get_layout (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_path:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the path of the store.
  *
  * Returns: (transfer none) (type filename): the store's path
  *
@@ -241,6 +254,8 @@ gst_memmap_store_reader_get_spare_slots (GstMemmapStoreReader * reader)
  * gst_memmap_store_reader_get_mode:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the store's mode, append or ring.
+ *
  * Returns: the store's mode
  *
  * Since: 0.1
@@ -256,6 +271,8 @@ gst_memmap_store_reader_get_mode (GstMemmapStoreReader * reader)
 /**
  * gst_memmap_store_reader_get_max_frames:
  * @reader: a #GstMemmapStoreReader
+ *
+ * Gets the store's frame limit.
  *
  * Returns: the ring's capacity, or the append store's frame limit (0: none)
  *
@@ -329,6 +346,8 @@ first_frame (GstMemmapStoreReader * self)
  * gst_memmap_store_reader_get_first_frame:
  * @reader: a #GstMemmapStoreReader
  *
+ * Gets the number of the oldest frame that the store still holds.
+ *
  * Returns: the oldest frame that can be read: 0 in append mode, committed
  *   minus max-frames in a ring that wrapped
  *
@@ -353,6 +372,8 @@ gst_memmap_store_reader_get_first_frame (GstMemmapStoreReader * reader)
  * gst_memmap_store_reader_is_closed:
  * @reader: a #GstMemmapStoreReader
  *
+ * Tells whether the store's writer closed it cleanly.
+ *
  * Returns: %TRUE if the writer closed the store cleanly; %FALSE while it is
  *   being written, or if its writer died
  *
@@ -375,7 +396,7 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   const GstMemmapStoreGeometry *geo = &self->geo;
   GstMemmapStoreIndexEntry *e;
   GstMemmapMapping *m;
-  guint64 offset, expected, s1, s2, seen, slot, pts, duration, n_slots;
+  guint64 offset, expected, s1, s2, seen, slot, pts, duration, n_slots, sum;
   guint32 flags;
 
   refresh (self);
@@ -401,6 +422,7 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   pts = gst_memmap_store_load_u64_relaxed (&e->pts);
   duration = gst_memmap_store_load_u64_relaxed (&e->duration);
   flags = GUINT32_FROM_LE (__atomic_load_n (&e->flags, __ATOMIC_RELAXED));
+  sum = gst_memmap_store_load_u64_relaxed (&e->checksum);
   __atomic_thread_fence (__ATOMIC_ACQUIRE);
   s2 = gst_memmap_store_load_u64_relaxed (&e->frame_seq);
 
@@ -438,7 +460,8 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   entry->pts = pts;
   entry->duration = duration;
   /* unknown flags are a later minor version's: ignored */
-  entry->flags = flags & GST_MEMMAP_STORE_FRAME_DISCONT;
+  entry->flags = flags & GST_MEMMAP_STORE_FRAME_FLAGS_KNOWN;
+  entry->checksum = self->checksums ? sum : 0;
   return TRUE;
 
   /* ERRORS */
@@ -518,6 +541,135 @@ gst_memmap_store_reader_get_entry (GstMemmapStoreReader * reader,
   return ret;
 }
 
+/* Under lock: checks the bytes of @entry's frame, at @offset in @m, against
+ * its checksum. A ring frame that was overwritten while we read it is
+ * reported as overwritten, not as corrupt. */
+static gboolean
+check_sum (GstMemmapStoreReader * self, GstMemmapMapping * m, guint64 offset,
+    const GstMemmapStoreEntry * entry, GError ** error)
+{
+  GstMemmapStoreEntry again;
+  const guint8 *data;
+  guint64 sum;
+
+  data = gst_memmap_mapping_data_at (m, offset, self->geo.frame_size);
+  sum = gst_memmap_store_checksum (data, self->geo.frame_size);
+  if (!gst_memmap_mapping_check (m, error))
+    return FALSE;
+  if (sum == entry->checksum)
+    return TRUE;
+
+  /* the reads of the bytes before the re-read of the entry */
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING &&
+      (!read_entry (self, entry->frame, &again, error) ||
+          again.slot != entry->slot)) {
+    if (error && *error == NULL)
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Frame store '%s': frame %" G_GUINT64_FORMAT " was overwritten",
+          self->path, entry->frame);
+    return FALSE;
+  }
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+      "Frame store '%s': the bytes of frame %" G_GUINT64_FORMAT " (slot %"
+      G_GUINT64_FORMAT ") do not match its checksum (%016" G_GINT64_MODIFIER
+      "x, expected %016" G_GINT64_MODIFIER "x): the frame was changed "
+      "after it was written", self->path, entry->frame, entry->slot, sum,
+      entry->checksum);
+  return FALSE;
+}
+
+/**
+ * gst_memmap_store_reader_has_checksums:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Tells whether the store keeps a checksum of every frame (header flag bit
+ * 0, docs/store-format.md): then gst_memmap_store_reader_get_buffer()
+ * checks every frame it hands out.
+ *
+ * Returns: %TRUE if the store keeps a checksum of every frame (written
+ *   with %GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM, format 1.1)
+ *
+ * Since: 0.2
+ */
+gboolean
+gst_memmap_store_reader_has_checksums (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, FALSE);
+
+  return reader->checksums;
+}
+
+/**
+ * gst_memmap_store_reader_set_verify:
+ * @reader: a #GstMemmapStoreReader
+ * @verify: whether gst_memmap_store_reader_get_buffer() checks checksums
+ *
+ * In a store with checksums, gst_memmap_store_reader_get_buffer() reads
+ * every frame it hands out once and compares it with its checksum (on by
+ * default): a frame changed since it was written is an error, never a
+ * silent frame. Turn it off only when the bytes are checked elsewhere.
+ *
+ * Since: 0.2
+ */
+void
+gst_memmap_store_reader_set_verify (GstMemmapStoreReader * reader,
+    gboolean verify)
+{
+  g_return_if_fail (reader != NULL);
+
+  g_mutex_lock (&reader->lock);
+  reader->verify = verify;
+  g_mutex_unlock (&reader->lock);
+}
+
+/**
+ * gst_memmap_store_reader_verify_frame:
+ * @reader: a #GstMemmapStoreReader
+ * @frame: a frame number
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reads @frame's index entry and, in a store with checksums, all its bytes,
+ * and compares them with the entry's checksum. In a store without
+ * checksums only the entry is checked.
+ *
+ * Errors are those of gst_memmap_store_reader_get_entry(), and
+ * %GST_MEMMAP_ERROR_CORRUPT for bytes that do not match their checksum.
+ *
+ * Returns: %TRUE if the frame is intact
+ *
+ * Since: 0.2
+ */
+gboolean
+gst_memmap_store_reader_verify_frame (GstMemmapStoreReader * reader,
+    guint64 frame, GError ** error)
+{
+  GstMemmapStoreEntry entry;
+  GstMemmapMapping *m;
+  guint64 offset;
+  gboolean ret = FALSE;
+
+  g_return_val_if_fail (reader != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&reader->lock);
+  if (!read_entry (reader, frame, &entry, error))
+    goto out;
+  if (!reader->checksums) {
+    ret = TRUE;
+    goto out;
+  }
+  offset = gst_memmap_store_slot_offset (&reader->geo, entry.slot);
+  m = gst_memmap_store_maps_get (&reader->maps, offset,
+      reader->geo.frame_size, error);
+  if (m == NULL)
+    goto out;
+  ret = check_sum (reader, m, offset, &entry, error);
+out:
+  g_mutex_unlock (&reader->lock);
+  return ret;
+}
+
 /**
  * gst_memmap_store_reader_get_buffer:
  * @reader: a #GstMemmapStoreReader
@@ -529,9 +681,15 @@ gst_memmap_store_reader_get_entry (GstMemmapStoreReader * reader,
  * the frame's bytes in the store (the buffer keeps them mapped however long
  * it lives, also after the reader is freed), PTS and duration from the
  * index, offset @frame and offset-end @frame + 1, the DISCONT flag of the
- * index, and a #GstVideoMeta with the store's plane offsets and strides.
+ * index, the buffer flags the index records
+ * (gst_memmap_store_frame_flags_to_buffer(): DISCONT, the field flags,
+ * CORRUPTED, GAP), and a #GstVideoMeta with the store's plane offsets and
+ * strides. In a store with checksums the frame's bytes are checked first
+ * (see gst_memmap_store_reader_set_verify()).
  *
- * Errors are those of gst_memmap_store_reader_get_entry().
+ * Errors are those of gst_memmap_store_reader_get_entry(), and
+ * %GST_MEMMAP_ERROR_CORRUPT for a frame whose bytes do not match their
+ * checksum.
  *
  * Returns: (transfer full) (nullable): the buffer, or %NULL with @error set
  *
@@ -577,6 +735,9 @@ gst_memmap_store_reader_get_buffer (GstMemmapStoreReader * reader,
   if (!gst_memmap_store_maps_check (&self->maps, offset + self->geo.frame_size,
           error))
     goto out;
+  if (self->checksums && self->verify &&
+      !check_sum (self, m, offset, &entry, error))
+    goto out;
   mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
   if (mem == NULL)
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
@@ -594,8 +755,7 @@ out:
   GST_BUFFER_DURATION (buf) = entry.duration;
   GST_BUFFER_OFFSET (buf) = frame;
   GST_BUFFER_OFFSET_END (buf) = frame + 1;
-  if (entry.flags & GST_MEMMAP_STORE_FRAME_DISCONT)
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  gst_memmap_store_frame_flags_to_buffer (entry.flags, buf);
 
   for (p = 0; p < GST_VIDEO_INFO_N_PLANES (&self->info); p++) {
     offsets[p] = GST_VIDEO_INFO_PLANE_OFFSET (&self->info, p);

@@ -62,6 +62,7 @@ struct _GstMemmapStoreWriter
   GstMemmapStoreGeometry geo;
   guint spare_slots;
   gboolean reused;
+  gboolean checksum;            /* GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM */
   gint fd;                      /* read-only, holds the flock */
   GstMemmapMapping *header_map;
   GstMemmapStoreHeader *hdr;    /* inside header_map */
@@ -81,12 +82,17 @@ struct _GstMemmapStoreWriter
   guint64 next_slot;            /* append: the next slot never handed out */
   GArray *free_slots;           /* FIFO of free slots (guint64) */
   guint free_head;
-  GHashTable *outstanding;      /* guint64 * -> NULL: acquired slots */
+  /* guint64 * -> acquired slots; the value is non-NULL once a memory of
+   * the slot was handed out (gst_memmap_store_writer_get_slot_memory()):
+   * the close keeps such a slot's blocks, see close_footprint() */
+  GHashTable *outstanding;
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
   /* stats */
   guint64 n_acquired;
   guint64 n_released;
   guint64 n_reservations;
+  guint64 bytes_freed;          /* given back to the file system at close
+                                 * and by releases after it */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -143,16 +149,14 @@ check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
     GstVideoInfo * caps_info, gchar ** caps_str, GError ** error)
 {
   GstVideoInfo info;
-  GstCapsFeatures *features;
   gchar *str;
 
   if (!gst_caps_is_fixed (caps) || gst_caps_get_size (caps) != 1 ||
       !gst_structure_has_name (gst_caps_get_structure (caps, 0),
           "video/x-raw"))
     goto bad_caps;
-  features = gst_caps_get_features (caps, 0);
-  if (features && !gst_caps_features_is_equal (features,
-          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
+  /* system memory, or format:Interlaced for interlace-mode=alternate */
+  if (!gst_memmap_store_caps_features_ok (caps))
     goto bad_caps;
   if (!gst_video_info_from_caps (&info, caps))
     goto bad_caps;
@@ -299,6 +303,16 @@ try_reuse (GstMemmapStoreWriter * self, gint fd)
     return FALSE;
   }
   self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
+  /* a store closed cleanly gave the blocks of its empty slots back
+   * (close_footprint()): reserve them again before any byte of them is
+   * written through a mapping */
+  if (!gst_memmap_engine_reserve_fd (self->engine, fd, self->path,
+          self->geo.data_offset +
+          self->chunks_reserved * self->geo.chunk_stride, &err)) {
+    GST_INFO ("not reusing %s: %s", self->path, err->message);
+    g_clear_error (&err);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -318,6 +332,10 @@ reset_header (GstMemmapStoreWriter * self, const gchar * caps_str)
   hdr->creation_time = GUINT64_TO_LE ((guint64) g_get_real_time ());
   hdr->fps_n = GINT32_TO_LE (self->geo.fps_n);
   hdr->fps_d = GINT32_TO_LE (self->geo.fps_d);
+  hdr->flags = GUINT32_TO_LE (self->checksum ?
+      GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS : 0);
+  /* a 1.0 store reused in place becomes a 1.1 one */
+  hdr->version_minor = GUINT16_TO_LE (GST_MEMMAP_STORE_VERSION_MINOR);
   if (strcmp (hdr->caps, caps_str) != 0) {
     memset (hdr->caps, 0, sizeof (hdr->caps));
     g_strlcpy (hdr->caps, caps_str, sizeof (hdr->caps));
@@ -436,7 +454,8 @@ create_new (GstMemmapStoreWriter * self, const gchar * caps_str,
 
   hdr = (GstMemmapStoreHeader *) gst_memmap_mapping_data_at (m, 0,
       GST_MEMMAP_STORE_HEADER_SIZE);
-  gst_memmap_store_header_init (hdr, &self->geo, caps_str);
+  gst_memmap_store_header_init (hdr, &self->geo, caps_str,
+      self->checksum ? GST_MEMMAP_STORE_HEADER_FLAG_CHECKSUMS : 0);
   gst_memmap_store_store_u64 (&hdr->chunks_reserved, 1);
   gst_memmap_store_store_u64 (&hdr->generation, 1);
   gst_memmap_store_store_u64 (&hdr->committed, 0);
@@ -583,6 +602,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   self->layout = *layout;
   self->fd = -1;
   self->sync = (flags & GST_MEMMAP_STORE_WRITER_FLAG_SYNC) != 0;
+  self->checksum = (flags & GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM) != 0;
   g_mutex_init (&self->lock);
   self->free_slots = g_array_new (FALSE, FALSE, sizeof (guint64));
   self->outstanding = g_hash_table_new_full (g_int64_hash, g_int64_equal,
@@ -676,6 +696,8 @@ failed:
  * gst_memmap_store_writer_get_layout:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the layout of every slot: plane offsets and strides.
+ *
  * Returns: (transfer none): the frame layout of every slot
  *
  * Since: 0.1
@@ -691,6 +713,8 @@ gst_memmap_store_writer_get_layout (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_get_path:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the path of the store.
  *
  * Returns: (transfer none) (type filename): the store's path
  *
@@ -708,6 +732,8 @@ gst_memmap_store_writer_get_path (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_get_mode:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the store's mode, append or ring.
+ *
  * Returns: the store's mode
  *
  * Since: 0.1
@@ -724,6 +750,8 @@ gst_memmap_store_writer_get_mode (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_get_max_frames:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the store's frame limit.
+ *
  * Returns: the ring's capacity, or the append store's frame limit (0: none)
  *
  * Since: 0.1
@@ -739,6 +767,9 @@ gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_get_spare_slots:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Gets the number of slots that may be acquired and not yet committed at
+ * once.
  *
  * Returns: ring: how many slots may be acquired and not yet committed at
  *   once; append: 0 (no limit other than max-frames)
@@ -757,6 +788,9 @@ gst_memmap_store_writer_get_spare_slots (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_was_reused:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Tells whether the writer overwrites an existing store in place
+ * (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE).
+ *
  * Returns: %TRUE if the writer overwrites an existing store in place
  *   (%GST_MEMMAP_STORE_WRITER_FLAG_REUSE and a matching store)
  *
@@ -773,6 +807,8 @@ gst_memmap_store_writer_was_reused (GstMemmapStoreWriter * writer)
 /**
  * gst_memmap_store_writer_is_full:
  * @writer: a #GstMemmapStoreWriter
+ *
+ * Tells whether an append store has reached its frame limit.
  *
  * Returns: %TRUE when an append store with a max-frames limit holds that
  *   many frames (a ring is never full)
@@ -799,6 +835,8 @@ gst_memmap_store_writer_is_full (GstMemmapStoreWriter * writer)
  * gst_memmap_store_writer_get_committed:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the number of frames committed so far.
+ *
  * Returns: how many frames were committed (the next frame's number)
  *
  * Since: 0.1
@@ -815,6 +853,26 @@ gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer)
   g_mutex_unlock (&writer->lock);
 
   return ret;
+}
+
+/**
+ * gst_memmap_store_writer_has_checksums:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Tells whether the writer computes the checksum of every frame it
+ * commits and keeps it in the frame's index entry.
+ *
+ * Returns: %TRUE if every frame's checksum is kept in its index entry
+ *   (%GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM)
+ *
+ * Since: 0.2
+ */
+gboolean
+gst_memmap_store_writer_has_checksums (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  return writer->checksum;
 }
 
 /**
@@ -846,9 +904,12 @@ gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
  * gst_memmap_store_writer_get_stats:
  * @writer: a #GstMemmapStoreWriter
  *
+ * Gets the writer's statistics.
+ *
  * Returns: (transfer full): a #GstStructure named `memmap-store-writer`
  *   with `committed`, `acquired`, `released`, `outstanding`,
- *   `chunks-reserved`, `reservations` (guint64) and `reused` (gboolean)
+ *   `chunks-reserved`, `reservations`, `bytes-freed` (given back to the
+ *   file system at close) (guint64), `checksums` and `reused` (gboolean)
  *
  * Since: 0.1
  */
@@ -868,6 +929,8 @@ gst_memmap_store_writer_get_stats (GstMemmapStoreWriter * writer)
       (guint64) g_hash_table_size (writer->outstanding),
       "chunks-reserved", G_TYPE_UINT64, writer->chunks_reserved,
       "reservations", G_TYPE_UINT64, writer->n_reservations,
+      "bytes-freed", G_TYPE_UINT64, writer->bytes_freed,
+      "checksums", G_TYPE_BOOLEAN, writer->checksum,
       "reused", G_TYPE_BOOLEAN, writer->reused, NULL);
   g_mutex_unlock (&writer->lock);
 
@@ -1013,7 +1076,7 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
 
   key = g_new (guint64, 1);
   *key = s;
-  g_hash_table_add (self->outstanding, key);
+  g_hash_table_insert (self->outstanding, key, NULL);
   self->n_acquired++;
   g_mutex_unlock (&self->lock);
 
@@ -1049,6 +1112,8 @@ failed:
   }
 }
 
+static void punch_held_slot (GstMemmapStoreWriter * self, guint64 slot);
+
 /**
  * gst_memmap_store_writer_release_slot:
  * @writer: a #GstMemmapStoreWriter
@@ -1056,8 +1121,12 @@ failed:
  *
  * Gives back a slot that will not be committed (a dropped pool buffer): no
  * frame appears for it and it is handed out again later. May be called from
- * any thread; does nothing after gst_memmap_store_writer_close() or for a
- * slot that is not outstanding.
+ * any thread; does nothing for a slot that is not outstanding.
+ *
+ * After gst_memmap_store_writer_close(), releasing a slot whose memory was
+ * handed out (and whose blocks the close therefore kept) gives its blocks
+ * back to the file system: call it once no memory of the slot is left, as
+ * a pool does when its buffer's memory goes. Any other slot: nothing.
  *
  * Since: 0.1
  */
@@ -1071,6 +1140,8 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
 
   g_mutex_lock (&self->lock);
   if (self->closed) {
+    if (g_hash_table_remove (self->outstanding, &slot))
+      punch_held_slot (self, slot);
     g_mutex_unlock (&self->lock);
     return;
   }
@@ -1098,7 +1169,9 @@ gst_memmap_store_writer_release_slot (GstMemmapStoreWriter * writer,
  * frame size of the layout, from the start of the slot, in a shared
  * read-write mapping of the store. What is written there is the frame
  * gst_memmap_store_writer_commit() publishes. The memory keeps its mapping
- * alive however long it lives, also after the writer is freed.
+ * alive however long it lives, also after the writer is freed, and its
+ * bytes: a close does not give back the blocks of a slot whose memory was
+ * handed out, committed or not.
  *
  * Returns: (transfer full) (nullable): the memory, or %NULL with @error set
  *
@@ -1137,10 +1210,17 @@ gst_memmap_store_writer_get_slot_memory (GstMemmapStoreWriter * writer,
   if (m == NULL)
     goto out;
   mem = gst_memmap_allocator_wrap (allocator, m, offset, self->geo.frame_size);
-  if (mem == NULL)
+  if (mem == NULL) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
         "Frame store '%s': could not wrap slot %" G_GUINT64_FORMAT,
         self->path, slot);
+  } else {
+    guint64 *key = g_new (guint64, 1);
+
+    /* a memory of the slot is out: its bytes are its holder's now */
+    *key = slot;
+    g_hash_table_replace (self->outstanding, key, GINT_TO_POINTER (TRUE));
+  }
 
 out:
   g_mutex_unlock (&self->lock);
@@ -1178,18 +1258,40 @@ flush_slot (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
   return gst_memmap_mapping_flush (m, offset, self->geo.frame_size, error);
 }
 
+/* Under lock: the checksum of the frame in @slot (format 1.1). */
+static gboolean
+slot_checksum (GstMemmapStoreWriter * self, guint64 slot, guint64 * sum,
+    GError ** error)
+{
+  guint64 offset = gst_memmap_store_slot_offset (&self->geo, slot);
+  GstMemmapMapping *m;
+  const guint8 *data;
+
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.frame_size,
+      error);
+  if (m == NULL)
+    return FALSE;
+  data = gst_memmap_mapping_data_at (m, offset, self->geo.frame_size);
+  *sum = gst_memmap_store_checksum (data, self->geo.frame_size);
+  /* a truncation under us while we read: the sum is of zeros */
+  return gst_memmap_mapping_check (m, error);
+}
+
 /**
  * gst_memmap_store_writer_commit:
  * @writer: a #GstMemmapStoreWriter
  * @slot: an acquired slot whose bytes hold a frame
  * @pts: presentation timestamp, or %GST_CLOCK_TIME_NONE
  * @duration: duration, or %GST_CLOCK_TIME_NONE
- * @flags: #GstMemmapStoreFrameFlags
+ * @flags: #GstMemmapStoreFrameFlags (gst_memmap_store_frame_flags_from_buffer()
+ *   gives those of a buffer); bits this version does not define are dropped
  * @error: return location for a #GError, or %NULL
  *
  * Publishes the frame in @slot as the store's next frame: writes its index
  * entry (frame_seq last), then moves the committed counter with release
- * ordering. In ring mode the oldest frame leaves the ring and its slot
+ * ordering. A writer made with %GST_MEMMAP_STORE_WRITER_FLAG_CHECKSUM
+ * computes the frame's checksum first (the bytes must not change after
+ * this call). In ring mode the oldest frame leaves the ring and its slot
  * becomes free. With sync on, the slot and the entry reach the disk before
  * the counter moves, and the counter after.
  *
@@ -1205,7 +1307,7 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
   GstMemmapStoreWriter *self = writer;
   GstMemmapStoreIndexEntry *e;
   GstMemmapMapping *m = NULL;
-  guint64 frame, old_slot = NO_SLOT, seq;
+  guint64 frame, old_slot = NO_SLOT, seq, sum = 0;
   gboolean ret = FALSE;
 
   g_return_val_if_fail (writer != NULL, FALSE);
@@ -1239,6 +1341,9 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
                   frame) + GST_MEMMAP_STORE_ENTRY_SIZE), error))
     goto out;
 
+  if (self->checksum && !slot_checksum (self, slot, &sum, error))
+    goto out;
+
   if (self->sync && !flush_slot (self, slot, error))
     goto out;
 
@@ -1255,9 +1360,11 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
   gst_memmap_store_store_u64_relaxed (&e->slot, slot);
   gst_memmap_store_store_u64_relaxed (&e->pts, pts);
   gst_memmap_store_store_u64_relaxed (&e->duration, duration);
-  __atomic_store_n (&e->flags, GUINT32_TO_LE (flags), __ATOMIC_RELAXED);
+  __atomic_store_n (&e->flags,
+      GUINT32_TO_LE (flags & GST_MEMMAP_STORE_FRAME_FLAGS_KNOWN),
+      __ATOMIC_RELAXED);
   __atomic_store_n (&e->reserved0, 0, __ATOMIC_RELAXED);
-  gst_memmap_store_store_u64_relaxed (&e->checksum, 0);
+  gst_memmap_store_store_u64_relaxed (&e->checksum, sum);
   gst_memmap_store_store_u64_relaxed (&e->reserved1[0], 0);
   gst_memmap_store_store_u64_relaxed (&e->reserved1[1], 0);
   gst_memmap_store_store_u64 (&e->frame_seq, seq);
@@ -1327,15 +1434,151 @@ gst_memmap_store_writer_sync (GstMemmapStoreWriter * writer, GError ** error)
   return TRUE;
 }
 
+/* Ranges to free, in file order: adjacent ones are merged into one
+ * fallocate() call. */
+typedef struct
+{
+  gint fd;
+  guint64 offset, size, freed;
+} PunchRun;
+
+static void
+punch_flush (PunchRun * run)
+{
+  if (run->size > 0 && gst_memmap_store_punch (run->fd, run->offset,
+          run->size))
+    run->freed += run->size;
+  run->size = 0;
+}
+
+static void
+punch_add (PunchRun * run, guint64 offset, guint64 size)
+{
+  if (size == 0)
+    return;
+  if (run->size > 0 && run->offset + run->size == offset) {
+    run->size += size;
+    return;
+  }
+  punch_flush (run);
+  run->offset = offset;
+  run->size = size;
+}
+
+/* Under lock, at a clean close: TRUE if @slot holds no frame a reader can
+ * be given (never used, released, or acquired and never committed). A
+ * ring's slot of a frame that left the ring is kept: a reader's lease may
+ * still hold it. */
+static gboolean
+slot_is_empty (GstMemmapStoreWriter * self, guint64 slot, GHashTable * empty)
+{
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING)
+    return self->slot_frames[slot] == GST_MEMMAP_STORE_NO_FRAME;
+  return slot >= self->next_slot || g_hash_table_contains (empty, &slot);
+}
+
+/* Under lock, at a clean close: gives the blocks that hold nothing back to
+ * the file system (docs/store-format.md, "Footprint"): the pages of index
+ * blocks past the last entry written, and every empty slot. The file keeps
+ * its size, so that nothing mapped by a live reader goes past its end;
+ * the holes read as zeros and no committed frame or entry is touched.
+ *
+ * A slot still acquired whose memory was handed out is kept: that memory
+ * may outlive the writer (a pool buffer a decoder keeps as a reference
+ * frame, or that went downstream uncommitted), and a hole under it would
+ * turn the frame it holds into zeros. */
+static void
+close_footprint (GstMemmapStoreWriter * self)
+{
+  const GstMemmapStoreGeometry *geo = &self->geo;
+  PunchRun run = { self->fd, 0, 0, 0 };
+  GHashTable *empty = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GHashTable *held = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GHashTableIter iter;
+  gpointer key, value;
+  guint64 c, k, used, n_entries, slot;
+  guint i;
+
+  /* released and outstanding slots (keys live as long as the table) */
+  for (i = self->free_head; i < self->free_slots->len; i++)
+    g_hash_table_add (empty, &g_array_index (self->free_slots, guint64, i));
+  g_hash_table_iter_init (&iter, self->outstanding);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_add (value ? held : empty, key);
+
+  n_entries = self->committed;
+  if (geo->mode == GST_MEMMAP_STORE_MODE_RING)
+    n_entries = MIN (n_entries, geo->max_frames);
+
+  for (c = 0; c < self->chunks_reserved; c++) {
+    guint64 chunk = gst_memmap_store_chunk_offset (geo, c);
+
+    used = n_entries > c * geo->entries_per_chunk ?
+        MIN (n_entries - c * geo->entries_per_chunk, geo->entries_per_chunk)
+        : 0;
+    used = gst_memmap_store_round_up (used * GST_MEMMAP_STORE_ENTRY_SIZE,
+        GST_MEMMAP_STORE_PAGE_SIZE);
+    punch_add (&run, chunk + used, geo->index_block_size - used);
+    for (k = 0; k < geo->slots_per_chunk; k++) {
+      slot = c * geo->slots_per_chunk + k;
+      if (!g_hash_table_contains (held, &slot) &&
+          slot_is_empty (self, slot, empty))
+        punch_add (&run, gst_memmap_store_slot_offset (geo, slot),
+            geo->slot_stride);
+    }
+  }
+  punch_flush (&run);
+  if (g_hash_table_size (held) > 0)
+    GST_DEBUG ("%s: %u slots acquired and not committed keep their blocks: "
+        "memories of them are out", self->path, g_hash_table_size (held));
+  g_hash_table_unref (held);
+  g_hash_table_unref (empty);
+
+  self->bytes_freed = run.freed;
+  GST_DEBUG ("%s: gave %" G_GUINT64_FORMAT " bytes back at close",
+      self->path, run.freed);
+}
+
+/* Returns TRUE for a slot acquired whose memory was not handed out: the
+ * close forgets it (its blocks were given back). */
+static gboolean
+not_held (gpointer key, gpointer value, gpointer user_data)
+{
+  return value == NULL;
+}
+
+/* Under lock, after the close: a slot the close kept (its memory was out)
+ * was released, its memory is gone: its blocks go back too. */
+static void
+punch_held_slot (GstMemmapStoreWriter * self, guint64 slot)
+{
+  PunchRun run = { self->fd, 0, 0, 0 };
+
+  punch_add (&run, gst_memmap_store_slot_offset (&self->geo, slot),
+      self->geo.slot_stride);
+  punch_flush (&run);
+  self->bytes_freed += run.freed;
+  GST_LOG ("%s: gave the %" G_GUINT64_FORMAT " bytes of slot %"
+      G_GUINT64_FORMAT " back, its memory is gone", self->path, run.freed,
+      slot);
+}
+
 /**
  * gst_memmap_store_writer_close:
  * @writer: a #GstMemmapStoreWriter
  * @error: return location for a #GError, or %NULL
  *
  * Marks the store closed cleanly (readers then know no frame will follow).
- * With sync on, everything is written to the disk first and the state
- * after. Slots still acquired are dropped. Acquiring and committing fail
- * afterwards; closing twice is a no-op.
+ * The disk blocks that hold no committed frame (empty slots, unused index
+ * pages) are given back to the file system first: a closed store takes on
+ * disk what it holds, while its size (and every offset) stays. With sync
+ * on, everything is written to the disk first and the state after. Slots
+ * still acquired are dropped: they never become frames. The bytes of one
+ * whose memory was handed out stay (that memory may still be read or
+ * written, see gst_memmap_store_writer_get_slot_memory()) until
+ * gst_memmap_store_writer_release_slot() says it is gone; the others'
+ * are given back. Acquiring and committing fail afterwards; closing twice
+ * is a no-op.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1358,7 +1601,9 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   }
   self->closed = TRUE;
   sync = self->sync;
-  g_hash_table_remove_all (self->outstanding);
+  close_footprint (self);
+  /* the slots whose blocks it kept stay, for release_slot() */
+  g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);
 
   if (sync && !gst_memmap_store_writer_sync (self, error))

@@ -17,6 +17,7 @@
 #endif
 
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapcachedir.h>
 #include <gst/app/gstappsrc.h>
 
 #include <glib-unix.h>
@@ -242,7 +243,13 @@ cmd_info (gint argc, gchar ** argv)
   state = gst_structure_get_string (info, "state");
 
   g_print ("store:       %s\n", path);
-  g_print ("format:      frame store %u.%u\n", vmaj, vmin);
+  {
+    gboolean sums = FALSE;
+
+    gst_structure_get_boolean (info, "checksums", &sums);
+    g_print ("format:      frame store %u.%u%s\n", vmaj, vmin,
+        sums ? ", with a checksum of every frame" : "");
+  }
   g_print ("caps:        %s\n", gst_structure_get_string (info, "caps"));
   if (fps_n > 0)
     g_print ("video:       %s %ux%u at %d/%d fps\n",
@@ -412,7 +419,8 @@ cmd_verify (gint argc, gchar ** argv)
   GError *err = NULL;
   const gchar *path;
   guint64 committed, first, f, bytes = 0, checked = 0, gone = 0;
-  guint64 *dup_of;
+  guint64 bad_sums = 0, *dup_of;
+  gboolean sums;
   gboolean quiet = FALSE;
   Progress progress;
   gint ret = EXIT_FAIL;
@@ -426,7 +434,9 @@ cmd_verify (gint argc, gchar ** argv)
   g_option_context_set_summary (ctx,
       "Validates the header, every index entry of the frames that can be\n"
       "read, that no two frames share a slot, and reads every byte of every\n"
-      "frame's slot.\n\n"
+      "frame's slot. In a store written with checksums (memmapsink\n"
+      "checksum=true) every frame's bytes are compared with its checksum,\n"
+      "and every frame that does not match is listed.\n\n"
       "Exit status: 0 the store is valid, 1 it is not (corrupt, truncated,\n"
       "not a frame store, unreadable or missing), 2 usage error.");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -448,6 +458,10 @@ cmd_verify (gint argc, gchar ** argv)
 
   committed = gst_memmap_store_reader_get_committed (reader);
   first = gst_memmap_store_reader_get_first_frame (reader);
+  /* the checksums are checked below, frame by frame, to list every bad
+   * frame: the reads after need not check them again */
+  sums = gst_memmap_store_reader_has_checksums (reader);
+  gst_memmap_store_reader_set_verify (reader, FALSE);
   slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   progress_init (&progress);
 
@@ -480,6 +494,17 @@ cmd_verify (gint argc, gchar ** argv)
     key = g_new (guint64, 1);
     *key = entry.slot;
     g_hash_table_insert (slots, key, g_memdup2 (&f, sizeof (f)));
+
+    if (sums && !gst_memmap_store_reader_verify_frame (reader, f, &err)) {
+      if (!g_error_matches (err, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT)) {
+        progress_done (&progress);
+        goto failed;
+      }
+      progress_done (&progress);
+      fail ("%s: CORRUPT: %s", path, err->message);
+      g_clear_error (&err);
+      bad_sums++;
+    }
 
     buf = gst_memmap_store_reader_get_buffer (reader, NULL, f, &err);
     if (buf == NULL) {
@@ -516,6 +541,12 @@ cmd_verify (gint argc, gchar ** argv)
   }
   progress_done (&progress);
 
+  if (bad_sums > 0) {
+    fail ("%s: CORRUPT: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+        " frames do not match their checksums", path, bad_sums, checked);
+    goto done;
+  }
+
   if (!quiet) {
     gchar *b = format_size (bytes);
 
@@ -528,6 +559,9 @@ cmd_verify (gint argc, gchar ** argv)
     if (gone > 0)
       g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
           "were checked\n", path, gone);
+    g_print ("%s: %s\n", path, sums ? "every frame matches its checksum" :
+        "no checksums (written without them): frames were read, not "
+        "compared");
     g_free (b);
   }
   ret = EXIT_OK;
@@ -742,6 +776,25 @@ input_uri (const gchar * input)
   return uri;
 }
 
+/* FALSE (with the reason printed) if @store cannot be made: memmapsink
+ * creates it in its directory and renames it into place, so that directory
+ * must exist and be writable (not on a read-only file system). Checked
+ * before anything is decoded. */
+static gboolean
+check_output_dir (const gchar * store)
+{
+  gchar *dir = g_path_get_dirname (store);
+  gboolean ok = TRUE;
+
+  if (g_access (dir, W_OK | X_OK) < 0) {
+    fail ("cannot write '%s' in the directory '%s': %s", store, dir,
+        g_strerror (errno));
+    ok = FALSE;
+  }
+  g_free (dir);
+  return ok;
+}
+
 static GstElement *
 make_element (const gchar * factory, const gchar * why)
 {
@@ -763,6 +816,7 @@ cmd_ingest (gint argc, gchar ** argv)
   gchar *uri = NULL;
   guint watch, tick = 0, sigint;
   guint64 written;
+  gboolean checksum = FALSE;
   gint ret = EXIT_FAIL;
   GOptionEntry entries[] = {
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -771,10 +825,13 @@ cmd_ingest (gint argc, gchar ** argv)
         "First frame to keep (default 0): the N-th frame the decoder outputs",
         "N"},
     {"count", 0, 0, G_OPTION_ARG_STRING, &count_str,
-        "Keep at most M frames (default: to the end)", "M"},
+        "Keep at most M frames (default, or 0: to the end)", "M"},
     {"format", 0, 0, G_OPTION_ARG_STRING, &format,
         "Convert to this video format (I420, NV12, RGBA, GRAY8, ...; "
         "default: as decoded)", "F"},
+    {"checksum", 0, 0, G_OPTION_ARG_NONE, &checksum,
+        "Keep a checksum of every frame (memmapsink checksum=true), "
+        "checked by readers and verify", NULL},
     {NULL}
   };
 
@@ -808,10 +865,6 @@ cmd_ingest (gint argc, gchar ** argv)
     goto out;
   if (count_str && !parse_u64 ("--count", count_str, &in.count))
     goto out;
-  if (count_str && in.count == 0) {
-    fail ("--count must be at least 1");
-    goto out;
-  }
   if (format && gst_video_format_from_string (format) ==
       GST_VIDEO_FORMAT_UNKNOWN) {
     fail ("--format: unknown video format '%s'", format);
@@ -822,7 +875,7 @@ cmd_ingest (gint argc, gchar ** argv)
   in.input = argv[1];
   in.store = out;
   uri = input_uri (in.input);
-  if (uri == NULL)
+  if (uri == NULL || !check_output_dir (out))
     goto out;
 
   in.pipeline = gst_pipeline_new ("ingest");
@@ -843,7 +896,7 @@ cmd_ingest (gint argc, gchar ** argv)
     goto out;
   }
   g_object_set (dec, "uri", uri, NULL);
-  g_object_set (sink, "location", out, NULL);
+  g_object_set (sink, "location", out, "checksum", checksum, NULL);
   if (in.count > 0)
     g_object_set (sink, "max-frames", in.count, NULL);
   gst_bin_add_many (GST_BIN (in.pipeline), dec, convert, sink, NULL);
@@ -1085,44 +1138,22 @@ locked_files (void)
   return set;
 }
 
+/* Whether some process holds a flock() on the lock (or the writer lock) of
+ * @entry. */
 static gboolean
-is_locked (GHashTable * locks, const gchar * path)
+is_locked (GHashTable * locks, GstMemmapCacheEntry * entry, gboolean writer)
 {
-  struct stat st;
+  guint64 dev, ino;
   gchar *key;
   gboolean ret;
 
-  if (lstat (path, &st) < 0)
+  if (!gst_memmap_cache_entry_get_lock_id (entry, writer, &dev, &ino))
     return FALSE;
-  key = g_strdup_printf ("%u:%u:%" G_GUINT64_FORMAT, major (st.st_dev),
-      minor (st.st_dev), (guint64) st.st_ino);
+  key = g_strdup_printf ("%u:%u:%" G_GUINT64_FORMAT, major (dev),
+      minor (dev), ino);
   ret = g_hash_table_contains (locks, key);
   g_free (key);
   return ret;
-}
-
-static gboolean
-is_hash_name (const gchar * name)
-{
-  guint i;
-
-  for (i = 0; i < 64; i++)
-    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
-      return FALSE;
-  return name[64] == '\0';
-}
-
-static gboolean
-is_store_name (const gchar * name)
-{
-  guint i;
-
-  if (name[0] != 's')
-    return FALSE;
-  for (i = 1; i <= 6; i++)
-    if (!g_ascii_isdigit (name[i]))
-      return FALSE;
-  return strcmp (name + 7, ".store") == 0;
 }
 
 typedef struct
@@ -1155,120 +1186,96 @@ compare_last_use (gconstpointer a, gconstpointer b)
   return (x->last_use < y->last_use) - (x->last_use > y->last_use);
 }
 
-/* What memmapcache's meta file says (docs/elements.md). */
+/* What the entry's meta file says (docs/elements.md). */
 static gchar *
-read_cache_meta (const gchar * dir)
+describe_meta (GstMemmapCacheEntry * entry)
 {
-  gchar *path = g_build_filename (dir, "meta", NULL);
-  gchar *contents = NULL, *ret = NULL;
-  gsize len;
-  struct stat st;
-  GKeyFile *kf;
+  GstMemmapCacheMeta meta;
+  gchar *d, *ret;
 
-  if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > 65536 ||
-      !g_file_get_contents (path, &contents, &len, NULL)) {
-    g_free (path);
+  if (!gst_memmap_cache_entry_read_meta (entry, &meta))
     return NULL;
-  }
-  kf = g_key_file_new ();
-  if (g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, NULL) &&
-      g_key_file_get_integer (kf, "memmapcache", "version", NULL) == 1) {
-    gchar *start = g_key_file_get_string (kf, "memmapcache", "start", NULL);
-    gchar *end = g_key_file_get_string (kf, "memmapcache", "end", NULL);
-    gboolean complete = g_key_file_get_boolean (kf, "memmapcache",
-        "complete", NULL);
-    guint64 s = 0, e = 0;
-
-    if (complete && start && end &&
-        g_ascii_string_to_unsigned (start, 10, 0, G_MAXINT64, &s, NULL) &&
-        g_ascii_string_to_unsigned (end, 10, 0, G_MAXINT64, &e, NULL) &&
-        e >= s) {
-      gchar *d = format_time (e - s);
-
-      ret = g_strdup_printf ("complete, %s", d);
-      g_free (d);
-    } else {
-      ret = g_strdup ("partial");
-    }
-    g_free (start);
-    g_free (end);
-  }
-  g_key_file_free (kf);
-  g_free (contents);
-  g_free (path);
+  if (!meta.complete || meta.end < meta.start)
+    return g_strdup ("partial");
+  d = format_time (meta.end - meta.start);
+  ret = g_strdup_printf ("complete, %s", d);
+  g_free (d);
   return ret;
 }
 
+/* Opens the store @path with the library's reader, which validates it
+ * before anything in it is believed, and counts it into @e. */
+static void
+scan_store (CacheEntry * e, const gchar * path, GString * state)
+{
+  GError *err = NULL;
+  GstMemmapStoreReader *r;
+  gchar *name;
+
+  r = gst_memmap_store_reader_open (gst_memmap_engine_get_default (), path,
+      &err);
+  e->n_stores++;
+  if (r) {
+    const GstVideoInfo *info = gst_memmap_store_reader_get_layout (r);
+
+    e->frames += gst_memmap_store_reader_get_committed (r) -
+        gst_memmap_store_reader_get_first_frame (r);
+    if (e->video == NULL)
+      e->video = g_strdup_printf ("%s %dx%d",
+          gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
+          GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info));
+    gst_memmap_store_reader_free (r);
+    return;
+  }
+  name = g_path_get_basename (path);
+  g_string_append_printf (state, "%s%s: %s", state->len ? "; " : "", name,
+      err->domain == GST_MEMMAP_ERROR &&
+      (err->code == GST_MEMMAP_ERROR_CORRUPT ||
+          err->code == GST_MEMMAP_ERROR_VERSION) ? "corrupt" : "unreadable");
+  g_free (name);
+  g_clear_error (&err);
+}
+
+/* Looks at the entry @hash without locking or changing it. */
 static CacheEntry *
-scan_cache_entry (const gchar * cache_dir, const gchar * hash,
+scan_cache_entry (GstMemmapCacheDir * dir, const gchar * hash,
     GHashTable * locks)
 {
   CacheEntry *e = g_new0 (CacheEntry, 1);
-  gchar *dir = g_build_filename (cache_dir, hash, NULL);
-  gchar *lock = g_build_filename (dir, "lock", NULL);
-  gchar *wlock = g_build_filename (dir, "write.lock", NULL);
   GString *state = g_string_new (NULL);
-  gchar *meta;
-  GDir *d;
-  const gchar *name;
-  struct stat st;
+  GstMemmapCacheEntry *entry;
+  GError *err = NULL;
+  gchar *meta, **stores;
+  guint i;
 
   e->hash = g_strdup (hash);
-  if (lstat (lock, &st) == 0)
-    e->last_use = st.st_mtim.tv_sec;
-
-  d = g_dir_open (dir, 0, NULL);
-  while (d && (name = g_dir_read_name (d)) != NULL) {
-    gchar *path = g_build_filename (dir, name, NULL);
-
-    if (lstat (path, &st) == 0 && S_ISREG (st.st_mode)) {
-      e->bytes += (guint64) st.st_blocks * 512;
-      if (is_store_name (name)) {
-        GError *err = NULL;
-        GstMemmapStoreReader *r;
-
-        /* the library reader validates the store before anything in it
-         * is believed */
-        r = gst_memmap_store_reader_open (gst_memmap_engine_get_default (),
-            path, &err);
-        e->n_stores++;
-        if (r) {
-          const GstVideoInfo *info = gst_memmap_store_reader_get_layout (r);
-
-          e->frames += gst_memmap_store_reader_get_committed (r) -
-              gst_memmap_store_reader_get_first_frame (r);
-          if (e->video == NULL)
-            e->video = g_strdup_printf ("%s %dx%d",
-                gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
-                GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info));
-          gst_memmap_store_reader_free (r);
-        } else {
-          g_string_append_printf (state, "%s%s: %s", state->len ? "; " : "",
-              name, err->domain == GST_MEMMAP_ERROR &&
-              (err->code == GST_MEMMAP_ERROR_CORRUPT ||
-                  err->code == GST_MEMMAP_ERROR_VERSION) ? "corrupt" :
-              "unreadable");
-          g_clear_error (&err);
-        }
-      }
-    }
-    g_free (path);
+  entry = gst_memmap_cache_entry_open_existing (dir, hash,
+      GST_MEMMAP_CACHE_ENTRY_INSPECT, &err);
+  if (entry == NULL) {
+    /* nothing of another user's is read (a shared cache directory) */
+    e->state = g_strdup (g_error_matches (err, G_FILE_ERROR,
+            G_FILE_ERROR_PERM) ? "another user's, not read" : "gone");
+    g_clear_error (&err);
+    g_string_free (state, TRUE);
+    return e;
   }
-  if (d)
-    g_dir_close (d);
+  e->last_use = gst_memmap_cache_entry_get_last_use (entry) /
+      G_GINT64_CONSTANT (1000000000);
+  e->bytes = gst_memmap_cache_entry_get_usage (entry);
+  stores = gst_memmap_cache_entry_list_stores (entry);
+  for (i = 0; stores[i]; i++)
+    scan_store (e, stores[i], state);
+  g_strfreev (stores);
 
-  meta = read_cache_meta (dir);
+  meta = describe_meta (entry);
   g_string_prepend (state, meta ? meta : "no meta");
   g_free (meta);
-  if (is_locked (locks, wlock))
+  if (is_locked (locks, entry, TRUE))
     g_string_append (state, ", being recorded");
-  else if (is_locked (locks, lock))
+  else if (is_locked (locks, entry, FALSE))
     g_string_append (state, ", in use");
   e->state = g_string_free (state, FALSE);
-
-  g_free (lock);
-  g_free (wlock);
-  g_free (dir);
+  gst_memmap_cache_entry_close (entry);
   return e;
 }
 
@@ -1278,10 +1285,9 @@ cmd_stats (gint argc, gchar ** argv)
   GOptionContext *ctx;
   GPtrArray *entries;
   GHashTable *locks;
-  GDir *d;
+  GstMemmapCacheDir *dir;
   GError *err = NULL;
-  const gchar *name;
-  gchar *cache_dir, *s1, *s2;
+  gchar *cache_dir, *s1, *s2, **hashes;
   guint64 total_bytes = 0, total_frames = 0, other_bytes = 0;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   struct stat st;
@@ -1306,7 +1312,7 @@ cmd_stats (gint argc, gchar ** argv)
     return EXIT_USAGE;
   }
   cache_dir = argc == 2 ? g_strdup (argv[1]) :
-      g_build_filename (g_get_user_cache_dir (), "gst-memmap", NULL);
+      gst_memmap_cache_dir_default_path ();
 
   if (stat (cache_dir, &st) < 0) {
     if (errno == ENOENT && argc < 2) {
@@ -1324,8 +1330,8 @@ cmd_stats (gint argc, gchar ** argv)
     fail ("'%s' is not a directory", cache_dir);
     goto out;
   }
-  d = g_dir_open (cache_dir, 0, &err);
-  if (d == NULL) {
+  dir = gst_memmap_cache_dir_open_existing (cache_dir, &err);
+  if (dir == NULL) {
     fail ("%s", err->message);
     g_clear_error (&err);
     goto out;
@@ -1333,37 +1339,18 @@ cmd_stats (gint argc, gchar ** argv)
   locks = locked_files ();
   entries = g_ptr_array_new_with_free_func ((GDestroyNotify)
       cache_entry_free);
-  while ((name = g_dir_read_name (d)) != NULL) {
-    gchar *path = g_build_filename (cache_dir, name, NULL);
+  hashes = gst_memmap_cache_dir_list_entries (dir, &evicting);
+  for (i = 0; hashes[i]; i++) {
+    CacheEntry *e = scan_cache_entry (dir, hashes[i], locks);
 
-    if (is_hash_name (name) && lstat (path, &st) == 0 &&
-        S_ISDIR (st.st_mode)) {
-      CacheEntry *e = scan_cache_entry (cache_dir, name, locks);
-
-      total_bytes += e->bytes;
-      total_frames += e->frames;
-      g_ptr_array_add (entries, e);
-    } else if (g_str_has_prefix (name, ".evict-")) {
-      evicting++;
-    } else if (strcmp (name, "frames") == 0 && lstat (path, &st) == 0 &&
-        S_ISDIR (st.st_mode)) {
-      /* gst_memmap_map_video_frames()'s index */
-      GDir *sub = g_dir_open (path, 0, NULL);
-      const gchar *n;
-
-      while (sub && (n = g_dir_read_name (sub)) != NULL) {
-        gchar *p = g_build_filename (path, n, NULL);
-
-        if (lstat (p, &st) == 0 && S_ISREG (st.st_mode))
-          other_bytes += (guint64) st.st_blocks * 512;
-        g_free (p);
-      }
-      if (sub)
-        g_dir_close (sub);
-    }
-    g_free (path);
+    total_bytes += e->bytes;
+    total_frames += e->frames;
+    g_ptr_array_add (entries, e);
   }
-  g_dir_close (d);
+  g_strfreev (hashes);
+  /* gst_memmap_map_video_frames()'s index */
+  other_bytes = gst_memmap_cache_dir_get_index_usage (dir);
+  gst_memmap_cache_dir_free (dir);
   g_hash_table_unref (locks);
   g_ptr_array_sort (entries, compare_last_use);
 

@@ -267,8 +267,9 @@ static gdouble
 engine_once (GstMemmapEngine * engine, const gchar * path)
 {
   gdouble t0 = now ();
+  /* COPY_SMALL: the reader engine's read-threshold applies */
   GstMemmapMapping *m = gst_memmap_engine_map_file (engine, path,
-      GST_MEMMAP_MAP_NONE, NULL);
+      GST_MEMMAP_MAP_COPY_SMALL, NULL);
 
   if (m == NULL)
     exit (1);

@@ -20,6 +20,8 @@
  *   memmapsink-copy    as reuse (its own store, overwritten in place), but
  *                      the allocation query is dropped so the producer uses
  *                      its own buffers and memmapsink copies each frame
+ *   memmapsink-checksum  as reuse (its own store), with checksum=true: the
+ *                      XXH3-64 of every frame computed at commit
  * The stores of ring, reuse and copy are made by an untimed run before the
  * first round. After every memmapsink run its stats are checked: every frame
  * written, zero-copy for all but memmapsink-copy, copied for that one.
@@ -31,6 +33,10 @@
  * timed in the same round. Both overwrite a store in place, so what is left
  * is the copy; into a new file the cost of new pages (0.3-3 GB/s here, from
  * run to run) drowns it.
+ *
+ * The checksum's cost, the same way: per round, the time per frame of
+ * memmapsink-checksum minus that of memmapsink-reuse, printed as a share of
+ * memmapsink-reuse's time per frame (what a frame costs without it).
  *
  * Environment: BENCH_RUNS (default 5), BENCH_FRAMES_1080P (default 240),
  * BENCH_FRAMES_4K (default 60), BENCH_PATTERN (videotestsrc pattern,
@@ -57,12 +63,13 @@ typedef enum
   CONTENDER_MEMMAP_RING,
   CONTENDER_MEMMAP_REUSE,
   CONTENDER_MEMMAP_COPY,
+  CONTENDER_MEMMAP_CHECKSUM,
   N_CONTENDERS
 } Contender;
 
 static const gchar *contender_names[N_CONTENDERS] = {
   "fakesink", "filesink", "shmsink", "memmapsink-append", "memmapsink-ring",
-  "memmapsink-reuse", "memmapsink-copy",
+  "memmapsink-reuse", "memmapsink-copy", "memmapsink-checksum",
 };
 
 #define RING_FRAMES 16
@@ -125,6 +132,9 @@ contender_pipeline (Contender c, const gchar * src, const gchar * dir,
     case CONTENDER_MEMMAP_COPY:
       return g_strdup_printf ("%s ! memmapsink name=sink reuse=true "
           "location=%s/copy.store", src, dir);
+    case CONTENDER_MEMMAP_CHECKSUM:
+      return g_strdup_printf ("%s ! memmapsink name=sink reuse=true "
+          "checksum=true location=%s/sums.store", src, dir);
     default:
       g_assert_not_reached ();
   }
@@ -138,7 +148,7 @@ clean_outputs (const gchar * dir, gboolean all)
 {
   static const gchar *fresh[] = { "out.raw", "append.store", "shm", NULL };
   static const gchar *kept[] = { "ring.store", "reuse.store", "copy.store",
-    NULL
+    "sums.store", NULL
   };
   guint i, k;
 
@@ -164,7 +174,7 @@ static gboolean
 is_reused (Contender c)
 {
   return c == CONTENDER_MEMMAP_RING || c == CONTENDER_MEMMAP_REUSE ||
-      c == CONTENDER_MEMMAP_COPY;
+      c == CONTENDER_MEMMAP_COPY || c == CONTENDER_MEMMAP_CHECKSUM;
 }
 
 static const gchar *
@@ -175,6 +185,8 @@ store_name (Contender c)
       return "ring.store";
     case CONTENDER_MEMMAP_REUSE:
       return "reuse.store";
+    case CONTENDER_MEMMAP_CHECKSUM:
+      return "sums.store";
     default:
       return "copy.store";
   }
@@ -296,6 +308,7 @@ typedef struct
   gdouble fps[N_CONTENDERS];
   gdouble copy_extra_us, copy_extra_min, copy_extra_max;
   gdouble memcpy_us;
+  gdouble sum_share, sum_share_min, sum_share_max;
 } SinkResult;
 
 /* Runs every contender @runs times at one resolution; returns the medians in
@@ -308,7 +321,7 @@ bench_resolution (const gchar * label, guint width, guint height,
    * for the default smpte), so what is measured is the sink's own cost */
   const gchar *pattern = g_getenv ("BENCH_PATTERN") ?
       g_getenv ("BENCH_PATTERN") : "black";
-  BenchSeries series[N_CONTENDERS], faults[N_CONTENDERS], extra, copy;
+  BenchSeries series[N_CONTENDERS], faults[N_CONTENDERS], extra, copy, sum;
   guint64 frame_size = (guint64) width * height * 3 / 2;
   guint8 *a, *b;
   gdouble *fps = out->fps;
@@ -325,6 +338,7 @@ bench_resolution (const gchar * label, guint width, guint height,
   }
   bench_series_init (&extra, "copy-extra", runs);
   bench_series_init (&copy, "memcpy", runs);
+  bench_series_init (&sum, "checksum-share", runs);
   a = g_malloc (frame_size);
   b = g_malloc (frame_size);
   memset (a, 1, frame_size);
@@ -332,7 +346,7 @@ bench_resolution (const gchar * label, guint width, guint height,
 
   /* the stores that ring, reuse and copy overwrite: made once, untimed */
   clean_outputs (dir, TRUE);
-  for (c = CONTENDER_MEMMAP_RING; c <= CONTENDER_MEMMAP_COPY; c++) {
+  for (c = CONTENDER_MEMMAP_RING; c <= CONTENDER_MEMMAP_CHECKSUM; c++) {
     glong f;
 
     if (run_contender (c, src, dir, frame_size, frames, &f) <= 0) {
@@ -364,6 +378,8 @@ bench_resolution (const gchar * label, guint width, guint height,
     bench_series_add (&extra, (secs[CONTENDER_MEMMAP_COPY] -
             secs[CONTENDER_MEMMAP_REUSE]) / frames);
     bench_series_add (&copy, time_memcpy (b, a, frame_size));
+    bench_series_add (&sum, (secs[CONTENDER_MEMMAP_CHECKSUM] -
+            secs[CONTENDER_MEMMAP_REUSE]) / secs[CONTENDER_MEMMAP_REUSE]);
   }
   clean_outputs (dir, TRUE);
   g_free (a);
@@ -393,6 +409,13 @@ bench_resolution (const gchar * label, guint width, guint height,
       out->copy_extra_us / out->memcpy_us);
   bench_series_clear (&extra);
   bench_series_clear (&copy);
+  out->sum_share = bench_series_median (&sum) * 100;
+  out->sum_share_min = bench_series_min (&sum) * 100;
+  out->sum_share_max = bench_series_max (&sum) * 100;
+  g_print ("  checksum: %+.1f%% of a frame's cost in memmapsink-reuse "
+      "(paired by round, %+.1f..%+.1f%%)\n", out->sum_share,
+      out->sum_share_min, out->sum_share_max);
+  bench_series_clear (&sum);
   g_print ("  ratios: ring/filesink %.2fx, reuse/filesink %.2fx, "
       "append/filesink %.2fx, append/shmsink %.2fx, ring/fakesink %.2fx, "
       "copy/reuse %.2fx\n",
@@ -428,13 +451,15 @@ main (int argc, char **argv)
   g_print ("\nmemmapsink-vs-filesink: ring %.2fx (1080p) %.2fx (4K), "
       "reuse %.2fx (1080p) %.2fx (4K) [target 3x]; append %.2fx (1080p) "
       "%.2fx (4K) [target 1.2x]; copy path %.1f (1080p) %.1f (4K) memcpy "
-      "a frame [target 1]\n",
+      "a frame [target 1]; checksum %+.1f%% (1080p) %+.1f%% (4K) of a "
+      "frame's cost\n",
       hd.fps[CONTENDER_MEMMAP_RING] / hd.fps[CONTENDER_FILESINK],
       uhd.fps[CONTENDER_MEMMAP_RING] / uhd.fps[CONTENDER_FILESINK],
       hd.fps[CONTENDER_MEMMAP_REUSE] / hd.fps[CONTENDER_FILESINK],
       uhd.fps[CONTENDER_MEMMAP_REUSE] / uhd.fps[CONTENDER_FILESINK],
       hd.fps[CONTENDER_MEMMAP_APPEND] / hd.fps[CONTENDER_FILESINK],
       uhd.fps[CONTENDER_MEMMAP_APPEND] / uhd.fps[CONTENDER_FILESINK],
-      hd.copy_extra_us / hd.memcpy_us, uhd.copy_extra_us / uhd.memcpy_us);
+      hd.copy_extra_us / hd.memcpy_us, uhd.copy_extra_us / uhd.memcpy_us,
+      hd.sum_share, uhd.sum_share);
   return 0;
 }

@@ -159,8 +159,6 @@ try:
     expect(['ingest', clip], 2, err_has=['-o STORE is required'])
     expect(['ingest', clip, '-o', 'x.store', '--format', 'NOPE'], 2,
            err_has=["unknown video format 'NOPE'"])
-    expect(['ingest', clip, '-o', 'x.store', '--count', '0'], 2,
-           err_has=['--count'])
     expect(['ingest', clip, '-o', 'x.store', '--start', '-3'], 2,
            err_has=['--start'])
     expect(['export', 'x.store'], 2, err_has=['-o FILE.png is required'])
@@ -190,6 +188,46 @@ try:
           % N)
     check(all(np.array_equal(st.frame(i)[0], rgba_ref[i]) for i in range(N)),
           'every RGBA frame equals the decoder\'s')
+
+    # --count 0 is "to the end", as gst_memmap_map_video_frames() has it
+    all0 = os.path.join(tmp, 'all0.store')
+    expect(['ingest', clip, '-o', all0, '--start', '5', '--count', '0'], 0,
+           quiet=True, what='ingest --start 5 --count 0')
+    check(gmn.Store(all0).committed() == N - 5,
+          'ingest --count 0 keeps every frame from --start to the end')
+
+    # an output directory that cannot be written: the reason, before
+    # anything is decoded
+    expect(['ingest', clip, '-o', os.path.join(tmp, 'nodir', 'x.store')], 1,
+           err_has=['nodir', 'No such file or directory'],
+           what='ingest into a missing directory')
+    ro = os.path.join(tmp, 'ro')
+    os.mkdir(ro)
+    probe = subprocess.run(['unshare', '-m', 'true'], capture_output=True) \
+        if shutil.which('unshare') else None
+    if probe is not None and probe.returncode == 0:
+        # a read-only file system, mounted in a mount namespace of its own
+        p = subprocess.run(
+            ['unshare', '-m', 'sh', '-c',
+             'mount -t tmpfs -o ro none "$1" && shift && exec "$@"', 'sh',
+             ro, TOOL, 'ingest', clip, '-o', os.path.join(ro, 'x.store')],
+            capture_output=True, text=True, timeout=120, env=ENV)
+        check(p.returncode == 1 and 'Read-only file system' in p.stderr and
+              'ro/x.store' in p.stderr,
+              'ingest into a read-only file system says so (EROFS): %r'
+              % p.stderr.strip())
+    else:
+        print('skip  ingest into a read-only file system: unshare -m is not '
+              'permitted here (%s)' % (probe.stderr.strip() if probe
+                                       else 'no unshare'))
+    if os.geteuid() != 0:
+        os.chmod(ro, 0o555)
+        expect(['ingest', clip, '-o', os.path.join(ro, 'x.store')], 1,
+               err_has=['ro/x.store', 'Permission denied'],
+               what='ingest into a directory without write permission')
+    else:
+        print('skip  ingest into a directory without write permission: '
+              'root may write anywhere')
 
     native = os.path.join(tmp, 'native.store')
     expect(['ingest', 'file://' + av, '-o', native], 0, quiet=True,
@@ -290,6 +328,84 @@ try:
            what='verify: a file shorter than a header')
     # none of this touched the good store
     expect(['verify', '-q', gray], 0, quiet=True, what='verify: untouched')
+
+    # --- verify: per-frame checksums (format 1.1) ------------------------
+    # a store written with checksums: every changed byte of a frame is
+    # found, every such frame is listed; without checksums the same change
+    # cannot be seen, and verify says that it did not compare
+    sums = os.path.join(tmp, 'sums.store')
+    subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=10',
+                    '!', 'video/x-raw,format=GRAY8,width=64,height=48', '!',
+                    'memmapsink', 'location=' + sums, 'checksum=true'],
+                   check=True, env=ENV, timeout=120)
+    expect(['verify', sums], 0, out_has=['OK: 10 frames',
+                                         'every frame matches its checksum'],
+           what='verify: a store with checksums')
+    expect(['info', sums], 0,
+           out_has=['frame store 1.1, with a checksum of every frame'],
+           what='info: format 1.1 with checksums')
+    ingested = os.path.join(tmp, 'ingested-sums.store')
+    expect(['ingest', clip, '-o', ingested, '--count', '5', '--checksum'],
+           0, quiet=True, what='ingest --checksum')
+    expect(['verify', ingested], 0, out_has=['OK: 5 frames',
+                                             'every frame matches'],
+           what='verify: a store ingested with --checksum')
+    st = gmn.Store(sums)
+    check(st.checksums and all(st.verify(i) for i in range(10)),
+          'numpy: the checksums of the memmapsink store match (libxxhash)')
+    check(st.planes[0].shape[:2] == (1, 10),
+          'numpy: the plane views cover the 10 committed frames only (%r)'
+          % (st.planes[0].shape,))
+    check(os.stat(sums).st_blocks * 512 <= 4096 * 3 + 10 * 4096,
+          'a closed store of 10 frames takes header, index page, its slots '
+          'and a page on disk (%d bytes)' % (os.stat(sums).st_blocks * 512))
+    del st
+
+    def damaged(name, src, edits):
+        path = os.path.join(tmp, name)
+        shutil.copy(src, path)
+        s = gmn.Store(path, mode='r+')
+        for frame, byte, how in edits:
+            b = s.frame_bytes(frame)
+            b[byte] = 0 if how == 'zero' else b[byte] ^ 0x01
+        s.mm.flush()
+        del s
+        return path
+
+    for frame, byte, how in ((0, 0, 'flip'), (4, 1000, 'zero'),
+                             (9, 64 * 48 - 1, 'flip')):
+        path = damaged('sums-%d.store' % frame, sums, [(frame, byte, how)])
+        expect(['verify', path], 1,
+               err_has=['CORRUPT', 'frame %d ' % frame, 'checksum',
+                        '1 of 10 frames'],
+               what='verify: frame %d, byte %d %s' % (frame, byte, how))
+    # the Python reader checks them too: a damaged frame is an error
+    import gstmemmap
+    path = damaged('sums-py.store', sums, [(4, 1000, 'zero')])
+    with gstmemmap.VideoReader(path) as r:
+        check(r.stats()['checksums'], 'VideoReader: the store has checksums')
+        ok = r[3] is not None
+        try:
+            r[4]
+            ok = False
+        except ValueError as e:
+            ok = ok and 'checksum' in str(e)
+        check(ok, 'VideoReader: frame 4 (one zeroed byte) raises, frame 3 '
+              'reads')
+    path = damaged('sums-2.store', sums, [(2, 5, 'zero'), (7, 9, 'flip')])
+    _, err = expect(['verify', path], 1,
+                    err_has=['frame 2 ', 'frame 7 ', '2 of 10 frames'],
+                    what='verify: every damaged frame is listed')
+    check('frame 3 ' not in err, 'verify lists only the damaged frames')
+
+    plain = os.path.join(tmp, 'plain.store')
+    subprocess.run(['gst-launch-1.0', '-q', 'videotestsrc', 'num-buffers=10',
+                    '!', 'video/x-raw,format=GRAY8,width=64,height=48', '!',
+                    'memmapsink', 'location=' + plain], check=True, env=ENV,
+                   timeout=120)
+    path = damaged('plain-4.store', plain, [(4, 1000, 'zero')])
+    expect(['verify', path], 0, out_has=['OK: 10 frames', 'no checksums'],
+           what='verify: a store without checksums still opens and passes')
 
     # --- export --------------------------------------------------------------
     png = os.path.join(tmp, 'f13.png')
@@ -398,6 +514,17 @@ try:
     out, _ = expect(['stats', cache], 0, out_has=[
         'streams:  3, ', 's000000.store: corrupt', 'no meta'],
         what='stats: a corrupt store is reported, not trusted')
+    # another user's entry in a shared cache directory: listed, not read
+    if os.geteuid() == 0:
+        os.chown(bad, 4242, -1)
+        out, _ = expect(['stats', cache], 0, out_has=[
+            'streams:  3, ', "another user's, not read"],
+            what="stats: another user's entry is not read")
+        check('s000000.store: corrupt' not in out,
+              "stats: another user's store is not opened")
+        os.chown(bad, 0, -1)
+    else:
+        print("stats: the other user's entry is not tried: chown needs root")
     xdg = dict(ENV)
     xdg['XDG_CACHE_HOME'] = tmp
     p = subprocess.run([TOOL, 'stats'], capture_output=True, text=True,

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for the one text file memmapcache reads back from its
- * cache directory: an entry's `meta` (plugin/gstmemmapcachedir.c, a
- * GKeyFile). The input is the file's content; it is read with
- * gst_memmap_cache_entry_read_meta() from a real entry of a real cache
- * directory (made once per process), then written back with
- * gst_memmap_cache_entry_write_meta() and read again: what was read must be
- * consistent (a complete stream has a start and an end) and must survive
- * the round trip unchanged. Compiled with the plugin's source file, since
- * its functions are internal to the plugin.
+ * libFuzzer target for the text file every user of a cache directory
+ * (memmapcache, the frames API, gst-memmap stats) reads back from it: an
+ * entry's `meta` (a GKeyFile), parsed by the one owner of the format,
+ * gst/memmap/gstmemmapcachedir.c (the library's private API). The input is
+ * the file's content; it is parsed with gst_memmap_cache_meta_parse() and
+ * read with gst_memmap_cache_entry_read_meta() from a real entry of a real
+ * cache directory (made once per process), which must agree (a meta that
+ * names another entry is refused by the reader), then written
+ * back with gst_memmap_cache_entry_write_meta() and read again: what was
+ * read must be consistent (a complete stream has a start and an end) and
+ * must survive the round trip unchanged. The same input is then the frames
+ * API's index file of a key (the module's second parser): the lookup gives
+ * an entry's name only from a file that names that key.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gstmemmapcachedir.h"
+#include <gst/memmap/gstmemmapcachedir.h>
 #include "fuzz-common.h"
 
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -32,6 +36,9 @@ static gchar *cache_path;
 static GstMemmapCacheDir *cache_dir;
 static GstMemmapCacheEntry *entry;
 static gchar *meta_path;
+static gchar *index_path;       /* the index file of INDEX_KEY */
+
+#define INDEX_KEY "fuzz-cache-meta index key"
 
 static void
 remove_cache (void)
@@ -56,16 +63,25 @@ remove_cache (void)
     g_free (p);
   }
   rmdir (entry_path);
+  if (index_path) {
+    gchar *index_dir = g_path_get_dirname (index_path);
+
+    unlink (index_path);
+    rmdir (index_dir);
+    g_free (index_dir);
+  }
   rmdir (cache_path);
   g_free (entry_path);
   g_clear_pointer (&cache_path, g_free);
   g_clear_pointer (&meta_path, g_free);
+  g_clear_pointer (&index_path, g_free);
 }
 
 static void
 ensure_entry (void)
 {
   GError *err = NULL;
+  gchar *name;
 
   if (entry)
     return;
@@ -80,6 +96,13 @@ ensure_entry (void)
     FUZZ_FAIL ("cache entry: %s", err ? err->message : "?");
   meta_path = g_build_filename (gst_memmap_cache_entry_get_path (entry),
       "meta", NULL);
+  /* the frames API's index: its file, made by the module itself */
+  gst_memmap_cache_dir_index_store (cache_dir, INDEX_KEY, HASH, 0);
+  name = g_compute_checksum_for_string (G_CHECKSUM_SHA256, INDEX_KEY, -1);
+  index_path = g_build_filename (cache_path, "frames", name, NULL);
+  g_free (name);
+  if (!g_file_test (index_path, G_FILE_TEST_IS_REGULAR))
+    FUZZ_FAIL ("no index file %s", index_path);
   atexit (remove_cache);
 }
 
@@ -96,10 +119,48 @@ check_meta (const GstMemmapCacheMeta * m, const gchar * what)
     FUZZ_FAIL ("%s: end %" G_GUINT64_FORMAT " out of range", what, m->end);
 }
 
+/* The same input as the index file of INDEX_KEY: what the lookup gives is
+ * an entry's name or nothing, and only from a file that says it is that
+ * key's; then the module's own file reads back. */
+static void
+fuzz_index (const uint8_t * data, size_t size)
+{
+  gchar *hash, *name;
+  guint generation;
+  gint fd;
+
+  fd = open (index_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    FUZZ_FAIL ("%s: %s", index_path, g_strerror (errno));
+  if (size > 0 && write (fd, data, size) != (ssize_t) size)
+    FUZZ_FAIL ("%s: short write", index_path);
+  close (fd);
+
+  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY,
+      &generation);
+  if (hash) {
+    name = g_path_get_basename (index_path);
+    if (!gst_memmap_cache_is_hash_name (hash))
+      FUZZ_FAIL ("index lookup gave '%s', not an entry's name", hash);
+    if (g_strstr_len ((const gchar *) data, size, name) == NULL)
+      FUZZ_FAIL ("an index file that does not name its key was believed");
+    g_free (name);
+    g_free (hash);
+  }
+
+  gst_memmap_cache_dir_index_store (cache_dir, INDEX_KEY, HASH, 7);
+  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY,
+      &generation);
+  if (g_strcmp0 (hash, HASH) != 0 || generation != 7)
+    FUZZ_FAIL ("index round trip: '%s' generation %u", GST_STR_NULL (hash),
+        generation);
+  g_free (hash);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  GstMemmapCacheMeta meta, again;
+  GstMemmapCacheMeta parsed, meta, again;
   GError *err = NULL;
   gint fd;
 
@@ -113,8 +174,20 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     FUZZ_FAIL ("%s: short write", meta_path);
   close (fd);
 
+  gst_memmap_cache_meta_parse ((const gchar *) data, size, &parsed);
+  check_meta (&parsed, "parsed");
   gst_memmap_cache_entry_read_meta (entry, &meta);
   check_meta (&meta, "read");
+  /* a meta that names another entry is refused: all unknown */
+  if (parsed.entry[0] != '\0' && strcmp (parsed.entry, HASH) != 0) {
+    if (GST_CLOCK_TIME_IS_VALID (meta.start) || meta.complete)
+      FUZZ_FAIL ("the meta of entry '%s' was read as %s's", parsed.entry,
+          HASH);
+    gst_memmap_cache_meta_parse ("", 0, &parsed);
+  }
+  if (size < 65536 && (parsed.start != meta.start || parsed.end != meta.end
+          || parsed.complete != meta.complete))
+    FUZZ_FAIL ("the parser and the entry's reader disagree");
 
   if (!gst_memmap_cache_entry_write_meta (entry, &meta, &err))
     FUZZ_FAIL ("write_meta: %s", err ? err->message : "?");
@@ -126,5 +199,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
         G_GUINT64_FORMAT " complete %d became %" G_GUINT64_FORMAT " %"
         G_GUINT64_FORMAT " %d", meta.start, meta.end, meta.complete,
         again.start, again.end, again.complete);
+
+  fuzz_index (data, size);
   return 0;
 }

@@ -1334,8 +1334,9 @@ GST_START_TEST (test_eviction_two_pipelines)
   gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
   gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
   /* 320x240 I420 takes slots of 118,784 bytes (about 8.8 a MiB): a whole
-   * clip of 90 frames is about 10.7 MB */
-  guint64 max_size = 5 << 20;
+   * clip of 90 frames is about 10.7 MB, which fits (a stream known not to
+   * fit is not recorded at all), but not with the halves of two others */
+  guint64 max_size = 16 << 20;
   gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
   Player pa, pb;
   Run *run;
@@ -1445,11 +1446,16 @@ GST_START_TEST (test_close_keeps_own_stream)
    * is ~10.7 MB decoded) */
   guint64 max_size = 20 << 20;
   gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
-  gchar *entry_a, *entry_c, *entry_d;
+  gchar *entry_a, *entry_c, *entry_d, *desc;
   Run *run, *run_a;
 
-  /* d: part of a clip, idle from then on */
-  run = run_new (d, cache_dir, "max-size=3145728");
+  /* d: part of a clip (downstream stops it), idle from then on */
+  desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+      "avdec_h264 name=dec ! memmapcache name=cache cache-dir=\"%s\" "
+      "max-size=67108864 ! identity eos-after=25 ! fakesink name=sink "
+      "sync=false signal-handoffs=true", d, cache_dir);
+  run = run_new_desc (desc);
+  g_free (desc);
   run_play (run);
   fail_unless (stat_u64 (run, "frames-recorded") > 0);
   run_free (run);
@@ -1522,6 +1528,173 @@ GST_START_TEST (test_close_keeps_own_stream)
   g_free (c);
   g_free (d);
   g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* the budget policy                                                        */
+
+static gboolean
+stat_bool (Run * run, const gchar * name)
+{
+  GstStructure *s;
+  gboolean v = FALSE;
+
+  g_object_get (run->cache, "stats", &s, NULL);
+  fail_unless (gst_structure_get_boolean (s, name, &v), "no %s", name);
+  gst_structure_free (s);
+  return v;
+}
+
+/* @n frames of videotestsrc named @key, 320x240 I420 (slots of 118,784
+ * bytes); with @live, ended by an identity downstream (no duration: a
+ * stream of unknown size), else by num-buffers (its duration known); or
+ * with @file
+ * the clip (known duration) scaled to 640x480 (460,800 bytes a frame:
+ * 41 MB). */
+static Run *
+budget_run (const gchar * key, guint n, gboolean live, const gchar * file,
+    const gchar * cache_dir, guint64 max_size)
+{
+  gchar *desc;
+  Run *run;
+
+  if (file)
+    desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+        "avdec_h264 name=dec ! videoscale ! video/x-raw,width=640,height=480 "
+        "! memmapcache name=cache cache-dir=\"%s\" max-size=%" G_GUINT64_FORMAT
+        " ! fakesink name=sink sync=false signal-handoffs=true", file,
+        cache_dir, max_size);
+  else
+    desc = g_strdup_printf ("videotestsrc %s=%u pattern=ball ! "
+        "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+        "memmapcache name=cache cache-dir=\"%s\" max-size=%"
+        G_GUINT64_FORMAT " key=%s ! %s fakesink name=sink sync=false "
+        "signal-handoffs=true", live ? "timestamp-offset" : "num-buffers",
+        live ? 0 : n, cache_dir, max_size, key,
+        live ? "identity name=end !" : "");
+  run = run_new_desc (desc);
+  g_free (desc);
+  if (live) {
+    GstElement *end = gst_bin_get_by_name (GST_BIN (run->pipeline), "end");
+
+    /* (the buffer that reaches eos-after is not pushed) */
+    g_object_set (end, "eos-after", n + 1, NULL);
+    gst_object_unref (end);
+  }
+  run_play (run);
+  fail_unless_equals_int (run->frames->len, file ? N_FRAMES : n);
+  return run;
+}
+
+/* A small stream, recorded whole (or served whole) with nothing evicted. */
+static void
+play_small (const gchar * key, const gchar * cache_dir, guint64 max_size,
+    gboolean cached)
+{
+  Run *run = budget_run (key, 10, FALSE, NULL, cache_dir, max_size);
+
+  fail_unless (run->warnings == 0, "%s: %s", key, run->warning);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  fail_if (stat_bool (run, "over-budget"));
+  fail_unless_equals_uint64 (stat_u64 (run, cached ? "frames-served" :
+          "frames-recorded"), 10);
+  run_free (run);
+}
+
+/* One big stream (@live: of unknown size, else known to be over
+ * max-size) between small ones, twice: the small ones stay cached, the big
+ * one takes half of max-size at most and nothing is evicted. */
+static void
+big_between_small (const gchar * cache_dir, const gchar * big,
+    gboolean live, guint64 max_size)
+{
+  guint64 fragment;
+  guint round;
+  Run *run;
+
+  /* two small streams (1.2 MB each) */
+  play_small ("small-1", cache_dir, max_size, FALSE);
+  play_small ("small-2", cache_dir, max_size, FALSE);
+
+  for (round = 0; round < 2; round++) {
+    if (live) {
+      /* 200 frames, 23.8 MB: it may evict, but up to half of max-size */
+      run = budget_run ("big-live", 200, TRUE, NULL, cache_dir, max_size);
+    } else {
+      /* 3 s of 640x480: 41 MB: only its start, in free room */
+      run = budget_run (NULL, 0, FALSE, big, cache_dir, max_size);
+    }
+    fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+    fail_unless (stat_bool (run, "over-budget"));
+    fail_unless_equals_int (run->warnings, 1);
+    fail_unless (strstr (run->warning, live ? "unknown length" :
+            "does not fit") != NULL, "%s", run->warning);
+    /* a closed store gives back its unused reservation (format 1.1), so
+     * a later round may record a little more of the big stream into the
+     * room that freed: the whole fragment still stays under its share */
+    fragment = stat_u64 (run, "frames-recorded");
+    if (round > 0) {
+      fail_unless (stat_u64 (run, "frames-served") > 0);
+      fragment += stat_u64 (run, "frames-served");
+    }
+    GST_INFO ("round %u: the big stream's fragment: %" G_GUINT64_FORMAT
+        " frames", round, fragment);
+    fail_unless (fragment > 0 && fragment * (live ? 118784 : 462848) <=
+        max_size / 2, "%" G_GUINT64_FORMAT " frames", fragment);
+    run_free (run);
+
+    /* the small ones are still there, and the next small one finds room
+     * without evicting anything */
+    play_small ("small-1", cache_dir, max_size, TRUE);
+    play_small ("small-2", cache_dir, max_size, TRUE);
+    play_small ("small-3", cache_dir, max_size, round > 0);
+  }
+  fail_unless (disk_usage (cache_dir) <= max_size, "%" G_GUINT64_FORMAT
+      " bytes on disk", disk_usage (cache_dir));
+  assert_stores_valid (cache_dir);
+}
+
+/* Issue 11: a stream larger than max-size evicted every other stream and
+ * then cached only part of itself; the next small clip evicted it again
+ * (thrash). Now a stream known not to fit evicts nothing (only its start
+ * goes into free room), one of unknown size stops at half of max-size; the
+ * small streams stay cached through both, again and again. */
+GST_START_TEST (test_budget_no_thrash)
+{
+  gchar *cache_known = test_path ("cache-known");
+  gchar *cache_live = test_path ("cache-live");
+  gchar *cache_full = test_path ("cache-full");
+  gchar *big = copy_clip ("big.mp4");
+  gchar *filler = copy_clip ("filler.mp4");
+  Run *run;
+
+  /* (32 MiB: half of it holds more than the 16 frames memmapcache needs to
+   * serve the fragment) */
+  big_between_small (cache_known, big, FALSE, 32 << 20);
+  big_between_small (cache_live, NULL, TRUE, 16 << 20);
+
+  /* less free room than half of max-size: a stream known not to fit still
+   * evicts nothing, a clip that fits (10.7 MB) stays whole */
+  run = run_new (filler, cache_full, "max-size=16777216");
+  run_play (run);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
+  run_free (run);
+  run = budget_run (NULL, 0, FALSE, big, cache_full, 16 << 20);
+  fail_unless_equals_uint64 (stat_u64 (run, "evictions"), 0);
+  fail_unless (stat_bool (run, "over-budget"));
+  run_free (run);
+  run = run_new (filler, cache_full, "max-size=16777216");
+  run_play (run);
+  assert_served_whole (run);
+  run_free (run);
+
+  g_free (filler);
+  g_free (cache_full);
+  g_free (big);
+  g_free (cache_known);
+  g_free (cache_live);
 }
 
 GST_END_TEST;
@@ -2317,7 +2490,8 @@ GST_START_TEST (test_eviction_two_processes)
   gchar *a = copy_clip ("a.mp4"), *b = copy_clip ("b.mp4");
   gchar *c = copy_clip ("c.mp4"), *d = copy_clip ("d.mp4");
   gchar *e = copy_clip ("e.mp4");
-  guint64 max_size = 5 << 20;
+  /* a clip (10.7 MB) fits, not with the halves of two others */
+  guint64 max_size = 16 << 20;
   /* over by at most a chunk each of the pipelines that ran at once */
   guint64 bound = max_size + 3 * (max_size / 16) + (64 << 10);
   gchar *props = g_strdup_printf ("max-size=%" G_GUINT64_FORMAT, max_size);
@@ -2380,7 +2554,7 @@ GST_START_TEST (test_eviction_two_processes)
   /* (closing over max-size, each pipeline evicted what nobody used, maybe
    * the other's stream, never its own) */
 
-  /* b recorded alone, until max-size; then the other process reads it
+  /* b recorded alone (whole: it fits); then the other process reads it
    * from the cache and stops at frame 8 of it; d wants room: b, the only
    * stream, is not evicted */
   memmap_test_remove_tree (cache_dir);
@@ -2388,7 +2562,7 @@ GST_START_TEST (test_eviction_two_processes)
   run_play (run);
   assert_frames (run, 0, N_FRAMES);
   recorded_b = stat_u64 (run, "frames-recorded");
-  fail_unless (recorded_b >= MIN_SERVE_RUN && recorded_b < N_FRAMES);
+  fail_unless (recorded_b >= MIN_SERVE_RUN && recorded_b <= N_FRAMES);
   run_free (run);
   g_free (entry_b);
   entry_b = only_entry (cache_dir);
@@ -2520,6 +2694,7 @@ memmapcache_suite (void)
   tcase_add_test (tc, test_same_stream_twice_at_once);
   tcase_add_test (tc, test_eviction_two_pipelines);
   tcase_add_test (tc, test_close_keeps_own_stream);
+  tcase_add_test (tc, test_budget_no_thrash);
   tcase_add_test (tc, test_unusable_cache_dir);
   tcase_add_test (tc, test_corrupt_store);
   tcase_add_test (tc, test_symlinks_not_followed);

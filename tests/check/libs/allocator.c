@@ -851,7 +851,7 @@ GST_START_TEST (test_small_file_read_mapping)
   GstMapInfo info;
 
   g_object_set (engine, "read-threshold", (guint64) 4096, NULL);
-  mapping = map_file (path, GST_MEMMAP_MAP_NONE);
+  mapping = map_file (path, GST_MEMMAP_MAP_COPY_SMALL);
   fail_if (gst_memmap_mapping_is_mmapped (mapping));
 
   mem = gst_memmap_allocator_wrap (allocator, mapping, 10, 900);

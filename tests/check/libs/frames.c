@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../memmap-test-util.h"
@@ -563,6 +564,157 @@ GST_START_TEST (test_unusable_cache)
 
 GST_END_TEST;
 
+/* The names of the regular files of @dir, sorted. */
+static GPtrArray *
+list_names (const gchar * dir, gboolean dirs)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  fail_unless (d != NULL, "no directory %s", dir);
+  while ((name = g_dir_read_name (d)) != NULL) {
+    gchar *path = g_build_filename (dir, name, NULL);
+
+    if (g_file_test (path, dirs ? G_FILE_TEST_IS_DIR :
+            G_FILE_TEST_IS_REGULAR) && strlen (name) == 64)
+      g_ptr_array_add (names, g_strdup (name));
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  return names;
+}
+
+/* Swaps the files or directories @a and @b of @dir. */
+static void
+swap_names (const gchar * dir, const gchar * a, const gchar * b)
+{
+  gchar *pa = g_build_filename (dir, a, NULL);
+  gchar *pb = g_build_filename (dir, b, NULL);
+  gchar *tmp = g_build_filename (dir, "swap.tmp", NULL);
+
+  fail_unless (g_rename (pa, tmp) == 0 && g_rename (pb, pa) == 0 &&
+      g_rename (tmp, pb) == 0);
+  g_free (pa);
+  g_free (pb);
+  g_free (tmp);
+}
+
+/* frames 0..9 of the clip: right, and read directly or not */
+static void
+check_clip (const gchar * cache, gboolean direct, const gchar * what)
+{
+  GstMemmapFrames *frames = map_frames (clip, 0, 10, "GRAY8", cache);
+  guint i;
+
+  fail_unless (stat_bool (frames, "direct") == direct, "%s: direct is %d",
+      what, !direct);
+  if (direct) {
+    check_frames (frames, ref_gray, 0, 10, cache, TRUE);
+    fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  } else {
+    /* the frames only: through a pipeline over a partial entry, memmapcache
+     * hands out its first frame as writable memory (not this test's
+     * concern) */
+    fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), 10);
+    for (i = 0; i < 10; i++) {
+      gchar *sum =
+          frame_checksum (gst_memmap_frames_get_video_info (frames),
+          gst_memmap_frames_get_buffer (frames, i));
+
+      fail_unless (g_strcmp0 (sum, g_ptr_array_index (ref_gray, i)) == 0,
+          "%s: frame %u differs from the reference decode", what, i);
+      g_free (sum);
+    }
+  }
+  g_object_unref (frames);
+}
+
+static void
+chown_all (const gchar * dir, GPtrArray * names, uid_t uid)
+{
+  guint i;
+
+  for (i = 0; i < names->len; i++) {
+    gchar *path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
+
+    fail_unless (chown (path, uid, (gid_t) - 1) == 0, "chown %s", path);
+    g_free (path);
+  }
+}
+
+/* Issue 12.4: files under the frames/ index swapped (by another user of a
+ * shared cache directory, or anybody) made map_video_frames return the
+ * other video's frames with 0 frames decoded. Each index file now says
+ * whose it is, each entry's meta which entry it is, and every file and
+ * directory read must be the user's own. */
+GST_START_TEST (test_swapped_cache_files)
+{
+  gchar *cache = new_cache_dir ("cache-swapped");
+  gchar *other = test_path ("other.mp4");
+  gchar *index_dir = g_build_filename (cache, "frames", NULL);
+  GPtrArray *ref_other = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *index, *entries;
+  GstMemmapFrames *frames;
+  gchar *sum;
+
+  make_clip (other, "snow");
+  decode_reference (other, "GRAY8", ref_other, NULL);
+  check_clip (cache, FALSE, "first call");
+  check_clip (cache, TRUE, "second call");
+  frames = map_frames (other, 0, 10, "GRAY8", cache);
+  sum = frame_checksum (gst_memmap_frames_get_video_info (frames),
+      gst_memmap_frames_get_buffer (frames, 3));
+  fail_unless_equals_string (sum, g_ptr_array_index (ref_other, 3));
+  g_free (sum);
+  g_object_unref (frames);
+
+  /* the two index files swapped: refused, the clip decoded again */
+  index = list_names (index_dir, FALSE);
+  fail_unless_equals_int (index->len, 2);
+  swap_names (index_dir, g_ptr_array_index (index, 0),
+      g_ptr_array_index (index, 1));
+  check_clip (cache, FALSE, "index files swapped");
+  check_clip (cache, TRUE, "index rewritten");
+
+  /* the two entries swapped (a cache directory others can rename in):
+   * their meta says which is which */
+  entries = list_names (cache, TRUE);
+  fail_unless_equals_int (entries->len, 2);
+  swap_names (cache, g_ptr_array_index (entries, 0),
+      g_ptr_array_index (entries, 1));
+  check_clip (cache, FALSE, "entries swapped");
+  check_clip (cache, TRUE, "entry recorded again");
+  g_ptr_array_unref (entries);
+
+  if (geteuid () == 0) {
+    /* another user's files: never read */
+    chown_all (index_dir, index, 4242);
+    check_clip (cache, FALSE, "index files of another user");
+    chown_all (index_dir, index, geteuid ());
+    check_clip (cache, TRUE, "index files ours again");
+    fail_unless (chown (index_dir, 4242, (gid_t) - 1) == 0);
+    check_clip (cache, FALSE, "index directory of another user");
+    fail_unless (chown (index_dir, geteuid (), (gid_t) - 1) == 0);
+    fail_unless (chmod (index_dir, 0777) == 0);
+    check_clip (cache, FALSE, "index directory others can write");
+    fail_unless (chmod (index_dir, 0700) == 0);
+    check_clip (cache, TRUE, "index directory private again");
+  } else {
+    g_print ("test_swapped_cache_files: the other-uid part is skipped: "
+        "chown needs root\n");
+  }
+
+  g_ptr_array_unref (index);
+  g_ptr_array_unref (ref_other);
+  g_free (index_dir);
+  g_free (other);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 static void
 expect_error (const gchar * input, const gchar * format, GQuark domain,
     gint code, const gchar * in_message)
@@ -631,6 +783,7 @@ frames_suite (void)
   tcase_add_test (tc, test_audio_track);
   tcase_add_test (tc, test_changed_file);
   tcase_add_test (tc, test_unusable_cache);
+  tcase_add_test (tc, test_swapped_cache_files);
   tcase_add_test (tc, test_errors);
 
   return s;
