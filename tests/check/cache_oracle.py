@@ -526,6 +526,42 @@ def spawn_worker(args, kind, path, info_path, seed, determinism):
         error += '\n  at: %s' % at
     return head, states, error
 
+def collect(totals, args, kind, seed, head, states, err):
+    """Adds what one worker found to @totals and prints its line."""
+    if head and head.get('deterministic') is False:
+        totals.failures.append(
+            'the oracle is not deterministic on %s seed %d: %s'
+            % (kind, seed, head['determinism_diff']))
+    seqtext = '; '.join(head['ops']) if head else '?'
+    if head and head.get('cut'):
+        totals.cuts.append('%s seed %d: %s'
+                           % (kind, seed, head['cut']))
+    for r in states:
+        if r.get('skipped'):
+            totals.skips.add('%s: %s' % (r['state'],
+                                         r['skipped']))
+            continue
+        totals.add(kind, r['state'], seed,
+                   '; '.join(r['ops']) if 'ops' in r else seqtext,
+                   r)
+    print('seed %d %-12s %s%s%s' % (
+        seed, kind, ', '.join(
+            '%s %s' % (r['state'], 'skipped' if r.get('skipped')
+                       else ('%d≠' % len(r['kinds'])
+                             if r['kinds'] else 'ok'))
+            for r in states),
+        ' (cut: %s)' % head['cut'] if head and head.get('cut')
+        else '', ' WORKER %s' % err.splitlines()[0]
+        if err else ''), flush=True)
+    if err:
+        done = {r['state'] for r in states}
+        missing = [st for st in args.states.split(',')
+                   if st not in done and
+                   (st != 'realtime' or kind == 'av')] or ['?']
+        totals.add(kind, missing[0], seed, seqtext,
+                   {'kinds': {'worker': 'the worker ' + err}})
+
+
 def prepare_clips(args):
     """Makes the clips and measures each with the oracle (frames, pts)."""
     clips = {}
@@ -616,38 +652,7 @@ def main():
                     break
                 head, states, err = spawn_worker(args, kind, path, info_path,
                                                  seed, not args.trust_oracle)
-                if head and head.get('deterministic') is False:
-                    totals.failures.append(
-                        'the oracle is not deterministic on %s seed %d: %s'
-                        % (kind, seed, head['determinism_diff']))
-                seqtext = '; '.join(head['ops']) if head else '?'
-                if head and head.get('cut'):
-                    totals.cuts.append('%s seed %d: %s'
-                                       % (kind, seed, head['cut']))
-                for r in states:
-                    if r.get('skipped'):
-                        totals.skips.add('%s: %s' % (r['state'],
-                                                     r['skipped']))
-                        continue
-                    totals.add(kind, r['state'], seed,
-                               '; '.join(r['ops']) if 'ops' in r else seqtext,
-                               r)
-                print('seed %d %-12s %s%s%s' % (
-                    seed, kind, ', '.join(
-                        '%s %s' % (r['state'], 'skipped' if r.get('skipped')
-                                   else ('%d≠' % len(r['kinds'])
-                                         if r['kinds'] else 'ok'))
-                        for r in states),
-                    ' (cut: %s)' % head['cut'] if head and head.get('cut')
-                    else '', ' WORKER %s' % err.splitlines()[0]
-                    if err else ''), flush=True)
-                if err:
-                    done = {r['state'] for r in states}
-                    missing = [st for st in args.states.split(',')
-                               if st not in done and
-                               (st != 'realtime' or kind == 'av')] or ['?']
-                    totals.add(kind, missing[0], seed, seqtext,
-                               {'kinds': {'worker': 'the worker ' + err}})
+                collect(totals, args, kind, seed, head, states, err)
             seed += 1
             rounds += 1
         totals.print_kinds(args.max_shown)

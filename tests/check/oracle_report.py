@@ -41,8 +41,10 @@ class Totals:
             if 'example' not in e:
                 warnings = r.get('warnings') or []
                 e['example'] = (
-                    '%s, %s, seed %d\n  sequence: %s\n  %s%s'
-                    % (clip, state, seed, seqtext, text,
+                    '%s, %s, seed %d\n  again: cache_oracle.py --clips %s '
+                    '--states %s --first-seed %d --seeds 1\n'
+                    '  sequence: %s\n  %s%s'
+                    % (clip, state, seed, clip, state, seed, seqtext, text,
                        ('\n  warnings: %s' % '; '.join(warnings))
                        if warnings else ''))
 
