@@ -296,15 +296,19 @@ def compare_video(ops, oracle, test, d):
 
 
 def same_audio(a, b, gen, before):
-    """Two audio records are the same; the samples of the first buffer
-    after a flush are not compared (only its timestamps and flags): AAC
-    decoding after a flushing seek does not give the same first buffer
-    every run, with the same pipeline and no memmapcache (seen once in
-    about 4000 buffers, with identity in place of memmapcache)."""
+    """Two audio records are the same. The samples of some buffers are not
+    compared, only their timestamps and flags, since the pipeline without
+    memmapcache does not give the same twice: the first buffer after a
+    flush (AAC decoding after a flushing seek: once in about 4000 buffers,
+    with identity in place of memmapcache), and every buffer of reverse
+    playback (the decoder decodes it in chunks whose edges vary)."""
     if a == b:
         return True
+    if a[0] != 'buffer' or b[0] != 'buffer' or a[:5] != b[:5]:
+        return False
     first = gen > 0 and not any(r[0] == 'buffer' for r in before)
-    return (first and a[0] == b[0] == 'buffer' and a[:5] == b[:5])
+    reverse = any(r[0] == 'segment' and r[2] < 0 for r in before)
+    return first or reverse
 
 
 def compare_audio(oracle, test, d):
