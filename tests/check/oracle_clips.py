@@ -26,7 +26,7 @@ KINDS = {
     'mp4-bframes': ('x264 bframes=3 in MP4', 'mp4'),
     'mkv-bframes': ('x264 bframes=3 in Matroska', 'mkv'),
     'vfr-nominal': ('variable frame rate under 30/1 caps, Matroska', 'mkv'),
-    'vfr-zero': ('variable frame rate under 0/1 caps, MP4', 'mp4'),
+    'vfr-zero': ('variable frame rate under 0/1 caps, Matroska', 'mkv'),
     'interlaced': ('interleaved TFF H.264 in MP4', 'mp4'),
     'av': ('H.264 + AAC in MP4', 'mp4'),
 }
