@@ -758,6 +758,12 @@ warn_once (GstMemmapCache * self, const GError * error, const gchar * path,
     GST_ELEMENT_WARNING (self, RESOURCE, READ,
         ("The frame cache \"%s\" is corrupt; %s.", path, then),
         ("%s: %s", path, error->message));
+  } else if (error->domain == GST_MEMMAP_ERROR &&
+      error->code == GST_MEMMAP_ERROR_TRUNCATED) {
+    /* its writer (this element, or another) left it damaged */
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("The frame cache \"%s\" was truncated by another program; %s.",
+            path, then), ("%s: %s", path, error->message));
   } else {
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
         ("Could not %s the frame cache \"%s\"; %s.",

@@ -1416,6 +1416,14 @@ post_read_error (GstMemmapSrc * self, guint64 frame, const GError * error)
         ("The frame store \"%s\" is corrupt.", self->cur.location),
         ("%s: %s", self->cur.location, error->message));
   else if (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_TRUNCATED) &&
+      gst_memmap_store_reader_is_damaged (self->reader))
+    /* its writer found it cut short and marked it */
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("The frame store \"%s\" was truncated by another program while it "
+            "was being written.", self->cur.location),
+        ("%s: %s", self->cur.location, error->message));
+  else if (g_error_matches (error, GST_MEMMAP_ERROR,
           GST_MEMMAP_ERROR_TRUNCATED))
     /* frames already downstream may have read zeros where the lost pages
      * were: say so, and stop */
@@ -1584,6 +1592,43 @@ start_next_pass (GstMemmapSrc * self, GstSegment * segment)
   return TRUE;
 }
 
+/* Posts the error of a store cut short by another program (or marked
+ * damaged by its writer), saying which, as the reader found it. */
+static GstFlowReturn
+post_truncated (GstMemmapSrc * self)
+{
+  GError *error = NULL;
+
+  if (!gst_memmap_store_reader_check (self->reader, &error)) {
+    post_read_error (self, self->next_frame, error);
+    g_clear_error (&error);
+  } else {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("The frame store \"%s\" was truncated by another program.",
+            self->cur.location), ("%s", self->cur.location));
+  }
+  return GST_FLOW_ERROR;
+}
+
+/* Following a store at its end: waits for the next commit (or the close).
+ * GST_FLOW_OK to look again. */
+static GstFlowReturn
+follow_wait (GstMemmapSrc * self, guint64 committed)
+{
+  switch (gst_memmap_store_session_wait (self->session, committed,
+          FOLLOW_WAIT_US)) {
+    case GST_MEMMAP_STORE_WAIT_INTERRUPTED:
+      return GST_FLOW_FLUSHING;
+    case GST_MEMMAP_STORE_WAIT_TIMEOUT:
+      /* nothing came: a file cut short wakes nobody */
+      if (!gst_memmap_store_reader_check (self->reader, NULL))
+        return post_truncated (self);
+      return GST_FLOW_OK;
+    default:
+      return GST_FLOW_OK;
+  }
+}
+
 static GstFlowReturn
 gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
     GstBuffer ** buf)
@@ -1607,6 +1652,8 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
     if (gst_memmap_store_reader_get_generation (self->reader) !=
         self->generation)
       goto reused;
+    if (gst_memmap_store_reader_is_damaged (self->reader))
+      return post_truncated (self);
 
     n = self->next_frame;
     if (forward) {
@@ -1616,9 +1663,10 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
       if (n >= committed) {
         if (self->cur.follow &&
             gst_memmap_store_session_writer_alive (self->session)) {
-          if (gst_memmap_store_session_wait (self->session, committed,
-                  FOLLOW_WAIT_US) == GST_MEMMAP_STORE_WAIT_INTERRUPTED)
-            return GST_FLOW_FLUSHING;
+          GstFlowReturn waited = follow_wait (self, committed);
+
+          if (waited != GST_FLOW_OK)
+            return waited;
           continue;
         }
         /* closed (or its writer died): the last commits came before */
@@ -1710,6 +1758,9 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
   return GST_FLOW_OK;
 
 range_done:
+  /* a store cut short is not at its end */
+  if (!gst_memmap_store_reader_check (self->reader, NULL))
+    return post_truncated (self);
   if (start_next_pass (self, &segment))
     return gst_memmap_src_create (bsrc, offset, size, buf);
   GST_DEBUG_OBJECT (self, "end of the range at frame %" G_GUINT64_FORMAT, n);
@@ -1721,6 +1772,10 @@ read_failed:
   return GST_FLOW_ERROR;
 
 reused:
+  /* a header cut off the file reads zeros, a generation of 0 among them:
+   * that is a truncation, not a new recording */
+  if (!gst_memmap_store_reader_check (self->reader, NULL))
+    return post_truncated (self);
   GST_ELEMENT_ERROR (self, RESOURCE, READ,
       ("The frame store \"%s\" was overwritten by a new recording.",
           self->cur.location),

@@ -3,12 +3,15 @@
 # build-tsan and runs the tests whose code runs in several threads: the
 # engine (a hammer test of threads mapping and unmapping), the store (ring
 # readers racing the writer, slots released from other threads), memmapsink
-# (streaming thread, pool buffers released anywhere) and memmapsrc (leased
+# (streaming thread, pool buffers released anywhere), memmapsrc (leased
 # frames released from any thread, readers following a live writer, the
-# ring stress of one writer and three reader processes).
+# ring stress of one writer and three reader processes: test_ring_stress
+# is part of elements_memmapsrc) and memmapcache (its serving task against
+# the upstream streaming thread, seek storms, two pipelines of one process
+# on one cache directory).
 #
 #   tests/tsan.sh          libs_engine libs_store elements_memmapsink
-#                          elements_memmapsrc
+#                          elements_memmapsrc elements_memmapcache
 #   tests/tsan.sh TEST...  those meson tests
 #
 # Three things make GLib/GStreamer usable under TSan here, none of which
@@ -59,8 +62,12 @@ plugins=$build/tsan-plugins
 rm -rf "$plugins"
 mkdir -p "$plugins"
 sysdir=$(pkg-config --variable=pluginsdir gstreamer-1.0)
+# (isomp4 x264 videoparsersbad libav playback: memmapcache's clips, made
+# with x264enc and decoded by avdec_h264, which is not instrumented: TSan
+# still sees its threads' pthread locks and the frames it hands over)
 for p in coreelements coretracers videotestsrc videoconvertscale videoconvert \
-    videoscale app videorate typefindfunctions; do
+    videoscale app videorate typefindfunctions isomp4 x264 videoparsersbad \
+    libav playback; do
   [ -f "$sysdir/libgst$p.so" ] && ln -s "$sysdir/libgst$p.so" "$plugins/"
 done
 export GST_PLUGIN_SYSTEM_PATH_1_0=$src/$plugins
@@ -70,7 +77,21 @@ rm -f "$build"/tests/*/*.registry
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 external_symbolizer_path=$src/$build/symbolizer/llvm-symbolizer suppressions=$src/tests/sanitizers/tsan.supp"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink elements_memmapsrc)
+[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink
+  elements_memmapsrc elements_memmapcache)
+
+# elements_memmapcache test_eviction_two_pipelines (two decoding pipelines
+# in one process) is left out: in about one run of five, TSan reports a
+# filesrc buffer (read() or gst_buffer_fill() in one GThreadPool thread)
+# freed by g_free() in another, with no frame of this project in either
+# stack: the order is the buffer's atomic refcount inside libgstreamer,
+# which TSan cannot see, and the threads are pooled, not joined. The
+# eviction logic it tests runs under TSan in the other cases, and between
+# processes in test_eviction_two_processes. GST_CHECKS_IGNORE= runs it.
+export GST_CHECKS_IGNORE=${GST_CHECKS_IGNORE-test_eviction_two_pipelines}
+if [ -n "$GST_CHECKS_IGNORE" ]; then
+  echo "tsan lane: SKIPPED under TSan: $GST_CHECKS_IGNORE (see tests/tsan.sh)"
+fi
 
 status=0
 meson test -C "$build" --print-errorlogs --timeout-multiplier 4 \

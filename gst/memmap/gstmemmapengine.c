@@ -565,6 +565,21 @@ evict_unused (GstMemmapEngine * self)
   return n;
 }
 
+/* O_NONBLOCK, then cleared: the open() of a FIFO never waits for a
+ * writer (the caller's fstat() then refuses anything but a regular file),
+ * and the descriptor of a regular file behaves as a blocking one, as the
+ * caller asked. No lock held. */
+static gint
+open_nonblock (const gchar * path, gint flags, mode_t mode)
+{
+  gint fd = open (path, flags | O_NONBLOCK, mode);
+  gint fl;
+
+  if (fd >= 0 && !(flags & O_NONBLOCK) && (fl = fcntl (fd, F_GETFL)) >= 0)
+    fcntl (fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 /* open() that, when the process has no file descriptor left (EMFILE,
  * ENFILE), gives back those of the unused cached mappings and tries once
  * more, as a failed mmap() does on ENOMEM. No lock held. */
@@ -572,7 +587,7 @@ static gint
 open_retry (GstMemmapEngine * self, const gchar * path, gint flags,
     mode_t mode)
 {
-  gint fd = open (path, flags, mode);
+  gint fd = open_nonblock (path, flags, mode);
   guint n;
 
   if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
@@ -582,7 +597,7 @@ open_retry (GstMemmapEngine * self, const gchar * path, gint flags,
     GST_INFO_OBJECT (self, "open of %s failed: %s; evicted %u mappings%s",
         path, g_strerror (err_no), n, n > 0 ? " and retrying" : "");
     if (n > 0)
-      fd = open (path, flags, mode);
+      fd = open_nonblock (path, flags, mode);
     else
       errno = err_no;
   }

@@ -288,6 +288,18 @@ job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
       g_free (filename);
       return FALSE;
     }
+    /* a FIFO, a device or a socket: the decoder's open() of a FIFO blocks
+     * until a writer comes, which may be never */
+    if (!S_ISREG (st.st_mode)) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+          "Could not open video '%s': it is not a regular file (%s)",
+          uri_or_path, S_ISFIFO (st.st_mode) ? "a FIFO" :
+          S_ISSOCK (st.st_mode) ? "a socket" : S_ISCHR (st.st_mode) ?
+          "a character device" : S_ISBLK (st.st_mode) ? "a block device" :
+          "a special file");
+      g_free (filename);
+      return FALSE;
+    }
     if (job->uri == NULL) {
       job->uri = gst_filename_to_uri (filename, error);
       if (job->uri == NULL) {
@@ -1528,6 +1540,75 @@ gst_memmap_frames_is_zero_copy (GstMemmapFrames * frames)
 {
   g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), FALSE);
   return frames->zero_copy;
+}
+
+/* Whether the bytes of @f are still the file's: no page of its mapping was
+ * lost to a truncation, and the file still holds them. *@st caches the
+ * fstat() of the descriptor *@fd. */
+static gboolean
+frame_whole (const Frame * f, gint * fd, struct stat *st, GError ** error)
+{
+  GstMemory *mem = gst_buffer_peek_memory (f->buffer, 0);
+  GstMemmapMapping *m;
+  gint mfd;
+
+  if (!gst_is_memmap_memory (mem))
+    return TRUE;
+  m = gst_memmap_memory_get_mapping (mem);
+  if (m && !gst_memmap_mapping_check (m, error))
+    return FALSE;
+  mfd = gst_memmap_memory_get_fd (mem);
+  if (mfd < 0)
+    return TRUE;
+  if (mfd != *fd) {
+    if (fstat (mfd, st) < 0)
+      return TRUE;
+    *fd = mfd;
+  }
+  if ((guint64) st->st_size < f->file_offset + f->map.size) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+        "File '%s' was truncated to %" G_GUINT64_FORMAT " bytes while its "
+        "frames were mapped: bytes up to %" G_GUINT64_FORMAT " are gone",
+        f->path, (guint64) st->st_size, f->file_offset + f->map.size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * gst_memmap_frames_check:
+ * @frames: a #GstMemmapFrames
+ * @error: return location for a #GError, or %NULL
+ *
+ * Checks that every frame's bytes are still those of the frame store: that
+ * no other program truncated a store under @frames. A page cut off a file
+ * reads as zeros (the engine's fault guard keeps the process alive) and
+ * cannot be given back; this says whether it happened. One fstat() per
+ * store and no page touched: call it after reading frames, before trusting
+ * what was read.
+ *
+ * Fails with %GST_MEMMAP_ERROR_TRUNCATED, naming the file.
+ *
+ * Returns: %TRUE if every frame is whole
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
+{
+  struct stat st;
+  gint fd = -1;
+  guint i;
+
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (i = 0; i < frames->frames->len; i++) {
+    if (!frame_whole (&g_array_index (frames->frames, Frame, i), &fd, &st,
+            error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /**

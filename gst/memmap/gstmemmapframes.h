@@ -97,6 +97,9 @@ GST_MEMMAP_API
 gboolean gst_memmap_frames_is_zero_copy (GstMemmapFrames * frames);
 
 GST_MEMMAP_API
+gboolean gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error);
+
+GST_MEMMAP_API
 GstStructure *gst_memmap_frames_get_stats (GstMemmapFrames * frames);
 
 G_END_DECLS

@@ -267,6 +267,13 @@ GST_MEMMAP_API
 gboolean gst_memmap_store_reader_is_closed (GstMemmapStoreReader * reader);
 
 GST_MEMMAP_API
+gboolean gst_memmap_store_reader_is_damaged (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_reader_check (GstMemmapStoreReader * reader,
+    GError ** error);
+
+GST_MEMMAP_API
 gboolean gst_memmap_store_reader_has_checksums (GstMemmapStoreReader * reader);
 
 GST_MEMMAP_API

@@ -715,7 +715,8 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
     CORRUPT ("'%s': slot alignment %u invalid", path, slot_align);
   state = GUINT32_FROM_LE (hdr->state);
   if (state != GST_MEMMAP_STORE_STATE_OPEN &&
-      state != GST_MEMMAP_STORE_STATE_CLOSED)
+      state != GST_MEMMAP_STORE_STATE_CLOSED &&
+      state != GST_MEMMAP_STORE_STATE_DAMAGED)
     CORRUPT ("'%s': writer state %u invalid", path, state);
 
   g.mode = GUINT32_FROM_LE (hdr->mode);

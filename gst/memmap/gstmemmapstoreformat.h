@@ -46,6 +46,9 @@ G_BEGIN_DECLS
 
 #define GST_MEMMAP_STORE_STATE_OPEN 1
 #define GST_MEMMAP_STORE_STATE_CLOSED 2
+/* the writer found the file truncated under it by another program and
+ * stopped: frames may hold zeros where the file's bytes were */
+#define GST_MEMMAP_STORE_STATE_DAMAGED 3
 
 /* bit 63 of an entry's frame_seq: the entry is being rewritten */
 #define GST_MEMMAP_STORE_SEQ_BUSY (G_GUINT64_CONSTANT (1) << 63)

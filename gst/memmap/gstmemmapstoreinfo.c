@@ -75,7 +75,8 @@ flock_holder (const struct stat *st)
  * - `caps` (string), `format` (string), `width`, `height` (uint),
  *   `framerate` (fraction; 0/1 = variable), `n-planes` (uint)
  * - `mode` (string: `append` or `ring`), `max-frames` (guint64)
- * - `state` (string: `open` or `closed`), `writer-pid` (uint),
+ * - `state` (string: `open`, `closed`, or `damaged`: its writer found it
+ *   truncated by another program and stopped), `writer-pid` (uint),
  *   `writer-running` (boolean: a process holds the store's writer lock),
  *   `creation-time` (guint64, µs since the Unix epoch), `generation`
  *   (guint64)
@@ -110,7 +111,7 @@ gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
   struct stat st;
   gssize n;
   guint64 committed, first, chunks;
-  gboolean closed, running;
+  gboolean closed, damaged, running;
   gint fd, holder;
 
   g_return_val_if_fail (reader != NULL, NULL);
@@ -141,10 +142,11 @@ gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
   first = gst_memmap_store_reader_get_first_frame (reader);
   chunks = GUINT64_FROM_LE (hdr.chunks_reserved);
   closed = GUINT32_FROM_LE (hdr.state) == GST_MEMMAP_STORE_STATE_CLOSED;
+  damaged = GUINT32_FROM_LE (hdr.state) == GST_MEMMAP_STORE_STATE_DAMAGED;
 
   holder = flock_holder (&st);
   if (holder < 0)
-    running = !closed &&
+    running = !closed && !damaged &&
         gst_memmap_store_pid_alive (GUINT32_FROM_LE (hdr.writer_pid), 0);
   else
     running = holder > 0;
@@ -164,7 +166,8 @@ gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
       "mode", G_TYPE_STRING,
       geo.mode == GST_MEMMAP_STORE_MODE_RING ? "ring" : "append",
       "max-frames", G_TYPE_UINT64, geo.max_frames,
-      "state", G_TYPE_STRING, closed ? "closed" : "open",
+      "state", G_TYPE_STRING, closed ? "closed" : damaged ? "damaged" :
+      "open",
       "writer-pid", G_TYPE_UINT, GUINT32_FROM_LE (hdr.writer_pid),
       "writer-running", G_TYPE_BOOLEAN, running,
       "creation-time", G_TYPE_UINT64, GUINT64_FROM_LE (hdr.creation_time),

@@ -32,6 +32,7 @@
 #include "memmap.h"
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoresync.h"
+#include "gstmemmapfaultguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,6 +243,12 @@ gst_memmap_store_session_new (GstMemmapStoreReader * reader, GError ** error)
 
   self = g_new0 (GstMemmapStoreSession, 1);
   self->ref_count = 1;
+  /* another program may truncate the file under this page as under any
+   * other mapping: the fault guard turns a touch past the new end into a
+   * zero page (counted) instead of a SIGBUS that would end the process */
+  self->guard_id = gst_memmap_fault_guard_add (data,
+      GST_MEMMAP_STORE_HEADER_SIZE,
+      PROT_READ | (writable ? PROT_WRITE : 0));
   self->path = g_strdup (gst_memmap_store_reader_get_path (reader));
   self->fd = fd;
   self->hdr = data;
@@ -326,6 +333,8 @@ gst_memmap_store_session_unref (GstMemmapStoreSession * session)
     return;
 
   gst_memmap_store_session_drop_lease (session);
+  /* out of the guard before the range is given back */
+  gst_memmap_fault_guard_remove (session->guard_id);
   munmap (session->hdr, GST_MEMMAP_STORE_HEADER_SIZE);
   close (session->fd);
   g_array_unref (session->held);
@@ -410,6 +419,10 @@ gst_memmap_store_session_wait (GstMemmapStoreSession * session,
   hdr = session->hdr;
   if (g_atomic_int_get (&session->interrupted))
     return GST_MEMMAP_STORE_WAIT_INTERRUPTED;
+  /* the page was cut off the file: it reads zeros now and no writer can
+   * wake us through it; the caller's next look at the store says why */
+  if (gst_memmap_fault_guard_get_faults (session->guard_id) > 0)
+    return GST_MEMMAP_STORE_WAIT_CHANGED;
 
   /* register first, then look: a commit after the look finds us
    * registered and wakes us, or changes notify so that the wait returns */
@@ -422,8 +435,8 @@ gst_memmap_store_session_wait (GstMemmapStoreSession * session,
   if (g_atomic_int_get (&session->interrupted)) {
     ret = GST_MEMMAP_STORE_WAIT_INTERRUPTED;
   } else if (gst_memmap_store_load_u64 (&hdr->committed) != committed ||
-      gst_memmap_store_load_u32 (&hdr->state) ==
-      GST_MEMMAP_STORE_STATE_CLOSED) {
+      gst_memmap_store_load_u32 (&hdr->state) !=
+      GST_MEMMAP_STORE_STATE_OPEN) {
     ret = GST_MEMMAP_STORE_WAIT_CHANGED;
   } else {
     err = gst_memmap_store_futex_wait (&hdr->notify, seen, timeout_us);
@@ -504,8 +517,9 @@ gst_memmap_store_session_writer_alive (GstMemmapStoreSession * session)
 
   g_return_val_if_fail (session != NULL, FALSE);
 
-  if (gst_memmap_store_load_u32 (&session->hdr->state) ==
-      GST_MEMMAP_STORE_STATE_CLOSED)
+  /* closed, or damaged (its writer stopped: docs/store-format.md) */
+  if (gst_memmap_store_load_u32 (&session->hdr->state) !=
+      GST_MEMMAP_STORE_STATE_OPEN)
     return FALSE;
 
   committed = gst_memmap_store_load_u64 (&session->hdr->committed);

@@ -65,6 +65,15 @@ struct _GstMemmapStoreReader
   gboolean verify;              /* check checksums in get_buffer */
 };
 
+static void
+set_damaged_error (GstMemmapStoreReader * self, GError ** error)
+{
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+      "Frame store '%s' is damaged: its writer found it truncated by "
+      "another program while it wrote it, and its frames may hold zeros "
+      "where the file's bytes were", self->path);
+}
+
 /**
  * gst_memmap_store_reader_open:
  * @engine: the #GstMemmapEngine that maps the store
@@ -89,6 +98,7 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
 {
   GstMemmapStoreReader *self;
   GstMemmapStoreHeader hdr;
+  GError *err = NULL;
   guint64 file_size;
   gint fd = -1;
 
@@ -109,8 +119,16 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
   /* everything below works on our private copy of the header, read once:
    * the shared one may change under us */
   if (!gst_memmap_store_header_parse (&hdr, file_size, path, &self->geo,
-          &self->caps, &self->info, error))
+          &self->caps, &self->info, &err)) {
+    /* a store its writer found cut short and marked: say that, not that
+     * the sizes do not add up */
+    if (GUINT32_FROM_LE (hdr.state) == GST_MEMMAP_STORE_STATE_DAMAGED) {
+      g_clear_error (&err);
+      set_damaged_error (self, &err);
+    }
+    g_propagate_error (error, err);
     goto failed;
+  }
   self->committed = GUINT64_FROM_LE (hdr.committed);
   self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
   /* a 1.0 store has 0 there; unknown bits are a later minor version's */
@@ -388,9 +406,77 @@ gst_memmap_store_reader_is_closed (GstMemmapStoreReader * reader)
       GST_MEMMAP_STORE_STATE_CLOSED;
 }
 
+/**
+ * gst_memmap_store_reader_is_damaged:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * A writer that finds its store truncated by another program stops and
+ * marks it damaged: its frames may hold zeros where the file's bytes were,
+ * and the reader refuses them (%GST_MEMMAP_ERROR_TRUNCATED).
+ *
+ * Returns: %TRUE if the store's writer marked it damaged
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_reader_is_damaged (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, FALSE);
+
+  return gst_memmap_store_load_u32 (&reader->hdr->state) ==
+      GST_MEMMAP_STORE_STATE_DAMAGED;
+}
+
+/**
+ * gst_memmap_store_reader_check:
+ * @reader: a #GstMemmapStoreReader
+ * @error: return location for a #GError, or %NULL
+ *
+ * Checks that the store was not truncated under the reader by another
+ * program since it was opened: that no page of the reader's mappings was
+ * lost (the fault guard counts them), that the file still holds the
+ * chunks that the reader saw reserved (or as many as the header says now,
+ * if fewer), and that its writer did not mark it damaged
+ * (gst_memmap_store_reader_is_damaged()). Costs one fstat(). Call it to
+ * tell a truncation from other changes when the header suddenly reads
+ * differently (zeros), and before taking the end of a store for its end.
+ *
+ * Fails with %GST_MEMMAP_ERROR_TRUNCATED, naming the file.
+ *
+ * Returns: %TRUE if the store is whole as far as the reader can tell
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_memmap_store_reader_check (GstMemmapStoreReader * reader, GError ** error)
+{
+  guint64 chunks, end;
+  gboolean ret;
+
+  g_return_val_if_fail (reader != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&reader->lock);
+  chunks = MIN (reader->chunks_reserved,
+      gst_memmap_store_load_u64 (&reader->hdr->chunks_reserved));
+  /* no overflow: chunks_reserved was checked against the file's size */
+  end = MAX (GST_MEMMAP_STORE_HEADER_SIZE, reader->geo.data_offset +
+      chunks * reader->geo.chunk_stride);
+  ret = gst_memmap_mapping_check (reader->header_map, error) &&
+      gst_memmap_store_maps_check (&reader->maps, end, error);
+  if (ret && gst_memmap_store_load_u32 (&reader->hdr->state) ==
+      GST_MEMMAP_STORE_STATE_DAMAGED) {
+    set_damaged_error (reader, error);
+    ret = FALSE;
+  }
+  g_mutex_unlock (&reader->lock);
+
+  return ret;
+}
+
 /* Under lock. */
 static gboolean
-read_entry (GstMemmapStoreReader * self, guint64 frame,
+read_one_entry (GstMemmapStoreReader * self, guint64 frame,
     GstMemmapStoreEntry * entry, GError ** error)
 {
   const GstMemmapStoreGeometry *geo = &self->geo;
@@ -400,6 +486,9 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   guint32 flags;
 
   refresh (self);
+  if (gst_memmap_store_load_u32 (&self->hdr->state) ==
+      GST_MEMMAP_STORE_STATE_DAMAGED)
+    goto damaged;
   if (frame >= self->committed)
     goto not_committed;
   if (frame < first_frame (self))
@@ -465,6 +554,11 @@ read_entry (GstMemmapStoreReader * self, guint64 frame,
   return TRUE;
 
   /* ERRORS */
+damaged:
+  {
+    set_damaged_error (self, error);
+    return FALSE;
+  }
 not_committed:
   {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
@@ -504,6 +598,37 @@ bad_time:
         "timestamp or duration", self->path, frame);
     return FALSE;
   }
+}
+
+/* Under lock: reads the entry of @frame, and checks it against the frame
+ * before (when that one can still be read): in a store, timestamps never go
+ * back except at a frame flagged DISCONT (the writer sets that flag itself
+ * on a frame whose pts is below the previous one's). Seeking depends on
+ * it, and a corrupt pts breaks it. */
+static gboolean
+read_entry (GstMemmapStoreReader * self, guint64 frame,
+    GstMemmapStoreEntry * entry, GError ** error)
+{
+  GstMemmapStoreEntry prev;
+
+  if (!read_one_entry (self, frame, entry, error))
+    return FALSE;
+  if (frame == 0 || !GST_CLOCK_TIME_IS_VALID (entry->pts) ||
+      (entry->flags & GST_MEMMAP_STORE_FRAME_DISCONT) ||
+      frame - 1 < first_frame (self))
+    return TRUE;
+  /* an entry before that cannot be read is its own frame's error */
+  if (!read_one_entry (self, frame - 1, &prev, NULL) ||
+      !GST_CLOCK_TIME_IS_VALID (prev.pts) || prev.pts <= entry->pts)
+    return TRUE;
+
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+      "Frame store '%s': frame %" G_GUINT64_FORMAT " has pts %"
+      GST_TIME_FORMAT ", before the pts %" GST_TIME_FORMAT " of frame %"
+      G_GUINT64_FORMAT " (timestamps go back only at a discontinuity)",
+      self->path, frame, GST_TIME_ARGS (entry->pts), GST_TIME_ARGS (prev.pts),
+      frame - 1);
+  return FALSE;
 }
 
 /**

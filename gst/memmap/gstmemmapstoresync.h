@@ -27,6 +27,7 @@ struct _GstMemmapStoreSession
   gchar *path;
   gint fd;
   GstMemmapStoreHeader *hdr;    /* our own MAP_SHARED mapping of the page */
+  gint guard_id;                /* hdr's region in the fault guard, or -1 */
   gboolean writable;            /* read-write: may wait as a registered
                                  * waiter and hold a lease */
   GstMemmapStoreMode mode;

@@ -77,7 +77,9 @@ struct _GstMemmapStoreWriter
   GMutex lock;
   /* under lock */
   gboolean closed;
+  gboolean damaged;             /* found truncated: commits nothing more */
   guint64 committed;
+  GstClockTime last_pts;        /* of the last commit with a valid pts */
   guint64 chunks_reserved;
   guint64 next_slot;            /* append: the next slot never handed out */
   GArray *free_slots;           /* FIFO of free slots (guint64) */
@@ -596,6 +598,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_new0 (GstMemmapStoreWriter, 1);
+  self->last_pts = GST_CLOCK_TIME_NONE;
   self->engine = gst_object_ref (engine);
   self->path = g_strdup (path);
   self->caps = gst_caps_ref (caps);
@@ -940,6 +943,53 @@ gst_memmap_store_writer_get_stats (GstMemmapStoreWriter * writer)
 /* ------------------------------------------------------------------------ */
 /* slots                                                                    */
 
+/* Marks the store damaged, once: the writer commits nothing more and the
+ * header's state says why to every reader (docs/store-format.md). Under
+ * lock. */
+static void
+set_damaged (GstMemmapStoreWriter * self, const GError * why)
+{
+  if (self->damaged)
+    return;
+  self->damaged = TRUE;
+  GST_WARNING ("%s: %s; the store is marked damaged", self->path,
+      why->message);
+  /* through our mapping of the header: a page cut off the file takes the
+   * word with it, and then there is no store header left to mark */
+  gst_memmap_store_store_u32 (&self->hdr->state,
+      GST_MEMMAP_STORE_STATE_DAMAGED);
+  gst_memmap_store_notify_commit (self->hdr);
+}
+
+/* Whether the file is still all there: no page of our mappings was lost to
+ * a truncation and the file is not shorter than the chunks we reserved.
+ * Called before every reservation (which would grow a truncated file back
+ * over the lost bytes, hiding the cut) and every commit. On failure the
+ * store is damaged. Under lock. */
+static gboolean
+check_whole (GstMemmapStoreWriter * self, GError ** error)
+{
+  guint64 end = self->geo.data_offset +
+      self->chunks_reserved * self->geo.chunk_stride;
+  GError *err = NULL;
+
+  if (self->damaged)
+    goto damaged;
+  if (gst_memmap_mapping_check (self->header_map, &err) &&
+      gst_memmap_store_maps_check (&self->maps, end, &err))
+    return TRUE;
+  if (err->code == GST_MEMMAP_ERROR_TRUNCATED)
+    set_damaged (self, err);
+  g_propagate_error (error, err);
+  return FALSE;
+
+damaged:
+  g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
+      "Frame store '%s' was truncated by another program while it was being "
+      "written: nothing more is committed", self->path);
+  return FALSE;
+}
+
 /* Makes sure the chunk of @slot is reserved on disk. Under lock. */
 static gboolean
 ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
@@ -949,6 +999,11 @@ ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
 
   if (chunk < self->chunks_reserved)
     return TRUE;
+
+  /* a cut below the end of what we reserved would be filled with zeros by
+   * the reservation, and the frames in it lost without a trace */
+  if (!check_whole (self, error))
+    return FALSE;
 
   /* slot < 2^62 and every chunk is reserved one after the other: the file
    * size stays below 2^63 or posix_fallocate refuses it first */
@@ -1055,6 +1110,8 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
   g_mutex_lock (&self->lock);
   if (self->closed)
     goto closed;
+  if (self->damaged && !check_whole (self, error))
+    goto failed;
 
   if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING) {
     if (free_count (self) == 0)
@@ -1334,11 +1391,9 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
     old_slot = self->ring_slots[frame % self->geo.max_frames];
 
   /* a store truncated under us by another program: the slot's pages (and
-   * what the producer wrote into them) are gone; commit nothing */
-  if (!gst_memmap_store_maps_check (&self->maps,
-          MAX (gst_memmap_store_slot_offset (&self->geo, slot) +
-              self->geo.frame_size, gst_memmap_store_entry_offset (&self->geo,
-                  frame) + GST_MEMMAP_STORE_ENTRY_SIZE), error))
+   * what the producer wrote into them), or those of frames committed
+   * before, are gone; commit nothing, and say that the store is damaged */
+  if (!check_whole (self, error))
     goto out;
 
   if (self->checksum && !slot_checksum (self, slot, &sum, error))
@@ -1350,6 +1405,15 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
   e = get_entry (self, frame, &m, error);
   if (e == NULL)
     goto out;
+
+  /* timestamps go back only at a discontinuity (a seek while recording):
+   * readers rely on it, and refuse a pts below the previous frame's in a
+   * frame without the flag (docs/store-format.md) */
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    if (GST_CLOCK_TIME_IS_VALID (self->last_pts) && pts < self->last_pts)
+      flags |= GST_MEMMAP_STORE_FRAME_DISCONT;
+    self->last_pts = pts;
+  }
 
   /* a seqlock: readers that race with the rewrite of a ring entry see the
    * busy bit or a frame_seq that changed under them */
@@ -1601,6 +1665,15 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   }
   self->closed = TRUE;
   sync = self->sync;
+  /* a store truncated under us never closes cleanly: it stays damaged, as
+   * the cut left it */
+  if (!check_whole (self, error)) {
+    g_hash_table_remove_all (self->outstanding);
+    g_mutex_unlock (&self->lock);
+    GST_INFO ("closed damaged frame store %s with %" G_GUINT64_FORMAT
+        " frames", self->path, self->committed);
+    return FALSE;
+  }
   close_footprint (self);
   /* the slots whose blocks it kept stay, for release_slot() */
   g_hash_table_foreach_remove (self->outstanding, not_held, NULL);

@@ -270,6 +270,10 @@ cmd_info (gint argc, gchar ** argv)
 
   if (g_strcmp0 (state, "closed") == 0)
     g_print ("writer:      closed cleanly (last writer pid %u)\n", pid);
+  else if (g_strcmp0 (state, "damaged") == 0)
+    g_print ("writer:      damaged: the writer (pid %u) found the file "
+        "truncated by another program and stopped; frames may hold zeros "
+        "(verify fails)\n", pid);
   else if (running)
     g_print ("writer:      open, being written (writer pid %u)\n", pid);
   else
@@ -758,14 +762,40 @@ input_uri (const gchar * input)
   GError *err = NULL;
   gchar *uri;
 
-  if (gst_uri_is_valid (input))
+  GStatBuf st;
+  gchar *filename = NULL;
+  gboolean special;
+
+  if (gst_uri_is_valid (input)) {
+    /* a local file is checked as a path is */
+    if (g_str_has_prefix (input, "file:"))
+      filename = g_filename_from_uri (input, NULL, NULL);
+    if (filename == NULL)
+      return g_strdup (input);
+    special = g_stat (filename, &st) == 0 && !S_ISREG (st.st_mode) &&
+        !S_ISDIR (st.st_mode);
+    g_free (filename);
+    if (special) {
+      fail ("'%s' is not a regular file", input);
+      return NULL;
+    }
     return g_strdup (input);
+  }
   if (g_access (input, R_OK) < 0) {
     fail ("cannot open '%s': %s", input, g_strerror (errno));
     return NULL;
   }
   if (g_file_test (input, G_FILE_TEST_IS_DIR)) {
     fail ("'%s' is a directory", input);
+    return NULL;
+  }
+  /* a FIFO, a device or a socket: the decoder's open() of a FIFO blocks
+   * until a writer comes, which may be never */
+  if (g_stat (input, &st) == 0 && !S_ISREG (st.st_mode)) {
+    fail ("'%s' is not a regular file (%s)", input,
+        S_ISFIFO (st.st_mode) ? "a FIFO" : S_ISSOCK (st.st_mode) ?
+        "a socket" : S_ISCHR (st.st_mode) ? "a character device" :
+        S_ISBLK (st.st_mode) ? "a block device" : "a special file");
     return NULL;
   }
   uri = gst_filename_to_uri (input, &err);

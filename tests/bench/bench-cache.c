@@ -16,13 +16,17 @@
  *           contenders interleaved, medians of BENCH_RUNS runs. The
  *           headline times the whole pass, from NULL to EOS (start-up, the
  *           decoder's first frame and the cache's opening included); the
- *           rate from the first frame at the sink to EOS is printed too
+ *           rate from the first frame at the sink to EOS is printed too.
+ *           Every pass must deliver the clip's every frame (a pass that
+ *           lost frames would look fast): exit status 1 otherwise
  *   seek    100 flushing ACCURATE seeks to random frames (the middle of a
  *           frame) in PAUSED, each timed from the seek until the first
  *           buffer reaches the sink pad of fakesink; medians. That buffer's
  *           timestamp is checked to be the frame's (not a keyframe's
- *           before it); a wrong frame is counted and reported on the last
- *           line. Every cached seek must be a cache hit
+ *           before it), and its pixels (SHA-1 of the visible planes) to
+ *           be those the decoder gave for the same seek; a wrong frame is
+ *           counted, reported on the last line and fails the benchmark
+ *           (exit status 1). Every cached seek must be a cache hit
  *   memory  peak resident memory (VmHWM) of a child process that runs
  *           one 1080p pass, cached against decode, medians of 3 each
  *
@@ -35,6 +39,7 @@
 
 #include "benchutil.h"
 
+#include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +101,7 @@ typedef struct
 {
   GMutex lock;
   gint64 first;                 /* monotonic µs, 0 until then */
+  guint buffers;                /* buffers that reached the sink */
 } FirstBuffer;
 
 static GstPadProbeReturn
@@ -106,15 +112,17 @@ on_first_buffer (GstPad * pad, GstPadProbeInfo * info, FirstBuffer * fb)
   g_mutex_lock (&fb->lock);
   if (fb->first == 0)
     fb->first = now;
+  fb->buffers++;
   g_mutex_unlock (&fb->lock);
   return GST_PAD_PROBE_OK;
 }
 
 /* Runs @desc from NULL to EOS. Returns the whole pass in seconds (start-up,
  * negotiation and the first frame included: what a user waits for), and
- * in *@steady the time from the first buffer at the sink to EOS. */
+ * in *@steady the time from the first buffer at the sink to EOS. Exits if
+ * the sink did not get @frames buffers. */
 static gdouble
-time_pass (const gchar * desc, gdouble * steady)
+time_pass (const gchar * desc, guint frames, gdouble * steady)
 {
   GstElement *pipeline = gst_parse_launch (desc, NULL);
   GstElement *sink;
@@ -127,6 +135,7 @@ time_pass (const gchar * desc, gdouble * steady)
     exit (1);
   g_mutex_init (&fb.lock);
   fb.first = 0;
+  fb.buffers = 0;
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   pad = gst_element_get_static_pad (sink, "sink");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
@@ -147,6 +156,11 @@ time_pass (const gchar * desc, gdouble * steady)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   g_mutex_clear (&fb.lock);
+  if (fb.buffers != frames) {
+    g_printerr ("WRONG FRAMES: '%s' delivered %u frames of %u\n", desc,
+        fb.buffers, frames);
+    exit (1);
+  }
 
   *steady = (end - fb.first) / 1e6;
   return (end - start) / 1e6;
@@ -162,7 +176,7 @@ bench_passes (const Clip * clip, guint runs, gdouble * fps_decode,
   guint i;
 
   /* the first pass records the clip */
-  first = time_pass (c, &steady);
+  first = time_pass (c, clip->frames, &steady);
   g_print ("%s: first pass (decode and record) %.0f frames/s\n", clip->name,
       clip->frames / first);
 
@@ -171,9 +185,11 @@ bench_passes (const Clip * clip, guint runs, gdouble * fps_decode,
   bench_series_init (&decode_steady, "decode", runs);
   bench_series_init (&cached_steady, "cached", runs);
   for (i = 0; i < runs; i++) {
-    bench_series_add (&decode, clip->frames / time_pass (d, &steady));
+    bench_series_add (&decode, clip->frames / time_pass (d, clip->frames,
+            &steady));
     bench_series_add (&decode_steady, (clip->frames - 1) / steady);
-    bench_series_add (&cached, clip->frames / time_pass (c, &steady));
+    bench_series_add (&cached, clip->frames / time_pass (c, clip->frames,
+            &steady));
     bench_series_add (&cached_steady, (clip->frames - 1) / steady);
   }
   *fps_decode = bench_series_median (&decode);
@@ -205,27 +221,81 @@ typedef struct
   GMutex lock;
   gint64 arrived;               /* monotonic µs of the first buffer, or 0 */
   GstClockTime pts;             /* its timestamp */
+  gchar *sum;                   /* its visible pixels' SHA-1 */
 } Arrival;
 
+/* SHA-1 of the visible bytes of every plane (the cache's strides may not
+ * be the decoder's), or NULL if the buffer cannot be mapped as @caps. */
+static gchar *
+frame_checksum (GstCaps * caps, GstBuffer * buffer)
+{
+  GChecksum *sum;
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  gchar *ret;
+  guint p;
+
+  if (caps == NULL || !gst_video_info_from_caps (&info, caps) ||
+      !gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ))
+    return NULL;
+  sum = g_checksum_new (G_CHECKSUM_SHA1);
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    guint rows, row;
+    gsize row_bytes;
+
+    gst_video_format_info_component (frame.info.finfo, p, comp);
+    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
+    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
+        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
+    for (row = 0; row < rows; row++)
+      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
+  }
+  gst_video_frame_unmap (&frame);
+  ret = g_strdup (g_checksum_get_string (sum));
+  g_checksum_free (sum);
+  return ret;
+}
+
+/* The first buffer after a seek: its time of arrival is taken first, its
+ * checksum after (outside the timed part). */
 static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, Arrival * a)
 {
   gint64 now = g_get_monotonic_time ();
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  gboolean first;
 
   g_mutex_lock (&a->lock);
-  if (a->arrived == 0) {
+  first = a->arrived == 0;
+  if (first) {
     a->arrived = now;
-    a->pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+    a->pts = GST_BUFFER_PTS (buffer);
   }
   g_mutex_unlock (&a->lock);
+  if (first) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    gchar *sum = frame_checksum (caps, buffer);
+
+    gst_clear_caps (&caps);
+    g_mutex_lock (&a->lock);
+    g_free (a->sum);
+    a->sum = sum;
+    g_mutex_unlock (&a->lock);
+  }
   return GST_PAD_PROBE_OK;
 }
 
 /* The median time, in seconds, from a flushing accurate seek to a random
- * frame until its first buffer reaches the sink. */
+ * frame until its first buffer reaches the sink. @sums holds the checksum
+ * of the frame each seek gave: filled by the first call (the decoder's),
+ * compared with by the next (the cache's, same seed: same seeks). *@n_wrong
+ * counts the seeks that gave another frame (timestamp or pixels). */
 static gdouble
 bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
-    guint * n_wrong)
+    GPtrArray * sums, guint * n_wrong)
 {
   gchar *desc = pass_pipeline (clip, cached);
   GstElement *pipeline = gst_parse_launch (desc, NULL);
@@ -237,13 +307,15 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
   GstClockTime base;
   gdouble median;
   gint off_min = G_MAXINT, off_max = G_MININT;
-  guint i, wrong = 0;
+  guint i, wrong = 0, wrong_pixels = 0;
+  gboolean fill = sums->len == 0;
 
   g_free (desc);
   if (pipeline == NULL)
     exit (1);
   g_mutex_init (&a.lock);
   a.arrived = 0;
+  a.sum = NULL;
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   pad = gst_element_get_static_pad (sink, "sink");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
@@ -272,6 +344,7 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
 
     g_mutex_lock (&a.lock);
     a.arrived = 0;
+    g_clear_pointer (&a.sum, g_free);
     g_mutex_unlock (&a.lock);
     start = g_get_monotonic_time ();
     if (!gst_element_seek (pipeline, 1.0, GST_FORMAT_TIME,
@@ -286,7 +359,7 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
         GST_STATE_CHANGE_SUCCESS)
       exit (1);
     g_mutex_lock (&a.lock);
-    if (a.arrived == 0 || !GST_CLOCK_TIME_IS_VALID (a.pts)) {
+    if (a.arrived == 0 || !GST_CLOCK_TIME_IS_VALID (a.pts) || !a.sum) {
       g_printerr ("%s: no buffer after the seek to frame %u\n", clip->name,
           frame);
       exit (1);
@@ -311,7 +384,20 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
       wrong++;
       off_min = MIN (off_min, off);
       off_max = MAX (off_max, off);
+    } else if (fill) {
+      g_ptr_array_add (sums, g_strdup (a.sum));
+    } else if (i >= sums->len || g_strcmp0 (g_ptr_array_index (sums, i),
+            a.sum) != 0) {
+      /* the right timestamp on other pixels than the decoder's */
+      if (wrong_pixels == 0)
+        g_printerr ("%s %s: the seek to frame %u gave a buffer with the "
+            "right timestamp but other pixels than the decoder's\n",
+            clip->name, cached ? "cached" : "decode", frame);
+      wrong++;
+      wrong_pixels++;
     }
+    if (fill && sums->len != i + 1)
+      g_ptr_array_add (sums, NULL);     /* a wrong frame: nothing to compare */
     bench_series_add (&series, (a.arrived - start) / 1e6);
     g_mutex_unlock (&a.lock);
   }
@@ -320,10 +406,15 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
       "(%.1f..%.1f)\n", clip->name, n_seeks, cached ? "cached" : "decode",
       median * 1e6, bench_series_min (&series) * 1e6,
       bench_series_max (&series) * 1e6);
-  if (wrong)
+  if (wrong > wrong_pixels)
     g_print ("%s: WRONG FRAME: %u of %u %s seeks delivered another frame "
-        "than the one asked for (%+d..%+d frames)\n", clip->name, wrong,
-        n_seeks, cached ? "cached" : "decode", off_min, off_max);
+        "than the one asked for (%+d..%+d frames)\n", clip->name,
+        wrong - wrong_pixels, n_seeks, cached ? "cached" : "decode",
+        off_min, off_max);
+  if (wrong_pixels)
+    g_print ("%s: WRONG FRAME: %u of %u %s seeks delivered the right "
+        "timestamp with other pixels than the decoder's\n", clip->name,
+        wrong_pixels, n_seeks, cached ? "cached" : "decode");
   *n_wrong = wrong;
   if (cached) {
     GstElement *cache = gst_bin_get_by_name (GST_BIN (pipeline), "cache");
@@ -345,6 +436,7 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   g_mutex_clear (&a.lock);
+  g_free (a.sum);
   g_rand_free (rand);
   return median;
 }
@@ -407,6 +499,7 @@ main (int argc, char **argv)
   guint n_seeks = env_uint ("BENCH_SEEKS", 100);
   gdouble fps_decode[2], fps_cached[2], seek_decode, seek_cached;
   guint wrong_decode, wrong_cached;
+  GPtrArray *seek_sums = g_ptr_array_new_with_free_func (g_free);
   glong rss_decode, rss_cached;
   gchar *dir, *self;
   guint i;
@@ -431,8 +524,11 @@ main (int argc, char **argv)
     bench_passes (&clips[i], runs, &fps_decode[i], &fps_cached[i]);
 
   /* the 720p clip is cached whole by now */
-  seek_decode = bench_seeks (&clips[0], FALSE, n_seeks, 42, &wrong_decode);
-  seek_cached = bench_seeks (&clips[0], TRUE, n_seeks, 42, &wrong_cached);
+  seek_decode = bench_seeks (&clips[0], FALSE, n_seeks, 42, seek_sums,
+      &wrong_decode);
+  seek_cached = bench_seeks (&clips[0], TRUE, n_seeks, 42, seek_sums,
+      &wrong_cached);
+  g_ptr_array_unref (seek_sums);
   g_print ("720p: random accurate seek: %.0fx faster from the cache\n",
       seek_decode / seek_cached);
 
@@ -473,5 +569,11 @@ main (int argc, char **argv)
       seek_decode / seek_cached, wrong_cached, n_seeks, wrong_decode,
       n_seeks, (gdouble) rss_cached / rss_decode);
 
+  /* a speed target missed is a figure to read; a wrong frame is a bug */
+  if (wrong_cached || wrong_decode) {
+    g_printerr ("FAIL: %u cached and %u decoded seeks gave a wrong frame\n",
+        wrong_cached, wrong_decode);
+    return 1;
+  }
   return 0;
 }

@@ -79,8 +79,9 @@ bench_series_max (const BenchSeries * series)
   return m;
 }
 
-/* Runs @description from PLAYING to EOS and returns the wall time in
- * seconds, or a negative value after printing the error. */
+/* Prerolls @description (PAUSED reached, untimed), then runs it from
+ * PLAYING to EOS and returns the wall time of that part in seconds, or a
+ * negative value after printing the error. */
 gdouble
 bench_run_pipeline (const gchar * description, BenchPipelineSetup setup,
     gpointer user_data)
@@ -98,7 +99,7 @@ bench_run_pipeline_full (const gchar * description, BenchPipelineSetup setup,
   GstBus *bus;
   GstMessage *msg;
   GError *error = NULL;
-  gint64 start, end;
+  gint64 start = 0, end = 0;
   gdouble result = -1.0;
 
   pipeline = gst_parse_launch (description, &error);
@@ -110,15 +111,28 @@ bench_run_pipeline_full (const gchar * description, BenchPipelineSetup setup,
   if (setup)
     setup (pipeline, user_data);
 
-  /* Preroll outside the timed part: caps negotiation and allocation are not
-   * what we measure. */
-  gst_element_set_state (pipeline, GST_STATE_PAUSED);
+  /* Preroll outside the timed part: caps negotiation, allocation and the
+   * first frame (which the sinks hold in PAUSED) are not what we measure.
+   * set_state() only starts the change to PAUSED; get_state() waits until
+   * it is done (a live source does not preroll: NO_PREROLL at once). The
+   * timer starts once PAUSED is reached. */
   bus = gst_element_get_bus (pipeline);
-  start = g_get_monotonic_time ();
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  end = g_get_monotonic_time ();
+  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) ==
+      GST_STATE_CHANGE_FAILURE ||
+      gst_element_get_state (pipeline, NULL, NULL, GST_CLOCK_TIME_NONE) ==
+      GST_STATE_CHANGE_FAILURE) {
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (msg == NULL) {
+      g_printerr ("'%s' failed to preroll\n", description);
+      goto done;
+    }
+  } else {
+    start = g_get_monotonic_time ();
+    gst_element_set_state (pipeline, GST_STATE_PLAYING);
+    msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    end = g_get_monotonic_time ();
+  }
 
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     gchar *dbg = NULL;
@@ -134,6 +148,7 @@ bench_run_pipeline_full (const gchar * description, BenchPipelineSetup setup,
       done (pipeline, user_data);
   }
   gst_message_unref (msg);
+done:
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (pipeline);

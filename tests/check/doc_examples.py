@@ -31,9 +31,22 @@ Fenced blocks of Markdown are marked by their info string:
   display            (with run) autovideosink is replaced by fakesink: the
                      test has no display. The doc says so next to the block.
   stop=N             (with run) every gst-launch-1.0 of the block that still
-                     runs after N s is stopped with SIGINT, as Ctrl-C would
-                     (with -e: EOS first); being stopped is a success. For
-                     pipelines that run until Ctrl-C. The doc says so.
+                     runs after N s is sent SIGINT, as Ctrl-C would (with
+                     -e: EOS first). For pipelines that run until Ctrl-C;
+                     the doc says so. A gst-launch-1.0 that handled the
+                     interrupt (exit status 130, or 0 with -e) succeeded;
+                     one killed by a signal, one that exits 130 before it
+                     was interrupted, or one still running 20 s after the
+                     interrupt fails the block. Without stop=N, an example
+                     interrupted (130) fails like any other exit status.
+  ```text output     the output of the run block just before it: its lines
+                     must appear, in order and together, in what that block
+                     printed on stdout (spaces runs count as one).
+                     vary=NAME,... lets the parts that change from run to
+                     run differ: pid (pid N), date (YYYY-MM-DD HH:MM[:SS]
+                     [UTC]), ago ((N s ago)), key (a hex stream key),
+                     disk (S MB (N bytes) on disk: the file system's
+                     allocation)
   ```text            an example output or a diagram: not run (skipped)
   ```                (no language) the same as text
   ```LANG skip       deliberately not run (skipped)
@@ -78,16 +91,61 @@ SUITE_CMD = re.compile(r'^(sudo\s+)?(meson|ninja|\.ci/|tests/|build/|'
                        r'(/usr/bin/)?python3\s+tests/)')
 NEUTRAL_CMD = re.compile(r'^(cd|export)\s')
 
-# gst-launch-1.0 under a timeout that sends SIGINT: "stop=N" blocks.
-# gst-launch-1.0 exits 0 (130 with -e) after an interrupt.
+# gst-launch-1.0 under STOP_HELPER, which sends SIGINT after N s:
+# "stop=N" blocks. (The helper's path is filled in by Runner.)
 STOP_WRAPPER = '''
 gst-launch-1.0 () {
-  local rc=0
-  timeout --preserve-status -s INT -k 20 %d gst-launch-1.0 "$@" || rc=$?
-  if [ $rc -eq 130 ]; then rc=0; fi
-  return $rc
+  /usr/bin/python3 "$MEMMAP_DOC_STOP_HELPER" %d gst-launch-1.0 "$@"
 }
 '''
+
+# Runs a command, sends it SIGINT after N s (as Ctrl-C would) and tells a
+# handled interrupt from a death: gst-launch-1.0 exits 130 after it handled
+# SIGINT (0 with -e, which sends EOS first); a process killed by a signal
+# (the shell would see 128 + N, 130 for SIGINT) fails, and so does a 130
+# that was not our interrupt's, or a process that does not stop.
+STOP_HELPER = r'''
+import signal, subprocess, sys
+secs, cmd = float(sys.argv[1]), sys.argv[2:]
+p = subprocess.Popen(cmd)
+interrupted = False
+try:
+    p.wait(timeout=secs)
+except subprocess.TimeoutExpired:
+    interrupted = True
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        sys.exit('doc_examples: %s still ran 20 s after SIGINT: killed'
+                 % cmd[0])
+rc = p.returncode
+if rc < 0:
+    sys.exit('doc_examples: %s was killed by signal %d (%s)'
+             % (cmd[0], -rc, signal.Signals(-rc).name))
+if rc == 130 and not interrupted:
+    sys.exit('doc_examples: %s exited 130 (interrupted) before it was '
+             'stopped' % cmd[0])
+if interrupted and rc in (0, 130):
+    print('doc_examples: %s stopped with SIGINT after %g s, as the doc says'
+          % (cmd[0], secs), file=sys.stderr)
+    sys.exit(0)
+sys.exit(rc)
+'''
+
+# the parts of a stated output that change from run to run (vary=NAME)
+VARY = {
+    'pid': (re.compile(r'\bpid \d+'), 'pid N'),
+    'date': (re.compile(r'\b\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?( UTC)?'),
+             'DATE'),
+    'ago': (re.compile(r'\(\d+ s ago\)'), '(N s ago)'),
+    'key': (re.compile(r'\b[0-9a-f]{16,64}\b'), 'KEY'),
+    # blocks a file takes on disk: up to the file system's allocation
+    'disk': (re.compile(r'[\d.]+ [kMGT]?B \(\d+ bytes\) on disk'),
+             'SIZE on disk'),
+}
 
 # a clip for every file: 2 s of 320x240 H.264 with B-frames
 CLIP_CMD = ('gst-launch-1.0 -q videotestsrc num-buffers=60 pattern=ball ! '
@@ -204,6 +262,10 @@ class Runner:
             'GST_REGISTRY_1_0': os.path.join(top, 'registry.bin'),
         })
         self.clip = None
+        helper = os.path.join(top, 'stop-helper.py')
+        with open(helper, 'w') as f:
+            f.write(STOP_HELPER)
+        self.env['MEMMAP_DOC_STOP_HELPER'] = helper
 
     def fresh_dir(self, name):
         d = tempfile.mkdtemp(prefix=re.sub(r'\W', '_', name) + '-',
@@ -213,6 +275,7 @@ class Runner:
         return d, env
 
     def sh(self, where, script, cwd, env, shown):
+        """Runs @script; returns its stdout, or None if it failed."""
         t0 = time.monotonic()
         try:
             p = subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
@@ -227,16 +290,54 @@ class Runner:
             print('FAIL %s: exit %s\n--- example:\n%s\n--- stdout:\n%s--- '
                   'stderr:\n%s' % (where, rc, shown.rstrip('\n'), out, err))
             self.failures.append(where)
-            return False
+            return None
         print('ok   %s (%.1f s)' % (where, dt))
         if out.strip():
             print('     ' + out.strip()[-2000:].replace('\n', '\n     '))
-        return True
+        for line in err.splitlines():
+            if line.startswith('doc_examples: '):
+                print('     ' + line)
+        return out
+
+    def check_output(self, where, stated, actual, marks):
+        """The stated output's lines appear together in @actual."""
+        names = [n for w in marks if w.startswith('vary=')
+                 for n in w[5:].split(',')]
+        unknown = [n for n in names if n not in VARY]
+        if unknown:
+            print('FAIL %s: unknown vary=%s (known: %s)' % (
+                where, ','.join(unknown), ', '.join(sorted(VARY))))
+            self.failures.append(where)
+            return
+
+        def norm(text):
+            lines = []
+            for line in text.split('\n'):
+                for n in names:
+                    line = VARY[n][0].sub(VARY[n][1], line)
+                lines.append(' '.join(line.split()))
+            while lines and not lines[-1]:
+                lines.pop()
+            while lines and not lines[0]:
+                lines.pop(0)
+            return lines
+
+        want, got = norm(stated), norm(actual)
+        for i in range(len(got) - len(want) + 1):
+            if got[i:i + len(want)] == want:
+                print('ok   %s: the stated output (%d lines) is what the '
+                      'example printed' % (where, len(want)))
+                return
+        print('FAIL %s: the example did not print the stated output\n'
+              '--- stated (normalised):\n%s\n--- printed (normalised):\n%s'
+              % (where, '\n'.join(want), '\n'.join(got)))
+        self.failures.append(where)
 
     def make_clip(self):
         if self.clip is None:
             d, env = self.fresh_dir('clip')
-            if not self.sh('clip.mp4 (input)', CLIP_CMD, d, env, CLIP_CMD):
+            if self.sh('clip.mp4 (input)', CLIP_CMD, d, env,
+                       CLIP_CMD) is None:
                 sys.exit('cannot make the input clip')
             self.clip = os.path.join(d, 'clip.mp4')
         return self.clip
@@ -246,6 +347,7 @@ class Runner:
         work, env = self.fresh_dir(os.path.basename(path))
         preludes = []
         ran, skipped = 0, {}
+        last_out = None         # stdout of the last block run, if it passed
 
         def skip(why):
             skipped[why] = skipped.get(why, 0) + 1
@@ -254,6 +356,17 @@ class Runner:
             lang = info[0].lower() if info else ''
             marks = info[1:]
             where = '%s:%d' % (name, n)
+            if lang in TEXT_LANGS and marks and marks[0] == 'output':
+                if last_out is None:
+                    print('FAIL %s: a stated output with no example run '
+                          'just before it (or that example failed)' % where)
+                    self.failures.append(where)
+                else:
+                    self.check_output(where, text, last_out, marks[1:])
+                ran += 1
+                last_out = None
+                continue
+            last_out = None
             if lang in TEXT_LANGS and not marks:
                 skip('text')
                 continue
@@ -294,7 +407,7 @@ class Runner:
                 print('FAIL %s: cannot run a %s block' % (where, lang))
                 self.failures.append(where)
                 continue
-            self.sh(where, script, work, env, text)
+            last_out = self.sh(where, script, work, env, text)
             ran += 1
         self.summary.append((name, ran, skipped))
 
@@ -332,7 +445,8 @@ class Runner:
                 d, env = self.fresh_dir(element)
                 shutil.copy(self.make_clip(), d)
                 for cmd in SECTION_INPUTS.get(element, []):
-                    if not self.sh('%s inputs' % element, cmd, d, env, cmd):
+                    if self.sh('%s inputs' % element, cmd, d, env,
+                               cmd) is None:
                         self.failures.append(where)
                 dirs[element] = (d, env)
             d, env = dirs[element]

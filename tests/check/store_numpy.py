@@ -12,7 +12,9 @@ plane p of frame f is (13 f + 101 p + 7 y + 3 x) mod 256. Every frame of
 every store is checked pixel for pixel, through arrays that are views of
 one np.memmap of the file (no copy).
 
-Exit status 77 (skipped) if numpy is missing.
+Exit status 77 (skipped) if numpy is missing, 1 if so under CI=true. The
+checks are check() calls, not assert statements, which python -O and
+PYTHONOPTIMIZE would remove.
 """
 
 import os
@@ -24,8 +26,18 @@ import tempfile
 try:
     import numpy as np
 except ImportError:
-    print("numpy is not installed: skipping")
-    sys.exit(77)
+    print("SKIPPED: numpy is not installed", file=sys.stderr)
+    sys.exit(1 if os.environ.get('CI') == 'true' else 77)
+
+
+class Failure(Exception):
+    """A check that failed."""
+
+
+def check(cond, *what):
+    """Fails with @what unless @cond (an assert that -O keeps)."""
+    if not cond:
+        raise Failure(' '.join(str(w) for w in what) or 'check failed')
 
 # --- the code of docs/store-format.md, "Reading a store with numpy" -------
 # Not a copy: the block marked "python run file=framestore.py" is read from
@@ -83,31 +95,40 @@ def reaches_memmap(arr, mm):
 def check_store(path, n_expected, ring_max=0):
     st = Store(path)
     committed = st.committed()
-    assert committed == n_expected, (committed, n_expected)
-    assert st.h['state'] == 2, 'not closed cleanly'
-    assert st.caps.startswith('video/x-raw'), st.caps
+    check(committed == n_expected, path, 'committed', committed,
+          'expected', n_expected)
+    check(st.h['state'] == 2, path, 'not closed cleanly')
+    check(st.caps.startswith('video/x-raw'), path, 'caps', st.caps)
     first = st.first_frame()
     if ring_max:
-        assert first == max(0, n_expected - ring_max)
+        check(first == max(0, n_expected - ring_max), path, 'first frame',
+              first)
     shapes = PLANES[st.format](st.width, st.height)
     for i in range(first, committed):
         e = st.entry(i)
-        assert int(e['pts']) == i * 1000000, (i, e['pts'])
-        assert int(e['duration']) == 1000000
-        assert int(e['flags']) == (1 if i == 0 else 0)
+        check(int(e['pts']) == i * 1000000, path, 'frame', i, 'pts',
+              e['pts'])
+        check(int(e['duration']) == 1000000, path, 'frame', i,
+              'duration', e['duration'])
+        check(int(e['flags']) == (1 if i == 0 else 0), path, 'frame', i,
+              'flags', e['flags'])
         planes = st.frame(i)
         for p, arr in enumerate(planes):
             rows, cols, ch, dt = shapes[p]
             exp = expected_plane(i, p, rows, cols, ch, dt)
-            assert arr.shape == exp.shape, (arr.shape, exp.shape)
+            check(arr.shape == exp.shape, path, 'frame', i, 'plane', p,
+                  'shape', arr.shape, 'expected', exp.shape)
             if not np.array_equal(arr, exp):
                 bad = np.argwhere(arr != exp)[0]
-                raise AssertionError('%s: frame %d plane %d differs at %s'
-                                     % (path, i, p, bad))
+                raise Failure('%s: frame %d plane %d differs at %s'
+                              % (path, i, p, bad))
             # a view of the file, not a copy
-            assert not arr.flags.owndata
-            assert reaches_memmap(arr, st.mm), 'not a view of the memmap'
-            assert np.shares_memory(arr, st.mm)
+            check(not arr.flags.owndata, path, 'frame', i, 'plane', p,
+                  'owns its data: a copy')
+            check(reaches_memmap(arr, st.mm), path, 'frame', i, 'plane',
+                  p, 'is not a view of the memmap')
+            check(np.shares_memory(arr, st.mm), path, 'frame', i, 'plane',
+                  p, 'shares no memory with the memmap')
     # frames gone from a ring are detected
     for i in range(0, first):
         try:
@@ -115,7 +136,7 @@ def check_store(path, n_expected, ring_max=0):
         except ValueError:
             pass
         else:
-            raise AssertionError('overwritten frame %d readable' % i)
+            raise Failure('overwritten frame %d readable' % i)
     return st
 
 
@@ -155,7 +176,11 @@ def main():
                            stdout=subprocess.DEVNULL)
             ring_max = int(opts[opts.index('--ring') + 1]) \
                 if '--ring' in opts else 0
-            st = check_store(path, frames, ring_max)
+            try:
+                st = check_store(path, frames, ring_max)
+            except Failure as e:
+                print('FAIL %s %dx%d: %s' % (fmt, w, h, e))
+                return 1
             print('ok %s %dx%d: %d frames, %d chunk(s), planes %s' % (
                 fmt, w, h, frames, st.n_chunks,
                 [a.shape for a in st.planes]))

@@ -11,6 +11,7 @@ that imported it.
 import numpy as np
 
 from .layout import plane_layouts, video_info
+from .views import check_not_damaged, need_bytes, open_regular
 from .views import (ENTRY, FRAME_CORRUPTED, FRAME_DISCONT,  # noqa: F401
                     FRAME_GAP, FRAME_INTERLACED, FRAME_ONEFIELD, FRAME_RFF,
                     FRAME_TFF, HEADER, HEADER_CHECKSUMS, mapping_array,
@@ -91,7 +92,11 @@ class Store:
 
     def __init__(self, path, mode='r'):
         self.path = path
-        self.mm = np.memmap(path, dtype=np.uint8, mode=mode)
+        # a FIFO or a device is refused before its open() could block
+        self._file = open_regular(path, mode)
+        self._need(4096)
+        self.mm = np.memmap(self._file, dtype=np.uint8, mode=mode)
+        check_not_damaged(self.mm, path)
         h = self.mm[:4096].view(HEADER)[0]
         if h['magic'] != b'GSTMMAP\x1a' or h['version_major'] != 1:
             raise ValueError('%s: not a version 1 frame store' % path)
@@ -138,8 +143,17 @@ class Store:
                                        (shown_slots, self.slot_stride)))
                        for lay in layouts]
 
+    def _need(self, end):
+        """Another program may truncate the file while it is mapped, and a
+        page past the new end raises SIGBUS, which ends Python: committed(),
+        entry() and frame() check the file's size first (one fstat()) and
+        raise ValueError instead. Arrays returned before a cut are not
+        covered (read through GstMemmap for the fault guard's cover)."""
+        need_bytes(self._file, self.path, end)
+
     def committed(self):
         """Frames ever committed (read before the entries it covers)."""
+        self._need(4096)
         return int(self.mm[256:264].view('<u8')[0])
 
     def first_frame(self):
@@ -147,10 +161,11 @@ class Store:
         return max(0, n - self.epc) if self.ring else 0
 
     def entry(self, i):
-        if self.ring:
-            e = self.index[0, i % self.epc]
-        else:
-            e = self.index[i // self.epc, i % self.epc]
+        chunk = 0 if self.ring else i // self.epc
+        self._need(self.data + chunk * self.chunk_stride +
+                   (i % self.epc + 1) * 64)
+        check_not_damaged(self.mm, self.path)
+        e = self.index[chunk, i % self.epc]
         if e['frame_seq'] != i + 1:
             raise ValueError('%s: frame %d was overwritten or is corrupt'
                              % (self.path, i))
@@ -165,6 +180,7 @@ class Store:
     def frame(self, i):
         """The planes of frame i, as views of the file."""
         s = int(self.entry(i)['slot'])
+        self._need(self.slot_offset(s) + self.frame_size)
         return [plane[s // self.spc, s % self.spc] for plane in self.planes]
 
     def pts(self, i):

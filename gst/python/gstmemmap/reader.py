@@ -50,6 +50,9 @@ def _local_path(path):
 
 
 def _is_store(path):
+    # a FIFO's open() would block: only a regular file can be a store
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, 'rb') as f:
             return f.read(len(MAGIC)) == MAGIC

@@ -10,6 +10,7 @@
 """
 
 import os
+import stat
 
 import numpy as np
 
@@ -61,6 +62,46 @@ NONE_TS = 0xffffffffffffffff      # GST_CLOCK_TIME_NONE
 COMMITTED_OFFSET = 256            # the commit counter, in the header
 MODE_RING = 2
 STATE_CLOSED = 2
+STATE_DAMAGED = 3   # its writer found it truncated by another program
+
+
+def open_regular(path, mode='r'):
+    """The file at path as a file object, refusing anything but a regular
+    file before a FIFO's open() could block (O_NONBLOCK, then cleared)."""
+    path = os.fspath(path)
+    # a socket cannot even be opened: say what it is
+    if os.path.exists(path) and not os.path.isdir(path) and \
+            not os.path.isfile(path):
+        raise ValueError('%s: not a regular file' % path)
+    flags = os.O_RDWR if '+' in mode else os.O_RDONLY
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError('%s: is a directory' % path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError('%s: not a regular file' % path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, 'r+b' if '+' in mode else 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def need_bytes(f, path, end):
+    """Raises ValueError if the file f no longer holds bytes up to end: a
+    page of a np.memmap past the end of a file that another program
+    truncated raises SIGBUS, which ends a Python process (one fstat())."""
+    size = os.fstat(f.fileno()).st_size
+    if size < end:
+        raise ValueError('%s: the file was truncated to %d bytes (bytes up '
+                         'to %d are needed)' % (path, size, end))
+
+
+def check_not_damaged(mm, path):
+    if int(mm[20:24].view('<u4')[0]) == STATE_DAMAGED:
+        raise ValueError('%s: damaged: its writer found it truncated by '
+                         'another program while it wrote it' % path)
 
 
 # --- foreign memory --------------------------------------------------------
@@ -172,22 +213,29 @@ class StoreFile:
             raise ValueError('%s: invalid frame store header' % self.path)
 
     def _map(self):
-        if os.path.getsize(self.path) < HEADER.itemsize:
+        if getattr(self, '_file', None) is None:
+            self._file = open_regular(self.path)
+        if os.fstat(self._file.fileno()).st_size < HEADER.itemsize:
             raise ValueError('%s: too short for a frame store' % self.path)
-        self.mm = np.memmap(self.path, dtype=np.uint8, mode='r')
+        self.mm = np.memmap(self._file, dtype=np.uint8, mode='r')
+
+    def _need(self, end):
+        need_bytes(self._file, self.path, end)
 
     def refresh(self):
         """Maps the file again if it grew (views already made keep the old
         mapping alive)."""
-        if os.path.getsize(self.path) > self.mm.size:
+        if os.fstat(self._file.fileno()).st_size > self.mm.size:
             self._map()
 
     def committed(self):
         """Frames ever committed (read before the entries it covers)."""
+        self._need(HEADER.itemsize)
         return int(self.mm[COMMITTED_OFFSET:COMMITTED_OFFSET + 8]
                    .view('<u8')[0])
 
     def closed(self):
+        self._need(HEADER.itemsize)
         return int(self.mm[20:24].view('<u4')[0]) == STATE_CLOSED
 
     def first_frame(self, committed=None):
@@ -203,6 +251,8 @@ class StoreFile:
         if off + 64 > self.mm.size:
             raise ValueError('%s: the index entry of frame %d is past the '
                              'end of the file' % (self.path, i))
+        self._need(off + 64)
+        check_not_damaged(self.mm, self.path)
         e = self.mm[off:off + 64].view(ENTRY)[0]
         if int(e['frame_seq']) != i + 1:
             raise ValueError('%s: frame %d was overwritten or is corrupt'
@@ -222,6 +272,7 @@ class StoreFile:
         if off + self.frame_size > self.mm.size:
             raise ValueError('%s: frame %d lies past the end of the file'
                              % (self.path, i))
+        self._need(off + self.frame_size)
         return off
 
     def flags(self, i):
@@ -240,3 +291,6 @@ class StoreFile:
 
     def close(self):
         self.mm = None
+        if getattr(self, '_file', None) is not None:
+            self._file.close()
+            self._file = None

@@ -570,13 +570,12 @@ GST_START_TEST (test_first_and_cached_pass)
   fail_unless_equals_int (run->warnings, 0);
   fail_unless_equals_int (run->decoded->len, N_FRAMES);
   fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), N_FRAMES);
-  fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy") +
-      stat_u64 (run, "frames-copied"), N_FRAMES);
+  /* docs/elements.md: avdec_h264 does not take the slot pool (libav
+   * renders into buffers of its own), so each frame is copied once */
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-copied"), N_FRAMES);
+  fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy"), 0);
   fail_unless_equals_uint64 (stat_u64 (run, "misses"), 1);
   fail_unless_equals_uint64 (stat_u64 (run, "hits"), 0);
-  GST_INFO ("first pass: %" G_GUINT64_FORMAT " frames zero-copy, %"
-      G_GUINT64_FORMAT " copied", stat_u64 (run, "frames-zero-copy"),
-      stat_u64 (run, "frames-copied"));
   run_free (run);
 
   /* second pass: from the cache, the decoder stopped at once */
@@ -1113,16 +1112,22 @@ GST_END_TEST;
 
 /* A producer that takes the slot pool renders straight into the cache:
  * no copy. videotestsrc's stream id is random, so the key property names
- * the stream. */
+ * the stream. Both passes are compared with the producer's own output
+ * (the same pipeline without memmapcache). */
+#define ZERO_COPY_SRC "videotestsrc num-buffers=30 pattern=ball ! " \
+    "video/x-raw,format=I420,width=320,height=240,framerate=30/1"
 GST_START_TEST (test_zero_copy_producer)
 {
   gchar *cache_dir = test_path ("cache");
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
-      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
-      "memmapcache name=cache key=vts cache-dir=\"%s\" ! fakesink "
-      "name=sink sync=false signal-handoffs=true", cache_dir);
-  GPtrArray *first_pass = NULL;
+  gchar *desc = g_strdup_printf (ZERO_COPY_SRC " ! memmapcache name=cache "
+      "key=vts cache-dir=\"%s\" ! fakesink name=sink sync=false "
+      "signal-handoffs=true", cache_dir);
+  Run *ref = run_new_desc (ZERO_COPY_SRC " ! fakesink name=sink sync=false "
+      "signal-handoffs=true");
   guint pass, i;
+
+  run_play (ref);
+  fail_unless_equals_int (ref->frames->len, 30);
 
   for (pass = 0; pass < 2; pass++) {
     Run *run = g_new0 (Run, 1);
@@ -1143,23 +1148,26 @@ GST_START_TEST (test_zero_copy_producer)
     run_play (run);
     fail_unless_equals_int (run->frames->len, 30);
     fail_unless (run->all_memmap);
+    fail_unless_equals_int (run->warnings, 0);
+    for (i = 0; i < 30; i++) {
+      Frame *want = g_ptr_array_index (ref->frames, i);
+      Frame *got = g_ptr_array_index (run->frames, i);
+
+      fail_unless_equals_uint64 (got->pts, want->pts);
+      fail_unless_equals_string (got->sum, want->sum);
+    }
     if (pass == 0) {
+      /* every frame rendered into a slot: zero-copy, all of them */
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 30);
       fail_unless_equals_uint64 (stat_u64 (run, "frames-zero-copy"), 30);
       fail_unless_equals_uint64 (stat_u64 (run, "frames-copied"), 0);
-      first_pass = g_ptr_array_ref (run->frames);
     } else {
       fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), 30);
-      for (i = 0; i < 30; i++) {
-        Frame *a = g_ptr_array_index (first_pass, i);
-        Frame *b = g_ptr_array_index (run->frames, i);
-
-        fail_unless_equals_uint64 (a->pts, b->pts);
-        fail_unless_equals_string (a->sum, b->sum);
-      }
-      g_ptr_array_unref (first_pass);
+      fail_unless_equals_uint64 (stat_u64 (run, "frames-recorded"), 0);
     }
     run_free (run);
   }
+  run_free (ref);
   g_free (desc);
   g_free (cache_dir);
 }
@@ -1981,19 +1989,30 @@ spawn_child (const gchar * cache_dir, const gchar * props,
   return spawn_child_full (cache_dir, props, child_setup, NULL, NULL);
 }
 
-/* Whether this machine lets us mount a tmpfs in a user namespace. */
+/* Whether this machine lets us mount a tmpfs in a user namespace; if not,
+ * *@why says what failed. */
 static gboolean
-can_mount_in_namespace (void)
+can_mount_in_namespace (gchar ** why)
 {
   const gchar *argv[] = { "unshare", "-rm", "sh", "-c",
     "mount -t tmpfs none /mnt", NULL
   };
+  gchar *err = NULL;
+  GError *error = NULL;
   gint status = -1;
 
-  return g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
-      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-      NULL, NULL, &status, NULL) && WIFEXITED (status) &&
-      WEXITSTATUS (status) == 0;
+  if (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status,
+          &error) && WIFEXITED (status) && WEXITSTATUS (status) == 0) {
+    g_free (err);
+    return TRUE;
+  }
+  *why = g_strdup_printf ("no tmpfs in a user namespace here (unshare -rm "
+      "... mount -t tmpfs: %s)", error ? error->message :
+      g_strstrip (err ? err : g_strdup ("failed")));
+  g_clear_error (&error);
+  g_free (err);
+  return FALSE;
 }
 
 /* Prints the figures a child said (see test_child), on one line. */
@@ -2200,12 +2219,13 @@ GST_END_TEST;
 GST_START_TEST (test_read_only_and_tiny_file_systems)
 {
   gchar *cache_dir = test_path ("mnt");
-  gchar *out, *expect;
+  gchar *out, *expect, *why = NULL;
   const gchar *after;
   guint64 committed, again;
 
-  if (!can_mount_in_namespace ()) {
-    GST_WARNING ("no tmpfs in a user namespace here: test skipped");
+  if (!can_mount_in_namespace (&why)) {
+    memmap_test_skip ("test_read_only_and_tiny_file_systems", why);
+    g_free (why);
     g_free (cache_dir);
     return;
   }

@@ -1856,7 +1856,8 @@ GST_END_TEST;
 
 /* Ring stress: one writer process (store-make) fills a ring of 16 frames
  * as fast as it can for MEMMAP_STRESS_SECONDS (default 3), while
- * STRESS_READERS reader processes follow it with memmapsrc: reader 0 is the
+ * MEMMAP_STRESS_READERS (default 3, at most STRESS_MAX_READERS; the long
+ * lane runs 8) reader processes follow it with memmapsrc: reader 0 is the
  * test process, the others run this program again with only
  * test_ring_stress_reader (MEMMAP_STRESS_READER names the store,
  * MEMMAP_STRESS_RESULT the file for its figures). The writer stamps every
@@ -1864,6 +1865,7 @@ GST_END_TEST;
  * repeats every 256 frames, and this writer laps the ring thousands of
  * times. */
 #define STRESS_READERS 3
+#define STRESS_MAX_READERS 16
 #define STRESS_DEFAULT_SECONDS 3
 #define STRESS_RING 16
 /* store-make leaves the writer's default of 8 spare slots */
@@ -1882,6 +1884,15 @@ typedef struct
 
 #define STRESS_RESULT_FORMAT "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT \
     " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+
+static guint
+stress_readers (void)
+{
+  const gchar *env = g_getenv ("MEMMAP_STRESS_READERS");
+  guint64 n = env ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+  return n > 0 ? (guint) MIN (n, STRESS_MAX_READERS) : STRESS_READERS;
+}
 
 static guint
 stress_seconds (void)
@@ -2059,9 +2070,10 @@ GST_START_TEST (test_ring_stress)
     (gchar *) "480", (gchar *) "0", (gchar *) "--ring", (gchar *) "16",
     (gchar *) "--seconds", secs, (gchar *) "--stamp", NULL
   };
-  gchar *results[STRESS_READERS] = { NULL, };
-  GPid readers[STRESS_READERS];
-  StressResult res[STRESS_READERS];
+  gchar *results[STRESS_MAX_READERS] = { NULL, };
+  GPid readers[STRESS_MAX_READERS];
+  StressResult res[STRESS_MAX_READERS];
+  guint n_readers = stress_readers ();
   GstMemmapEngine *engine;
   GString *report;
   guint64 committed;
@@ -2084,7 +2096,7 @@ GST_START_TEST (test_ring_stress)
 
   writer = spawn (argv);
   wait_for_frames (location, 1);
-  for (i = 1; i < STRESS_READERS; i++) {
+  for (i = 1; i < n_readers; i++) {
     gchar *name = g_strdup_printf ("reader-%u.result", i);
 
     results[i] = test_path (name);
@@ -2095,7 +2107,7 @@ GST_START_TEST (test_ring_stress)
 
   /* the writer never had to give up, no reader found a torn frame */
   fail_unless_equals_int (wait_child (writer), 0);
-  for (i = 1; i < STRESS_READERS; i++) {
+  for (i = 1; i < n_readers; i++) {
     gchar *contents = NULL;
 
     fail_unless_equals_int (wait_child (readers[i]), 0);
@@ -2115,7 +2127,7 @@ GST_START_TEST (test_ring_stress)
   g_string_append_printf (report, "ring stress: %u s, 1 writer, %"
       G_GUINT64_FORMAT " frames committed to a ring of %u (%u slots)",
       seconds, committed, STRESS_RING, STRESS_SLOTS);
-  for (i = 0; i < STRESS_READERS; i++)
+  for (i = 0; i < n_readers; i++)
     g_string_append_printf (report, "; reader %u: %" G_GUINT64_FORMAT
         " frames checked (%" G_GUINT64_FORMAT " zero-copy, %" G_GUINT64_FORMAT
         " copied), %" G_GUINT64_FORMAT " skipped (lapped), %"

@@ -15,6 +15,7 @@
 #define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
 
 #include <gst/check/gstcheck.h>
+#include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
 
 #include <string.h>
@@ -61,7 +62,55 @@ typedef struct
   guint64 sum;                  /* of every byte of every buffer */
   gboolean cut_in_probe;
   guint probed;
+  gboolean cut_later;           /* cut 50 ms after the CUT_AT-th buffer */
+  GThread *cutter;
+  const gchar *cache_dir;       /* path NULL: cut the store found there */
+  GPtrArray *sums;              /* if set: each buffer's frame_checksum() */
+  GArray *pts;                  /* if set: each buffer's PTS */
 } Run;
+
+static gchar *find_cache_store (const gchar * cache_dir);
+
+static gpointer
+cut_later (Run * run)
+{
+  g_usleep (50 * 1000);
+  truncate_elsewhere (run->path, run->cut_to);
+  return NULL;
+}
+
+/* SHA-1 of the visible bytes of every plane (as memmapcache's test does:
+ * the cache's strides need not be upstream's). */
+static gchar *
+frame_checksum (GstCaps * caps, GstBuffer * buffer)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  gchar *ret;
+  guint p;
+
+  fail_unless (caps != NULL && gst_video_info_from_caps (&info, caps));
+  fail_unless (gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ));
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    guint rows, row;
+    gsize row_bytes;
+
+    gst_video_format_info_component (frame.info.finfo, p, comp);
+    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
+    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
+        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
+    for (row = 0; row < rows; row++)
+      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
+  }
+  gst_video_frame_unmap (&frame);
+  ret = g_strdup (g_checksum_get_string (sum));
+  g_checksum_free (sum);
+  return ret;
+}
 
 /* fakesink's handoff: reads every byte (so every page of the store that a
  * buffer covers is touched by code that is not ours), and cuts the file
@@ -73,12 +122,25 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
   gsize i;
 
   /* cut before this buffer is read: it is read past the new end */
-  if (++run->frames == CUT_AT && run->path && !run->cut_in_probe)
+  if (++run->frames == CUT_AT && run->path && run->cut_later)
+    run->cutter = g_thread_new ("cut", (GThreadFunc) cut_later, run);
+  else if (run->frames == CUT_AT && run->path && !run->cut_in_probe)
     truncate_elsewhere (run->path, run->cut_to);
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
   for (i = 0; i < map.size; i++)
     run->sum += map.data[i];
   gst_buffer_unmap (buf, &map);
+  if (run->sums) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+
+    g_ptr_array_add (run->sums, frame_checksum (caps, buf));
+    gst_clear_caps (&caps);
+  }
+  if (run->pts) {
+    GstClockTime pts = GST_BUFFER_PTS (buf);
+
+    g_array_append_val (run->pts, pts);
+  }
 }
 
 /* or the file is cut just before the CUT_AT-th buffer reaches the element
@@ -86,8 +148,14 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
 static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
-  if (++run->probed == CUT_AT)
+  if (++run->probed == CUT_AT && run->path) {
     truncate_elsewhere (run->path, run->cut_to);
+  } else if (run->probed == CUT_AT) {
+    gchar *store = find_cache_store (run->cache_dir);
+
+    truncate_elsewhere (store, run->cut_to);
+    g_free (store);
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -135,6 +203,9 @@ play (const gchar * desc, Run * run, GstMessageType type, guint * warnings)
   }
   fail_unless (msg != NULL, "%s: neither EOS nor an error in 60 s", desc);
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (run->cutter)
+    g_thread_join (run->cutter);
+  run->cutter = NULL;
   gst_object_unref (bus);
   gst_object_unref (pipeline);
   return found;
@@ -143,8 +214,8 @@ play (const gchar * desc, Run * run, GstMessageType type, guint * warnings)
 static void
 record (const gchar * path)
 {
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " CAPS
-      " ! memmapsink location=\"%s\"", N_FRAMES, path);
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      CAPS " ! memmapsink location=\"%s\"", N_FRAMES, path);
   GstElement *p = gst_parse_launch (desc, NULL);
   GstMessage *msg;
 
@@ -228,23 +299,54 @@ GST_START_TEST (test_sink_store_truncated_while_written)
 
 GST_END_TEST;
 
+/* I420 whose every byte is 0: what a frame read after the cut holds */
+static gchar *
+zero_frame_checksum (void)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 320 * 240 * 3 / 2, NULL);
+  GstCaps *caps = gst_caps_from_string (CAPS);
+  gchar *sum;
+
+  gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+  sum = frame_checksum (caps, buf);
+  gst_caps_unref (caps);
+  gst_buffer_unref (buf);
+  return sum;
+}
+
 /* The cache's store is cut while a second pass is served from it: one
- * warning, and the pass plays on from upstream to its end. */
+ * warning, and the pass plays on from upstream to its end: every frame
+ * exactly once, in order, each the first pass's frame (checksums), but the
+ * one frame handed out before the cut and read after it, which reads the
+ * fault guard's zeros (docs/reliability.md: what the guard cannot do).
+ * Upstream is a store of its own (memmapsrc): a stream that stays the same
+ * when the cache seeks into it to take over (videotestsrc's num-buffers
+ * counts from the seek). */
 GST_START_TEST (test_cache_store_truncated_while_served)
 {
   gchar *cache_dir = test_path ("cache");
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " CAPS
-      " ! memmapcache key=trunc cache-dir=\"%s\" ! fakesink name=sink",
-      N_FRAMES, cache_dir);
+  gchar *upstream = test_path ("upstream.store");
+  gchar *desc = g_strdup_printf ("memmapsrc location=\"%s\" ! "
+      "memmapcache key=trunc cache-dir=\"%s\" ! fakesink name=sink",
+      upstream, cache_dir);
   Run pass1 = { NULL, 0, 0, 0 }, pass2 = { NULL, 4096, 0, 0 };
   GstMessage *msg;
-  guint warnings = 0;
-  gchar *store = NULL;
+  guint warnings = 0, i, zeros = 0;
+  gchar *store = NULL, *zero_sum;
   GDir *dir;
   const gchar *name;
 
+  record (upstream);
+  pass1.sums = g_ptr_array_new_with_free_func (g_free);
+  pass1.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  pass2.sums = g_ptr_array_new_with_free_func (g_free);
+  pass2.pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   fail_if (play (desc, &pass1, GST_MESSAGE_WARNING, NULL));
   fail_unless_equals_int (pass1.frames, N_FRAMES);
+  /* (the ball moves: no two frames alike, a duplicate would show) */
+  for (i = 1; i < N_FRAMES; i++)
+    fail_if (g_str_equal (g_ptr_array_index (pass1.sums, i - 1),
+            g_ptr_array_index (pass1.sums, i)));
 
   /* the one store of the one cached stream */
   dir = g_dir_open (cache_dir, 0, NULL);
@@ -267,11 +369,369 @@ GST_START_TEST (test_cache_store_truncated_while_served)
   assert_truncation_message (msg, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
       store);
   fail_unless_equals_int (warnings, 1);
-  fail_unless (pass2.frames >= N_FRAMES, "%u frames", pass2.frames);
+  zero_sum = zero_frame_checksum ();
+  fail_unless_equals_int (pass2.frames, N_FRAMES);
+  for (i = 0; i < N_FRAMES; i++) {
+    const gchar *got = g_ptr_array_index (pass2.sums, i);
+
+    fail_unless_equals_uint64 (g_array_index (pass2.pts, GstClockTime, i),
+        g_array_index (pass1.pts, GstClockTime, i));
+    if (i == CUT_AT - 1 && g_str_equal (got, zero_sum)) {
+      zeros++;                  /* handed out before the cut, read after */
+      continue;
+    }
+    fail_unless_equals_string (got, g_ptr_array_index (pass1.sums, i));
+  }
+  g_print ("cache store truncated while served: %u frames, each the first "
+      "pass's but %u read as zeros after the cut\n", N_FRAMES, zeros);
+  g_free (zero_sum);
+  g_ptr_array_unref (pass1.sums);
+  g_array_unref (pass1.pts);
+  g_ptr_array_unref (pass2.sums);
+  g_array_unref (pass2.pts);
+  g_free (upstream);
 
   g_free (store);
   g_free (desc);
   g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------------------------------ */
+/* every length (issue 12, item 1)                                          */
+
+/* GRAY8 64x64 frames (a page each) in chunks of 4 slots, CUT_AT frames:
+ * append 2 chunks (11 pages), ring of 8 with 2 spare slots (12 pages) */
+#define SMALL_CAPS "video/x-raw,format=GRAY8,width=64,height=64,framerate=30/1"
+
+static GstMemmapStoreWriter *
+write_small_store (const gchar * path, GstMemmapStoreMode mode)
+{
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  GstVideoInfo info;
+  GstCaps *caps = gst_caps_from_string (SMALL_CAPS);
+  GstMemmapStoreWriter *w;
+  GError *err = NULL;
+  guint64 f, slot;
+
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  w = gst_memmap_store_writer_new_full (engine, path, caps, &info, mode,
+      mode == GST_MEMMAP_STORE_MODE_RING ? 8 : 0, 2, 4 * 4096,
+      GST_MEMMAP_STORE_WRITER_FLAG_NONE, &err);
+  fail_unless (w != NULL, "%s", err ? err->message : "?");
+  for (f = 0; f < CUT_AT; f++) {
+    GstMemory *mem;
+    GstMapInfo map;
+
+    fail_unless (gst_memmap_store_writer_acquire_slot (w, &slot, NULL));
+    mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, NULL);
+    fail_unless (mem && gst_memory_map (mem, &map, GST_MAP_WRITE));
+    memset (map.data, 0x40 + (gint) f, map.size);
+    gst_memory_unmap (mem, &map);
+    gst_memory_unref (mem);
+    fail_unless (gst_memmap_store_writer_commit (w, slot,
+            f * GST_SECOND / 30, GST_SECOND / 30, 0, NULL));
+  }
+  gst_caps_unref (caps);
+  return w;
+}
+
+/* The lengths a store of @size bytes is cut to: 0, 1, half a page and
+ * every page boundary below @size. */
+static GArray *
+cut_lengths (guint64 size)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 l;
+
+  for (l = 0; l < 3; l++) {
+    guint64 v = l == 0 ? 0 : l == 1 ? 1 : 2048;
+
+    g_array_append_val (a, v);
+  }
+  for (l = 4096; l < size; l += 4096)
+    g_array_append_val (a, l);
+  return a;
+}
+
+static void
+assert_truncated_not_reused (GstMessage * msg, GQuark domain, gint code,
+    const gchar * path, guint64 len)
+{
+  GError *err = NULL;
+  gchar *debug = NULL;
+
+  fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no error", len);
+  gst_message_parse_error (msg, &err, &debug);
+  fail_unless (strstr (err->message, "overwritten") == NULL,
+      "cut to %" G_GUINT64_FORMAT ": %s", len, err->message);
+  g_error_free (err);
+  g_free (debug);
+  assert_truncation_message (msg, domain, code, path);
+}
+
+/* memmapsrc on an append and a ring store, following the open store (the
+ * file is cut 50 ms after the last frame was read downstream, while it
+ * waits in gst_memmap_store_session_wait() on the header page: that was
+ * SIGBUS, exit 135) or reading a closed one (cut just before the last
+ * frame is read downstream), cut to every length. Each run must end in a
+ * RESOURCE READ error that says "truncated" (at 1 byte it said
+ * "overwritten by a new recording"), in this live process. */
+GST_START_TEST (test_src_cut_at_every_length)
+{
+  guint mode, follow, i, runs = 0;
+
+  for (mode = 0; mode < 2; mode++) {
+    for (follow = 0; follow < 2; follow++) {
+      gchar *path = test_path ("every.store");
+      gchar *desc = g_strdup_printf ("memmapsrc location=\"%s\" follow=%s ! "
+          "fakesink name=sink", path, follow ? "true" : "false");
+      GstMemmapStoreWriter *w;
+      GArray *lengths;
+      struct stat st;
+
+      w = write_small_store (path, mode ? GST_MEMMAP_STORE_MODE_RING :
+          GST_MEMMAP_STORE_MODE_APPEND);
+      fail_unless (stat (path, &st) == 0);
+      gst_memmap_store_writer_free (w);
+      lengths = cut_lengths (st.st_size);
+
+      for (i = 0; i < lengths->len; i++) {
+        guint64 len = g_array_index (lengths, guint64, i);
+        Run run = { path, len, 0, 0 };
+        GstMessage *msg;
+
+        run.cut_later = follow;
+        unlink (path);
+        w = write_small_store (path, mode ? GST_MEMMAP_STORE_MODE_RING :
+            GST_MEMMAP_STORE_MODE_APPEND);
+        /* following: the writer stays, the store open */
+        if (!follow)
+          fail_unless (gst_memmap_store_writer_close (w, NULL));
+        msg = play (desc, &run, GST_MESSAGE_ERROR, NULL);
+        assert_truncated_not_reused (msg, GST_RESOURCE_ERROR,
+            GST_RESOURCE_ERROR_READ, path, len);
+        gst_memmap_store_writer_free (w);
+        runs++;
+      }
+      GST_INFO ("%s, follow=%u: %u lengths up to %" G_GUINT64_FORMAT,
+          mode ? "ring" : "append", follow, lengths->len,
+          (guint64) st.st_size);
+      g_array_unref (lengths);
+      g_free (desc);
+      g_free (path);
+    }
+  }
+  g_print ("truncation under memmapsrc: %u runs (append and ring, follow "
+      "or not, 0, 1, 2048 bytes and every page boundary), every one a "
+      "truncation error, no signal\n", runs);
+}
+
+GST_END_TEST;
+
+/* memmapsink copying frames into its slots (identity drop-allocation=true:
+ * no slot pool upstream), the store cut to every length just before frame
+ * CUT_AT reaches it: RESOURCE WRITE "truncated", nothing committed after
+ * the cut, and the store never closed cleanly: damaged, or too short to be
+ * a store at all. Before the writer checked its file before reserving,
+ * a cut in the tail of a full chunk was grown back with zeros by the next
+ * chunk's reservation and the store closed "cleanly". */
+GST_START_TEST (test_sink_cut_at_every_length)
+{
+  gchar *path = test_path ("sink-every.store");
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  /* when the cut comes: the header and 1 chunk (an index page and 4
+   * slots, full); the next frame's slot is in a chunk still to reserve */
+  GArray *lengths = cut_lengths (4096 + 4096 + 4 * 4096);
+  gchar *desc;
+  guint i;
+
+  /* the fakesink that play() wants is a tee's */
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d ! " SMALL_CAPS
+      " ! tee name=t ! queue ! identity name=cut drop-allocation=true ! "
+      "memmapsink location=\"%s\" chunk-size=16384 t. ! queue ! "
+      "fakesink name=sink", N_FRAMES, path);
+
+  for (i = 0; i < lengths->len; i++) {
+    guint64 len = g_array_index (lengths, guint64, i);
+    Run run = { path, len, 0, 0 };
+    GstMemmapStoreReader *r;
+    GstMessage *msg;
+    GError *err = NULL;
+
+    unlink (path);
+    msg = play (desc, &run, GST_MESSAGE_ERROR, NULL);
+    assert_truncated_not_reused (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_WRITE, path, len);
+
+    r = gst_memmap_store_reader_open (engine, path, &err);
+    if (r == NULL) {
+      fail_unless (g_error_matches (err, GST_MEMMAP_ERROR,
+              GST_MEMMAP_ERROR_TRUNCATED) || (len < 4096 &&
+              g_error_matches (err, GST_MEMMAP_ERROR,
+                  GST_MEMMAP_ERROR_CORRUPT)), "cut to %" G_GUINT64_FORMAT
+          ": %s", len, err->message);
+      g_clear_error (&err);
+    } else {
+      fail_unless (gst_memmap_store_reader_is_damaged (r),
+          "cut to %" G_GUINT64_FORMAT ": not marked damaged", len);
+      fail_unless (gst_memmap_store_reader_get_committed (r) < CUT_AT,
+          "cut to %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " committed",
+          len, gst_memmap_store_reader_get_committed (r));
+      gst_memmap_store_reader_free (r);
+    }
+  }
+  g_print ("truncation under memmapsink: %u lengths, every one a "
+      "truncation error and a damaged store\n", lengths->len);
+
+  g_array_unref (lengths);
+  g_free (desc);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The one store of a cache directory. */
+static gchar *
+find_cache_store (const gchar * cache_dir)
+{
+  gchar *store = NULL;
+  const gchar *name;
+  GDir *dir = g_dir_open (cache_dir, 0, NULL);
+
+  while (dir && (name = g_dir_read_name (dir)) && store == NULL) {
+    gchar *s = g_build_filename (cache_dir, name, "s000000.store", NULL);
+
+    if (g_file_test (s, G_FILE_TEST_IS_REGULAR))
+      store = s;
+    else
+      g_free (s);
+  }
+  if (dir)
+    g_dir_close (dir);
+  fail_unless (store != NULL, "no store under %s", cache_dir);
+  return store;
+}
+
+/* memmapcache serving a cached store cut under it at 0, 1, 2048 bytes, the
+ * first 9 page boundaries and the page boundary before its last frame's
+ * end: one warning that says "truncated" each time, every frame played
+ * (from upstream after the cut), no signal. */
+GST_START_TEST (test_cache_cut_at_lengths)
+{
+  guint64 lengths[] = { 0, 1, 2048, 4096, 2 * 4096, 3 * 4096, 4 * 4096,
+    5 * 4096, 6 * 4096, 7 * 4096, 8 * 4096, 9 * 4096, 0
+  };
+  guint i, n = G_N_ELEMENTS (lengths);
+
+  for (i = 0; i < n; i++) {
+    gchar *name = g_strdup_printf ("cache-%u", i);
+    gchar *cache_dir = test_path (name);
+    gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! "
+        SMALL_CAPS " ! memmapcache key=cut cache-dir=\"%s\" ! "
+        "fakesink name=sink", N_FRAMES, cache_dir);
+    Run pass1 = { NULL, 0, 0, 0 }, pass2 = { NULL, 0, 0, 0 };
+    GstMessage *msg;
+    guint warnings = 0;
+    gchar *store;
+
+    fail_if (play (desc, &pass1, GST_MESSAGE_WARNING, NULL));
+    store = find_cache_store (cache_dir);
+    if (i == n - 1) {
+      GstMemmapStoreReader *r;
+      GstBuffer *buf;
+      GstMemory *mem;
+      guint64 end;
+
+      /* the page that holds the end of the last frame */
+      r = gst_memmap_store_reader_open (gst_memmap_engine_get_default (),
+          store, NULL);
+      fail_unless (r != NULL);
+      buf = gst_memmap_store_reader_get_buffer (r, NULL, N_FRAMES - 1, NULL);
+      fail_unless (buf != NULL);
+      mem = gst_buffer_peek_memory (buf, 0);
+      end = gst_memmap_memory_get_file_offset (mem) + mem->size;
+      gst_buffer_unref (buf);
+      gst_memmap_store_reader_free (r);
+      lengths[i] = (end - 1) / 4096 * 4096;
+    }
+    pass2.path = store;
+    pass2.cut_to = lengths[i];
+    msg = play (desc, &pass2, GST_MESSAGE_WARNING, &warnings);
+    fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no warning",
+        lengths[i]);
+    assert_truncation_message (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_READ, store);
+    fail_unless_equals_int (warnings, 1);
+    fail_unless (pass2.frames >= N_FRAMES, "cut to %" G_GUINT64_FORMAT
+        ": %u frames", lengths[i], pass2.frames);
+    g_free (store);
+    g_free (desc);
+    g_free (cache_dir);
+    g_free (name);
+  }
+  g_print ("truncation under memmapcache: %u lengths, one warning each, "
+      "every frame played\n", n);
+}
+
+GST_END_TEST;
+
+/* memmapcache recording a stream, its store cut under it (before the
+ * CUT_AT-th frame reaches it) at 0, 1, 2048 bytes and the first 8 page
+ * boundaries: one warning saying "truncated" (it said "Could not use the
+ * frame cache"), every frame played from upstream, the store left
+ * damaged (or too short to be one), no signal. */
+GST_START_TEST (test_cache_cut_while_recording)
+{
+  guint64 lengths[] = { 0, 1, 2048, 4096, 2 * 4096, 3 * 4096, 4 * 4096,
+    5 * 4096, 6 * 4096, 7 * 4096, 8 * 4096
+  };
+  GstMemmapEngine *engine = gst_memmap_engine_get_default ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (lengths); i++) {
+    gchar *name = g_strdup_printf ("rec-%u", i);
+    gchar *cache_dir = test_path (name);
+    gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d ! "
+        SMALL_CAPS " ! memmapcache name=cut key=rec cache-dir=\"%s\" ! "
+        "fakesink name=sink", N_FRAMES, cache_dir);
+    Run run = { NULL, lengths[i], 0, 0 };
+    GstMemmapStoreReader *r;
+    GstMessage *msg;
+    GError *err = NULL;
+    guint warnings = 0;
+    gchar *store;
+
+    run.cache_dir = cache_dir;
+    msg = play (desc, &run, GST_MESSAGE_WARNING, &warnings);
+    store = find_cache_store (cache_dir);
+    fail_unless (msg != NULL, "cut to %" G_GUINT64_FORMAT ": no warning",
+        lengths[i]);
+    assert_truncation_message (msg, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_WRITE, store);
+    fail_unless_equals_int (warnings, 1);
+    fail_unless_equals_int (run.frames, N_FRAMES);
+    r = gst_memmap_store_reader_open (engine, store, &err);
+    if (r == NULL) {
+      fail_unless (g_error_matches (err, GST_MEMMAP_ERROR,
+              GST_MEMMAP_ERROR_TRUNCATED) || (lengths[i] < 4096 &&
+              g_error_matches (err, GST_MEMMAP_ERROR,
+                  GST_MEMMAP_ERROR_CORRUPT)), "cut to %" G_GUINT64_FORMAT
+          ": %s", lengths[i], err->message);
+      g_clear_error (&err);
+    } else {
+      fail_unless (gst_memmap_store_reader_is_damaged (r));
+      gst_memmap_store_reader_free (r);
+    }
+    g_free (store);
+    g_free (desc);
+    g_free (cache_dir);
+    g_free (name);
+  }
+  g_print ("truncation under a recording memmapcache: %u lengths, one "
+      "warning each, every frame played, every store damaged\n",
+      (guint) G_N_ELEMENTS (lengths));
 }
 
 GST_END_TEST;
@@ -290,6 +750,10 @@ truncation_suite (void)
   tcase_add_test (tc, test_src_store_truncated_while_read);
   tcase_add_test (tc, test_sink_store_truncated_while_written);
   tcase_add_test (tc, test_cache_store_truncated_while_served);
+  tcase_add_test (tc, test_src_cut_at_every_length);
+  tcase_add_test (tc, test_sink_cut_at_every_length);
+  tcase_add_test (tc, test_cache_cut_at_lengths);
+  tcase_add_test (tc, test_cache_cut_while_recording);
   return s;
 }
 

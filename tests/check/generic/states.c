@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Every element of the memmap plugin, cycled through the states up and down
- * in the orders GStreamer's own generic states test uses. A sink with a
- * `location` gets a file in a private directory, so that the cycle opens and
- * closes for real what it would open in a pipeline.
+ * in the orders GStreamer's own generic states test uses; like that test,
+ * every state change must succeed. Each element is given what it needs to
+ * run, in a private directory, so that the cycle opens and closes for real
+ * what it would open in a pipeline: a sink a new store, memmapsrc a store
+ * recorded by setup(), memmapcache a cache directory. An element of the
+ * plugin this test does not know fails the test until it is added here.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -14,6 +17,31 @@
 #include "../memmap-test-util.h"
 
 static GList *elements = NULL;
+static gchar *store;            /* a store of 5 frames, for memmapsrc */
+
+/* Records @path with memmapsink. */
+static void
+record_store (const gchar * path)
+{
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=5 ! "
+      "video/x-raw,format=GRAY8,width=64,height=48,framerate=30/1 ! "
+      "memmapsink location=\"%s\"", path);
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GstMessage *msg;
+
+  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
+      "could not record %s", path);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  g_free (desc);
+}
 
 static void
 setup (void)
@@ -41,6 +69,9 @@ setup (void)
   gst_object_unref (plugin);
 
   fail_unless (elements != NULL, "the memmap plugin has no element");
+
+  store = test_path ("recorded.store");
+  record_store (store);
 }
 
 static void
@@ -48,30 +79,32 @@ teardown (void)
 {
   g_list_free_full (elements, g_free);
   elements = NULL;
+  g_clear_pointer (&store, g_free);
   memmap_test_remove_tmpdir ();
 }
 
-/* Returns whether the element is configured well enough that every state
- * change must succeed; others (a source without a store to read, say) may
- * refuse PAUSED, but must survive the cycle. */
+/* The element @name, given what it needs to run (see the top). */
 static GstElement *
-make_element (const gchar * name, gboolean * configured)
+make_element (const gchar * name)
 {
   GstElement *element = gst_element_factory_make (name, name);
 
   fail_if (element == NULL, "Could not make element from factory %s", name);
 
-  *configured = FALSE;
-  if (GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK) &&
-      g_object_class_find_property (G_OBJECT_GET_CLASS (element),
-          "location")) {
-    gchar *file = g_strdup_printf ("%s.store", name);
-    gchar *location = test_path (file);
+  if (g_str_equal (name, "memmapsink")) {
+    gchar *location = test_path ("memmapsink.store");
 
     g_object_set (element, "location", location, NULL);
     g_free (location);
-    g_free (file);
-    *configured = TRUE;
+  } else if (g_str_equal (name, "memmapsrc")) {
+    g_object_set (element, "location", store, NULL);
+  } else if (g_str_equal (name, "memmapcache")) {
+    gchar *cache_dir = test_path ("cache");
+
+    g_object_set (element, "cache-dir", cache_dir, NULL);
+    g_free (cache_dir);
+  } else {
+    fail ("element %s: states.c does not know what it needs to run", name);
   }
 
   return element;
@@ -84,15 +117,14 @@ cycle (const GstState * states, guint n_states)
 
   for (e = elements; e; e = e->next) {
     const gchar *name = e->data;
-    gboolean configured;
-    GstElement *element = make_element (name, &configured);
+    GstElement *element = make_element (name);
     guint i;
 
     GST_INFO ("testing element %s", name);
     for (i = 0; i < n_states; i++) {
       GstStateChangeReturn ret = gst_element_set_state (element, states[i]);
 
-      fail_if (configured && ret == GST_STATE_CHANGE_FAILURE,
+      fail_if (ret == GST_STATE_CHANGE_FAILURE,
           "%s failed to go to %s", name,
           gst_element_state_get_name (states[i]));
     }

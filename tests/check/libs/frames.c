@@ -31,6 +31,7 @@ static gchar *av_clip;          /* mkv with an audio track */
 static GPtrArray *ref_gray;     /* checksums of the decoder's GRAY8 frames */
 static GPtrArray *ref_native;   /* ... of its own (I420) frames */
 static GArray *ref_pts;
+static GArray *ref_dur;         /* the decoder's duration of each frame */
 
 /* SHA-1 of the visible bytes of every plane. */
 static gchar *
@@ -88,6 +89,7 @@ typedef struct
 {
   GPtrArray *sums;
   GArray *pts;
+  GArray *dur;
 } Reference;
 
 static void
@@ -103,14 +105,19 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
   g_ptr_array_add (ref->sums, frame_checksum (&info, buffer));
   if (ref->pts)
     g_array_append_val (ref->pts, pts);
+  if (ref->dur) {
+    GstClockTime dur = GST_BUFFER_DURATION (buffer);
+
+    g_array_append_val (ref->dur, dur);
+  }
 }
 
 /* What a plain decoder outputs for @file, converted to @format. */
 static void
 decode_reference (const gchar * file, const gchar * format, GPtrArray * sums,
-    GArray * pts)
+    GArray * pts, GArray * dur)
 {
-  Reference ref = { sums, pts };
+  Reference ref = { sums, pts, dur };
   GError *error = NULL;
   GstElement *pipeline, *sink;
   GstBus *bus;
@@ -208,13 +215,23 @@ teardown_clips (void)
 static void
 setup_reference (void)
 {
+  guint i;
+
   ref_gray = g_ptr_array_new_with_free_func (g_free);
   ref_native = g_ptr_array_new_with_free_func (g_free);
   ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  decode_reference (clip, "GRAY8", ref_gray, ref_pts);
-  decode_reference (clip, NULL, ref_native, NULL);
+  ref_dur = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  decode_reference (clip, "GRAY8", ref_gray, ref_pts, ref_dur);
+  decode_reference (clip, NULL, ref_native, NULL, NULL);
   fail_unless_equals_int (ref_gray->len, N_FRAMES);
   fail_unless_equals_int (ref_native->len, N_FRAMES);
+  /* durations to compare with: every frame has one */
+  for (i = 0; i < ref_dur->len; i++) {
+    GstClockTime dur = g_array_index (ref_dur, GstClockTime, i);
+
+    fail_unless (GST_CLOCK_TIME_IS_VALID (dur) && dur > 0,
+        "the decoder gave frame %u no duration", i);
+  }
 }
 
 static void
@@ -223,6 +240,7 @@ teardown_reference (void)
   g_ptr_array_unref (ref_gray);
   g_ptr_array_unref (ref_native);
   g_array_unref (ref_pts);
+  g_array_unref (ref_dur);
 }
 
 /* A fresh cache directory for one test. */
@@ -273,15 +291,61 @@ stat_bool (GstMemmapFrames * frames, const gchar * field)
   return v;
 }
 
-/* Every frame: the reference's frame start + i, at the reference's pts,
- * and (when @zero_copy) read-only memmap memory of a store in @cache_dir
- * whose bytes at the reported offset are the frame's. */
+/* The caps and the layout the frames report: fixed caps that say what
+ * the video info says, and each plane's offset where the video info and
+ * the plane addresses put it. */
+static void
+check_layout (GstMemmapFrames * frames)
+{
+  const GstVideoInfo *info = gst_memmap_frames_get_video_info (frames);
+  GstCaps *caps = gst_memmap_frames_get_caps (frames);
+  GstVideoInfo from_caps;
+  guint p;
+
+  fail_unless (GST_IS_CAPS (caps));
+  fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
+  fail_unless (gst_video_info_from_caps (&from_caps, caps));
+  fail_unless_equals_string (gst_video_format_to_string
+      (GST_VIDEO_INFO_FORMAT (&from_caps)),
+      gst_memmap_frames_get_format (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_WIDTH (&from_caps),
+      gst_memmap_frames_get_width (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&from_caps),
+      gst_memmap_frames_get_height (frames));
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_N (&from_caps), 30);
+  fail_unless_equals_int (GST_VIDEO_INFO_FPS_D (&from_caps), 1);
+  /* (transfer none): the same caps every time */
+  fail_unless (gst_memmap_frames_get_caps (frames) == caps);
+
+  for (p = 0; p < gst_memmap_frames_get_n_planes (frames); p++) {
+    gsize offset = gst_memmap_frames_get_plane_offset (frames, p);
+
+    fail_unless_equals_uint64 (offset, GST_VIDEO_INFO_PLANE_OFFSET (info, p));
+    /* planes lie in the frame, in order */
+    fail_unless (offset < gst_memmap_frames_get_frame_size (frames));
+    if (p > 0)
+      fail_unless (offset > gst_memmap_frames_get_plane_offset (frames,
+              p - 1));
+    if (gst_memmap_frames_get_n_frames (frames) > 0)
+      fail_unless_equals_uint64 (gst_memmap_frames_get_plane_address (frames,
+              0, p), gst_memmap_frames_get_address (frames, 0) + offset);
+  }
+  fail_unless_equals_uint64 (gst_memmap_frames_get_plane_offset (frames, 0),
+      0);
+}
+
+/* Every frame: the reference's frame start + i, at the reference's pts
+ * and with its duration, and (when @zero_copy) read-only memmap memory of
+ * a store in @cache_dir whose bytes at the reported offset are the
+ * frame's. */
 static void
 check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
     guint n, const gchar * cache_dir, gboolean zero_copy)
 {
   const GstVideoInfo *info = gst_memmap_frames_get_video_info (frames);
   guint i;
+
+  check_layout (frames);
 
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), n);
   fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
@@ -297,6 +361,10 @@ check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
     g_free (sum);
     fail_unless_equals_uint64 (gst_memmap_frames_get_pts (frames, i),
         g_array_index (ref_pts, GstClockTime, start + i));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_duration (frames, i),
+        g_array_index (ref_dur, GstClockTime, start + i));
+    fail_unless_equals_uint64 (gst_memmap_frames_get_duration (frames, i),
+        GST_BUFFER_DURATION (buf));
     fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
     fail_unless (map.data == gst_memmap_frames_get_data (frames, i));
     fail_unless_equals_uint64 (gst_memmap_frames_get_address (frames, i),
@@ -489,7 +557,7 @@ GST_START_TEST (test_audio_track)
   GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
   guint i;
 
-  decode_reference (av_clip, "RGBA", ref, NULL);
+  decode_reference (av_clip, "RGBA", ref, NULL, NULL);
   frames = map_frames (av_clip, 0, 0, "RGBA", cache);
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
   for (i = 0; i < N_FRAMES; i++) {
@@ -523,7 +591,7 @@ GST_START_TEST (test_changed_file)
   /* the file is replaced by another clip: never served stale */
   g_usleep (20000);
   make_clip (file, "snow");
-  decode_reference (file, "GRAY8", ref, NULL);
+  decode_reference (file, "GRAY8", ref, NULL, NULL);
   frames = map_frames (file, 20, 5, "GRAY8", cache);
   sum_after = frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 0));
@@ -660,7 +728,7 @@ GST_START_TEST (test_swapped_cache_files)
   gchar *sum;
 
   make_clip (other, "snow");
-  decode_reference (other, "GRAY8", ref_other, NULL);
+  decode_reference (other, "GRAY8", ref_other, NULL, NULL);
   check_clip (cache, FALSE, "first call");
   check_clip (cache, TRUE, "second call");
   frames = map_frames (other, 0, 10, "GRAY8", cache);

@@ -615,6 +615,10 @@ GST_START_TEST (test_ring_wraparound)
 
   w = new_writer_ok (path, &sp, &layout);
   fail_unless_equals_int (gst_memmap_store_writer_get_spare_slots (w), 3);
+  fail_unless_equals_int (gst_memmap_store_writer_get_mode (w),
+      GST_MEMMAP_STORE_MODE_RING);
+  fail_unless_equals_uint64 (gst_memmap_store_writer_get_max_frames (w), 5);
+  fail_unless_equals_string (gst_memmap_store_writer_get_path (w), path);
   /* the whole ring is reserved at creation */
   size = file_size (path);
   fail_unless_equals_uint64 (size, P + P + 8 * P);
@@ -1056,6 +1060,10 @@ GST_START_TEST (test_append_max_frames)
   guint64 slots[4], s, i;
 
   w = new_writer_ok (path, &sp, &layout);
+  fail_unless_equals_int (gst_memmap_store_writer_get_mode (w),
+      GST_MEMMAP_STORE_MODE_APPEND);
+  fail_unless_equals_uint64 (gst_memmap_store_writer_get_max_frames (w), 4);
+  fail_unless_equals_string (gst_memmap_store_writer_get_path (w), path);
   /* the chunk is capped to max-frames: 4 slots */
   fail_unless_equals_uint64 (file_size (path), P + P + 4 * P);
   for (i = 0; i < 4; i++)
@@ -1081,6 +1089,66 @@ GST_START_TEST (test_append_max_frames)
   for (i = 0; i < 4; i++)
     check_frame (r, &layout, i, NULL);
   gst_memmap_store_reader_free (r);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The open descriptors of this process. */
+static guint
+count_fds (void)
+{
+  GDir *dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  fail_unless (dir != NULL);
+  while (g_dir_read_name (dir))
+    n++;
+  g_dir_close (dir);
+  return n;
+}
+
+/* gst_memmap_store_session_ref() adds exactly one reference: the session
+ * (its descriptor of the store, its header mapping) lives on after the
+ * first owner's unref, and goes with the last one. GBoxed copies ref. */
+GST_START_TEST (test_session_ref)
+{
+  gchar *path = test_path ("session.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
+    GST_MEMMAP_STORE_MODE_RING, 4, 2, 0, 0, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstMemmapStoreSession *session, *ref, *copy;
+  GError *err = NULL;
+  guint fds;
+
+  w = new_writer_ok (path, &sp, &layout);
+  g_free (write_frame (w, &layout, 0, 0, GST_MSECOND, 0));
+  r = open_ok (path);
+  fds = count_fds ();
+  session = gst_memmap_store_session_new (r, &err);
+  fail_unless (session != NULL, "%s", err ? err->message : "?");
+  fail_unless (count_fds () > fds, "the session holds no descriptor");
+
+  ref = gst_memmap_store_session_ref (session);
+  fail_unless (ref == session);
+  copy = g_boxed_copy (GST_TYPE_MEMMAP_STORE_SESSION, session);
+  fail_unless (copy == session);
+  gst_memmap_store_session_unref (session);
+  g_boxed_free (GST_TYPE_MEMMAP_STORE_SESSION, copy);
+  /* one reference left: still open and working */
+  fail_unless (count_fds () > fds);
+  fail_unless (gst_memmap_store_session_is_writable (ref));
+  fail_unless_equals_int (gst_memmap_store_session_wait (ref, 0, 0),
+      GST_MEMMAP_STORE_WAIT_CHANGED);
+  gst_memmap_store_session_unref (ref);
+  /* the last one: closed */
+  fail_unless_equals_int (count_fds (), fds);
+
+  gst_memmap_store_reader_free (r);
+  gst_memmap_store_writer_free (w);
   g_free (path);
 }
 
@@ -2139,6 +2207,7 @@ store_suite (void)
   tcase_add_test (tc, test_append_growth);
   tcase_add_test (tc, test_release_slot);
   tcase_add_test (tc, test_append_max_frames);
+  tcase_add_test (tc, test_session_ref);
   tcase_add_test (tc, test_reuse_in_place);
   tcase_add_test (tc, test_reuse_content);
   tcase_add_test (tc, test_replace_keeps_readers);

@@ -447,12 +447,195 @@ GST_START_TEST (test_writer_after_truncation)
   gst_memmap_store_writer_free (w);
 
   /* the header claims a chunk the file no longer has: a reader refuses the
-   * store instead of handing out frames whose bytes are gone */
+   * store instead of handing out frames whose bytes are gone, and says
+   * that its writer marked it damaged */
   r = gst_memmap_store_reader_open (engine, path, &err);
   fail_unless (r == NULL);
+  assert_truncated (err, path);
+  fail_unless (strstr (err->message, "damaged") != NULL, "%s", err->message);
+  g_clear_error (&err);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* A writer of GRAY8 64x64 frames (one page each) in chunks of 4 slots. */
+static GstMemmapStoreWriter *
+new_small_writer (const gchar * path, GstMemmapStoreMode mode,
+    GstVideoInfo * layout)
+{
+  GstVideoInfo info;
+  GstCaps *caps;
+  GstMemmapStoreWriter *w;
+  GError *err = NULL;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_GRAY8, 64, 64);
+  info.fps_n = 30;
+  info.fps_d = 1;
+  caps = gst_video_info_to_caps (&info);
+  w = gst_memmap_store_writer_new_full (engine, path, caps, &info, mode,
+      mode == GST_MEMMAP_STORE_MODE_RING ? 8 : 0, 2, 4 * P,
+      GST_MEMMAP_STORE_WRITER_FLAG_NONE, &err);
+  fail_unless (w != NULL, "%s", err ? err->message : "?");
+  *layout = *gst_memmap_store_writer_get_layout (w);
+  gst_caps_unref (caps);
+  return w;
+}
+
+/* The store at @path says that it is damaged: the reader opens it, says
+ * so, and refuses its frames as TRUNCATED. */
+static void
+assert_damaged (const gchar * path)
+{
+  GstMemmapStoreReader *r;
+  GError *err = NULL;
+
+  r = gst_memmap_store_reader_open (engine, path, &err);
+  if (r == NULL) {
+    /* shorter than its chunks: not opened, for the same reason */
+    assert_truncated (err, path);
+    fail_unless (strstr (err->message, "damaged") != NULL, "%s",
+        err->message);
+    g_clear_error (&err);
+    return;
+  }
+  fail_unless (gst_memmap_store_reader_is_damaged (r));
+  fail_if (gst_memmap_store_reader_is_closed (r));
+  fail_if (gst_memmap_store_reader_get_buffer (r, NULL, 0, &err));
+  assert_truncated (err, path);
+  g_clear_error (&err);
+  fail_if (gst_memmap_store_reader_check (r, &err));
+  assert_truncated (err, path);
+  g_clear_error (&err);
+  gst_memmap_store_reader_free (r);
+}
+
+/* The tail of a full chunk is cut while nothing is mapped there any more;
+ * the next reservation would grow the file back over the cut (zeros, no
+ * fault, the size right again): the writer must see the cut before it
+ * reserves, commit nothing more, refuse to close cleanly and mark the store
+ * damaged. Without the check before the reservation, the store closed
+ * "cleanly" with frames of zeros (issue 12, item 2). */
+GST_START_TEST (test_writer_cut_then_grown_back)
+{
+  gchar *path = test_path ("regrow.store");
+  GstMemmapStoreWriter *w;
+  GstVideoInfo layout;
+  GError *err = NULL;
+  guint64 slot;
+  struct stat st;
+
+  w = new_small_writer (path, GST_MEMMAP_STORE_MODE_APPEND, &layout);
+  write_frames (w, &layout, 4);
+  /* chunk 0: header page, index page, 4 slots: keep 2 of the slots */
+  truncate_elsewhere (path, 4 * P);
+
+  fail_if (gst_memmap_store_writer_acquire_slot (w, &slot, &err));
+  assert_truncated (err, path);
+  g_clear_error (&err);
+  /* the file was not grown back */
+  fail_unless (stat (path, &st) == 0);
+  fail_unless_equals_uint64 (st.st_size, 4 * P);
+  fail_unless_equals_uint64 (gst_memmap_store_writer_get_committed (w), 4);
+  fail_if (gst_memmap_store_writer_close (w, &err));
+  assert_truncated (err, path);
+  g_clear_error (&err);
+  gst_memmap_store_writer_free (w);
+
+  /* grown back by someone else: still damaged, never "closed" */
+  truncate_elsewhere (path, 6 * P);
+  assert_damaged (path);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The same with the cut inside the chunk being filled, in append and ring
+ * stores, the file grown back to its length by another program before the
+ * commit: the size check alone would pass; the fault counter of the slot's
+ * mapping or the size seen before says it. */
+GST_START_TEST (test_writer_cut_before_commit)
+{
+  GstMemmapStoreMode modes[] = { GST_MEMMAP_STORE_MODE_APPEND,
+    GST_MEMMAP_STORE_MODE_RING
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (modes); i++) {
+    gchar *path = test_path (i ? "cut-ring.store" : "cut-append.store");
+    GstMemmapStoreWriter *w;
+    GstVideoInfo layout;
+    GError *err = NULL;
+    guint64 slot;
+
+    w = new_small_writer (path, modes[i], &layout);
+    write_frames (w, &layout, 2);
+    truncate_elsewhere (path, 3 * P);
+    /* the producer fills its slot past the cut (zero pages of the guard) */
+    slot = fill_slot (w, &layout, 2);
+    fail_if (gst_memmap_store_writer_commit (w, slot, 2 * GST_MSECOND,
+            GST_MSECOND, 0, &err));
+    assert_truncated (err, path);
+    g_clear_error (&err);
+    fail_unless_equals_uint64 (gst_memmap_store_writer_get_committed (w), 2);
+    gst_memmap_store_writer_free (w);
+    assert_damaged (path);
+    g_free (path);
+  }
+}
+
+GST_END_TEST;
+
+/* Timestamps that go back: the writer flags the frame DISCONT itself (a
+ * seek while recording), and a reader refuses a pts below the previous
+ * frame's on a frame without the flag (a corrupt index; issue 12, item 6:
+ * memmapsrc played 1 of 5 frames and said nothing). */
+GST_START_TEST (test_pts_go_back_only_at_discont)
+{
+  gchar *path = test_path ("pts.store");
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstMemmapStoreEntry e;
+  GstVideoInfo layout;
+  GError *err = NULL;
+  guint64 pts[] = { 0, 10, 20, 5, 15 }, f, off;
+  gint fd;
+
+  w = new_small_writer (path, GST_MEMMAP_STORE_MODE_APPEND, &layout);
+  for (f = 0; f < G_N_ELEMENTS (pts); f++)
+    fail_unless (gst_memmap_store_writer_commit (w, fill_slot (w, &layout, f),
+            pts[f] * GST_MSECOND, GST_MSECOND, 0, NULL));
+  gst_memmap_store_writer_free (w);
+
+  r = gst_memmap_store_reader_open (engine, path, &err);
+  fail_unless (r != NULL, "%s", err ? err->message : "?");
+  for (f = 0; f < G_N_ELEMENTS (pts); f++) {
+    fail_unless (gst_memmap_store_reader_get_entry (r, f, &e, &err), "%s",
+        err ? err->message : "?");
+    fail_unless_equals_uint64 (e.pts, pts[f] * GST_MSECOND);
+    fail_unless_equals_int (e.flags, f == 3 ? GST_MEMMAP_STORE_FRAME_DISCONT :
+        GST_MEMMAP_STORE_FRAME_NONE);
+  }
+  gst_memmap_store_reader_free (r);
+
+  /* frame 0's pts (entry at data_offset + 16) made later than frame 2's by
+   * one byte: frame 1 is refused as corrupt */
+  fd = open (path, O_RDWR);
+  fail_unless (fd >= 0);
+  off = P + 16 + 4;
+  fail_unless (pwrite (fd, "\x7f", 1, off) == 1);
+  close (fd);
+  r = gst_memmap_store_reader_open (engine, path, &err);
+  fail_unless (r != NULL, "%s", err ? err->message : "?");
+  fail_unless (gst_memmap_store_reader_get_entry (r, 0, &e, NULL));
+  fail_if (gst_memmap_store_reader_get_entry (r, 1, &e, &err));
   fail_unless (g_error_matches (err, GST_MEMMAP_ERROR,
           GST_MEMMAP_ERROR_CORRUPT), "%s", err->message);
+  fail_unless (strstr (err->message, "pts") != NULL, "%s", err->message);
   g_clear_error (&err);
+  fail_if (gst_memmap_store_reader_get_buffer (r, NULL, 1, &err));
+  g_clear_error (&err);
+  gst_memmap_store_reader_free (r);
   g_free (path);
 }
 
@@ -475,6 +658,9 @@ truncation_suite (void)
   tcase_add_test (tc, test_reader_after_truncation);
   tcase_add_test (tc, test_reader_refuses_lost_frame);
   tcase_add_test (tc, test_writer_after_truncation);
+  tcase_add_test (tc, test_writer_cut_then_grown_back);
+  tcase_add_test (tc, test_writer_cut_before_commit);
+  tcase_add_test (tc, test_pts_go_back_only_at_discont);
   return s;
 }
 
