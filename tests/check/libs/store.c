@@ -1154,6 +1154,65 @@ GST_START_TEST (test_session_ref)
 
 GST_END_TEST;
 
+/* The reader and the writer are refcounted boxed types (issue 15): a ref
+ * or a g_boxed_copy() keeps them working, the last unref of a writer
+ * closes its store, the last unref of a reader closes its descriptor, and
+ * a buffer outlives its reader. */
+GST_START_TEST (test_reader_writer_ref)
+{
+  gchar *path = test_path ("refs.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 0, 0, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w, *wref;
+  GstMemmapStoreReader *r, *rcopy;
+  GstBuffer *buf;
+  gchar *sum;
+  guint fds;
+
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MEMMAP_STORE_WRITER));
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MEMMAP_STORE_READER));
+
+  w = new_writer_ok (path, &sp, &layout);
+  sum = write_frame (w, &layout, 0, 0, GST_MSECOND, 0);
+  wref = g_boxed_copy (GST_TYPE_MEMMAP_STORE_WRITER, w);
+  fail_unless (wref == w);
+  fail_unless (gst_memmap_store_writer_ref (w) == w);
+
+  r = open_ok (path);
+  rcopy = g_boxed_copy (GST_TYPE_MEMMAP_STORE_READER, r);
+  fail_unless (rcopy == r);
+  gst_memmap_store_reader_unref (r);
+  /* one reference left: open and working */
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (rcopy), 1);
+  buf = gst_memmap_store_reader_get_buffer (rcopy, NULL, 0, NULL);
+  fail_unless (buf != NULL);
+
+  /* two of three writer references dropped: the store stays open */
+  gst_memmap_store_writer_unref (w);
+  g_boxed_free (GST_TYPE_MEMMAP_STORE_WRITER, wref);
+  fail_if (gst_memmap_store_reader_is_closed (rcopy));
+  g_free (write_frame (w, &layout, 1, GST_MSECOND, GST_MSECOND, 0));
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (rcopy), 2);
+  /* the last one closes it */
+  gst_memmap_store_writer_unref (w);
+  fail_unless (gst_memmap_store_reader_is_closed (rcopy));
+
+  /* the last reader reference: its descriptor goes (the engine may keep
+   * its windows cached), its buffer stays */
+  fds = count_fds ();
+  gst_memmap_store_reader_unref (rcopy);
+  fail_unless (count_fds () < fds, "the reader's descriptor stayed open");
+  check_buffer (buf, path, &layout, 0, sum);
+  gst_buffer_unref (buf);
+
+  g_free (sum);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* reuse, replacement, locking, sync                                        */
 
@@ -2206,6 +2265,7 @@ store_suite (void)
   tcase_add_test (tc, test_default_chunk_slots);
   tcase_add_test (tc, test_append_growth);
   tcase_add_test (tc, test_release_slot);
+  tcase_add_test (tc, test_reader_writer_ref);
   tcase_add_test (tc, test_append_max_frames);
   tcase_add_test (tc, test_session_ref);
   tcase_add_test (tc, test_reuse_in_place);
