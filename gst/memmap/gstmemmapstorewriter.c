@@ -775,7 +775,8 @@ gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer)
  * once.
  *
  * Returns: ring: how many slots may be acquired and not yet committed at
- *   once; append: 0 (no limit other than max-frames)
+ *   once; append: 0 (no limit: max-frames bounds the frames committed,
+ *   not the slots out)
  *
  * Since: 0.1
  */

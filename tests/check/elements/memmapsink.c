@@ -1147,8 +1147,7 @@ GST_START_TEST (test_append_max_frames_held_slots)
   fail_unless_equals_int (gst_harness_push (h, make_frame (&info, 5, FALSE)),
       GST_FLOW_EOS);
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
-  fail_unless (msg == NULL, "max-frames reached posted %" GST_PTR_FORMAT,
-      msg);
+  fail_unless (msg == NULL, "max-frames reached posted %" GST_PTR_FORMAT, msg);
 
   for (i = 0; i < G_N_ELEMENTS (held); i++)
     gst_buffer_unref (held[i]);
