@@ -1123,6 +1123,14 @@ write_failed:
   {
     /* end the store cleanly: every frame committed so far stays */
     close_store (self);
+    if (gst_memmap_slot_store_is_full (self->store)) {
+      /* max-frames reached is the end of the stream, never a disk error */
+      GST_INFO_OBJECT (self, "stored max-frames=%" G_GUINT64_FORMAT
+          " frames: ending the stream (%s)", self->cur.max_frames,
+          error->message);
+      g_clear_error (&error);
+      return GST_FLOW_EOS;
+    }
     post_store_error (self, error, FALSE);
     g_clear_error (&error);
     return GST_FLOW_ERROR;

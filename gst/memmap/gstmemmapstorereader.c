@@ -543,10 +543,11 @@ read_one_entry (GstMemmapStoreReader * self, guint64 frame,
   if (geo->mode == GST_MEMMAP_STORE_MODE_RING) {
     n_slots = geo->slots_per_chunk;
   } else {
-    /* no overflow: checked against the file size */
+    /* no overflow: checked against the file size. Not capped by
+     * max-frames: that bounds the frames, and a writer whose producer held
+     * slots it never committed puts frames in slots past it (in a chunk
+     * reserved for them, docs/store-format.md) */
     n_slots = self->chunks_reserved * geo->slots_per_chunk;
-    if (geo->max_frames > 0)
-      n_slots = MIN (n_slots, geo->max_frames);
   }
   if (slot >= n_slots)
     goto bad_slot;

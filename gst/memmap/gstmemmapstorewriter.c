@@ -787,7 +787,8 @@ gst_memmap_store_writer_get_max_frames (GstMemmapStoreWriter * writer)
  * once.
  *
  * Returns: ring: how many slots may be acquired and not yet committed at
- *   once; append: 0 (no limit other than max-frames)
+ *   once; append: 0 (no limit: max-frames bounds the frames committed,
+ *   not the slots out)
  *
  * Since: 0.1
  */
@@ -1053,11 +1054,17 @@ ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
  * reserved yet the file grows by one chunk, reserved with posix_fallocate().
  * In ring mode it is a slot that holds no frame of the ring.
  *
+ * In an append store with a max-frames limit, that limit bounds the frames
+ * committed, not the slots handed out: slots are handed out as long as
+ * fewer than max-frames frames are committed, however many are outstanding
+ * (a producer may keep slots it never commits, such as a decoder's
+ * reference frames). Commits past the limit fail.
+ *
  * Fails with %GST_MEMMAP_ERROR_NO_SPACE when the file system has no room
  * for the next chunk (every committed frame stays), when an append store
- * would exceed its max-frames limit (gst_memmap_store_writer_is_full() then
- * tells, once the slots outstanding are committed, that the store is
- * complete), or when every spare slot of a ring is already out.
+ * already holds its max-frames frames (gst_memmap_store_writer_is_full()
+ * then returns %TRUE: the store is complete, which is no disk error), or
+ * when every spare slot of a ring is already out.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1131,8 +1138,11 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
     if (!ring_take_free (self, &s, error))
       goto failed;
   } else {
-    if (self->geo.max_frames > 0 && self->committed +
-        g_hash_table_size (self->outstanding) >= self->geo.max_frames)
+    /* max-frames bounds the frames committed, not the slots handed out:
+     * a producer may hold slots it never commits (a decoder's reference
+     * frames, buffers it drops), and counting those would end the store
+     * before it holds max-frames frames */
+    if (self->geo.max_frames > 0 && self->committed >= self->geo.max_frames)
       goto full;
     if (free_count (self) > 0) {
       s = free_pop (self);
@@ -1170,8 +1180,8 @@ no_free_slot:
 full:
   {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
-        "Frame store '%s' is full: it holds at most %" G_GUINT64_FORMAT
-        " frames", self->path, self->geo.max_frames);
+        "Frame store '%s' is full: it holds its max-frames=%"
+        G_GUINT64_FORMAT " frames", self->path, self->geo.max_frames);
     goto failed;
   }
 failed:
@@ -1362,7 +1372,10 @@ slot_checksum (GstMemmapStoreWriter * self, guint64 slot, guint64 * sum,
  * computes the frame's checksum first (the bytes must not change after
  * this call). In ring mode the oldest frame leaves the ring and its slot
  * becomes free. With sync on, the slot and the entry reach the disk before
- * the counter moves, and the counter after.
+ * the counter moves, and the counter after. An append store that already
+ * holds its max-frames frames commits nothing more:
+ * %GST_MEMMAP_ERROR_NO_SPACE, with gst_memmap_store_writer_is_full()
+ * %TRUE.
  *
  * Returns: %TRUE on success, %FALSE with @error set (the slot then stays
  *   acquired: release it or try again)
@@ -1395,7 +1408,8 @@ gst_memmap_store_writer_commit (GstMemmapStoreWriter * writer, guint64 slot,
       (self->geo.mode == GST_MEMMAP_STORE_MODE_APPEND &&
           self->geo.max_frames > 0 && frame >= self->geo.max_frames)) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_NO_SPACE,
-        "Frame store '%s' is full", self->path);
+        "Frame store '%s' is full: it holds its %" G_GUINT64_FORMAT
+        " frames", self->path, frame);
     goto out;
   }
   if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING &&

@@ -128,7 +128,14 @@ class Store:
         committed = self.committed()
         shown_chunks, shown_slots = n_chunks, self.spc
         if not self.ring:
-            shown_chunks = min(n_chunks, max(1, _cdiv(committed, self.epc)))
+            entry_chunks = min(n_chunks, _cdiv(committed, self.epc))
+            shown_chunks = min(n_chunks, max(1, entry_chunks))
+            if entry_chunks > 0:
+                # a frame may sit in a later chunk than its entry: slots a
+                # producer held uncommitted pushed it there
+                used = self.index[:entry_chunks].reshape(-1)[:committed]
+                shown_chunks = min(n_chunks, max(
+                    shown_chunks, int(used['slot'].max()) // self.spc + 1))
         if shown_chunks == 1 and committed > 0 and n_chunks > 0:
             used = self.index[0, :min(committed, self.epc)]['slot']
             shown_slots = min(self.spc, int(used.max()) + 1)

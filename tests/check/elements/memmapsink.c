@@ -1110,6 +1110,60 @@ GST_START_TEST (test_pool_buffers)
 
 GST_END_TEST;
 
+/* A producer that keeps pool buffers it never sends (a decoder's reference
+ * frames, as avdec_h264 does on interlaced H.264, or frames a probe drops):
+ * their slots do not count against max-frames. The store ends with EOS
+ * after max-frames frames are stored, never with a disk-full error. */
+GST_START_TEST (test_append_max_frames_held_slots)
+{
+  const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=30/1";
+  gchar *location = test_path ("heldcap.store");
+  GPtrArray *sums = g_ptr_array_new_with_free_func (g_free);
+  GstBuffer *held[3], *last;
+  GstBufferPool *pool;
+  GstVideoInfo info;
+  GstMessage *msg;
+  GstHarness *h;
+  GstBus *bus;
+  guint min, max, i;
+
+  info_from_string (&info, caps);
+  h = harness_new (location, &bus, "max-frames", (guint64) 5, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  pool = query_pool (h, caps, &min, &max);
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (i = 0; i < G_N_ELEMENTS (held); i++) {
+    fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &held[i],
+            NULL), GST_FLOW_OK);
+    fail_unless (gst_is_memmap_memory (gst_buffer_peek_memory (held[i], 0)));
+  }
+
+  /* 3 slots held upstream: still 5 frames stored, the 5th ends the stream */
+  push_frames (h, &info, 0, 4, FALSE, sums);
+  last = make_frame (&info, 4, FALSE);
+  g_ptr_array_add (sums, frame_checksum (&info, last));
+  fail_unless_equals_int (gst_harness_push (h, last), GST_FLOW_EOS);
+  fail_unless_equals_int (gst_harness_push (h, make_frame (&info, 5, FALSE)),
+      GST_FLOW_EOS);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
+  fail_unless (msg == NULL, "max-frames reached posted %" GST_PTR_FORMAT, msg);
+
+  for (i = 0; i < G_N_ELEMENTS (held); i++)
+    gst_buffer_unref (held[i]);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+
+  assert_store (location, 5, 0, sums);
+  g_ptr_array_unref (sums);
+  g_free (location);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_ring_pool_limit)
 {
   const gchar *caps = "video/x-raw,format=GRAY8,width=64,height=48,"
@@ -1636,6 +1690,7 @@ memmapsink_suite (void)
   tcase_add_test (tc, test_stop_mid_stream);
   tcase_add_test (tc, test_caps_change);
   tcase_add_test (tc, test_pool_buffers);
+  tcase_add_test (tc, test_append_max_frames_held_slots);
   tcase_add_test (tc, test_ring_pool_limit);
   tcase_add_test (tc, test_durable);
   tcase_add_test (tc, test_reuse);

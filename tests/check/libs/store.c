@@ -1057,7 +1057,7 @@ GST_START_TEST (test_append_max_frames)
   GstMemmapStoreWriter *w;
   GstMemmapStoreReader *r;
   GError *err = NULL;
-  guint64 slots[4], s, i;
+  guint64 slots[4], extra, s, i;
 
   w = new_writer_ok (path, &sp, &layout);
   fail_unless_equals_int (gst_memmap_store_writer_get_mode (w),
@@ -1068,9 +1068,9 @@ GST_START_TEST (test_append_max_frames)
   fail_unless_equals_uint64 (file_size (path), P + P + 4 * P);
   for (i = 0; i < 4; i++)
     slots[i] = acquire_ok (w);
-  fail_if (gst_memmap_store_writer_acquire_slot (w, &s, &err));
-  assert_error (err, GST_MEMMAP_ERROR_NO_SPACE, path);
-  g_clear_error (&err);
+  /* max-frames bounds the frames committed, not the slots out: a fifth
+   * slot is handed out (in a second chunk), and commits stop at 4 */
+  extra = acquire_ok (w);
   fail_if (gst_memmap_store_writer_is_full (w));
   for (i = 0; i < 4; i++) {
     g_free (fill_slot (w, &layout, slots[i], i));
@@ -1078,6 +1078,10 @@ GST_START_TEST (test_append_max_frames)
             NULL));
   }
   fail_unless (gst_memmap_store_writer_is_full (w));
+  fail_if (gst_memmap_store_writer_commit (w, extra, 4, 1, 0, &err));
+  assert_error (err, GST_MEMMAP_ERROR_NO_SPACE, path);
+  g_clear_error (&err);
+  gst_memmap_store_writer_release_slot (w, extra);
   fail_if (gst_memmap_store_writer_acquire_slot (w, &s, &err));
   assert_error (err, GST_MEMMAP_ERROR_NO_SPACE, path);
   g_clear_error (&err);
@@ -1089,6 +1093,51 @@ GST_START_TEST (test_append_max_frames)
   for (i = 0; i < 4; i++)
     check_frame (r, &layout, i, NULL);
   gst_memmap_store_reader_unref (r);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* Slots a producer holds and never commits (a decoder's reference frames)
+ * do not count against max-frames: the store still takes max-frames
+ * frames, and a reader sees exactly those. */
+GST_START_TEST (test_append_max_frames_held_slots)
+{
+  gchar *path = test_path ("held.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
+    GST_MEMMAP_STORE_MODE_APPEND, 3, 0, 0, 0, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GError *err = NULL;
+  guint64 held[3], s, i;
+  gchar *sums[3];
+
+  w = new_writer_ok (path, &sp, &layout);
+  for (i = 0; i < 3; i++)
+    held[i] = acquire_ok (w);
+  for (i = 0; i < 3; i++) {
+    s = acquire_ok (w);
+    sums[i] = fill_slot (w, &layout, s, i);
+    fail_unless (gst_memmap_store_writer_commit (w, s, i, 1, 0, NULL));
+    fail_unless_equals_uint64 (gst_memmap_store_writer_is_full (w), i == 2);
+  }
+  fail_if (gst_memmap_store_writer_acquire_slot (w, &s, &err));
+  assert_error (err, GST_MEMMAP_ERROR_NO_SPACE, path);
+  g_clear_error (&err);
+  for (i = 0; i < 3; i++)
+    gst_memmap_store_writer_release_slot (w, held[i]);
+  fail_unless (gst_memmap_store_writer_close (w, NULL));
+  gst_memmap_store_writer_free (w);
+
+  r = open_ok (path);
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), 3);
+  for (i = 0; i < 3; i++) {
+    check_frame (r, &layout, i, sums[i]);
+    g_free (sums[i]);
+  }
+  gst_memmap_store_reader_free (r);
   g_free (path);
 }
 
@@ -2267,6 +2316,7 @@ store_suite (void)
   tcase_add_test (tc, test_release_slot);
   tcase_add_test (tc, test_reader_writer_ref);
   tcase_add_test (tc, test_append_max_frames);
+  tcase_add_test (tc, test_append_max_frames_held_slots);
   tcase_add_test (tc, test_session_ref);
   tcase_add_test (tc, test_reuse_in_place);
   tcase_add_test (tc, test_reuse_content);
