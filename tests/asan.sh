@@ -34,6 +34,9 @@ export MEMMAP_SANITIZER_RUNTIME
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1
 export LSAN_OPTIONS=suppressions=$src/tests/sanitizers/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# the differential harness with one seed, not the suite's four: under ASan
+# each seed costs minutes, and the oracle lane runs many uninstrumented
+export MEMMAP_ORACLE_SEEDS=${MEMMAP_ORACLE_SEEDS:-1}
 # every test gets a fresh registry scan through the wrapper
 rm -f "$build"/tests/*/*.registry
 

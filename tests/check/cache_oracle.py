@@ -607,6 +607,7 @@ def check_clips(clips, totals):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--tool')
+    # MEMMAP_ORACLE_SEEDS overrides it: the sanitizer lane runs one seed
     ap.add_argument('--seeds', type=int, default=2)
     ap.add_argument('--first-seed', type=int, default=1)
     ap.add_argument('--seconds', type=float, default=0)
@@ -630,6 +631,8 @@ def main():
     ap.add_argument('--tmp')
     ap.add_argument('--determinism', action='store_true')
     args = ap.parse_args()
+    if os.environ.get('MEMMAP_ORACLE_SEEDS'):
+        args.seeds = int(os.environ['MEMMAP_ORACLE_SEEDS'])
     if args.worker:
         return worker(args)
 
