@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gst-memmap verify STORE: reads every slot and checks the index; exit 1 when the store is not valid. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gst-memmap-tool.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+
+/* Reading the slots of a store that someone truncates under the mapping
+ * raises SIGBUS; verify's own reads are guarded so that it reports the
+ * file instead of dying. */
+static sigjmp_buf verify_jmp;
+static volatile sig_atomic_t verify_guarded = 0;
+static volatile guint64 verify_sink;
+
+static void
+verify_sigbus (int sig)
+{
+  if (verify_guarded)
+    siglongjmp (verify_jmp, 1);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static guint64
+hash_bytes (const guint8 * data, gsize size)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  gsize i;
+
+  for (i = 0; i + 8 <= size; i += 8) {
+    guint64 w;
+
+    memcpy (&w, data + i, 8);
+    h = (h ^ w) * G_GUINT64_CONSTANT (0x100000001b3);
+  }
+  for (; i < size; i++)
+    h = (h ^ data[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  return h;
+}
+
+/* Reads every byte of @data (so that every page is faulted in and read).
+ * FALSE if that raised SIGBUS. */
+static gboolean
+read_all (const guint8 * data, gsize size)
+{
+  struct sigaction sa, old_sa;
+  gboolean ok = TRUE;
+
+  memset (&sa, 0, sizeof (sa));
+  sa.sa_handler = verify_sigbus;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGBUS, &sa, &old_sa);
+  if (sigsetjmp (verify_jmp, 1) == 0) {
+    verify_guarded = 1;
+    verify_sink = hash_bytes (data, size);
+  } else {
+    ok = FALSE;
+  }
+  verify_guarded = 0;
+  sigaction (SIGBUS, &old_sa, NULL);
+  return ok;
+}
+
+gint
+cmd_verify (gint argc, gchar ** argv)
+{
+  GOptionContext *ctx;
+  GstMemmapEngine *engine;
+  GstMemmapStoreReader *reader = NULL;
+  GHashTable *slots = NULL;
+  GError *err = NULL;
+  const gchar *path;
+  guint64 committed, first, f, bytes = 0, checked = 0, gone = 0;
+  guint64 bad_sums = 0, *dup_of;
+  gboolean sums;
+  gboolean quiet = FALSE;
+  Progress progress;
+  gint ret = EXIT_FAIL;
+  GOptionEntry entries[] = {
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+        "Print nothing when the store is valid", NULL},
+    {NULL}
+  };
+
+  ctx = g_option_context_new ("STORE - check a frame store completely");
+  g_option_context_set_summary (ctx,
+      "Validates the header, every index entry of the frames that can be\n"
+      "read, that no two frames share a slot, and reads every byte of every\n"
+      "frame's slot. In a store written with checksums (memmapsink\n"
+      "checksum=true) every frame's bytes are compared with its checksum,\n"
+      "and every frame that does not match is listed.\n\n"
+      "Exit status: 0 the store is valid, 1 it is not (corrupt, truncated,\n"
+      "not a frame store, unreadable or missing), 2 usage error.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!parse_options (ctx, &argc, &argv)) {
+    g_option_context_free (ctx);
+    return EXIT_USAGE;
+  }
+  g_option_context_free (ctx);
+  if (argc != 2) {
+    fail ("expected one STORE (try --help)");
+    return EXIT_USAGE;
+  }
+  path = argv[1];
+
+  engine = gst_memmap_engine_get_default ();
+  reader = gst_memmap_store_reader_open (engine, path, &err);
+  if (reader == NULL)
+    goto failed;
+
+  committed = gst_memmap_store_reader_get_committed (reader);
+  first = gst_memmap_store_reader_get_first_frame (reader);
+  /* the checksums are checked below, frame by frame, to list every bad
+   * frame: the reads after need not check them again */
+  sums = gst_memmap_store_reader_has_checksums (reader);
+  gst_memmap_store_reader_set_verify (reader, FALSE);
+  slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  progress_init (&progress);
+
+  for (f = first; f < committed; f++) {
+    GstMemmapStoreEntry entry;
+    GstBuffer *buf;
+    GstMapInfo map;
+    guint64 *key;
+
+    if (!gst_memmap_store_reader_get_entry (reader, f, &entry, &err)) {
+      /* a ring being written moves on while we read: not corruption */
+      if (err->domain == GST_MEMMAP_ERROR &&
+          err->code == GST_MEMMAP_ERROR_INVALID_ARGUMENT &&
+          f < gst_memmap_store_reader_get_first_frame (reader)) {
+        g_clear_error (&err);
+        gone++;
+        continue;
+      }
+      progress_done (&progress);
+      goto failed;
+    }
+    dup_of = g_hash_table_lookup (slots, &entry.slot);
+    if (dup_of != NULL) {
+      progress_done (&progress);
+      fail ("%s: CORRUPT: frames %" G_GUINT64_FORMAT " and %"
+          G_GUINT64_FORMAT " are both in slot %" G_GUINT64_FORMAT, path,
+          *dup_of, f, entry.slot);
+      goto done;
+    }
+    key = g_new (guint64, 1);
+    *key = entry.slot;
+    g_hash_table_insert (slots, key, g_memdup2 (&f, sizeof (f)));
+
+    if (sums && !gst_memmap_store_reader_verify_frame (reader, f, &err)) {
+      if (!g_error_matches (err, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT)) {
+        progress_done (&progress);
+        goto failed;
+      }
+      progress_done (&progress);
+      fail ("%s: CORRUPT: %s", path, err->message);
+      g_clear_error (&err);
+      bad_sums++;
+    }
+
+    buf = gst_memmap_store_reader_get_buffer (reader, NULL, f, &err);
+    if (buf == NULL) {
+      progress_done (&progress);
+      goto failed;
+    }
+    if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+      gst_buffer_unref (buf);
+      progress_done (&progress);
+      fail ("%s: could not map frame %" G_GUINT64_FORMAT, path, f);
+      goto done;
+    }
+    if (!read_all (map.data, map.size)) {
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+      progress_done (&progress);
+      fail ("%s: CORRUPT: the file was truncated under frame %"
+          G_GUINT64_FORMAT " (reading its slot raised SIGBUS)", path, f);
+      goto done;
+    }
+    bytes += map.size;
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    checked++;
+
+    if (progress.enabled && (f % 16 == 0 || f + 1 == committed)) {
+      gchar *what = g_strdup_printf ("frame %" G_GUINT64_FORMAT " of %"
+          G_GUINT64_FORMAT, f + 1, committed);
+
+      progress_draw (&progress, (gdouble) (f + 1 - first) /
+          (committed - first), what);
+      g_free (what);
+    }
+  }
+  progress_done (&progress);
+
+  if (bad_sums > 0) {
+    fail ("%s: CORRUPT: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+        " frames do not match their checksums", path, bad_sums, checked);
+    goto done;
+  }
+
+  if (!quiet) {
+    gchar *b = format_size (bytes);
+
+    if (checked > 0)
+      g_print ("%s: OK: %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT
+          "..%" G_GUINT64_FORMAT "), %s read\n", path, checked,
+          committed - checked - gone, committed - 1, b);
+    else
+      g_print ("%s: OK: no frames\n", path);
+    if (gone > 0)
+      g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
+          "were checked\n", path, gone);
+    g_print ("%s: %s\n", path, sums ? "every frame matches its checksum" :
+        "no checksums (written without them): frames were read, not "
+        "compared");
+    g_free (b);
+  }
+  ret = EXIT_OK;
+  goto done;
+
+failed:
+  if (err->domain == GST_MEMMAP_ERROR && (err->code ==
+          GST_MEMMAP_ERROR_CORRUPT || err->code == GST_MEMMAP_ERROR_VERSION))
+    fail ("CORRUPT: %s", err->message);
+  else
+    fail ("%s", err->message);
+  g_clear_error (&err);
+done:
+  if (slots)
+    g_hash_table_unref (slots);
+  gst_memmap_store_reader_free (reader);
+  return ret;
+}
