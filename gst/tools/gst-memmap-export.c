@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gst-memmap export STORE --frame N -o FRAME.png: one frame of a store as a PNG. */
+/* gst-memmap export STORE --frame N -o FRAME.png: one frame of a store as
+ * a PNG. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

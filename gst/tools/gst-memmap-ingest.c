@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gst-memmap ingest VIDEO -o STORE: decodes a video into a new store through memmapsink. */
+/* gst-memmap ingest VIDEO -o STORE: decodes a video into a new store
+ * through memmapsink. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -250,16 +251,129 @@ check_output_dir (const gchar * store)
   return ok;
 }
 
+/* uridecodebin ! [videoconvert ! capsfilter | identity] ! memmapsink into
+ * @in's new pipeline; the decoder's pads are linked when they appear.
+ * FALSE when an element is missing (said on stderr). */
+static gboolean
+ingest_build (Ingest * in, const gchar * uri, const gchar * out,
+    const gchar * format, gboolean checksum)
+{
+  GstElement *dec = NULL, *sink = NULL, *convert = NULL, *filter = NULL;
+
+  in->pipeline = gst_pipeline_new ("ingest");
+  dec = make_element ("uridecodebin", "gstreamer1.0-plugins-base");
+  sink = make_element ("memmapsink", "the memmap plugin: is "
+      "GST_PLUGIN_PATH set?");
+  if (format) {
+    convert = make_element ("videoconvert", "gstreamer1.0-plugins-base");
+    filter = make_element ("capsfilter", "GStreamer core");
+  } else {
+    convert = make_element ("identity", "GStreamer core");
+  }
+  if (!dec || !sink || !convert || (format && !filter)) {
+    gst_clear_object (&dec);
+    gst_clear_object (&sink);
+    gst_clear_object (&convert);
+    gst_clear_object (&filter);
+    return FALSE;
+  }
+  g_object_set (dec, "uri", uri, NULL);
+  g_object_set (sink, "location", out, "checksum", checksum, NULL);
+  if (in->count > 0)
+    g_object_set (sink, "max-frames", in->count, NULL);
+  gst_bin_add_many (GST_BIN (in->pipeline), dec, convert, sink, NULL);
+  if (filter) {
+    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+        G_TYPE_STRING, format, NULL);
+
+    g_object_set (filter, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    gst_bin_add (GST_BIN (in->pipeline), filter);
+    gst_element_link_many (convert, filter, sink, NULL);
+  } else {
+    gst_element_link (convert, sink);
+  }
+  in->convert = convert;
+  in->sink = sink;
+  g_signal_connect (dec, "pad-added", G_CALLBACK (ingest_pad_added), in);
+  g_signal_connect (dec, "no-more-pads", G_CALLBACK (ingest_no_more_pads),
+      in);
+
+  return TRUE;
+}
+
+/* Runs @in's pipeline to its end, an error or Ctrl-C, with the progress
+ * line when stderr is a terminal. */
+static void
+ingest_run (Ingest * in)
+{
+  GstBus *bus;
+  guint watch, tick = 0, sigint;
+
+  in->loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (in->pipeline);
+  watch = gst_bus_add_watch (bus, ingest_bus, in);
+  gst_object_unref (bus);
+  sigint = g_unix_signal_add (SIGINT, ingest_sigint, in);
+  progress_init (&in->progress);
+  if (in->progress.enabled)
+    tick = g_timeout_add (200, ingest_tick, in);
+
+  if (gst_element_set_state (in->pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE) {
+    /* the error message on the bus says why */
+    in->failed = TRUE;
+  }
+  g_main_loop_run (in->loop);
+  if (tick)
+    g_source_remove (tick);
+  g_source_remove (sigint);
+  g_source_remove (watch);
+  progress_done (&in->progress);
+}
+
+/* What the run wrote: a message when nothing or fewer frames than asked
+ * for were written, the summary line with the progress bar; the exit
+ * status. */
+static gint
+ingest_report (Ingest * in, guint64 written, const gchar * out)
+{
+  if (in->failed) {
+    /* a bus error already said why */
+    return EXIT_FAIL;
+  }
+  if (written == 0) {
+    /* the empty store memmapsink made at the caps: not worth keeping */
+    g_unlink (out);
+    if (in->start > 0 && in->seen <= in->start)
+      fail ("'%s' has %" G_GUINT64_FORMAT " frames: --start %"
+          G_GUINT64_FORMAT " is past its end", in->input, in->seen,
+          in->start);
+    else
+      fail ("no frame of '%s' was written to '%s'", in->input, out);
+    return EXIT_FAIL;
+  }
+  if (in->count > 0 && written < in->count && !in->interrupted)
+    g_printerr ("gst-memmap ingest: note: '%s' ends at frame %"
+        G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
+        " frames asked for were written\n", in->input, in->seen, written,
+        in->count);
+  if (in->progress.enabled) {
+    gdouble secs = (g_get_monotonic_time () - in->progress.start_us) / 1e6;
+
+    g_printerr ("%s: %" G_GUINT64_FORMAT " frames of %s in %.1f s%s\n", out,
+        written, in->input, secs, in->interrupted ? " (interrupted)" : "");
+  }
+  return EXIT_OK;
+}
+
 gint
 cmd_ingest (gint argc, gchar ** argv)
 {
   GOptionContext *ctx;
   Ingest in = { 0, };
-  GstElement *dec = NULL, *sink = NULL, *convert = NULL, *filter = NULL;
-  GstBus *bus;
   gchar *out = NULL, *format = NULL, *start_str = NULL, *count_str = NULL;
   gchar *uri = NULL;
-  guint watch, tick = 0, sigint;
   guint64 written;
   gboolean checksum = FALSE;
   gint ret = EXIT_FAIL;
@@ -323,95 +437,13 @@ cmd_ingest (gint argc, gchar ** argv)
   if (uri == NULL || !check_output_dir (out))
     goto out;
 
-  in.pipeline = gst_pipeline_new ("ingest");
-  dec = make_element ("uridecodebin", "gstreamer1.0-plugins-base");
-  sink = make_element ("memmapsink", "the memmap plugin: is "
-      "GST_PLUGIN_PATH set?");
-  if (format) {
-    convert = make_element ("videoconvert", "gstreamer1.0-plugins-base");
-    filter = make_element ("capsfilter", "GStreamer core");
-  } else {
-    convert = make_element ("identity", "GStreamer core");
-  }
-  if (!dec || !sink || !convert || (format && !filter)) {
-    gst_clear_object (&dec);
-    gst_clear_object (&sink);
-    gst_clear_object (&convert);
-    gst_clear_object (&filter);
+  if (!ingest_build (&in, uri, out, format, checksum))
     goto out;
-  }
-  g_object_set (dec, "uri", uri, NULL);
-  g_object_set (sink, "location", out, "checksum", checksum, NULL);
-  if (in.count > 0)
-    g_object_set (sink, "max-frames", in.count, NULL);
-  gst_bin_add_many (GST_BIN (in.pipeline), dec, convert, sink, NULL);
-  if (filter) {
-    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
-        G_TYPE_STRING, format, NULL);
+  ingest_run (&in);
 
-    g_object_set (filter, "caps", caps, NULL);
-    gst_caps_unref (caps);
-    gst_bin_add (GST_BIN (in.pipeline), filter);
-    gst_element_link_many (convert, filter, sink, NULL);
-  } else {
-    gst_element_link (convert, sink);
-  }
-  in.convert = convert;
-  in.sink = sink;
-  g_signal_connect (dec, "pad-added", G_CALLBACK (ingest_pad_added), &in);
-  g_signal_connect (dec, "no-more-pads", G_CALLBACK (ingest_no_more_pads),
-      &in);
-
-  in.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (in.pipeline);
-  watch = gst_bus_add_watch (bus, ingest_bus, &in);
-  gst_object_unref (bus);
-  sigint = g_unix_signal_add (SIGINT, ingest_sigint, &in);
-  progress_init (&in.progress);
-  if (in.progress.enabled)
-    tick = g_timeout_add (200, ingest_tick, &in);
-
-  if (gst_element_set_state (in.pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE) {
-    /* the error message on the bus says why */
-    in.failed = TRUE;
-  }
-  g_main_loop_run (in.loop);
-  if (tick)
-    g_source_remove (tick);
-  g_source_remove (sigint);
-  g_source_remove (watch);
-  progress_done (&in.progress);
-
-  written = sink_frames_written (sink);
+  written = sink_frames_written (in.sink);
   gst_element_set_state (in.pipeline, GST_STATE_NULL);
-
-  if (in.failed) {
-    /* a bus error already said why */
-    goto out;
-  }
-  if (written == 0) {
-    /* the empty store memmapsink made at the caps: not worth keeping */
-    g_unlink (out);
-    if (in.start > 0 && in.seen <= in.start)
-      fail ("'%s' has %" G_GUINT64_FORMAT " frames: --start %"
-          G_GUINT64_FORMAT " is past its end", in.input, in.seen, in.start);
-    else
-      fail ("no frame of '%s' was written to '%s'", in.input, out);
-    goto out;
-  }
-  if (in.count > 0 && written < in.count && !in.interrupted)
-    g_printerr ("gst-memmap ingest: note: '%s' ends at frame %"
-        G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
-        " frames asked for were written\n", in.input, in.seen, written,
-        in.count);
-  if (in.progress.enabled) {
-    gdouble secs = (g_get_monotonic_time () - in.progress.start_us) / 1e6;
-
-    g_printerr ("%s: %" G_GUINT64_FORMAT " frames of %s in %.1f s%s\n", out,
-        written, in.input, secs, in.interrupted ? " (interrupted)" : "");
-  }
-  ret = EXIT_OK;
+  ret = ingest_report (&in, written, out);
 
 out:
   if (in.pipeline)

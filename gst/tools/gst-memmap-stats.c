@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gst-memmap stats [CACHE_DIR]: the entries of a memmapcache cache directory. */
+/* gst-memmap stats [CACHE_DIR]: the entries of a memmapcache cache
+ * directory. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

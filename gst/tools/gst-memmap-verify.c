@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gst-memmap verify STORE: reads every slot and checks the index; exit 1 when the store is not valid. */
+/* gst-memmap verify STORE: reads every slot and checks the index; exit 1
+ * when the store is not valid. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
