@@ -67,20 +67,123 @@ read_all (const guint8 * data, gsize size)
   return ok;
 }
 
+/* What verify has seen so far. */
+typedef struct
+{
+  GstMemmapStoreReader *reader;
+  const gchar *path;
+  GHashTable *slots;            /* slot -> the frame in it */
+  gboolean sums;
+  guint64 committed, first;
+  guint64 bytes, checked, gone, bad_sums;
+  Progress progress;
+} Verify;
+
+typedef enum
+{
+  VERIFY_FRAME_OK,              /* checked */
+  VERIFY_FRAME_GONE,            /* left the ring while verify read it */
+  VERIFY_FRAME_ERROR,           /* @error says why */
+  VERIFY_FRAME_INVALID,         /* the store is not valid: said on stderr */
+} VerifyFrameResult;
+
+/* Checks frame @f: its index entry, that no other frame is in its slot,
+ * its checksum (listing a mismatch and going on) and every byte of its
+ * slot. */
+static VerifyFrameResult
+verify_frame (Verify * v, guint64 f, GError ** err)
+{
+  GstMemmapStoreEntry entry;
+  GstBuffer *buf;
+  GstMapInfo map;
+  guint64 *key, *dup_of;
+
+  if (!gst_memmap_store_reader_get_entry (v->reader, f, &entry, err)) {
+    /* a ring being written moves on while we read: not corruption */
+    if ((*err)->domain == GST_MEMMAP_ERROR &&
+        (*err)->code == GST_MEMMAP_ERROR_INVALID_ARGUMENT &&
+        f < gst_memmap_store_reader_get_first_frame (v->reader)) {
+      g_clear_error (err);
+      v->gone++;
+      return VERIFY_FRAME_GONE;
+    }
+    return VERIFY_FRAME_ERROR;
+  }
+  dup_of = g_hash_table_lookup (v->slots, &entry.slot);
+  if (dup_of != NULL) {
+    progress_done (&v->progress);
+    fail ("%s: CORRUPT: frames %" G_GUINT64_FORMAT " and %"
+        G_GUINT64_FORMAT " are both in slot %" G_GUINT64_FORMAT, v->path,
+        *dup_of, f, entry.slot);
+    return VERIFY_FRAME_INVALID;
+  }
+  key = g_new (guint64, 1);
+  *key = entry.slot;
+  g_hash_table_insert (v->slots, key, g_memdup2 (&f, sizeof (f)));
+
+  if (v->sums && !gst_memmap_store_reader_verify_frame (v->reader, f, err)) {
+    if (!g_error_matches (*err, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT))
+      return VERIFY_FRAME_ERROR;
+    progress_done (&v->progress);
+    fail ("%s: CORRUPT: %s", v->path, (*err)->message);
+    g_clear_error (err);
+    v->bad_sums++;
+  }
+
+  buf = gst_memmap_store_reader_get_buffer (v->reader, NULL, f, err);
+  if (buf == NULL)
+    return VERIFY_FRAME_ERROR;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    gst_buffer_unref (buf);
+    progress_done (&v->progress);
+    fail ("%s: could not map frame %" G_GUINT64_FORMAT, v->path, f);
+    return VERIFY_FRAME_INVALID;
+  }
+  if (!read_all (map.data, map.size)) {
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    progress_done (&v->progress);
+    fail ("%s: CORRUPT: the file was truncated under frame %"
+        G_GUINT64_FORMAT " (reading its slot raised SIGBUS)", v->path, f);
+    return VERIFY_FRAME_INVALID;
+  }
+  v->bytes += map.size;
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  v->checked++;
+  return VERIFY_FRAME_OK;
+}
+
+/* The lines of a valid store. */
+static void
+verify_print_ok (const Verify * v)
+{
+  gchar *b = format_size (v->bytes);
+
+  if (v->checked > 0)
+    g_print ("%s: OK: %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT
+        "..%" G_GUINT64_FORMAT "), %s read\n", v->path, v->checked,
+        v->committed - v->checked - v->gone, v->committed - 1, b);
+  else
+    g_print ("%s: OK: no frames\n", v->path);
+  if (v->gone > 0)
+    g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
+        "were checked\n", v->path, v->gone);
+  g_print ("%s: %s\n", v->path, v->sums ? "every frame matches its checksum" :
+      "no checksums (written without them): frames were read, not "
+      "compared");
+  g_free (b);
+}
+
 gint
 cmd_verify (gint argc, gchar ** argv)
 {
   GOptionContext *ctx;
   GstMemmapEngine *engine;
-  GstMemmapStoreReader *reader = NULL;
-  GHashTable *slots = NULL;
+  Verify v = { NULL, };
   GError *err = NULL;
-  const gchar *path;
-  guint64 committed, first, f, bytes = 0, checked = 0, gone = 0;
-  guint64 bad_sums = 0, *dup_of;
-  gboolean sums;
+  guint64 f;
   gboolean quiet = FALSE;
-  Progress progress;
   gint ret = EXIT_FAIL;
   GOptionEntry entries[] = {
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
@@ -107,121 +210,56 @@ cmd_verify (gint argc, gchar ** argv)
     fail ("expected one STORE (try --help)");
     return EXIT_USAGE;
   }
-  path = argv[1];
+  v.path = argv[1];
 
   engine = gst_memmap_engine_get_default ();
-  reader = gst_memmap_store_reader_open (engine, path, &err);
-  if (reader == NULL)
+  v.reader = gst_memmap_store_reader_open (engine, v.path, &err);
+  if (v.reader == NULL)
     goto failed;
 
-  committed = gst_memmap_store_reader_get_committed (reader);
-  first = gst_memmap_store_reader_get_first_frame (reader);
+  v.committed = gst_memmap_store_reader_get_committed (v.reader);
+  v.first = gst_memmap_store_reader_get_first_frame (v.reader);
   /* the checksums are checked below, frame by frame, to list every bad
    * frame: the reads after need not check them again */
-  sums = gst_memmap_store_reader_has_checksums (reader);
-  gst_memmap_store_reader_set_verify (reader, FALSE);
-  slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  progress_init (&progress);
+  v.sums = gst_memmap_store_reader_has_checksums (v.reader);
+  gst_memmap_store_reader_set_verify (v.reader, FALSE);
+  v.slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+      g_free);
+  progress_init (&v.progress);
 
-  for (f = first; f < committed; f++) {
-    GstMemmapStoreEntry entry;
-    GstBuffer *buf;
-    GstMapInfo map;
-    guint64 *key;
-
-    if (!gst_memmap_store_reader_get_entry (reader, f, &entry, &err)) {
-      /* a ring being written moves on while we read: not corruption */
-      if (err->domain == GST_MEMMAP_ERROR &&
-          err->code == GST_MEMMAP_ERROR_INVALID_ARGUMENT &&
-          f < gst_memmap_store_reader_get_first_frame (reader)) {
-        g_clear_error (&err);
-        gone++;
+  for (f = v.first; f < v.committed; f++) {
+    switch (verify_frame (&v, f, &err)) {
+      case VERIFY_FRAME_OK:
+        break;
+      case VERIFY_FRAME_GONE:
         continue;
-      }
-      progress_done (&progress);
-      goto failed;
-    }
-    dup_of = g_hash_table_lookup (slots, &entry.slot);
-    if (dup_of != NULL) {
-      progress_done (&progress);
-      fail ("%s: CORRUPT: frames %" G_GUINT64_FORMAT " and %"
-          G_GUINT64_FORMAT " are both in slot %" G_GUINT64_FORMAT, path,
-          *dup_of, f, entry.slot);
-      goto done;
-    }
-    key = g_new (guint64, 1);
-    *key = entry.slot;
-    g_hash_table_insert (slots, key, g_memdup2 (&f, sizeof (f)));
-
-    if (sums && !gst_memmap_store_reader_verify_frame (reader, f, &err)) {
-      if (!g_error_matches (err, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT)) {
-        progress_done (&progress);
+      case VERIFY_FRAME_ERROR:
+        progress_done (&v.progress);
         goto failed;
-      }
-      progress_done (&progress);
-      fail ("%s: CORRUPT: %s", path, err->message);
-      g_clear_error (&err);
-      bad_sums++;
+      case VERIFY_FRAME_INVALID:
+        goto done;
     }
 
-    buf = gst_memmap_store_reader_get_buffer (reader, NULL, f, &err);
-    if (buf == NULL) {
-      progress_done (&progress);
-      goto failed;
-    }
-    if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
-      gst_buffer_unref (buf);
-      progress_done (&progress);
-      fail ("%s: could not map frame %" G_GUINT64_FORMAT, path, f);
-      goto done;
-    }
-    if (!read_all (map.data, map.size)) {
-      gst_buffer_unmap (buf, &map);
-      gst_buffer_unref (buf);
-      progress_done (&progress);
-      fail ("%s: CORRUPT: the file was truncated under frame %"
-          G_GUINT64_FORMAT " (reading its slot raised SIGBUS)", path, f);
-      goto done;
-    }
-    bytes += map.size;
-    gst_buffer_unmap (buf, &map);
-    gst_buffer_unref (buf);
-    checked++;
-
-    if (progress.enabled && (f % 16 == 0 || f + 1 == committed)) {
+    if (v.progress.enabled && (f % 16 == 0 || f + 1 == v.committed)) {
       gchar *what = g_strdup_printf ("frame %" G_GUINT64_FORMAT " of %"
-          G_GUINT64_FORMAT, f + 1, committed);
+          G_GUINT64_FORMAT, f + 1, v.committed);
 
-      progress_draw (&progress, (gdouble) (f + 1 - first) /
-          (committed - first), what);
+      progress_draw (&v.progress, (gdouble) (f + 1 - v.first) /
+          (v.committed - v.first), what);
       g_free (what);
     }
   }
-  progress_done (&progress);
+  progress_done (&v.progress);
 
-  if (bad_sums > 0) {
+  if (v.bad_sums > 0) {
     fail ("%s: CORRUPT: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-        " frames do not match their checksums", path, bad_sums, checked);
+        " frames do not match their checksums", v.path, v.bad_sums,
+        v.checked);
     goto done;
   }
 
-  if (!quiet) {
-    gchar *b = format_size (bytes);
-
-    if (checked > 0)
-      g_print ("%s: OK: %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT
-          "..%" G_GUINT64_FORMAT "), %s read\n", path, checked,
-          committed - checked - gone, committed - 1, b);
-    else
-      g_print ("%s: OK: no frames\n", path);
-    if (gone > 0)
-      g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
-          "were checked\n", path, gone);
-    g_print ("%s: %s\n", path, sums ? "every frame matches its checksum" :
-        "no checksums (written without them): frames were read, not "
-        "compared");
-    g_free (b);
-  }
+  if (!quiet)
+    verify_print_ok (&v);
   ret = EXIT_OK;
   goto done;
 
@@ -233,8 +271,8 @@ failed:
     fail ("%s", err->message);
   g_clear_error (&err);
 done:
-  if (slots)
-    g_hash_table_unref (slots);
-  gst_memmap_store_reader_free (reader);
+  if (v.slots)
+    g_hash_table_unref (v.slots);
+  gst_memmap_store_reader_free (v.reader);
   return ret;
 }
