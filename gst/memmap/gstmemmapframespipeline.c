@@ -285,18 +285,182 @@ make (const gchar * factory, const gchar * package, GError ** error)
   return e;
 }
 
+/* dec ! convert ! [filter] ! cache ! fakesink in a new c->pipeline, the
+ * probes and signals connected; FALSE with @error set when an element is
+ * missing. */
+static gboolean
+pipeline_build (Collect * c, GstElement ** cache_out, GError ** error)
+{
+  GstElement *dec = NULL, *filter = NULL, *cache = NULL, *sink = NULL;
+  GstElement *convert = NULL;
+  GstContext *ctx;
+  GstPad *pad;
+  gchar *key;
+
+  if (!(dec = make ("uridecodebin", "gstreamer1.0-plugins-base", error)) ||
+      !(convert = make ("videoconvert", "gstreamer1.0-plugins-base", error))
+      || !(cache = make ("memmapcache", "the memmap plugin of gst-memmap: "
+                  "install it or set GST_PLUGIN_PATH", error)) ||
+      !(sink = make ("fakesink", "GStreamer core", error)) ||
+      (c->job->format && !(filter = make ("capsfilter", "GStreamer core",
+                  error)))) {
+    gst_clear_object (&dec);
+    gst_clear_object (&convert);
+    gst_clear_object (&cache);
+    gst_clear_object (&sink);
+    return FALSE;
+  }
+
+  c->pipeline = gst_pipeline_new ("memmap-frames");
+  c->convert = convert;
+  ctx = gst_memmap_engine_context_new (c->job->engine);
+  gst_element_set_context (c->pipeline, ctx);
+  gst_context_unref (ctx);
+
+  g_object_set (dec, "uri", c->job->uri, NULL);
+  key = gst_memmap_frames_job_cache_key (c->job);
+  g_object_set (cache, "cache-dir", c->job->cache_dir, "key", key, NULL);
+  g_free (key);
+  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (c->pipeline), dec, convert, cache, sink, NULL);
+  if (filter) {
+    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+        G_TYPE_STRING, c->job->format, NULL);
+
+    g_object_set (filter, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    gst_bin_add (GST_BIN (c->pipeline), filter);
+    gst_element_link_many (convert, filter, cache, sink, NULL);
+  } else {
+    gst_element_link_many (convert, cache, sink, NULL);
+  }
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sink_probe, c, NULL);
+  gst_object_unref (pad);
+  g_signal_connect (c->pipeline, "deep-element-added",
+      G_CALLBACK (deep_element_added), c);
+  g_signal_connect (dec, "pad-added", G_CALLBACK (pad_added), c);
+  g_signal_connect (dec, "no-more-pads", G_CALLBACK (no_more_pads), c);
+
+  *cache_out = cache;
+  return TRUE;
+}
+
+/* Plays c->pipeline until an error (@err set), the end of the stream
+ * (returns TRUE) or the last frame asked for; the first warning in
+ * @warning. */
+static gboolean
+pipeline_wait (Collect * c, GError ** err, gchar ** warning)
+{
+  GstBus *bus;
+  gboolean eos = FALSE;
+
+  bus = gst_element_get_bus (c->pipeline);
+  gst_element_set_state (c->pipeline, GST_STATE_PLAYING);
+  while (TRUE) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING |
+        GST_MESSAGE_APPLICATION);
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gchar *debug = NULL;
+
+      gst_message_parse_error (msg, err, &debug);
+      GST_INFO ("%s: error from %s: %s (%s)", c->job->input,
+          GST_MESSAGE_SRC_NAME (msg), (*err)->message, GST_STR_NULL (debug));
+      g_free (debug);
+      gst_message_unref (msg);
+      break;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      eos = TRUE;
+      gst_message_unref (msg);
+      break;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *w = NULL;
+
+      gst_message_parse_warning (msg, &w, NULL);
+      GST_WARNING ("%s: %s: %s", c->job->input, GST_MESSAGE_SRC_NAME (msg),
+          w->message);
+      if (*warning == NULL)
+        *warning = g_strdup (w->message);
+      g_clear_error (&w);
+    } else if (gst_message_has_name (msg, DONE_MESSAGE)) {
+      gst_message_unref (msg);
+      break;
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+
+  return eos;
+}
+
+/* The cache entry c->entry_hash, that all the frames came out of, kept
+ * from eviction (shared lock) while the frames live, or NULL; indexes it
+ * for the direct path. */
+static GstMemmapCacheEntry *
+pipeline_hold_entry (Collect * c)
+{
+  GstMemmapCacheEntry *entry = NULL;
+  GstMemmapCacheDir *dir;
+
+  dir = gst_memmap_cache_dir_open_existing (c->job->cache_dir, NULL);
+  if (dir) {
+    entry = gst_memmap_cache_entry_open_existing (dir, c->entry_hash,
+        GST_MEMMAP_CACHE_ENTRY_LOCK, NULL);
+    /* frames [0, seen) are all in the cache now: the next call can read
+     * them without decoding */
+    if (entry)
+      gst_memmap_frames_job_index_store (c->job, dir, c->entry_hash);
+    gst_memmap_cache_dir_free (dir);
+  }
+  return entry;
+}
+
+/* The result's stats: counts of the collection and memmapcache's own. */
+static GstStructure *
+pipeline_stats (Collect * c, const GstStructure * cache_stats,
+    const gchar * warning)
+{
+  GstStructure *stats;
+  guint64 v;
+
+  stats = gst_structure_new ("memmap-frames-stats",
+      "direct", G_TYPE_BOOLEAN, FALSE,
+      "decoded-frames", G_TYPE_UINT64, c->decoded,
+      "frames-from-cache", G_TYPE_UINT64,
+      (guint64) c->buffers->len - MIN (c->copied, c->buffers->len),
+      "frames-copied", G_TYPE_UINT64, c->copied,
+      "fresh-entry", G_TYPE_BOOLEAN, c->job->fresh_key,
+      "cache-generation", G_TYPE_UINT, c->job->generation, NULL);
+  if (cache_stats) {
+    if (gst_structure_get_uint64 (cache_stats, "hits", &v))
+      gst_structure_set (stats, "cache-hits", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "misses", &v))
+      gst_structure_set (stats, "cache-misses", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "frames-served", &v))
+      gst_structure_set (stats, "frames-served", G_TYPE_UINT64, v, NULL);
+    if (gst_structure_get_uint64 (cache_stats, "frames-recorded", &v))
+      gst_structure_set (stats, "frames-recorded", G_TYPE_UINT64, v, NULL);
+  }
+  if (c->entry_hash && c->one_entry) {
+    gchar *path = g_build_filename (c->job->cache_dir, c->entry_hash, NULL);
+
+    gst_structure_set (stats, "cache-entry", G_TYPE_STRING, path, NULL);
+    g_free (path);
+  }
+  if (warning)
+    gst_structure_set (stats, "cache-warning", G_TYPE_STRING, warning, NULL);
+  return stats;
+}
+
 GstMemmapFrames *
 gst_memmap_frames_run_pipeline (Job * job, gboolean * gap, GError ** error)
 {
   Collect c = { 0, };
-  gchar *key;
-  GstElement *dec = NULL, *filter = NULL, *cache = NULL, *sink = NULL;
-  GstElement *convert = NULL;
+  GstElement *cache = NULL;
   GstMemmapFrames *frames = NULL;
   GstStructure *cache_stats = NULL, *stats;
-  GstContext *ctx;
-  GstBus *bus;
-  GstPad *pad;
   GError *err = NULL;
   gchar *warning = NULL;
   guint64 v;
@@ -310,87 +474,9 @@ gst_memmap_frames_run_pipeline (Job * job, gboolean * gap, GError ** error)
   c.buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
 
-  if (!(dec = make ("uridecodebin", "gstreamer1.0-plugins-base", error)) ||
-      !(convert = make ("videoconvert", "gstreamer1.0-plugins-base", error))
-      || !(cache = make ("memmapcache", "the memmap plugin of gst-memmap: "
-                  "install it or set GST_PLUGIN_PATH", error)) ||
-      !(sink = make ("fakesink", "GStreamer core", error)) ||
-      (job->format && !(filter = make ("capsfilter", "GStreamer core",
-                  error)))) {
-    gst_clear_object (&dec);
-    gst_clear_object (&convert);
-    gst_clear_object (&cache);
-    gst_clear_object (&sink);
+  if (!pipeline_build (&c, &cache, error))
     goto out;
-  }
-
-  c.pipeline = gst_pipeline_new ("memmap-frames");
-  c.convert = convert;
-  ctx = gst_memmap_engine_context_new (job->engine);
-  gst_element_set_context (c.pipeline, ctx);
-  gst_context_unref (ctx);
-
-  g_object_set (dec, "uri", job->uri, NULL);
-  key = gst_memmap_frames_job_cache_key (job);
-  g_object_set (cache, "cache-dir", job->cache_dir, "key", key, NULL);
-  g_free (key);
-  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
-  gst_bin_add_many (GST_BIN (c.pipeline), dec, convert, cache, sink, NULL);
-  if (filter) {
-    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
-        G_TYPE_STRING, job->format, NULL);
-
-    g_object_set (filter, "caps", caps, NULL);
-    gst_caps_unref (caps);
-    gst_bin_add (GST_BIN (c.pipeline), filter);
-    gst_element_link_many (convert, filter, cache, sink, NULL);
-  } else {
-    gst_element_link_many (convert, cache, sink, NULL);
-  }
-  pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sink_probe, &c, NULL);
-  gst_object_unref (pad);
-  g_signal_connect (c.pipeline, "deep-element-added",
-      G_CALLBACK (deep_element_added), &c);
-  g_signal_connect (dec, "pad-added", G_CALLBACK (pad_added), &c);
-  g_signal_connect (dec, "no-more-pads", G_CALLBACK (no_more_pads), &c);
-
-  bus = gst_element_get_bus (c.pipeline);
-  gst_element_set_state (c.pipeline, GST_STATE_PLAYING);
-  while (TRUE) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING |
-        GST_MESSAGE_APPLICATION);
-
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      gchar *debug = NULL;
-
-      gst_message_parse_error (msg, &err, &debug);
-      GST_INFO ("%s: error from %s: %s (%s)", job->input,
-          GST_MESSAGE_SRC_NAME (msg), err->message, GST_STR_NULL (debug));
-      g_free (debug);
-      gst_message_unref (msg);
-      break;
-    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      eos = TRUE;
-      gst_message_unref (msg);
-      break;
-    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
-      GError *w = NULL;
-
-      gst_message_parse_warning (msg, &w, NULL);
-      GST_WARNING ("%s: %s: %s", job->input, GST_MESSAGE_SRC_NAME (msg),
-          w->message);
-      if (warning == NULL)
-        warning = g_strdup (w->message);
-      g_clear_error (&w);
-    } else if (gst_message_has_name (msg, DONE_MESSAGE)) {
-      gst_message_unref (msg);
-      break;
-    }
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
+  eos = pipeline_wait (&c, &err, &warning);
 
   g_object_get (cache, "stats", &cache_stats, NULL);
   gst_element_set_state (c.pipeline, GST_STATE_NULL);
@@ -432,49 +518,11 @@ gst_memmap_frames_run_pipeline (Job * job, gboolean * gap, GError ** error)
   }
 
   /* keep the entry from eviction while the frames live */
-  if (c.one_entry && c.entry_hash && c.seen > 0 && !*gap) {
-    GstMemmapCacheDir *dir =
-        gst_memmap_cache_dir_open_existing (job->cache_dir, NULL);
-
-    if (dir) {
-      entry = gst_memmap_cache_entry_open_existing (dir, c.entry_hash,
-          GST_MEMMAP_CACHE_ENTRY_LOCK, NULL);
-      /* frames [0, seen) are all in the cache now: the next call can read
-       * them without decoding */
-      if (entry)
-        gst_memmap_frames_job_index_store (job, dir, c.entry_hash);
-      gst_memmap_cache_dir_free (dir);
-    }
-  }
+  if (c.one_entry && c.entry_hash && c.seen > 0 && !*gap)
+    entry = pipeline_hold_entry (&c);
 
   clipped = eos && job->end != G_MAXUINT64 && c.seen < job->end;
-  stats = gst_structure_new ("memmap-frames-stats",
-      "direct", G_TYPE_BOOLEAN, FALSE,
-      "decoded-frames", G_TYPE_UINT64, c.decoded,
-      "frames-from-cache", G_TYPE_UINT64,
-      (guint64) c.buffers->len - MIN (c.copied, c.buffers->len),
-      "frames-copied", G_TYPE_UINT64, c.copied,
-      "fresh-entry", G_TYPE_BOOLEAN, job->fresh_key,
-      "cache-generation", G_TYPE_UINT, job->generation, NULL);
-  if (cache_stats) {
-    if (gst_structure_get_uint64 (cache_stats, "hits", &v))
-      gst_structure_set (stats, "cache-hits", G_TYPE_UINT64, v, NULL);
-    if (gst_structure_get_uint64 (cache_stats, "misses", &v))
-      gst_structure_set (stats, "cache-misses", G_TYPE_UINT64, v, NULL);
-    if (gst_structure_get_uint64 (cache_stats, "frames-served", &v))
-      gst_structure_set (stats, "frames-served", G_TYPE_UINT64, v, NULL);
-    if (gst_structure_get_uint64 (cache_stats, "frames-recorded", &v))
-      gst_structure_set (stats, "frames-recorded", G_TYPE_UINT64, v, NULL);
-  }
-  if (c.entry_hash && c.one_entry) {
-    gchar *path = g_build_filename (job->cache_dir, c.entry_hash, NULL);
-
-    gst_structure_set (stats, "cache-entry", G_TYPE_STRING, path, NULL);
-    g_free (path);
-  }
-  if (warning)
-    gst_structure_set (stats, "cache-warning", G_TYPE_STRING, warning, NULL);
-
+  stats = pipeline_stats (&c, cache_stats, warning);
   frames = gst_memmap_frames_new_from_buffers (c.buffers, c.caps, &c.info,
       MIN (job->start, c.seen), clipped, stats, &entry, error);
 
