@@ -36,6 +36,7 @@
 #include "gstmemmapprivate.h"
 #include "gstmemmapcachedir.h"
 #include "gstmemmapframesprivate.h"
+#include "gstmemmapvideo.h"
 
 #include <errno.h>
 #include <string.h>
@@ -106,27 +107,6 @@ gst_memmap_frames_init (GstMemmapFrames * self)
 
 /* ------------------------------------------------------------------------ */
 /* building the result                                                      */
-
-gboolean
-gst_memmap_frames_same_layout (const GstVideoInfo * a, const GstVideoInfo * b)
-{
-  guint p;
-
-  if (GST_VIDEO_INFO_FORMAT (a) != GST_VIDEO_INFO_FORMAT (b) ||
-      GST_VIDEO_INFO_WIDTH (a) != GST_VIDEO_INFO_WIDTH (b) ||
-      GST_VIDEO_INFO_HEIGHT (a) != GST_VIDEO_INFO_HEIGHT (b) ||
-      GST_VIDEO_INFO_SIZE (a) != GST_VIDEO_INFO_SIZE (b) ||
-      GST_VIDEO_INFO_N_PLANES (a) != GST_VIDEO_INFO_N_PLANES (b))
-    return FALSE;
-  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (a); p++) {
-    if (GST_VIDEO_INFO_PLANE_OFFSET (a, p) !=
-        GST_VIDEO_INFO_PLANE_OFFSET (b, p) ||
-        GST_VIDEO_INFO_PLANE_STRIDE (a, p) !=
-        GST_VIDEO_INFO_PLANE_STRIDE (b, p))
-      return FALSE;
-  }
-  return TRUE;
-}
 
 /* Whether @buf lays a frame out as @info does (its video meta, if any,
  * agrees), so that plane p of it is at plane_offset (p). */

@@ -11,6 +11,7 @@
 #include "gstmemmapprivate.h"
 #include "gstmemmapcachedir.h"
 #include "gstmemmapframesprivate.h"
+#include "gstmemmapvideo.h"
 
 #include <string.h>
 
@@ -77,7 +78,7 @@ direct_read_stores (Direct * d, Job * job, gchar ** paths)
       if (job->format && strcmp (job->format,
               gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&d->info))))
         goto fallback_reader;
-    } else if (!gst_memmap_frames_same_layout (&d->info,
+    } else if (!gst_memmap_video_info_same_frame_layout (&d->info,
             gst_memmap_store_reader_get_layout (r))) {
       goto fallback_reader;
     }

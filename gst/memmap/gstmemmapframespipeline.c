@@ -18,6 +18,7 @@
 #include "gstmemmapprivate.h"
 #include "gstmemmapcachedir.h"
 #include "gstmemmapframesprivate.h"
+#include "gstmemmapvideo.h"
 
 #include <string.h>
 
@@ -154,7 +155,7 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
     if (!gst_video_info_from_caps (&vinfo, caps) ||
         (c->buffers->len > 0
-            && !gst_memmap_frames_same_layout (&vinfo, &c->info))) {
+            && !gst_memmap_video_info_same_frame_layout (&vinfo, &c->info))) {
       gst_caps_unref (caps);
       c->layout_changed = TRUE;
       c->done = TRUE;

@@ -29,10 +29,6 @@ typedef struct
 
 /* gstmemmapframes.c */
 G_GNUC_INTERNAL
-gboolean gst_memmap_frames_same_layout (const GstVideoInfo * a,
-    const GstVideoInfo * b);
-
-G_GNUC_INTERNAL
 gboolean gst_memmap_frames_buffer_has_layout (GstBuffer * buf,
     const GstVideoInfo * info);
 
