@@ -1350,7 +1350,6 @@ GST_START_TEST (test_error_settings)
   gchar *location = test_path ("ring.store");
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
-  GError *error = NULL;
 
   gst_element_set_bus (sink, bus);
 
@@ -1360,10 +1359,7 @@ GST_START_TEST (test_error_settings)
   fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = pop_error (bus);
-  gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_SETTINGS), "%s", error->message);
-  g_clear_error (&error);
+  fail_unless_message_error (msg, RESOURCE, SETTINGS);
   gst_message_unref (msg);
   gst_element_set_state (sink, GST_STATE_NULL);
 
@@ -1373,10 +1369,7 @@ GST_START_TEST (test_error_settings)
   fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = pop_error (bus);
-  gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_NOT_FOUND), "%s", error->message);
-  g_clear_error (&error);
+  fail_unless_message_error (msg, RESOURCE, NOT_FOUND);
   gst_message_unref (msg);
   gst_element_set_state (sink, GST_STATE_NULL);
 
