@@ -24,6 +24,7 @@ cmd_export (gint argc, gchar ** argv)
   GstMessage *msg;
   GError *err = NULL;
   gchar *out = NULL, *frame_str = NULL;
+  const gchar *path;
   guint64 frame = 0, committed, first;
   gint ret = EXIT_USAGE;
   GOptionEntry entries[] = {
@@ -40,15 +41,9 @@ cmd_export (gint argc, gchar ** argv)
       "Reads frame N of STORE (zero-copy) and encodes it with videoconvert\n"
       "and pngenc into FILE.png.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!parse_options (ctx, &argc, &argv)) {
-    g_option_context_free (ctx);
+  path = parse_store_command (ctx, &argc, &argv);
+  if (path == NULL)
     goto out;
-  }
-  g_option_context_free (ctx);
-  if (argc != 2) {
-    fail ("expected one STORE (try --help)");
-    goto out;
-  }
   if (out == NULL) {
     fail ("-o FILE.png is required (try --help)");
     goto out;
@@ -58,7 +53,7 @@ cmd_export (gint argc, gchar ** argv)
   ret = EXIT_FAIL;
 
   engine = gst_memmap_engine_get_default ();
-  reader = gst_memmap_store_reader_open (engine, argv[1], &err);
+  reader = gst_memmap_store_reader_open (engine, path, &err);
   if (reader == NULL)
     goto failed;
   committed = gst_memmap_store_reader_get_committed (reader);
@@ -66,10 +61,10 @@ cmd_export (gint argc, gchar ** argv)
   if (frame < first || frame >= committed) {
     if (committed > first)
       fail ("'%s' holds frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
-          ", not frame %" G_GUINT64_FORMAT, argv[1], first, committed - 1,
+          ", not frame %" G_GUINT64_FORMAT, path, first, committed - 1,
           frame);
     else
-      fail ("'%s' holds no frame", argv[1]);
+      fail ("'%s' holds no frame", path);
     goto out;
   }
   buf = gst_memmap_store_reader_get_buffer (reader, NULL, frame, &err);

@@ -187,16 +187,9 @@ cmd_info (gint argc, gchar ** argv)
   g_option_context_set_summary (ctx,
       "Prints what the store's header says: caps, frames, duration, mode,\n"
       "the writer's state and the sizes. The header is validated first.");
-  if (!parse_options (ctx, &argc, &argv)) {
-    g_option_context_free (ctx);
+  path = parse_store_command (ctx, &argc, &argv);
+  if (path == NULL)
     return EXIT_USAGE;
-  }
-  g_option_context_free (ctx);
-  if (argc != 2) {
-    fail ("expected one STORE (try --help)");
-    return EXIT_USAGE;
-  }
-  path = argv[1];
 
   engine = gst_memmap_engine_get_default ();
   reader = gst_memmap_store_reader_open (engine, path, &err);

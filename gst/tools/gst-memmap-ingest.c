@@ -405,11 +405,9 @@ cmd_ingest (gint argc, gchar ** argv)
       "stderr is a terminal; Ctrl-C stops and keeps the frames so far.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!parse_options (ctx, &argc, &argv)) {
-    g_option_context_free (ctx);
     ret = EXIT_USAGE;
     goto out;
   }
-  g_option_context_free (ctx);
 
   ret = EXIT_USAGE;
   if (argc != 2) {

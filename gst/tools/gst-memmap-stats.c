@@ -210,11 +210,8 @@ cmd_stats (gint argc, gchar ** argv)
       "last use, video format and state (complete or partial, in use, being\n"
       "recorded), most recently used first, and the totals. Every store is\n"
       "opened with the library's validating reader; nothing is changed.");
-  if (!parse_options (ctx, &argc, &argv)) {
-    g_option_context_free (ctx);
+  if (!parse_options (ctx, &argc, &argv))
     return EXIT_USAGE;
-  }
-  g_option_context_free (ctx);
   if (argc > 2) {
     fail ("expected at most one CACHE_DIR (try --help)");
     return EXIT_USAGE;

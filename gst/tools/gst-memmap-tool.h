@@ -20,7 +20,10 @@ extern const gchar *prog_command;
 /* "gst-memmap info: message" on stderr */
 void fail (const gchar * format, ...) G_GNUC_PRINTF (1, 2);
 
+/* both free @ctx */
 gboolean parse_options (GOptionContext * ctx, gint * argc, gchar *** argv);
+const gchar *parse_store_command (GOptionContext * ctx, gint * argc,
+    gchar *** argv);
 gboolean parse_u64 (const gchar * option, const gchar * str, guint64 * out);
 
 gchar *format_size (guint64 bytes);

@@ -29,19 +29,37 @@ fail (const gchar * format, ...)
   g_free (msg);
 }
 
-/* Parses a subcommand's options; prints the usage error and returns FALSE
- * (exit 2) on a bad command line. --help exits 0 from within GOption. */
+/* Parses a subcommand's options and frees @ctx; prints the usage error
+ * and returns FALSE (exit 2) on a bad command line. --help exits 0 from
+ * within GOption. */
 gboolean
 parse_options (GOptionContext * ctx, gint * argc, gchar *** argv)
 {
   GError *err = NULL;
+  gboolean ok;
 
-  if (!g_option_context_parse (ctx, argc, argv, &err)) {
+  ok = g_option_context_parse (ctx, argc, argv, &err);
+  g_option_context_free (ctx);
+  if (!ok) {
     fail ("%s (try --help)", err->message);
     g_clear_error (&err);
     return FALSE;
   }
   return TRUE;
+}
+
+/* parse_options() for a command of one STORE argument: returns it, or
+ * NULL after the usage error (exit 2). */
+const gchar *
+parse_store_command (GOptionContext * ctx, gint * argc, gchar *** argv)
+{
+  if (!parse_options (ctx, argc, argv))
+    return NULL;
+  if (*argc != 2) {
+    fail ("expected one STORE (try --help)");
+    return NULL;
+  }
+  return (*argv)[1];
 }
 
 gboolean

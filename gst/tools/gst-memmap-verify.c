@@ -201,16 +201,9 @@ cmd_verify (gint argc, gchar ** argv)
       "Exit status: 0 the store is valid, 1 it is not (corrupt, truncated,\n"
       "not a frame store, unreadable or missing), 2 usage error.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!parse_options (ctx, &argc, &argv)) {
-    g_option_context_free (ctx);
+  v.path = parse_store_command (ctx, &argc, &argv);
+  if (v.path == NULL)
     return EXIT_USAGE;
-  }
-  g_option_context_free (ctx);
-  if (argc != 2) {
-    fail ("expected one STORE (try --help)");
-    return EXIT_USAGE;
-  }
-  v.path = argv[1];
 
   engine = gst_memmap_engine_get_default ();
   v.reader = gst_memmap_store_reader_open (engine, v.path, &err);
