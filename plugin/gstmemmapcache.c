@@ -6,31 +6,32 @@
  *
  * A filter placed after a video decoder: the first time a stream plays, every
  * decoded frame goes through unchanged and is recorded in a frame store under
- * #GstMemmapCache:cache-dir; from then on, whatever is cached is served from
- * the store, zero-copy, and the decoder does no work for it.
+ * #GstMemmapCache:cache-dir; from then on, the decoder skips whatever is
+ * cached and memmapcache gives those frames from the store, zero-copy.
+ * Downstream gets exactly what it would get without memmapcache: the same
+ * frames, timestamps, segments and EOS, at every seek and rate.
  *
+ * - Every seek goes upstream unchanged: the demuxer and the decoder do it
+ *   as they would without memmapcache, and the other streams of the
+ *   demuxer (audio) are never disturbed.
+ * - memmapcache finds the video decoder upstream and drops, at its sink
+ *   pad, the compressed packets of the GOPs whose frames are all cached;
+ *   it merges the cached frames with the decoder's, in order, clipped to
+ *   the segment as the decoder clips.
  * - Frames are decoded straight into the cache when the decoder takes the
  *   slot pool memmapcache offers in the allocation query, else copied once
- *   into a slot. Downstream always receives read-only memmap memory: the
- *   committed slot.
- * - A flushing seek in TIME format whose target is cached is answered by
- *   memmapcache itself, frame-accurately, without disturbing the decoder.
- *   When playback runs past the cached range, memmapcache seeks upstream to
- *   the first missing frame and carries on recording, seamlessly.
- * - On a later run of the same, unchanged input, every cached frame is
- *   served from the cache; once a stream is cached whole, the decoder only
- *   decodes the handful of frames that were in flight when memmapcache
- *   stopped it.
+ *   into a slot.
+ * - Rates other than 1.0 and trick modes are passed through; what cannot be
+ *   cached is passed through with one warning that says why.
  * - #GstMemmapCache:max-size bounds the bytes on disk of the directory,
  *   shared by every pipeline and process that uses it; the least recently
  *   used streams nobody is using go first.
  * - A cache that cannot be used (no space, no permission, a corrupt store)
  *   never breaks playback: one warning on the bus, and the frames pass
- *   through uncached. When only the run's store cannot be created, the
- *   warning says so: what is cached is still served, the rest decoded.
+ *   through uncached.
  *
  * See docs/elements.md for how a stream is identified and what happens
- * when.
+ * when, and docs/design.md for the design.
  *
  * ## Example launch lines
  * |[
@@ -47,6 +48,8 @@
 #endif
 
 #include "gstmemmapelements.h"
+#include "gstmemmapcachegops.h"
+#include "gstmemmapcachewalk.h"
 #include "gstmemmapcontext.h"
 #include "gstmemmapslotpool.h"
 
@@ -59,24 +62,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_memmap_cache_debug);
+GST_DEBUG_CATEGORY (gst_memmap_cache_debug);
 #define GST_CAT_DEFAULT gst_memmap_cache_debug
 
 #define DEFAULT_MAX_SIZE (G_GUINT64_CONSTANT (10) << 30)
 #define DEFAULT_KEY NULL
 
-/* A cached run shorter than this is not worth stopping the decoder for
- * when playback reaches it (the hand-over back costs an upstream seek). */
-#define MIN_SERVE_RUN 16
-
-/* Buffer flags a frame store keeps (format 1.1,
- * gst_memmap_store_frame_flags_from_buffer()) or that do not matter
- * (TAG_MEMORY); frames with any other flag pass through uncached. */
+/* Buffer flags a frame store keeps (gst_memmap_store_frame_flags_from_buffer
+ * (): field flags, CORRUPTED, GAP; DISCONT is set as the decoder would) or
+ * that say nothing of the frame (TAG_MEMORY); frames with any other flag
+ * pass through uncached. */
 #define CACHEABLE_FLAGS (GST_BUFFER_FLAG_DISCONT | \
     GST_BUFFER_FLAG_TAG_MEMORY | GST_VIDEO_BUFFER_FLAG_INTERLACED | \
     GST_VIDEO_BUFFER_FLAG_TFF | GST_VIDEO_BUFFER_FLAG_RFF | \
     GST_VIDEO_BUFFER_FLAG_ONEFIELD | GST_BUFFER_FLAG_CORRUPTED | \
     GST_BUFFER_FLAG_GAP)
+
+/* GstVideoDecoder's stand-in for the duration of a frame that has none,
+ * when it clips (gst_video_decoder_clip_and_push_buf) */
+#define DECODER_CLIP_DURATION (40 * GST_MSECOND)
 
 enum
 {
@@ -94,13 +98,6 @@ typedef struct
   gchar *key;
 } Settings;
 
-typedef enum
-{
-  MODE_PASS,                    /* upstream's frames go through the chain */
-  MODE_SERVE,                   /* the src task pushes cached frames */
-  MODE_HANDOVER,                /* upstream was asked for handover_pts */
-} Mode;
-
 /* One frame of the in-memory map, sorted by pts. */
 typedef struct
 {
@@ -109,6 +106,16 @@ typedef struct
   guint store;                  /* index in readers */
   guint64 frame;                /* frame number in that store */
 } CachedFrame;
+
+/* A GOP range [key, next_key) served from the cache in this segment (its
+ * keyframe packet reached the decoder's sink pad and the range is covered).
+ * next_key NONE: to the end of the stream. */
+typedef struct
+{
+  GstClockTime key;
+  GstClockTime next_key;
+  gboolean dropped;             /* a packet of it was dropped */
+} Served;
 
 #define GST_TYPE_MEMMAP_CACHE (gst_memmap_cache_get_type ())
 G_DECLARE_FINAL_TYPE (GstMemmapCache, gst_memmap_cache, GST, MEMMAP_CACHE,
@@ -130,55 +137,27 @@ struct _GstMemmapCache
   guint64 frames_served;
   guint64 frames_zero_copy;
   guint64 frames_copied;
+  guint64 frames_decoded;
+  guint64 frames_discarded;
+  guint64 packets_dropped;
   guint64 evictions;
   guint64 bytes_on_disk;
   gboolean over_budget;         /* not recorded: does not fit max-size */
+  gchar *not_cached;            /* why frames were not cached, or NULL */
+  gchar *decoder_name;
 
-  /* under lock: what both the sink side and the src side (task, seeks)
-   * touch */
-  GMutex lock;
-  GCond cond;
-  GMutex flush_lock;            /* see "serving" */
-  Mode mode;
-  gboolean shutdown;            /* the src pad is being deactivated */
-  gboolean idle;                /* the task is paused, or about to be */
-  gboolean need_flush_stop;     /* the task pushes FLUSH_STOP first */
-  guint32 flush_seqnum;
-  guint flush_gen;              /* served seeks so far */
-  guint flush_done_gen;         /* of those, flushes stopped */
-  GThread *task_thread;         /* the thread of the src task */
-  gboolean upstream_pushing;    /* the sink side pushes downstream */
-  GThread *pushing_thread;      /* which thread, while it does */
-  gboolean readable;            /* frames may be served */
-  GArray *frames;               /* CachedFrame, sorted by pts */
-  GPtrArray *readers;           /* GstMemmapStoreReader */
-  GstMemmapCacheMeta meta;
-  GstClockTime cursor;          /* serving: where the next frame starts */
-  gboolean need_segment;        /* serving: push segment first */
-  gboolean discont;             /* serving: next buffer is DISCONT */
-  GstClockTime handover_pts;    /* handover: the first missing frame */
-  guint32 handover_seqnum;      /* handover: our seek upstream */
-  gboolean handover_flushed;    /* handover: its flush came back */
-  gboolean own_segment;         /* downstream has our segment, not
-                                 * upstream's */
-  gboolean await_segment;       /* pass: drop data until upstream's flush
-                                 * or segment of the seek we forwarded */
-  guint32 await_seqnum;         /* that seek's seqnum */
-  gboolean upstream_eos_pending;        /* we returned GST_FLOW_EOS upstream;
-                                         * its EOS event has not come yet */
-  gboolean seen_seek;           /* the stream did not play from its start */
-  GstClockTime seek_stop;       /* the stop of the last seek, or NONE */
-  guint32 seqnum;               /* of the segment downstream has: the
-                                 * seek's that caused it */
-  GstSegment segment;           /* the segment downstream has */
-  GstSegment up_segment;        /* upstream's last segment */
+  /* The stream lock. Held by whoever decides what goes downstream and
+   * pushes it: the chain (the decoder's frames), the probe on the
+   * decoder's sink pad (packets, and the cached frames their turn came
+   * for), the serialized events. Recursive: a push may come back (a seek
+   * from a streaming thread flushes through this element). */
+  GRecMutex lock;
 
-  /* sink side (streaming thread and state changes) */
   Settings cur;
   gboolean warned;
+  gboolean warned_not_cached;
   gboolean usable;              /* the cache may still be used at all */
-  gboolean first_buffer;        /* no buffer yet since stream-start */
-  gboolean start_counted;       /* hit or miss counted for the start */
+  gboolean readable;            /* new GOPs may be served */
   gchar *stream_id;
   GstCaps *caps;
   GstVideoInfo info;
@@ -191,7 +170,53 @@ struct _GstMemmapCache
   guint64 bytes_since_check;
   guint64 stream_limit;         /* most bytes on disk of the entry */
   gboolean may_evict;           /* may evict other streams for this one */
-  GstClockTime last_end;        /* end of the last frame pushed upstream */
+  GArray *frames;               /* CachedFrame, sorted by pts */
+  GPtrArray *readers;           /* GstMemmapStoreReader */
+  GstMemmapCacheMeta meta;
+  GstMemmapCacheGops *gops;
+  gchar *gops_path;
+
+  /* the decoder and our probe on its sink pad */
+  GstMemmapCacheWalk walk;
+  gulong probe_id;
+
+  /* the decoder's side of the segment: reset at every flush */
+  guint probe_gen;              /* FLUSH_STOPs seen at the decoder */
+  guint chain_gen;              /* FLUSH_STOPs that reached us */
+  GstEvent *dec_segment;        /* the decoder's segment since the flush */
+  gboolean probe_seen;          /* a packet since the flush */
+  gboolean probe_pass;          /* nothing dropped or served any more */
+  gboolean start_pending;       /* the stream's start may be served */
+  gboolean dec_eos;             /* the decoder had EOS since the flush */
+  GArray *served;               /* Served, sorted by key */
+  GstClockTime cur_key;         /* the last keyframe packet */
+  GstClockTime settled_key;     /* every packet of a frame before it came */
+  GstClockTime orphan_key;      /* a keyframe dropped while the range before
+                                 * it is decoded */
+  gboolean unknown_pending;     /* a packet without pts went in */
+  gboolean start_is_frame;      /* a packet starts at the segment's start */
+  gboolean stop_is_frame;       /* a packet ends at the segment's stop */
+  GArray *owed;                 /* GstClockTime: kept packets whose frames
+                                 * the decoder has not given yet */
+
+  /* downstream's side */
+  GstSegment segment;           /* the segment downstream has */
+  gboolean have_segment;        /* since the flush */
+  gboolean segment_ours;        /* we pushed the decoder's segment first */
+  guint32 segment_seqnum;
+  gboolean pending_discont;     /* the next buffer is the first after a
+                                 * flush */
+  gboolean dec_first;           /* no frame of the decoder since then */
+  gboolean dts_is_pts;          /* the decoder's frames have DTS = PTS */
+  GstClockTime last_out;        /* pts of the last frame downstream */
+  GstClockTime last_served;     /* pts of the last cached frame pushed */
+  gboolean run_valid;           /* frames one after the other, cached */
+  GstClockTime run_first;
+  GstClockTime run_last;
+  gboolean seen_seek;           /* the stream did not play from its start */
+  GstClockTime seek_stop;       /* the stop of the last seek, or NONE */
+  gboolean first_buffer;        /* no buffer yet since stream-start */
+  GstClockTime last_end;        /* end of the last frame downstream */
   gboolean downstream_ended;    /* downstream returned EOS to a push */
 };
 
@@ -219,9 +244,6 @@ static gboolean gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
     GstEvent * event);
 static gboolean gst_memmap_cache_src_query (GstPad * pad, GstObject * parent,
     GstQuery * query);
-static gboolean gst_memmap_cache_src_activate_mode (GstPad * pad,
-    GstObject * parent, GstPadMode mode, gboolean active);
-static void gst_memmap_cache_loop (GstMemmapCache * self);
 
 /* The formats a frame store can hold: every raw format but the tiled and
  * the paletted ones (docs/store-format.md). */
@@ -333,18 +355,25 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
    * A `memmapcache-stats` structure of #guint64 counters, reset when the
    * element goes to PAUSED:
    *
-   * - `hits`, `misses`: the stream's start and every seek, found in the
-   *   cache or not
+   * - `hits`, `misses`: GOPs reached at the decoder, served from the
+   *   cache or decoded
    * - `frames-recorded`: frames committed to the cache
    * - `frames-zero-copy`, `frames-copied`: of those, decoded into a slot or
    *   copied into one
    * - `frames-served`: frames pushed from the cache
    * - `evictions`: streams this element evicted
    * - `bytes-on-disk`: of the cache directory, when last measured
+   * - `frames-decoded`: frames of the decoder that went downstream
+   * - `frames-discarded`: frames of the decoder not pushed, since the
+   *   same frames went downstream from the cache
+   * - `packets-dropped`: compressed packets dropped before the decoder
    *
    * the boolean `over-budget`: the stream was not recorded whole because
-   * it does not fit in #GstMemmapCache:max-size; and `engine`, the
-   * stats of the #GstMemmapEngine.
+   * it does not fit in #GstMemmapCache:max-size; `engine`, the stats of
+   * the #GstMemmapEngine; `decoder` (string,
+   * nullable): the decoder whose packets memmapcache may drop;
+   * `not-cached-reason` (string, nullable): why some frames were not
+   * cached (the first reason; a warning said it too).
    *
    * Since: 0.1
    */
@@ -396,8 +425,6 @@ gst_memmap_cache_init (GstMemmapCache * self)
       GST_DEBUG_FUNCPTR (gst_memmap_cache_src_event));
   gst_pad_set_query_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_memmap_cache_src_query));
-  gst_pad_set_activatemode_function (self->srcpad,
-      GST_DEBUG_FUNCPTR (gst_memmap_cache_src_activate_mode));
   GST_PAD_SET_PROXY_CAPS (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
@@ -405,14 +432,13 @@ gst_memmap_cache_init (GstMemmapCache * self)
   self->settings.max_size = DEFAULT_MAX_SIZE;
   self->settings.key = g_strdup (DEFAULT_KEY);
 
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
-  g_mutex_init (&self->flush_lock);
+  g_rec_mutex_init (&self->lock);
+  self->served = g_array_new (FALSE, FALSE, sizeof (Served));
+  self->owed = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   self->frames = g_array_new (FALSE, FALSE, sizeof (CachedFrame));
   self->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_memmap_store_reader_free);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
-  gst_segment_init (&self->up_segment, GST_FORMAT_TIME);
   gst_video_info_init (&self->info);
 }
 
@@ -434,9 +460,11 @@ gst_memmap_cache_finalize (GObject * object)
   g_ptr_array_unref (self->readers);
   g_array_unref (self->frames);
   gst_clear_object (&self->engine);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
-  g_mutex_clear (&self->flush_lock);
+  g_array_unref (self->served);
+  g_array_unref (self->owed);
+  g_free (self->not_cached);
+  g_free (self->decoder_name);
+  g_rec_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (gst_memmap_cache_parent_class)->finalize (object);
 }
@@ -483,7 +511,12 @@ gst_memmap_cache_create_stats (GstMemmapCache * self)
       "frames-copied", G_TYPE_UINT64, self->frames_copied,
       "evictions", G_TYPE_UINT64, self->evictions,
       "bytes-on-disk", G_TYPE_UINT64, self->bytes_on_disk,
-      "over-budget", G_TYPE_BOOLEAN, self->over_budget, NULL);
+      "over-budget", G_TYPE_BOOLEAN, self->over_budget,
+      "frames-decoded", G_TYPE_UINT64, self->frames_decoded,
+      "frames-discarded", G_TYPE_UINT64, self->frames_discarded,
+      "packets-dropped", G_TYPE_UINT64, self->packets_dropped,
+      "decoder", G_TYPE_STRING, self->decoder_name,
+      "not-cached-reason", G_TYPE_STRING, self->not_cached, NULL);
   engine = self->engine ? gst_object_ref (self->engine) : NULL;
   GST_OBJECT_UNLOCK (self);
 
@@ -532,6 +565,8 @@ gst_memmap_cache_get_property (GObject * object, guint prop_id,
   }
 }
 
+static void save_gops (GstMemmapCache * self);
+
 #define COUNT(self, counter, n) G_STMT_START {  \
   GST_OBJECT_LOCK (self);                       \
   (self)->counter += (n);                       \
@@ -539,177 +574,50 @@ gst_memmap_cache_get_property (GObject * object, guint prop_id,
 } G_STMT_END
 
 /* ------------------------------------------------------------------------ */
-/* the map of cached frames, under lock                                     */
+/* the map of cached frames, under the stream lock                          */
 
-/* The frame whose [pts, pts + duration) holds @t, or -1. */
-static gint
-find_frame_at (GstMemmapCache * self, GstClockTime t)
-{
-  gint lo = 0, hi = (gint) self->frames->len - 1, found = -1;
-
-  while (lo <= hi) {
-    gint mid = lo + (hi - lo) / 2;
-
-    if (g_array_index (self->frames, CachedFrame, mid).pts <= t) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  if (found >= 0) {
-    CachedFrame *f = &g_array_index (self->frames, CachedFrame, found);
-
-    if (t >= f->pts + f->duration)
-      found = -1;
-  }
-  return found;
-}
-
-/* A seek's positions are stream times; the cached frames carry upstream's
- * buffer timestamps. The two differ by what upstream's segment says
- * (qtdemux shifts the timestamps of a clip with B-frames by their delay),
- * a shift that stays the same across upstream's segments of one stream.
- * Under lock. */
-static GstClockTime
-stream_time_to_pts (GstMemmapCache * self, GstClockTime t)
-{
-  guint64 pts;
-
-  if (GST_CLOCK_TIME_IS_VALID (t) &&
-      self->up_segment.format == GST_FORMAT_TIME &&
-      gst_segment_position_from_stream_time_full (&self->up_segment,
-          GST_FORMAT_TIME, t, &pts) == 1)
-    return pts;
-  return t;
-}
-
-/* The other way, for the seeks memmapcache sends upstream. Under lock. */
-static GstClockTime
-pts_to_stream_time (GstMemmapCache * self, GstClockTime pts)
-{
-  guint64 t;
-
-  if (GST_CLOCK_TIME_IS_VALID (pts) &&
-      self->up_segment.format == GST_FORMAT_TIME &&
-      gst_segment_to_stream_time_full (&self->up_segment, GST_FORMAT_TIME,
-          pts, &t) == 1)
-    return t;
-  return pts;
-}
-
-/* The frame that starts at @t, within half a frame, or -1. */
-static gint
-find_frame_starting (GstMemmapCache * self, GstClockTime t)
-{
-  gint lo = 0, hi = (gint) self->frames->len - 1, found = -1;
-  CachedFrame *f;
-
-  /* the first frame whose middle is after t */
-  while (lo <= hi) {
-    gint mid = lo + (hi - lo) / 2;
-
-    f = &g_array_index (self->frames, CachedFrame, mid);
-    if (f->pts + f->duration / 2 > t) {
-      found = mid;
-      hi = mid - 1;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  if (found < 0)
-    return -1;
-  f = &g_array_index (self->frames, CachedFrame, found);
-  if (f->pts > t + f->duration / 2)
-    return -1;
-  return found;
-}
-
-/* How many frames follow each other without a gap from frame @i, counting
- * up to @limit; *@end is where the run ends. */
+/* The index of the first frame whose pts is >= @t (the length if none). */
 static guint
-run_length (GstMemmapCache * self, gint i, guint limit, GstClockTime * end)
+first_frame_from (GstMemmapCache * self, GstClockTime t)
 {
-  CachedFrame *f = &g_array_index (self->frames, CachedFrame, i);
-  guint n = 1;
+  guint lo = 0, hi = self->frames->len;
 
-  while ((guint) i + 1 < self->frames->len && n < limit) {
-    CachedFrame *next = &g_array_index (self->frames, CachedFrame, i + 1);
-    GstClockTime f_end = f->pts + f->duration;
+  while (lo < hi) {
+    guint mid = lo + (hi - lo) / 2;
 
-    if (next->pts + next->duration / 2 <= f_end ||
-        next->pts > f_end + next->duration / 2)
-      break;
-    f = next;
-    i++;
-    n++;
+    if (g_array_index (self->frames, CachedFrame, mid).pts < t)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  if (end)
-    *end = f->pts + f->duration;
-  return n;
+  return lo;
 }
 
-/* Worth stopping the decoder for: a long enough run, or one that reaches
- * the end of the stream. */
-static gboolean
-worth_serving (GstMemmapCache * self, gint i)
+/* The frame of pts @pts, or -1. */
+static gint
+find_frame (GstMemmapCache * self, GstClockTime pts)
 {
-  GstClockTime end;
-  guint n = run_length (self, i, MIN_SERVE_RUN, &end);
+  guint i = first_frame_from (self, pts);
 
-  if (n >= MIN_SERVE_RUN)
-    return TRUE;
-  return GST_CLOCK_TIME_IS_VALID (self->meta.end) &&
-      end + g_array_index (self->frames, CachedFrame, i).duration / 2 >=
-      self->meta.end;
+  if (i < self->frames->len &&
+      g_array_index (self->frames, CachedFrame, i).pts == pts)
+    return (gint) i;
+  return -1;
 }
 
 static void
 insert_frame (GstMemmapCache * self, const CachedFrame * frame)
 {
-  gint lo = 0, hi = (gint) self->frames->len;
+  guint i = first_frame_from (self, frame->pts);
 
-  /* appending is the common case */
-  if (hi > 0 && g_array_index (self->frames, CachedFrame, hi - 1).pts <
-      frame->pts) {
-    g_array_append_val (self->frames, *frame);
-    return;
-  }
-  while (lo < hi) {
-    gint mid = lo + (hi - lo) / 2;
-
-    if (g_array_index (self->frames, CachedFrame, mid).pts < frame->pts)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  g_array_insert_val (self->frames, lo, *frame);
+  g_array_insert_val (self->frames, i, *frame);
 }
 
-/* Whether a frame of @pts and @duration overlaps one already cached. */
-static gboolean
-is_cached (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
+/* How many frames have a pts in [@first, @last]. */
+static guint64
+count_frames (GstMemmapCache * self, GstClockTime first, GstClockTime last)
 {
-  gint i = find_frame_at (self, pts + duration / 2);
-
-  return i >= 0;
-}
-
-/* A decoder clips the frame that holds the start of an accurate seek to
- * the segment: its pts is the segment's start, its duration shorter than a
- * frame. Its real timestamps are unknown, so it is not recorded. */
-static gboolean
-is_clipped (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
-{
-  GstClockTime nominal;
-
-  if (pts != self->up_segment.start || pts == 0)
-    return FALSE;
-  if (GST_VIDEO_INFO_FPS_N (&self->info) <= 0)
-    return TRUE;
-  nominal = gst_util_uint64_scale_int (GST_SECOND,
-      GST_VIDEO_INFO_FPS_D (&self->info), GST_VIDEO_INFO_FPS_N (&self->info));
-  return duration + GST_USECOND < nominal;
+  return first_frame_from (self, last + 1) - first_frame_from (self, first);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -778,9 +686,7 @@ static void
 cache_failed (GstMemmapCache * self, const GError * error, const gchar * path)
 {
   self->usable = FALSE;
-  g_mutex_lock (&self->lock);
   self->readable = FALSE;
-  g_mutex_unlock (&self->lock);
   stop_recording (self);
   warn_once (self, error, path, FALSE);
 }
@@ -809,8 +715,8 @@ update_disk_usage (GstMemmapCache * self, guint64 reserve)
         bytes);
 }
 
-/* Closes what the stream opened. The readers stay until the task stopped:
- * see clear_readers().
+/* Closes what the stream opened; the map and its readers stay until
+ * clear_map().
  *
  * The budget is enforced before the entry closes, with the entry kept (and
  * still locked): the stream just played is the most recently used, and
@@ -820,6 +726,7 @@ update_disk_usage (GstMemmapCache * self, guint64 reserve)
 static void
 close_cache (GstMemmapCache * self)
 {
+  save_gops (self);
   if (self->store) {
     guint64 committed;
 
@@ -859,7 +766,6 @@ clear_map (GstMemmapCache * self)
 {
   GPtrArray *readers;
 
-  g_mutex_lock (&self->lock);
   g_array_set_size (self->frames, 0);
   readers = self->readers;
   self->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
@@ -867,48 +773,9 @@ clear_map (GstMemmapCache * self)
   self->meta.start = self->meta.end = GST_CLOCK_TIME_NONE;
   self->meta.complete = FALSE;
   self->readable = FALSE;
-  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&self->gops, gst_memmap_cache_gops_free);
+  g_clear_pointer (&self->gops_path, g_free);
   g_ptr_array_unref (readers);
-}
-
-/* The identity of the stream, as a string to hash. */
-static gchar *
-stream_identity (GstMemmapCache * self, GstCaps * caps)
-{
-  GString *s = g_string_new ("memmapcache 1\n");
-  gchar *caps_str;
-
-  if (self->cur.key) {
-    g_string_append_printf (s, "key=%s\n", self->cur.key);
-  } else {
-    GstQuery *query = gst_query_new_uri ();
-    gchar *uri = NULL;
-
-    if (gst_pad_peer_query (self->sinkpad, query))
-      gst_query_parse_uri (query, &uri);
-    gst_query_unref (query);
-    if (uri) {
-      g_string_append_printf (s, "uri=%s\n", uri);
-      if (g_str_has_prefix (uri, "file:")) {
-        gchar *filename = g_filename_from_uri (uri, NULL, NULL);
-        struct stat st;
-
-        if (filename && stat (filename, &st) == 0)
-          g_string_append_printf (s, "size=%" G_GINT64_FORMAT "\n"
-              "mtime=%" G_GINT64_FORMAT ".%09ld\n", (gint64) st.st_size,
-              (gint64) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
-        g_free (filename);
-      }
-      g_free (uri);
-    }
-    g_string_append_printf (s, "stream-id=%s\n",
-        self->stream_id ? self->stream_id : "");
-  }
-  caps_str = gst_caps_to_string (caps);
-  g_string_append_printf (s, "caps=%s\n", caps_str);
-  g_free (caps_str);
-
-  return g_string_free (s, FALSE);
 }
 
 static gboolean
@@ -945,69 +812,44 @@ get_engine (GstMemmapCache * self)
   return engine;
 }
 
-/* Opens every store of the entry and maps its frames. */
-static gboolean
-load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
-    GError ** error, gchar ** failed_path)
+/* Copies the frame into a new slot; returns the slot's memory. */
+static GstMemory *
+copy_into_slot (GstMemmapCache * self, GstBuffer * buffer, GError ** error)
 {
-  gchar **paths = gst_memmap_cache_entry_list_stores (self->entry);
-  guint i;
-  gboolean ret = TRUE;
+  GstVideoFrame in_frame, out_frame;
+  GstBuffer *slot_buffer;
+  GstMemory *mem;
+  gboolean copied = FALSE;
 
-  for (i = 0; paths[i] && ret; i++) {
-    GstMemmapStoreReader *reader;
-    guint64 n, f, committed;
-    guint index;
-
-    reader = gst_memmap_store_reader_open (engine, paths[i], error);
-    if (reader == NULL) {
-      ret = FALSE;
-      *failed_path = g_strdup (paths[i]);
-      break;
-    }
-    if (!same_video_layout (gst_memmap_store_reader_get_layout (reader),
-            &self->info)) {
-      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
-          "Frame store '%s' holds another video layout than its key says",
-          paths[i]);
-      gst_memmap_store_reader_free (reader);
-      *failed_path = g_strdup (paths[i]);
-      ret = FALSE;
-      break;
-    }
-    committed = gst_memmap_store_reader_get_committed (reader);
-    g_mutex_lock (&self->lock);
-    index = self->readers->len;
-    g_ptr_array_add (self->readers, reader);
-    n = 0;
-    for (f = gst_memmap_store_reader_get_first_frame (reader); f < committed;
-        f++) {
-      GstMemmapStoreEntry e;
-      CachedFrame frame;
-
-      if (!gst_memmap_store_reader_get_entry (reader, f, &e, error)) {
-        *failed_path = g_strdup (paths[i]);
-        ret = FALSE;
-        break;
-      }
-      if (!GST_CLOCK_TIME_IS_VALID (e.pts) ||
-          !GST_CLOCK_TIME_IS_VALID (e.duration) || e.duration == 0 ||
-          is_cached (self, e.pts, e.duration))
-        continue;
-      frame.pts = e.pts;
-      frame.duration = e.duration;
-      frame.store = index;
-      frame.frame = f;
-      insert_frame (self, &frame);
-      n++;
-    }
-    g_mutex_unlock (&self->lock);
-    GST_INFO_OBJECT (self, "%s: %" G_GUINT64_FORMAT " frames of %"
-        G_GUINT64_FORMAT " mapped", paths[i], n, committed);
+  if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ)) {
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+        "a buffer of %" G_GSIZE_FORMAT " bytes is not a frame of the caps",
+        gst_buffer_get_size (buffer));
+    return NULL;
   }
-  g_strfreev (paths);
+  mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
+  if (mem == NULL) {
+    gst_video_frame_unmap (&in_frame);
+    return NULL;
+  }
+  slot_buffer = gst_buffer_new ();
+  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
+  if (gst_video_frame_map (&out_frame,
+          gst_memmap_slot_store_get_layout (self->store), slot_buffer,
+          GST_MAP_WRITE)) {
+    copied = gst_video_frame_copy (&out_frame, &in_frame);
+    gst_video_frame_unmap (&out_frame);
+  }
+  gst_buffer_unref (slot_buffer);
+  gst_video_frame_unmap (&in_frame);
 
-  return ret;
+  if (!copied) {
+    gst_memory_unref (mem);
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "%s: could not copy a frame into a slot", self->store_path);
+    return NULL;
+  }
+  return mem;
 }
 
 /* The stream does not fit the budget (gst_memmap_cache_stream_limit()):
@@ -1143,10 +985,8 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
   }
   self->store = gst_memmap_slot_store_new (writer);
   self->bytes_since_check = 0;
-  g_mutex_lock (&self->lock);
   self->store_reader = self->readers->len;
   g_ptr_array_add (self->readers, reader);
-  g_mutex_unlock (&self->lock);
   GST_INFO_OBJECT (self, "recording into %s", self->store_path);
 
   return TRUE;
@@ -1154,6 +994,254 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
 failed:
   gst_memmap_cache_entry_unlock_writer (self->entry);
   return FALSE;
+}
+
+/* Frames that memmapcache passes through without caching them: why, once
+ * per stream on the bus, and in the stats. */
+static void
+warn_not_cached (GstMemmapCache * self, const gchar * why)
+{
+  gboolean first;
+
+  GST_OBJECT_LOCK (self);
+  first = self->not_cached == NULL;
+  if (first)
+    self->not_cached = g_strdup (why);
+  GST_OBJECT_UNLOCK (self);
+  if (self->warned_not_cached) {
+    GST_LOG_OBJECT (self, "not cached: %s", why);
+    return;
+  }
+  self->warned_not_cached = TRUE;
+  GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
+      ("Some frames are not cached: %s; they are passed through as they "
+          "are.", why), ("%s", why));
+}
+
+/* A cached frame could not be read from @reader: one warning (the decoded
+ * frame goes on instead), and no GOP is served any more. */
+static void
+read_failed (GstMemmapCache * self, GstMemmapStoreReader * reader,
+    const GError * error)
+{
+  self->readable = FALSE;
+  if (self->warned)
+    return;
+  self->warned = TRUE;
+  if (g_error_matches (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED))
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("The frame cache \"%s\" was truncated by another program; "
+            "playing without it.", gst_memmap_store_reader_get_path (reader)),
+        ("%s (frames pushed before may hold zeros where its bytes were)",
+            error->message));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Could not read the frame cache \"%s\"; playing without it.",
+            gst_memmap_store_reader_get_path (reader)), ("%s",
+            error->message));
+}
+
+/* The identity of the stream, as a string to hash: what the frames come
+ * from (the key, or the URI with the file's identity and the stream id),
+ * the processing between the decoder and us, and the caps. */
+static gchar *
+stream_identity (GstMemmapCache * self, GstCaps * caps)
+{
+  GString *s = g_string_new ("memmapcache 2\n");
+  gchar *caps_str;
+
+  if (self->cur.key) {
+    g_string_append_printf (s, "key=%s\n", self->cur.key);
+  } else {
+    GstQuery *query = gst_query_new_uri ();
+    gchar *uri = NULL;
+
+    if (gst_pad_peer_query (self->sinkpad, query))
+      gst_query_parse_uri (query, &uri);
+    gst_query_unref (query);
+    if (uri) {
+      g_string_append_printf (s, "uri=%s\n", uri);
+      if (g_str_has_prefix (uri, "file:")) {
+        gchar *filename = g_filename_from_uri (uri, NULL, NULL);
+        struct stat st;
+
+        /* what a rewrite in place cannot keep: the inode may stay, the
+         * ctime moves on with every write */
+        if (filename && stat (filename, &st) == 0)
+          g_string_append_printf (s, "dev=%" G_GUINT64_FORMAT "\nino=%"
+              G_GUINT64_FORMAT "\nsize=%" G_GINT64_FORMAT "\nmtime=%"
+              G_GINT64_FORMAT ".%09ld\nctime=%" G_GINT64_FORMAT ".%09ld\n",
+              (guint64) st.st_dev, (guint64) st.st_ino, (gint64) st.st_size,
+              (gint64) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec,
+              (gint64) st.st_ctim.tv_sec, (long) st.st_ctim.tv_nsec);
+        g_free (filename);
+      }
+      g_free (uri);
+    }
+    g_string_append_printf (s, "stream-id=%s\n",
+        self->stream_id ? self->stream_id : "");
+    g_string_append_printf (s, "chain=%s\n",
+        self->walk.chain ? self->walk.chain : "");
+  }
+  caps_str = gst_caps_to_string (caps);
+  g_string_append_printf (s, "caps=%s\n", caps_str);
+  g_free (caps_str);
+
+  return g_string_free (s, FALSE);
+}
+
+/* Opens every store of the entry and maps its frames. */
+static gboolean
+load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
+    GError ** error, gchar ** failed_path)
+{
+  gchar **paths = gst_memmap_cache_entry_list_stores (self->entry);
+  guint i;
+  gboolean ret = TRUE;
+
+  for (i = 0; paths[i] && ret; i++) {
+    GstMemmapStoreReader *reader;
+    guint64 n = 0, f, committed;
+    guint index;
+
+    reader = gst_memmap_store_reader_open (engine, paths[i], error);
+    if (reader == NULL) {
+      *failed_path = g_strdup (paths[i]);
+      ret = FALSE;
+      break;
+    }
+    if (!same_video_layout (gst_memmap_store_reader_get_layout (reader),
+            &self->info)) {
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
+          "Frame store '%s' holds another video layout than its key says",
+          paths[i]);
+      gst_memmap_store_reader_free (reader);
+      *failed_path = g_strdup (paths[i]);
+      ret = FALSE;
+      break;
+    }
+    committed = gst_memmap_store_reader_get_committed (reader);
+    index = self->readers->len;
+    g_ptr_array_add (self->readers, reader);
+    for (f = gst_memmap_store_reader_get_first_frame (reader); f < committed;
+        f++) {
+      GstMemmapStoreEntry e;
+      CachedFrame frame;
+
+      if (!gst_memmap_store_reader_get_entry (reader, f, &e, error)) {
+        *failed_path = g_strdup (paths[i]);
+        ret = FALSE;
+        break;
+      }
+      if (!GST_CLOCK_TIME_IS_VALID (e.pts) || find_frame (self, e.pts) >= 0)
+        continue;
+      frame.pts = e.pts;
+      frame.duration = e.duration;
+      frame.store = index;
+      frame.frame = f;
+      insert_frame (self, &frame);
+      n++;
+    }
+    GST_INFO_OBJECT (self, "%s: %" G_GUINT64_FORMAT " frames of %"
+        G_GUINT64_FORMAT " mapped", paths[i], n, committed);
+  }
+  g_strfreev (paths);
+
+  return ret;
+}
+
+/* Reads the entry's GOP file; an interval whose frames are not all in the
+ * stores any more (a store lost, a run killed before it wrote) goes. */
+static void
+load_gops (GstMemmapCache * self)
+{
+  guint i = 0;
+
+  self->gops = gst_memmap_cache_gops_new ();
+  self->gops_path = g_build_filename (gst_memmap_cache_entry_get_path
+      (self->entry), "gops", NULL);
+  gst_memmap_cache_gops_read (self->gops, self->gops_path);
+  while (i < self->gops->covers->len) {
+    GstMemmapCacheCover *c =
+        &g_array_index (self->gops->covers, GstMemmapCacheCover, i);
+    guint64 n = count_frames (self, c->first, c->last);
+
+    /* more frames than written: the recorder went on since */
+    if (n < c->frames) {
+      GST_WARNING_OBJECT (self, "%s: [%" GST_TIME_FORMAT ", %"
+          GST_TIME_FORMAT "] holds %" G_GUINT64_FORMAT " frames, not %"
+          G_GUINT64_FORMAT ": not used", self->gops_path,
+          GST_TIME_ARGS (c->first), GST_TIME_ARGS (c->last), n, c->frames);
+      g_array_remove_index (self->gops->covers, i);
+      self->gops->dirty = TRUE;
+    } else {
+      i++;
+    }
+  }
+}
+
+/* Writes the GOP file when this pipeline records the stream. */
+static void
+save_gops (GstMemmapCache * self)
+{
+  GError *error = NULL;
+  guint i;
+
+  if (self->gops == NULL || !self->gops->dirty || self->entry == NULL ||
+      self->store == NULL)
+    return;
+  for (i = 0; i < self->gops->covers->len; i++) {
+    GstMemmapCacheCover *c =
+        &g_array_index (self->gops->covers, GstMemmapCacheCover, i);
+
+    c->frames = count_frames (self, c->first, c->last);
+  }
+  if (!gst_memmap_cache_gops_write (self->gops, self->gops_path, &error)) {
+    GST_WARNING_OBJECT (self, "%s", error->message);
+    g_clear_error (&error);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* the decoder upstream                                                     */
+
+static GstPadProbeReturn decoder_probe (GstPad * pad, GstPadProbeInfo * info,
+    gpointer user_data);
+
+static void
+remove_probe (GstMemmapCache * self)
+{
+  if (self->probe_id && self->walk.decoder_sink)
+    gst_pad_remove_probe (self->walk.decoder_sink, self->probe_id);
+  self->probe_id = 0;
+  gst_memmap_cache_walk_clear (&self->walk);
+}
+
+/* Finds the decoder and the processing between it and us; watches the
+ * decoder's sink pad. */
+static void
+find_decoder (GstMemmapCache * self)
+{
+  remove_probe (self);
+  gst_memmap_cache_walk_upstream (self->sinkpad, &self->walk);
+  GST_OBJECT_LOCK (self);
+  g_free (self->decoder_name);
+  self->decoder_name = self->walk.decoder ?
+      gst_object_get_name (GST_OBJECT (self->walk.decoder)) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (self->walk.decoder_sink == NULL) {
+    GST_INFO_OBJECT (self, "no video decoder upstream: frames are recorded "
+        "and passed through, nothing is skipped");
+    return;
+  }
+  self->probe_id = gst_pad_add_probe (self->walk.decoder_sink,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+      GST_PAD_PROBE_TYPE_EVENT_FLUSH,
+      decoder_probe, gst_object_ref (self), gst_object_unref);
+  /* the packets before were not seen: nothing is dropped before the next
+   * flush or keyframe, unless the stream plays from its start (see
+   * decide_packet) */
+  GST_INFO_OBJECT (self, "watching %" GST_PTR_FORMAT, self->walk.decoder_sink);
 }
 
 /* At the caps: identify the stream, open its entry, map what is cached and
@@ -1168,6 +1256,7 @@ open_cache (GstMemmapCache * self)
 
   close_cache (self);
   clear_map (self);
+  find_decoder (self);
   if (!self->usable)
     return;
 
@@ -1191,9 +1280,7 @@ open_cache (GstMemmapCache * self)
   path = gst_memmap_cache_entry_get_path (self->entry);
 
   engine = get_engine (self);
-  g_mutex_lock (&self->lock);
   gst_memmap_cache_entry_read_meta (self->entry, &self->meta);
-  g_mutex_unlock (&self->lock);
   if (!load_stores (self, engine, &error, &failed_path)) {
     cache_failed (self, error, failed_path);
     /* the next run starts afresh, if nobody else uses it now */
@@ -1201,24 +1288,23 @@ open_cache (GstMemmapCache * self)
     gst_memmap_cache_entry_clear (self->entry);
     goto out;
   }
-  g_mutex_lock (&self->lock);
+  load_gops (self);
   self->readable = TRUE;
-  /* a complete marker that the stores do not back up is ignored */
   if (self->meta.complete) {
-    gint i = find_frame_starting (self, self->meta.start);
-    GstClockTime end = 0;
+    GstMemmapCacheCover *c = GST_CLOCK_TIME_IS_VALID (self->meta.start) ?
+        gst_memmap_cache_gops_find_cover (self->gops, self->meta.start) :
+        NULL;
 
-    if (i < 0 || (run_length (self, i, G_MAXUINT, &end), end +
-            g_array_index (self->frames, CachedFrame, i).duration / 2 <
-            self->meta.end)) {
-      GST_WARNING_OBJECT (self, "%s: marked complete but not whole", path);
+    /* a complete marker that the GOP file does not back up is ignored */
+    if (c == NULL || !c->eos) {
+      GST_INFO_OBJECT (self, "%s: marked complete but not whole", path);
       self->meta.complete = FALSE;
     }
   }
-  g_mutex_unlock (&self->lock);
 
-  GST_INFO_OBJECT (self, "cache %s: %u frames cached%s", path,
-      self->frames->len, self->meta.complete ? ", complete" : "");
+  GST_INFO_OBJECT (self, "cache %s: %u frames cached, %u keyframes, %u "
+      "intervals%s", path, self->frames->len, self->gops->keys->len,
+      self->gops->covers->len, self->meta.complete ? ", complete" : "");
 
   if (!self->meta.complete && !open_recording (self, engine, &error)) {
     if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN)) {
@@ -1245,578 +1331,691 @@ out:
 static void
 write_meta (GstMemmapCache * self)
 {
-  GstMemmapCacheMeta meta;
   GError *error = NULL;
 
   if (self->store == NULL || self->entry == NULL)
     return;
-  g_mutex_lock (&self->lock);
-  meta = self->meta;
-  g_mutex_unlock (&self->lock);
-  if (!gst_memmap_cache_entry_write_meta (self->entry, &meta, &error)) {
+  if (!gst_memmap_cache_entry_write_meta (self->entry, &self->meta, &error)) {
     cache_failed (self, error, gst_memmap_cache_entry_get_path (self->entry));
     g_clear_error (&error);
   }
 }
 
-/* At EOS from upstream: the stream ends at the last frame; complete if one
- * run of frames covers it from its first frame. */
-static void
-mark_end (GstMemmapCache * self)
+/* ------------------------------------------------------------------------ */
+/* the merge: cached frames of served GOPs and the decoder's frames, in pts */
+/* order, under the stream lock                                             */
+
+/* The index in served of the last range whose key is <= @pts, or -1. */
+static gint
+served_at_or_before (GstMemmapCache * self, GstClockTime pts)
 {
-  gboolean changed = FALSE;
+  gint lo = 0, hi = (gint) self->served->len - 1, found = -1;
 
-  if (!GST_CLOCK_TIME_IS_VALID (self->last_end) || self->downstream_ended) {
-    GST_DEBUG_OBJECT (self, "EOS%s: the end of the stream is not known",
-        self->downstream_ended ? " after downstream ended the stream" : "");
-    return;
-  }
-  g_mutex_lock (&self->lock);
-  /* a seek's stop ends the stream early: that is not its end */
-  if (!GST_CLOCK_TIME_IS_VALID (self->seek_stop) &&
-      self->segment.rate == 1.0) {
-    gint i;
+  while (lo <= hi) {
+    gint mid = lo + (hi - lo) / 2;
 
-    if (self->meta.end != self->last_end) {
-      self->meta.end = self->last_end;
-      changed = TRUE;
-    }
-    if (!self->meta.complete && GST_CLOCK_TIME_IS_VALID (self->meta.start) &&
-        (i = find_frame_starting (self, self->meta.start)) >= 0) {
-      GstClockTime end;
-
-      run_length (self, i, G_MAXUINT, &end);
-      if (end + g_array_index (self->frames, CachedFrame, i).duration / 2 >=
-          self->meta.end) {
-        self->meta.complete = TRUE;
-        changed = TRUE;
-      }
+    if (g_array_index (self->served, Served, mid).key <= pts) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
     }
   }
-  g_mutex_unlock (&self->lock);
-
-  if (changed) {
-    GST_INFO_OBJECT (self, "stream ends at %" GST_TIME_FORMAT "%s",
-        GST_TIME_ARGS (self->meta.end),
-        self->meta.complete ? ", all cached" : "");
-    write_meta (self);
-  }
+  return found;
 }
 
-/* ------------------------------------------------------------------------ */
-/* pushing downstream from the sink side                                    */
-
-/* Runs @push while the sink side may push (in MODE_PASS); the src side
- * waits for it to finish before it takes over. */
-static gboolean
-begin_upstream_push (GstMemmapCache * self)
+/* The served range that holds @pts, or NULL. */
+static Served *
+find_served (GstMemmapCache * self, GstClockTime pts)
 {
-  g_mutex_lock (&self->lock);
-  if (self->mode != MODE_PASS) {
-    g_mutex_unlock (&self->lock);
-    return FALSE;
+  gint i;
+  Served *s;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return NULL;
+  i = served_at_or_before (self, pts);
+  if (i < 0)
+    return NULL;
+  s = &g_array_index (self->served, Served, i);
+  if (GST_CLOCK_TIME_IS_VALID (s->next_key) && pts >= s->next_key)
+    return NULL;
+  return s;
+}
+
+static void
+add_served (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
+{
+  Served s = { key, next_key, FALSE };
+
+  g_array_insert_val (self->served, served_at_or_before (self, key) + 1, s);
+}
+
+/* The first cached frame after @after (NONE: from the start) in a served
+ * range, or -1. */
+static gint
+next_served_frame (GstMemmapCache * self, GstClockTime after)
+{
+  guint i = GST_CLOCK_TIME_IS_VALID (after) ?
+      first_frame_from (self, after + 1) : 0;
+
+  while (i < self->frames->len) {
+    GstClockTime pts = g_array_index (self->frames, CachedFrame, i).pts;
+    gint s;
+
+    if (find_served (self, pts))
+      return (gint) i;
+    /* on to the next served range */
+    s = served_at_or_before (self, pts) + 1;
+    if ((guint) s >= self->served->len)
+      return -1;
+    i = first_frame_from (self, g_array_index (self->served, Served, s).key);
   }
-  self->upstream_pushing = TRUE;
-  self->pushing_thread = g_thread_self ();
-  g_mutex_unlock (&self->lock);
+  return -1;
+}
+
+/* The decoder's segment: the one the probe saw since the flush, or (at the
+ * stream's start, before the probe existed) the one downstream has. */
+static const GstSegment *
+decoder_segment (GstMemmapCache * self, GstSegment * tmp)
+{
+  if (self->dec_segment == NULL)
+    return &self->segment;
+  gst_event_copy_segment (self->dec_segment, tmp);
+  return tmp;
+}
+
+/* A packet of @pts and @duration went into the decoder: its frame is owed,
+ * unless the decoder will clip it away. */
+static void
+owe (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
+{
+  GstSegment tmp;
+  const GstSegment *seg = decoder_segment (self, &tmp);
+  guint i;
+
+  if (seg->format == GST_FORMAT_TIME) {
+    if (GST_CLOCK_TIME_IS_VALID (seg->stop) && pts >= seg->stop)
+      return;
+    if (GST_CLOCK_TIME_IS_VALID (duration) && pts + duration <= seg->start)
+      return;
+  }
+  i = self->owed->len;
+  while (i > 0 && g_array_index (self->owed, GstClockTime, i - 1) > pts)
+    i--;
+  g_array_insert_val (self->owed, i, pts);
+}
+
+/* The decoder gave a frame of @pts: it gives frames in pts order, so every
+ * owed frame up to it is out (or will never be: clipped, dropped). */
+static void
+settle_owed (GstMemmapCache * self, GstClockTime pts)
+{
+  guint n = 0;
+
+  while (n < self->owed->len &&
+      g_array_index (self->owed, GstClockTime, n) <= pts)
+    n++;
+  if (n)
+    g_array_remove_range (self->owed, 0, n);
+}
+
+/* Whether the cached frame @f (in @s) may go downstream before the decoder
+ * gives anything more: every packet of a frame before it reached the
+ * decoder, and the decoder gave every frame before it that it owes. */
+static gboolean
+may_push_now (GstMemmapCache * self, const CachedFrame * f, const Served * s)
+{
+  if (self->unknown_pending || self->probe_gen != self->chain_gen ||
+      self->probe_pass)
+    return FALSE;
+  if (!GST_CLOCK_TIME_IS_VALID (self->settled_key) ||
+      s->key > self->settled_key)
+    return FALSE;
+  return self->owed->len == 0 ||
+      g_array_index (self->owed, GstClockTime, 0) >= f->pts;
+}
+
+/* GstVideoDecoder's clipping (gst_video_decoder_clip_and_push_buf) at rate
+ * 1.0: FALSE when the frame is outside the segment. */
+static gboolean
+clip_like_decoder (const GstSegment * seg, GstClockTime * pts,
+    GstClockTime * duration)
+{
+  guint64 start = *pts, stop = GST_CLOCK_TIME_NONE, cstart, cstop;
+
+  if (GST_CLOCK_TIME_IS_VALID (*duration))
+    stop = start + *duration;
+  if (!gst_segment_clip (seg, GST_FORMAT_TIME, start, stop, &cstart, &cstop))
+    return FALSE;
+  *pts = cstart;
+  if (GST_CLOCK_TIME_IS_VALID (stop))
+    *duration = cstop - cstart;
   return TRUE;
 }
 
+/* Every frame downstream goes through here: runs of frames that went
+ * downstream one after the other, each cached (@pts its real pts), become
+ * the GOP file's intervals. */
 static void
-end_upstream_push (GstMemmapCache * self)
+note_output (GstMemmapCache * self, GstClockTime pts, gboolean cached)
 {
-  g_mutex_lock (&self->lock);
-  self->upstream_pushing = FALSE;
-  self->pushing_thread = NULL;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  if (!cached || !GST_CLOCK_TIME_IS_VALID (pts) ||
+      (self->run_valid && pts <= self->run_last)) {
+    self->run_valid = FALSE;
+    return;
+  }
+  if (!self->run_valid) {
+    self->run_valid = TRUE;
+    self->run_first = pts;
+  }
+  self->run_last = pts;
+  if (self->gops && self->store) {
+    GstClockTime key, next_key;
+
+    gst_memmap_cache_gops_cover (self->gops, self->run_first, pts, FALSE);
+    /* a GOP range newly covered: other pipelines may serve it now */
+    if (pts > self->run_first &&
+        gst_memmap_cache_gops_find_range (self->gops, pts, &key, &next_key)
+        && key == pts)
+      save_gops (self);
+  }
 }
 
-/* Forwards an event from upstream, unless the src side serves. */
+/* Before the first buffer after a flush: the segment the decoder has not
+ * given yet (it gives it with its first frame) goes downstream from us. */
 static gboolean
-forward_event (GstMemmapCache * self, GstEvent * event)
-{
-  gboolean ret;
-
-  if (!begin_upstream_push (self)) {
-    GST_DEBUG_OBJECT (self, "serving from the cache: dropping %"
-        GST_PTR_FORMAT, event);
-    gst_event_unref (event);
-    return TRUE;
-  }
-  ret = gst_pad_push_event (self->srcpad, event);
-  end_upstream_push (self);
-  /* refused because we flush downstream ourselves (a seek served from the
-   * cache): the event is obsolete, and no reason for upstream to fail */
-  if (!ret && GST_PAD_IS_FLUSHING (self->srcpad))
-    ret = TRUE;
-  return ret;
-}
-
-/* ------------------------------------------------------------------------ */
-/* serving                                                                  */
-
-/*
- * The src task and who starts and pauses it. Every decision to start or
- * pause the task is taken under lock, so that a seek that gives the task
- * new work (and starts it) can never be undone by the task pausing itself
- * for the work it had before.
- *
- * A seek served from the cache costs one thread hand-over: the seeking
- * thread pushes FLUSH_START (which unblocks the task if it waits in a
- * prerolled sink), records the new position and leaves FLUSH_STOP to the
- * task, which pushes it before the new segment and frames. Since only the
- * task pushes FLUSH_STOP while it serves, no stale frame can follow it.
- * flush_lock keeps each FLUSH_START before the FLUSH_STOP that ends it.
- */
-
-/* Before a flushing seek goes upstream: when upstream was just stopped
- * with GST_FLOW_EOS, let its EOS event through first. A flush racing with
- * that EOS makes GstVideoDecoder fail the EOS and the demuxer post an
- * error. Bounded, since not every upstream sends that EOS on to us (a
- * multiqueue that already had EOS returned may drop it). */
-static void
-wait_upstream_stopped (GstMemmapCache * self)
-{
-  gint64 end = g_get_monotonic_time () + 200 * G_TIME_SPAN_MILLISECOND;
-
-  g_mutex_lock (&self->lock);
-  while (self->upstream_eos_pending && !self->shutdown) {
-    if (!g_cond_wait_until (&self->cond, &self->lock, end)) {
-      GST_DEBUG_OBJECT (self, "no EOS from upstream: seeking anyway");
-      break;
-    }
-  }
-  self->upstream_eos_pending = FALSE;
-  g_mutex_unlock (&self->lock);
-}
-
-/* Under lock. */
-static void
-start_task (GstMemmapCache * self)
-{
-  self->idle = FALSE;
-  gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_memmap_cache_loop,
-      self, NULL);
-}
-
-/* Under lock, from the task only. */
-static void
-pause_task (GstMemmapCache * self)
-{
-  self->idle = TRUE;
-  gst_pad_pause_task (self->srcpad);
-}
-
-/* From the sink side: playback reached cached frames (at @pts). The src
- * task takes over in the same segment; the caller returns GST_FLOW_EOS
- * upstream, which stops the decoder. Under lock. */
-static void
-switch_to_serving (GstMemmapCache * self, GstClockTime pts)
-{
-  GST_INFO_OBJECT (self, "serving from the cache at %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (pts));
-  self->mode = MODE_SERVE;
-  self->cursor = pts;
-  self->need_segment = FALSE;
-  start_task (self);
-}
-
-/* For a seek that goes upstream: downstream is flushed, the task stopped
- * and the sink side passes upstream's data again. */
-static void
-stop_serving (GstMemmapCache * self, guint32 seqnum)
+ensure_segment (GstMemmapCache * self)
 {
   GstEvent *event;
 
-  g_mutex_lock (&self->flush_lock);
-  g_mutex_lock (&self->lock);
-  self->mode = MODE_PASS;
-  self->need_flush_stop = FALSE;
-  self->idle = TRUE;
-  g_mutex_unlock (&self->lock);
-
-  event = gst_event_new_flush_start ();
-  gst_event_set_seqnum (event, seqnum);
+  if (self->have_segment)
+    return TRUE;
+  if (self->dec_segment == NULL)
+    return FALSE;
+  event = gst_event_ref (self->dec_segment);
+  gst_event_copy_segment (event, &self->segment);
+  self->segment_seqnum = gst_event_get_seqnum (event);
+  self->have_segment = TRUE;
+  self->segment_ours = TRUE;
+  GST_DEBUG_OBJECT (self, "decoder's segment first: %" GST_PTR_FORMAT, event);
   gst_pad_push_event (self->srcpad, event);
-  /* waits for the task to leave its loop (its push returns flushing) */
-  gst_pad_pause_task (self->srcpad);
-  event = gst_event_new_flush_stop (TRUE);
-  gst_event_set_seqnum (event, seqnum);
-  gst_pad_push_event (self->srcpad, event);
-  g_mutex_lock (&self->lock);
-  self->flush_done_gen = self->flush_gen;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  g_mutex_unlock (&self->flush_lock);
-
-  /* playback may have reached cached frames meanwhile */
-  g_mutex_lock (&self->lock);
-  if (self->mode == MODE_SERVE && !self->idle)
-    start_task (self);
-  g_mutex_unlock (&self->lock);
+  return TRUE;
 }
 
-/* A seek whose target is cached: flush downstream and serve from the frame
- * that holds @target. The decoder is not told. */
-static void
-serve_seek (GstMemmapCache * self, GstClockTime target, GstSeekType stop_type,
-    GstClockTime stop, guint32 seqnum)
+/* Pushes @buffer downstream with the DISCONT flag the decoder would give
+ * it: on the first buffer after a flush; on the decoder's own frames as
+ * the decoder says, except on its first after a flush when a cached frame
+ * went first (@decoded: @buffer is the decoder's). */
+static GstFlowReturn
+push_out (GstMemmapCache * self, GstBuffer * buffer, gboolean decoded)
 {
-  GstEvent *event = gst_event_new_flush_start ();
-  guint gen;
-  gint i;
-
-  gst_event_set_seqnum (event, seqnum);
-
-  g_mutex_lock (&self->flush_lock);
-  /* the sink side stops pushing and the task drops what it prepared (it
-   * waits for flush_lock before its FLUSH_STOP), then downstream is
-   * flushed */
-  g_mutex_lock (&self->lock);
-  self->mode = MODE_SERVE;
-  self->need_flush_stop = TRUE;
-  g_mutex_unlock (&self->lock);
-  gst_pad_push_event (self->srcpad, event);
-
-  g_mutex_lock (&self->lock);
-  /* (not when downstream seeks from inside our own push: that push
-   * returns flushing once we return) */
-  while (self->upstream_pushing && self->pushing_thread != g_thread_self ())
-    g_cond_wait (&self->cond, &self->lock);
-  i = find_frame_at (self, target);
-  self->cursor = i >= 0 ? g_array_index (self->frames, CachedFrame, i).pts :
-      target;
-  /* GST_SEEK_TYPE_NONE keeps the stop */
-  if (stop_type == GST_SEEK_TYPE_NONE)
-    stop = self->segment.stop;
-  else if (stop_type != GST_SEEK_TYPE_SET)
-    stop = GST_CLOCK_TIME_NONE;
-  if (GST_CLOCK_TIME_IS_VALID (stop) && stop < target)
-    stop = GST_CLOCK_TIME_NONE;
-  gst_segment_init (&self->segment, GST_FORMAT_TIME);
-  self->segment.start = target;
-  self->segment.position = target;
-  self->segment.stop = stop;
-  if (self->up_segment.format == GST_FORMAT_TIME &&
-      target >= self->up_segment.start)
-    self->segment.time = gst_segment_to_stream_time (&self->up_segment,
-        GST_FORMAT_TIME, target);
-  else
-    self->segment.time = target;
-  if (!GST_CLOCK_TIME_IS_VALID (self->segment.time))
-    self->segment.time = target;
-  self->mode = MODE_SERVE;
-  self->seqnum = seqnum;
-  self->flush_seqnum = seqnum;
-  self->need_flush_stop = TRUE;
-  gen = ++self->flush_gen;
-  self->need_segment = TRUE;
-  self->discont = TRUE;
-  self->own_segment = TRUE;
-  self->seen_seek = TRUE;
-  GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " served from the "
-      "cache from %" GST_TIME_FORMAT, GST_TIME_ARGS (target),
-      GST_TIME_ARGS (self->cursor));
-  start_task (self);
-  g_mutex_unlock (&self->lock);
-  g_mutex_unlock (&self->flush_lock);
-
-  /* Return once the task pushed FLUSH_STOP (it goes on with the segment
-   * and the first frame meanwhile): a seek that followed at once would
-   * otherwise meet flushing pads downstream and fail. */
-  g_mutex_lock (&self->lock);
-  while (self->flush_done_gen < gen && !self->shutdown &&
-      self->task_thread != g_thread_self ())
-    g_cond_wait (&self->cond, &self->lock);
-  g_mutex_unlock (&self->lock);
-}
-
-/* The task pushes the FLUSH_STOP of the last seek it was given. */
-static void
-push_flush_stop (GstMemmapCache * self)
-{
-  GstEvent *event = NULL;
-
-  guint gen;
-
-  g_mutex_lock (&self->flush_lock);
-  g_mutex_lock (&self->lock);
-  if (self->need_flush_stop) {
-    event = gst_event_new_flush_stop (TRUE);
-    gst_event_set_seqnum (event, self->flush_seqnum);
-    self->need_flush_stop = FALSE;
-  }
-  gen = self->flush_gen;
-  g_mutex_unlock (&self->lock);
-  if (event)
-    gst_pad_push_event (self->srcpad, event);
-  g_mutex_lock (&self->lock);
-  self->flush_done_gen = gen;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  g_mutex_unlock (&self->flush_lock);
-}
-
-/* The cached run ends at @pts: ask upstream for the rest, frame-accurately,
- * and drop what comes before @pts. From the task, under lock; returns
- * without it. */
-static void
-hand_over (GstMemmapCache * self, GstClockTime pts)
-{
-  GstEvent *seek;
-  GstClockTime stop = self->segment.stop;
-  guint32 seqnum = self->seqnum;
-  gboolean ours;
-
-  /* the stop is always set (-1: none), since NONE would keep whatever
-   * stop upstream had from an earlier seek */
-  seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
-      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
-      pts_to_stream_time (self, pts), GST_SEEK_TYPE_SET,
-      pts_to_stream_time (self, stop));
-  self->mode = MODE_HANDOVER;
-  self->handover_pts = pts;
-  self->handover_seqnum = gst_event_get_seqnum (seek);
-  self->handover_flushed = FALSE;
-  /* before the seek: upstream may push, and playback switch back to
-   * serving, before the seek returns */
-  pause_task (self);
-  g_mutex_unlock (&self->lock);
-
-  GST_INFO_OBJECT (self, "cached frames end at %" GST_TIME_FORMAT ": asking "
-      "upstream for the rest", GST_TIME_ARGS (pts));
-
-  wait_upstream_stopped (self);
-  if (gst_pad_push_event (self->sinkpad, seek)) {
-    /* a flushing seek handled: whatever upstream pushes now is new */
-    g_mutex_lock (&self->lock);
-    if (self->mode == MODE_HANDOVER && self->handover_pts == pts)
-      self->handover_flushed = TRUE;
-    g_mutex_unlock (&self->lock);
-    return;
-  }
-
-  g_mutex_lock (&self->lock);
-  ours = self->mode == MODE_HANDOVER && self->handover_pts == pts &&
-      !self->need_flush_stop;
-  g_mutex_unlock (&self->lock);
-  if (!ours)
-    return;
-  GST_ELEMENT_WARNING (self, STREAM, FAILED,
-      ("Could not continue past the cached frames: upstream refused to "
-          "seek."), ("seek to %" GST_TIME_FORMAT " failed",
-          GST_TIME_ARGS (pts)));
-  seek = gst_event_new_eos ();
-  gst_event_set_seqnum (seek, seqnum);
-  gst_pad_push_event (self->srcpad, seek);
-}
-
-/* From the task, under lock; returns without it. */
-static void
-push_eos (GstMemmapCache * self)
-{
-  GstEvent *eos = gst_event_new_eos ();
-
-  gst_event_set_seqnum (eos, self->seqnum);
-  pause_task (self);
-  g_mutex_unlock (&self->lock);
-  GST_DEBUG_OBJECT (self, "end of the stream, from the cache");
-  gst_pad_push_event (self->srcpad, eos);
-}
-
-/* Whether what the task prepared may still go downstream. Under lock. */
-static gboolean
-still_serving (GstMemmapCache * self)
-{
-  return self->mode == MODE_SERVE && !self->shutdown &&
-      !self->need_flush_stop && !self->idle;
-}
-
-/* The src task: a flush stop, a segment or one cached frame per
- * iteration. */
-static void
-gst_memmap_cache_loop (GstMemmapCache * self)
-{
-  GstMemmapStoreReader *reader;
-  GstEvent *segment_event;
-  GstBuffer *buf;
-  GError *error = NULL;
-  CachedFrame f;
   GstFlowReturn ret;
-  guint64 cstart, cstop;
+
+  if (!decoded || self->dec_first || self->pending_discont) {
+    buffer = gst_buffer_make_writable (buffer);
+    if (self->pending_discont)
+      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+    else
+      GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
+  }
+  if (decoded)
+    self->dec_first = FALSE;
+  self->pending_discont = FALSE;
+  if (self->first_buffer)
+    self->first_buffer = FALSE;
+  if (GST_BUFFER_DURATION_IS_VALID (buffer))
+    self->last_end = GST_BUFFER_PTS (buffer) + GST_BUFFER_DURATION (buffer);
+  else
+    self->last_end = GST_BUFFER_PTS (buffer);
+  ret = gst_pad_push (self->srcpad, buffer);
+  /* downstream ended the stream (identity eos-after, a muxer that is
+   * full): the EOS that upstream sends next is not the stream's end */
+  if (ret == GST_FLOW_EOS)
+    self->downstream_ended = TRUE;
+  return ret;
+}
+
+/* Pushes the cached frame @f, clipped as the decoder clips. */
+static GstFlowReturn
+push_cached (GstMemmapCache * self, const CachedFrame * f)
+{
+  GstClockTime pts = f->pts, duration = f->duration;
+  GError *error = NULL;
+  GstBuffer *buffer;
+
+  self->last_served = f->pts;
+  if (!ensure_segment (self)) {
+    GST_WARNING_OBJECT (self, "no segment for a cached frame");
+    return GST_FLOW_OK;
+  }
+  if (!clip_like_decoder (&self->segment, &pts, &duration)) {
+    GST_LOG_OBJECT (self, "cached frame %" GST_TIME_FORMAT " is outside "
+        "the segment", GST_TIME_ARGS (f->pts));
+    return GST_FLOW_OK;
+  }
+  buffer = gst_memmap_store_reader_get_buffer (g_ptr_array_index
+      (self->readers, f->store), NULL, f->frame, &error);
+  if (buffer == NULL)
+    goto read_error;
+  GST_BUFFER_PTS (buffer) = pts;
+  /* as the decoder does: GstVideoDecoder gives no DTS, or the pts (newer
+   * versions) */
+  GST_BUFFER_DTS (buffer) = self->dts_is_pts ? f->pts : GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buffer) = duration;
+  GST_BUFFER_OFFSET (buffer) = GST_BUFFER_OFFSET_NONE;
+  GST_BUFFER_OFFSET_END (buffer) = GST_BUFFER_OFFSET_NONE;
+  GST_LOG_OBJECT (self, "cached frame %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (pts));
+  COUNT (self, frames_served, 1);
+  self->last_out = f->pts;
+  note_output (self, f->pts, TRUE);
+  return push_out (self, buffer, FALSE);
+
+  /* ERRORS */
+read_error:
+  {
+    /* its packets were dropped: the frame cannot be decoded any more */
+    read_failed (self, g_ptr_array_index (self->readers, f->store), error);
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("Could not read a frame of the frame cache \"%s\", whose "
+            "decoding was skipped.", gst_memmap_store_reader_get_path
+            (g_ptr_array_index (self->readers, f->store))),
+        ("frame %" G_GUINT64_FORMAT " (pts %" GST_TIME_FORMAT "): %s",
+            f->frame, GST_TIME_ARGS (f->pts), error->message));
+    g_clear_error (&error);
+    return GST_FLOW_ERROR;
+  }
+}
+
+/* Pushes the cached frames of the served ranges, in pts order, that come
+ * before @upto (NONE: no bound); with @all, without waiting for the
+ * decoder (it gave a frame at @upto, or it drained). */
+static GstFlowReturn
+push_served (GstMemmapCache * self, GstClockTime upto, gboolean all)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  while (ret == GST_FLOW_OK && self->served->len > 0) {
+    gint i = next_served_frame (self, self->last_served);
+    CachedFrame f;
+    Served *s;
+
+    if (i < 0)
+      break;
+    f = g_array_index (self->frames, CachedFrame, i);
+    if (GST_CLOCK_TIME_IS_VALID (upto) && f.pts >= upto)
+      break;
+    s = find_served (self, f.pts);
+    if (!all && !may_push_now (self, &f, s))
+      break;
+    if (GST_CLOCK_TIME_IS_VALID (self->last_out) && f.pts <= self->last_out) {
+      GST_WARNING_OBJECT (self, "cached frame %" GST_TIME_FORMAT " comes "
+          "after %" GST_TIME_FORMAT ": skipped", GST_TIME_ARGS (f.pts),
+          GST_TIME_ARGS (self->last_out));
+      self->last_served = f.pts;
+      continue;
+    }
+    ret = push_cached (self, &f);
+  }
+  return ret;
+}
+
+/* At a flush that reached us: a new segment starts. */
+static void
+reset_segment (GstMemmapCache * self)
+{
+  gst_clear_event (&self->dec_segment);
+  self->probe_seen = FALSE;
+  self->probe_pass = FALSE;
+  g_array_set_size (self->served, 0);
+  g_array_set_size (self->owed, 0);
+  self->cur_key = self->settled_key = self->orphan_key = GST_CLOCK_TIME_NONE;
+  self->unknown_pending = FALSE;
+  self->start_is_frame = self->stop_is_frame = FALSE;
+  self->have_segment = FALSE;
+  self->segment_ours = FALSE;
+  self->pending_discont = TRUE;
+  self->dec_first = TRUE;
+  self->last_out = self->last_served = GST_CLOCK_TIME_NONE;
+  self->run_valid = FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the decoder's sink pad: which packets need decoding                      */
+
+static gboolean range_covered (GstMemmapCache * self, GstClockTime key,
+    GstClockTime next_key);
+
+/* Whether the segment lets memmapcache drop and serve: forwards at rate
+ * 1.0 in time, no trick mode. */
+static gboolean
+segment_servable (const GstSegment * seg)
+{
+  return seg->format == GST_FORMAT_TIME && seg->rate == 1.0 &&
+      seg->applied_rate == 1.0 &&
+      !(seg->flags & GST_SEGMENT_FLAG_TRICKMODE);
+}
+
+/* The stream plays from its start and the probe came after its first
+ * packets: the ranges from the first key to @pts's are taken as seen
+ * (the demuxer started at the first keyframe), if they are all covered:
+ * then every packet that went by unseen is of a served range, and its
+ * frame is discarded. */
+static void
+serve_start (GstMemmapCache * self, GstClockTime pts)
+{
+  GArray *keys = self->gops->keys;
+  guint i;
+
+  for (i = 0; i < keys->len; i++) {
+    GstClockTime k = g_array_index (keys, GstClockTime, i);
+    GstClockTime next = i + 1 < keys->len ?
+        g_array_index (keys, GstClockTime, i + 1) : GST_CLOCK_TIME_NONE;
+
+    if (k > pts)
+      break;
+    if (!range_covered (self, k, next))
+      return;
+  }
+  for (i = 0; i < keys->len; i++) {
+    GstClockTime k = g_array_index (keys, GstClockTime, i);
+    GstClockTime next = i + 1 < keys->len ?
+        g_array_index (keys, GstClockTime, i + 1) : GST_CLOCK_TIME_NONE;
+
+    if (k > pts)
+      break;
+    add_served (self, k, next);
+    self->cur_key = k;
+    COUNT (self, hits, 1);
+  }
+  GST_INFO_OBJECT (self, "serving the stream's start from the cache");
+}
+
+/* Whether a packet starts at the segment's start or ends at its stop: the
+ * decoder's frame there is then whole, not clipped (see maybe_clipped ()). */
+static void
+note_segment_edges (GstMemmapCache * self, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstSegment tmp;
+  const GstSegment *seg = decoder_segment (self, &tmp);
+
+  if (pts == seg->start)
+    self->start_is_frame = TRUE;
+  if (GST_CLOCK_TIME_IS_VALID (duration) && pts + duration == seg->stop)
+    self->stop_is_frame = TRUE;
+}
+
+/* Whether every frame of the GOP range [@key, @next_key) is cached: one
+ * interval holds it, up to the frame at @next_key or one that ends there. */
+static gboolean
+range_covered (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
+{
+  GstMemmapCacheCover *c;
   gint i;
 
-  g_mutex_lock (&self->lock);
-  self->task_thread = g_thread_self ();
-  if (self->shutdown || self->mode != MODE_SERVE) {
-    pause_task (self);
-    g_mutex_unlock (&self->lock);
-    return;
-  }
-  if (self->need_flush_stop) {
-    g_mutex_unlock (&self->lock);
-    push_flush_stop (self);
-    return;
-  }
-  if (self->need_segment) {
-    segment_event = gst_event_new_segment (&self->segment);
-    gst_event_set_seqnum (segment_event, self->seqnum);
-    self->need_segment = FALSE;
-    g_mutex_unlock (&self->lock);
-    gst_pad_push_event (self->srcpad, segment_event);
-    return;
-  }
-  if (GST_CLOCK_TIME_IS_VALID (self->segment.stop) &&
-      self->cursor >= self->segment.stop) {
-    push_eos (self);
-    return;
-  }
-  i = self->readable ? find_frame_starting (self, self->cursor) : -1;
-  if (i < 0) {
-    if (GST_CLOCK_TIME_IS_VALID (self->meta.end) && self->frames->len > 0 &&
-        self->cursor + g_array_index (self->frames, CachedFrame,
-            self->frames->len - 1).duration / 2 >= self->meta.end)
-      push_eos (self);
-    else
-      hand_over (self, self->cursor);
-    return;
-  }
-  f = g_array_index (self->frames, CachedFrame, i);
-  reader = g_ptr_array_index (self->readers, f.store);
-  g_mutex_unlock (&self->lock);
+  if (gst_memmap_cache_gops_is_covered (self->gops, key, next_key))
+    return TRUE;
+  if (!GST_CLOCK_TIME_IS_VALID (next_key) ||
+      (c = gst_memmap_cache_gops_find_cover (self->gops, key)) == NULL ||
+      (i = find_frame (self, c->last)) < 0)
+    return FALSE;
+  return GST_CLOCK_TIME_IS_VALID (g_array_index (self->frames, CachedFrame,
+          i).duration) && c->last + g_array_index (self->frames, CachedFrame,
+          i).duration >= next_key;
+}
 
-  buf = gst_memmap_store_reader_get_buffer (reader, NULL, f.frame, &error);
-  if (buf == NULL) {
-    /* a broken store: warn once, carry on from upstream */
-    if (!self->warned) {
-      self->warned = TRUE;
-      if (g_error_matches (error, GST_MEMMAP_ERROR,
-              GST_MEMMAP_ERROR_TRUNCATED))
-        GST_ELEMENT_WARNING (self, RESOURCE, READ,
-            ("The frame cache \"%s\" was truncated by another program; "
-                "playing without it.",
-                gst_memmap_store_reader_get_path (reader)),
-            ("%s (frames pushed before may hold zeros where its bytes were)",
-                error->message));
-      else
-        GST_ELEMENT_WARNING (self, RESOURCE, READ,
-            ("Could not read the frame cache \"%s\"; playing without it.",
-                gst_memmap_store_reader_get_path (reader)),
-            ("%s", error->message));
+/* A keyframe packet: its range is served when it is covered. Kept while
+ * the decoder owes frames, and when the range before it is decoded and
+ * some frame of that range that comes after it (open-GOP leading frames)
+ * may be in the segment. */
+static gboolean
+decide_keyframe (GstMemmapCache * self, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstClockTime key, next_key;
+  GstSegment tmp;
+  Served *s;
+
+  self->cur_key = pts;
+  self->orphan_key = GST_CLOCK_TIME_NONE;
+  s = find_served (self, pts);
+  if (s == NULL && self->readable &&
+      gst_memmap_cache_gops_find_range (self->gops, pts, &key, &next_key) &&
+      key == pts && range_covered (self, key, next_key)) {
+    add_served (self, key, next_key);
+    s = find_served (self, pts);
+    COUNT (self, hits, 1);
+    GST_DEBUG_OBJECT (self, "GOP at %" GST_TIME_FORMAT " from the cache",
+        GST_TIME_ARGS (pts));
+  } else if (s == NULL) {
+    COUNT (self, misses, 1);
+    return FALSE;
+  }
+  if (s->dropped)
+    return TRUE;
+  if (self->owed->len > 0 || self->unknown_pending)
+    return FALSE;
+  /* the range before decoded: its frames that come after this keyframe
+   * all end before the segment (the keyframe is at or before its start,
+   * as after a seek), so the decoder gives none of them */
+  if (pts == 0 || find_served (self, pts - 1) == NULL) {
+    if (!GST_CLOCK_TIME_IS_VALID (duration) ||
+        pts > decoder_segment (self, &tmp)->start)
+      return FALSE;
+    self->orphan_key = pts;
+  }
+  s->dropped = TRUE;
+  return TRUE;
+}
+
+/* Whether the packet @buffer is dropped: its frame is cached in a served
+ * range, and nothing the decoder still has to give needs it. */
+static gboolean
+decide_packet (GstMemmapCache * self, GstBuffer * buffer)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
+      GST_BUFFER_FLAG_DELTA_UNIT);
+  Served *s;
+
+  /* data after a flush before any segment (qtdemux after a seek past the
+   * end that failed), or after EOS without a flush: what segment the
+   * decoder will give is unknown, so it decodes everything until the next
+   * flush */
+  if (((!self->probe_seen && self->dec_segment == NULL &&
+              self->chain_gen > 0) || self->dec_eos) && !self->probe_pass) {
+    GST_DEBUG_OBJECT (self, "data before a segment: nothing served");
+    self->probe_pass = TRUE;
+  }
+  self->probe_seen = TRUE;
+  if (!GST_CLOCK_TIME_IS_VALID (pts)) {
+    self->unknown_pending = TRUE;
+    return FALSE;
+  }
+  if (keyframe && self->gops)
+    gst_memmap_cache_gops_add_key (self->gops, pts);
+  note_segment_edges (self, pts, GST_BUFFER_DURATION (buffer));
+  if (self->probe_pass || self->gops == NULL ||
+      self->probe_gen != self->chain_gen) {
+    owe (self, pts, GST_BUFFER_DURATION (buffer));
+    return FALSE;
+  }
+  /* the stream's start, once we know what is cached and have the segment
+   * (a queue after the decoder may hold them back a little) */
+  if (self->start_pending && self->chain_gen == 0 && self->readable &&
+      self->have_segment) {
+    self->start_pending = FALSE;
+    if (!self->seen_seek)
+      serve_start (self, pts);
+  }
+  /* every packet of a frame before the last keyframe went by */
+  if (GST_CLOCK_TIME_IS_VALID (self->cur_key) && pts > self->cur_key &&
+      (!GST_CLOCK_TIME_IS_VALID (self->settled_key) ||
+          self->cur_key > self->settled_key))
+    self->settled_key = self->cur_key;
+
+  if (keyframe)
+    return decide_keyframe (self, pts, GST_BUFFER_DURATION (buffer));
+
+  s = find_served (self, pts);
+  if (s == NULL && GST_CLOCK_TIME_IS_VALID (self->orphan_key) &&
+      pts < self->orphan_key) {
+    GstSegment tmp;
+    GstClockTime d = GST_BUFFER_DURATION (buffer);
+
+    /* a leading frame of a dropped keyframe, before the segment */
+    if (GST_CLOCK_TIME_IS_VALID (d) &&
+        pts + d <= decoder_segment (self, &tmp)->start)
+      return TRUE;
+    GST_WARNING_OBJECT (self, "packet %" GST_TIME_FORMAT " refers to the "
+        "dropped keyframe %" GST_TIME_FORMAT, GST_TIME_ARGS (pts),
+        GST_TIME_ARGS (self->orphan_key));
+  }
+  if (s == NULL) {
+    owe (self, pts, GST_BUFFER_DURATION (buffer));
+    return FALSE;
+  }
+  if (s->dropped)
+    return TRUE;
+  if (self->owed->len > 0 || self->unknown_pending)
+    return FALSE;
+  s->dropped = TRUE;
+  return TRUE;
+}
+
+/* Events at the decoder's sink pad: flushes and segments. */
+static void
+decoder_event (GstMemmapCache * self, GstEvent * event)
+{
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_STOP:
+      self->probe_gen++;
+      self->dec_eos = FALSE;
+      break;
+    case GST_EVENT_EOS:
+      self->dec_eos = TRUE;
+      break;
+    case GST_EVENT_SEGMENT:{
+      GstSegment seg;
+
+      gst_event_copy_segment (event, &seg);
+      GST_DEBUG_OBJECT (self, "decoder's %" GST_PTR_FORMAT, event);
+      if (self->probe_seen || self->dec_segment) {
+        /* a segment without a flush (a segment seek looping, a
+         * non-flushing seek): decoded from now on */
+        GST_DEBUG_OBJECT (self, "segment without a flush: no more serving "
+            "before the next flush");
+        self->probe_pass = TRUE;
+      }
+      if (!segment_servable (&seg))
+        self->probe_pass = TRUE;
+      gst_event_replace (&self->dec_segment, event);
+      break;
     }
-    g_clear_error (&error);
-    g_mutex_lock (&self->lock);
-    self->readable = FALSE;
-    if (still_serving (self))
-      hand_over (self, f.pts);
-    else
-      g_mutex_unlock (&self->lock);
-    return;
+    default:
+      break;
   }
-  GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
-  GST_BUFFER_OFFSET_END (buf) = GST_BUFFER_OFFSET_NONE;
-  GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_DISCONT);
+}
 
-  g_mutex_lock (&self->lock);
-  if (!still_serving (self)) {
-    g_mutex_unlock (&self->lock);
-    gst_buffer_unref (buf);
-    return;
-  }
-  if (self->discont) {
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-    self->discont = FALSE;
-  }
-  self->cursor = f.pts + f.duration;
-  /* clipped to the segment, as a decoder clips its output */
-  if (gst_segment_clip (&self->segment, GST_FORMAT_TIME, f.pts,
-          f.pts + f.duration, &cstart, &cstop)) {
-    GST_BUFFER_PTS (buf) = cstart;
-    GST_BUFFER_DURATION (buf) = cstop - cstart;
-  }
-  g_mutex_unlock (&self->lock);
+static GstPadProbeReturn
+decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstMemmapCache *self = GST_MEMMAP_CACHE (user_data);
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean drop = FALSE;
+  GstBuffer *buffer;
 
-  GST_LOG_OBJECT (self, "serving frame %" G_GUINT64_FORMAT " of store %u, "
-      "pts %" GST_TIME_FORMAT, f.frame, f.store, GST_TIME_ARGS (f.pts));
-  ret = gst_pad_push (self->srcpad, buf);
-  if (ret == GST_FLOW_OK) {
-    COUNT (self, frames_served, 1);
-    return;
+  /* not under the stream lock: a push may hold it, blocked downstream
+   * until this flush reaches it */
+  if ((info->type & GST_PAD_PROBE_TYPE_EVENT_FLUSH) &&
+      GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) ==
+      GST_EVENT_FLUSH_START)
+    return GST_PAD_PROBE_OK;
+  g_rec_mutex_lock (&self->lock);
+  if (self->probe_id == 0) {
+    g_rec_mutex_unlock (&self->lock);
+    return GST_PAD_PROBE_OK;
   }
+  if (info->type & (GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+          GST_PAD_PROBE_TYPE_EVENT_FLUSH)) {
+    decoder_event (self, GST_PAD_PROBE_INFO_EVENT (info));
+    g_rec_mutex_unlock (&self->lock);
+    return GST_PAD_PROBE_OK;
+  }
+  buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  drop = decide_packet (self, buffer);
+  if (self->served->len > 0 && self->probe_gen == self->chain_gen)
+    ret = push_served (self, GST_CLOCK_TIME_NONE, FALSE);
+  g_rec_mutex_unlock (&self->lock);
 
-  GST_DEBUG_OBJECT (self, "push: %s", gst_flow_get_name (ret));
-  g_mutex_lock (&self->lock);
-  if (!still_serving (self)) {
-    /* flushed by a new seek (or stopping): the task goes on with it */
-    g_mutex_unlock (&self->lock);
-    return;
+  GST_LOG_OBJECT (self, "%s packet %" GST_TIME_FORMAT "%s",
+      drop ? "dropping" : "keeping", GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+      GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT) ? "" :
+      " (keyframe)");
+  if (drop)
+    COUNT (self, packets_dropped, 1);
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buffer);
+    GST_PAD_PROBE_INFO_DATA (info) = NULL;
+    GST_PAD_PROBE_INFO_FLOW_RETURN (info) = ret;
+    return GST_PAD_PROBE_HANDLED;
   }
-  if (ret == GST_FLOW_FLUSHING) {
-    pause_task (self);
-    g_mutex_unlock (&self->lock);
-  } else if (ret == GST_FLOW_EOS) {
-    push_eos (self);
-  } else {
-    g_mutex_unlock (&self->lock);
-    if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)
-      GST_ELEMENT_FLOW_ERROR (self, ret);
-    g_mutex_lock (&self->lock);
-    if (still_serving (self))
-      push_eos (self);
-    else
-      g_mutex_unlock (&self->lock);
-  }
+  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* recording                                                                */
 
-/* Copies the frame into a new slot; returns the slot's memory. */
-static GstMemory *
-copy_into_slot (GstMemmapCache * self, GstBuffer * buffer, GError ** error)
+/* The stop of the last seek (NONE if none or open-ended); *@seen: a seek
+ * was made since the stream started. */
+static GstClockTime
+get_seek_stop (GstMemmapCache * self, gboolean * seen)
 {
-  GstVideoFrame in_frame, out_frame;
-  GstBuffer *slot_buffer;
-  GstMemory *mem;
-  gboolean copied = FALSE;
+  GstClockTime stop;
 
-  if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ)) {
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "a buffer of %" G_GSIZE_FORMAT " bytes is not a frame of the caps",
-        gst_buffer_get_size (buffer));
-    return NULL;
-  }
-  mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
-  if (mem == NULL) {
-    gst_video_frame_unmap (&in_frame);
-    return NULL;
-  }
-  slot_buffer = gst_buffer_new ();
-  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
-  if (gst_video_frame_map (&out_frame,
-          gst_memmap_slot_store_get_layout (self->store), slot_buffer,
-          GST_MAP_WRITE)) {
-    copied = gst_video_frame_copy (&out_frame, &in_frame);
-    gst_video_frame_unmap (&out_frame);
-  }
-  gst_buffer_unref (slot_buffer);
-  gst_video_frame_unmap (&in_frame);
-
-  if (!copied) {
-    gst_memory_unref (mem);
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
-        "%s: could not copy a frame into a slot", self->store_path);
-    return NULL;
-  }
-  return mem;
+  GST_OBJECT_LOCK (self);
+  stop = self->seek_stop;
+  if (seen)
+    *seen = self->seen_seek;
+  GST_OBJECT_UNLOCK (self);
+  return stop;
 }
 
-/* Records @buffer (when this pipeline records and the frame is new) and
- * returns what goes downstream: the committed slot, read-only, or
- * @buffer itself. */
+/* Whether the decoder may have clipped this frame to the segment (its real
+ * timestamps are then unknown): the first frame after a seek that starts
+ * inside it, the last one before a seek's stop. */
+static gboolean
+maybe_clipped (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
+{
+  gboolean seen;
+  GstClockTime stop = get_seek_stop (self, &seen);
+
+  /* a packet that starts or ends there says it is a whole frame */
+  if (seen && pts == self->segment.start && !self->start_is_frame)
+    return TRUE;
+  return !self->stop_is_frame && GST_CLOCK_TIME_IS_VALID (stop) &&
+      GST_CLOCK_TIME_IS_VALID (self->segment.stop) &&
+      GST_CLOCK_TIME_IS_VALID (duration) &&
+      pts + duration == self->segment.stop;
+}
+
+/* Why a frame of these flags cannot be cached, or NULL. */
+static const gchar *
+uncacheable_flags (GstBuffer * buffer)
+{
+  GstBufferFlags flags = GST_BUFFER_FLAGS (buffer) & ~CACHEABLE_FLAGS;
+
+  if (flags == 0)
+    return NULL;
+  return "frames with buffer flags the frame store does not keep";
+}
+
+/* Records @buffer when it is new and can be cached, and returns what goes
+ * downstream: the committed slot, read-only, or @buffer itself. *@cached:
+ * the frame is in the cache (now or from before). */
 static GstBuffer *
-record (GstMemmapCache * self, GstBuffer * buffer)
+record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
 {
   GstMemmapStoreReader *reader;
   GstClockTime pts = GST_BUFFER_PTS (buffer);
@@ -1825,20 +2024,50 @@ record (GstMemmapCache * self, GstBuffer * buffer)
   GstMemory *mem;
   GstBuffer *out;
   CachedFrame frame;
-  gboolean zero_copy, cached, clipped;
+  const gchar *why;
+  gboolean zero_copy;
+  gint i;
 
-  if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
+  *cached = FALSE;
+  if (!self->usable || self->caps == NULL)
     return buffer;
-  if (!GST_CLOCK_TIME_IS_VALID (pts) || !GST_CLOCK_TIME_IS_VALID (duration) ||
-      duration == 0 || (GST_BUFFER_FLAGS (buffer) & ~CACHEABLE_FLAGS)) {
-    GST_LOG_OBJECT (self, "not caching %" GST_PTR_FORMAT, buffer);
+  if (!GST_CLOCK_TIME_IS_VALID (pts)) {
+    warn_not_cached (self, "frames without a timestamp");
     return buffer;
   }
-  g_mutex_lock (&self->lock);
-  cached = is_cached (self, pts, duration);
-  clipped = is_clipped (self, pts, duration);
-  g_mutex_unlock (&self->lock);
-  if (cached || clipped)
+  if (!segment_servable (&self->segment)) {
+    warn_not_cached (self, "playback at a rate other than 1.0 or in a trick "
+        "mode (passed through, not recorded)");
+    return buffer;
+  }
+  if (maybe_clipped (self, pts, duration)) {
+    GST_LOG_OBJECT (self, "not caching %" GST_TIME_FORMAT ", maybe clipped",
+        GST_TIME_ARGS (pts));
+    return buffer;
+  }
+  if ((i = find_frame (self, pts)) >= 0) {
+    const CachedFrame *f = &g_array_index (self->frames, CachedFrame, i);
+
+    /* the same kind of memory as every other frame downstream gets */
+    *cached = TRUE;
+    out = gst_memmap_store_reader_get_buffer (g_ptr_array_index
+        (self->readers, f->store), NULL, f->frame, &error);
+    if (out == NULL) {
+      read_failed (self, g_ptr_array_index (self->readers, f->store), error);
+      g_clear_error (&error);
+      *cached = FALSE;
+      return buffer;
+    }
+    gst_buffer_copy_into (out, buffer, GST_BUFFER_COPY_FLAGS |
+        GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+    gst_buffer_unref (buffer);
+    return out;
+  }
+  if ((why = uncacheable_flags (buffer))) {
+    warn_not_cached (self, why);
+    return buffer;
+  }
+  if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
     return buffer;
 
   mem = gst_memmap_slot_pool_get_buffer_slot (self->store, buffer);
@@ -1856,21 +2085,13 @@ record (GstMemmapCache * self, GstBuffer * buffer)
   }
   gst_memory_unref (mem);
 
-  g_mutex_lock (&self->lock);
   frame.pts = pts;
   frame.duration = duration;
   frame.store = self->store_reader;
   frame.frame = gst_memmap_slot_store_get_committed (self->store) - 1;
   insert_frame (self, &frame);
+  *cached = TRUE;
   reader = g_ptr_array_index (self->readers, self->store_reader);
-  if (!GST_CLOCK_TIME_IS_VALID (self->meta.start) && !self->seen_seek &&
-      self->first_buffer) {
-    self->meta.start = pts;
-    g_mutex_unlock (&self->lock);
-    write_meta (self);
-  } else {
-    g_mutex_unlock (&self->lock);
-  }
 
   GST_OBJECT_LOCK (self);
   self->frames_recorded++;
@@ -1896,6 +2117,8 @@ record (GstMemmapCache * self, GstBuffer * buffer)
       GST_VIDEO_INFO_SIZE (&self->info), 4096);
   if (self->bytes_since_check >= self->chunk_bytes) {
     self->bytes_since_check = 0;
+    /* what a killed run cached stays usable up to here */
+    save_gops (self);
     if (!stream_fits (self)) {
       over_budget (self, 0);
       stop_recording (self);
@@ -1916,126 +2139,140 @@ failed:
   return buffer;
 }
 
+/* The decoder's frames. Those of served ranges are discarded (the cache
+ * gives them); the others go downstream in their turn, after the cached
+ * frames before them. */
 static GstFlowReturn
 gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
-  GstClockTime duration = GST_BUFFER_DURATION (buffer);
-  GstFlowReturn ret;
-  gboolean first;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean cached;
 
-  g_mutex_lock (&self->lock);
-  if (self->mode == MODE_SERVE) {
-    self->upstream_eos_pending = TRUE;
-    g_mutex_unlock (&self->lock);
-    GST_LOG_OBJECT (self, "serving from the cache: stopping upstream at %"
-        GST_TIME_FORMAT, GST_TIME_ARGS (pts));
+  g_rec_mutex_lock (&self->lock);
+  self->dts_is_pts = GST_CLOCK_TIME_IS_VALID (pts) &&
+      GST_BUFFER_DTS (buffer) == pts;
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    settle_owed (self, pts);
+  if (find_served (self, pts)) {
+    GST_LOG_OBJECT (self, "decoded %" GST_TIME_FORMAT " is served from the "
+        "cache", GST_TIME_ARGS (pts));
     gst_buffer_unref (buffer);
-    return GST_FLOW_EOS;
+    self->dec_first = FALSE;
+    COUNT (self, frames_discarded, 1);
+    ret = push_served (self, GST_CLOCK_TIME_NONE, FALSE);
+    goto done;
   }
-  if (self->mode == MODE_HANDOVER) {
-    GstClockTime half = GST_CLOCK_TIME_IS_VALID (duration) ? duration / 2 : 0;
-
-    /* data from before upstream handled our seek is stale */
-    if (!self->handover_flushed ||
-        (GST_CLOCK_TIME_IS_VALID (pts) && pts + half < self->handover_pts)) {
-      g_mutex_unlock (&self->lock);
-      GST_LOG_OBJECT (self, "dropping %" GST_TIME_FORMAT ", before the "
-          "hand-over", GST_TIME_ARGS (pts));
-      gst_buffer_unref (buffer);
-      return GST_FLOW_OK;
-    }
-    GST_INFO_OBJECT (self, "upstream took over at %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (pts));
-    self->mode = MODE_PASS;
-    /* seamless: downstream sees no discontinuity */
-    buffer = gst_buffer_make_writable (buffer);
-    GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && self->served->len > 0)
+    ret = push_served (self, pts, TRUE);
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buffer);
+    goto done;
   }
 
-  /* playback (forwards: the task only serves forwards) reached frames
-   * that are cached */
-  first = self->first_buffer && !self->start_counted;
-  if (self->readable && self->segment.rate == 1.0 &&
-      GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration)) {
-    gint i = find_frame_starting (self, pts);
+  buffer = record (self, buffer, &cached);
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    self->last_out = pts;
+  note_output (self, pts, cached);
+  if (cached && self->first_buffer && !GST_CLOCK_TIME_IS_VALID
+      (self->meta.start)) {
+    gboolean seen;
 
-    if (i >= 0 && worth_serving (self, i)) {
-      switch_to_serving (self, g_array_index (self->frames, CachedFrame,
-              i).pts);
-      self->upstream_eos_pending = TRUE;
-      self->first_buffer = FALSE;
-      self->start_counted = TRUE;
-      g_mutex_unlock (&self->lock);
-      gst_buffer_unref (buffer);
-      if (first)
-        COUNT (self, hits, 1);
-      return GST_FLOW_EOS;
+    get_seek_stop (self, &seen);
+    if (!seen) {
+      self->meta.start = pts;
+      write_meta (self);
     }
   }
-  g_mutex_unlock (&self->lock);
-  if (first) {
-    self->start_counted = TRUE;
-    COUNT (self, misses, 1);
-  }
+  if (self->first_buffer && self->chain_gen == 0 && self->gops &&
+      GST_CLOCK_TIME_IS_VALID (pts)) {
+    gboolean seen;
 
-  buffer = record (self, buffer);
-  self->first_buffer = FALSE;
-  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration))
-    self->last_end = pts + duration;
-
-  if (!begin_upstream_push (self)) {
-    g_mutex_lock (&self->lock);
-    self->upstream_eos_pending = TRUE;
-    g_mutex_unlock (&self->lock);
-    gst_buffer_unref (buffer);
-    return GST_FLOW_EOS;
+    /* the stream's first frame is its first keyframe's, whose packet went
+     * by before we watched the decoder */
+    get_seek_stop (self, &seen);
+    if (!seen)
+      gst_memmap_cache_gops_add_key (self->gops, pts);
   }
-  g_mutex_lock (&self->lock);
-  if (self->await_segment) {
-    g_mutex_unlock (&self->lock);
-    end_upstream_push (self);
-    GST_LOG_OBJECT (self, "dropping %" GST_PTR_FORMAT ", from before the "
-        "seek", buffer);
-    gst_buffer_unref (buffer);
-    return GST_FLOW_OK;
-  }
-  g_mutex_unlock (&self->lock);
-  ret = gst_pad_push (self->srcpad, buffer);
-  end_upstream_push (self);
-  /* downstream ended the stream (identity eos-after, a muxer that is
-   * full): the EOS that upstream sends next is not the stream's end */
-  if (ret == GST_FLOW_EOS)
-    self->downstream_ended = TRUE;
+  COUNT (self, frames_decoded, 1);
+  ret = push_out (self, buffer, TRUE);
+  if (ret == GST_FLOW_OK && self->served->len > 0)
+    ret = push_served (self, GST_CLOCK_TIME_NONE, FALSE);
 
+done:
+  g_rec_mutex_unlock (&self->lock);
   return ret;
 }
 
-/* At upstream's first segment: when the stream's start is cached, serve it
- * at once, before the decoder did more than it has in flight. */
+/* At EOS from upstream: the stream ends at the last frame; complete if one
+ * interval covers it from its first frame. */
 static void
-maybe_serve_start (GstMemmapCache * self)
+mark_end (GstMemmapCache * self)
 {
-  gint i;
+  GstMemmapCacheCover *c;
 
-  if (!self->first_buffer || self->start_counted)
-    return;
-  g_mutex_lock (&self->lock);
-  if (self->mode == MODE_PASS && self->readable && !self->seen_seek &&
-      self->segment.rate == 1.0 &&
-      GST_CLOCK_TIME_IS_VALID (self->meta.start) &&
-      self->segment.start <= self->meta.start &&
-      (i = find_frame_starting (self, self->meta.start)) >= 0 &&
-      worth_serving (self, i)) {
-    switch_to_serving (self, g_array_index (self->frames, CachedFrame,
-            i).pts);
-    self->start_counted = TRUE;
-    g_mutex_unlock (&self->lock);
-    COUNT (self, hits, 1);
+  if (!GST_CLOCK_TIME_IS_VALID (self->last_end) || self->downstream_ended ||
+      GST_CLOCK_TIME_IS_VALID (get_seek_stop (self, NULL)) ||
+      !segment_servable (&self->segment)) {
+    GST_DEBUG_OBJECT (self, "EOS: the end of the stream is not known");
     return;
   }
-  g_mutex_unlock (&self->lock);
+  if (self->run_valid && self->gops && self->store)
+    gst_memmap_cache_gops_cover (self->gops, self->run_first,
+        self->run_last, TRUE);
+  if (self->gops == NULL)
+    return;
+  self->meta.end = self->last_end;
+  c = GST_CLOCK_TIME_IS_VALID (self->meta.start) ?
+      gst_memmap_cache_gops_find_cover (self->gops, self->meta.start) : NULL;
+  if (c && c->eos)
+    self->meta.complete = TRUE;
+  GST_INFO_OBJECT (self, "stream ends at %" GST_TIME_FORMAT "%s",
+      GST_TIME_ARGS (self->meta.end), self->meta.complete ? ", all cached" :
+      "");
+  write_meta (self);
+  save_gops (self);
+}
+
+/* Forwards a serialized event from upstream, after the cached frames that
+ * come before it (all of them: the decoder gave everything before it). */
+static gboolean
+forward_after_served (GstMemmapCache * self, GstEvent * event)
+{
+  gboolean ret;
+
+  if (self->served->len > 0)
+    push_served (self, GST_CLOCK_TIME_NONE, TRUE);
+  ret = gst_pad_push_event (self->srcpad, event);
+  return ret;
+}
+
+static gboolean
+sink_segment (GstMemmapCache * self, GstEvent * event)
+{
+  GstSegment seg;
+
+  gst_event_copy_segment (event, &seg);
+  if (self->segment_ours &&
+      gst_event_get_seqnum (event) == self->segment_seqnum &&
+      gst_segment_is_equal (&seg, &self->segment)) {
+    /* we gave it downstream before the decoder did */
+    self->segment_ours = FALSE;
+    gst_event_unref (event);
+    return TRUE;
+  }
+  if (self->have_segment && self->served->len > 0) {
+    /* the end of the segment before */
+    push_served (self, GST_CLOCK_TIME_NONE, TRUE);
+    g_array_set_size (self->served, 0);
+  }
+  self->segment = seg;
+  self->segment_seqnum = gst_event_get_seqnum (event);
+  self->have_segment = TRUE;
+  self->segment_ours = FALSE;
+  self->run_valid = FALSE;
+  return gst_pad_push_event (self->srcpad, event);
 }
 
 static gboolean
@@ -2043,43 +2280,28 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
     GstEvent * event)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
-  Mode mode;
+  gboolean ret;
 
   GST_LOG_OBJECT (self, "%" GST_PTR_FORMAT, event);
 
-  g_mutex_lock (&self->lock);
-  mode = self->mode;
-  g_mutex_unlock (&self->lock);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START ||
+      !GST_EVENT_IS_SERIALIZED (event))
+    return gst_pad_event_default (pad, parent, event);
 
+  g_rec_mutex_lock (&self->lock);
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_FLUSH_START:
-      if (mode != MODE_PASS) {
-        /* the flush of our own hand-over seek, or upstream flushing while
-         * we serve: downstream is not concerned */
-        gst_event_unref (event);
-        return TRUE;
-      }
-      return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_STOP:
+      GST_OBJECT_LOCK (self);
       self->seen_seek = TRUE;
+      GST_OBJECT_UNLOCK (self);
+      reset_segment (self);
+      self->start_pending = FALSE;
+      self->chain_gen = self->probe_gen;
       self->last_end = GST_CLOCK_TIME_NONE;
       self->downstream_ended = FALSE;
-      g_mutex_lock (&self->lock);
-      self->upstream_eos_pending = FALSE;
-      g_cond_broadcast (&self->cond);
-      if (self->mode == MODE_HANDOVER &&
-          gst_event_get_seqnum (event) == self->handover_seqnum)
-        self->handover_flushed = TRUE;
-      /* what upstream pushes from now on answers the seek we forwarded */
-      if (self->await_segment &&
-          gst_event_get_seqnum (event) == self->await_seqnum)
-        self->await_segment = FALSE;
-      g_mutex_unlock (&self->lock);
-      if (mode != MODE_PASS) {
-        gst_event_unref (event);
-        return TRUE;
-      }
-      return gst_pad_push_event (self->srcpad, event);
+      /* under the lock: no cached frame may go before it */
+      ret = gst_pad_push_event (self->srcpad, event);
+      break;
     case GST_EVENT_STREAM_START:{
       const gchar *stream_id = NULL;
 
@@ -2087,11 +2309,13 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
       g_free (self->stream_id);
       self->stream_id = g_strdup (stream_id);
       self->first_buffer = TRUE;
-      self->start_counted = FALSE;
-      g_mutex_lock (&self->lock);
+      self->start_pending = TRUE;
+      GST_OBJECT_LOCK (self);
       self->seen_seek = FALSE;
-      g_mutex_unlock (&self->lock);
-      return forward_event (self, event);
+      self->seek_stop = GST_CLOCK_TIME_NONE;
+      GST_OBJECT_UNLOCK (self);
+      ret = forward_after_served (self, event);
+      break;
     }
     case GST_EVENT_CAPS:{
       GstCaps *caps;
@@ -2102,110 +2326,41 @@ gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
         GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
             ("no video info in %" GST_PTR_FORMAT, caps));
         gst_event_unref (event);
-        return FALSE;
+        ret = FALSE;
+        break;
       }
       if (self->caps == NULL || !gst_caps_is_equal (self->caps, caps)) {
+        if (self->served->len > 0)
+          push_served (self, GST_CLOCK_TIME_NONE, TRUE);
+        g_array_set_size (self->served, 0);
+        self->last_served = GST_CLOCK_TIME_NONE;
+        self->run_valid = FALSE;
         gst_caps_replace (&self->caps, caps);
         self->info = info;
-        if (mode == MODE_PASS)
-          open_cache (self);
+        open_cache (self);
       }
-      return forward_event (self, event);
+      ret = gst_pad_push_event (self->srcpad, event);
+      break;
     }
-    case GST_EVENT_SEGMENT:{
-      gboolean forward;
-
-      g_mutex_lock (&self->lock);
-      gst_event_copy_segment (event, &self->up_segment);
-      if (self->mode == MODE_HANDOVER &&
-          gst_event_get_seqnum (event) == self->handover_seqnum)
-        self->handover_flushed = TRUE;
-      forward = self->mode == MODE_PASS && !self->own_segment;
-      /* a segment of before the seek we forwarded is stale (seeks give
-       * their seqnum to the flushes and segments they cause) */
-      if (forward && self->await_segment &&
-          gst_event_get_seqnum (event) != self->await_seqnum)
-        forward = FALSE;
-      else if (forward)
-        self->await_segment = FALSE;
-      if (forward) {
-        gst_event_copy_segment (event, &self->segment);
-        self->seqnum = gst_event_get_seqnum (event);
-      }
-      g_mutex_unlock (&self->lock);
-      if (!forward) {
-        GST_DEBUG_OBJECT (self, "downstream keeps our segment");
-        gst_event_unref (event);
-        return TRUE;
-      }
-      if (!forward_event (self, event))
-        return FALSE;
-      maybe_serve_start (self);
-      return TRUE;
-    }
-    case GST_EVENT_EOS:{
-      gboolean ended = FALSE;
-      guint32 seqnum;
-
-      g_mutex_lock (&self->lock);
-      self->upstream_eos_pending = FALSE;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-
-      /* after our hand-over seek (its flush, or its seqnum): the stream
-       * ends where the cached frames ended; before it, this is upstream
-       * stopping because we serve */
-      g_mutex_lock (&self->lock);
-      if (self->mode == MODE_HANDOVER && (self->handover_flushed ||
-              gst_event_get_seqnum (event) == self->handover_seqnum)) {
-        self->mode = MODE_PASS;
-        self->last_end = self->handover_pts;
-        ended = TRUE;
-      } else if (self->mode == MODE_PASS && self->await_segment &&
-          gst_event_get_seqnum (event) != self->await_seqnum) {
-        /* upstream stopping because we served, from before the seek we
-         * forwarded: not the end of the stream */
-        g_mutex_unlock (&self->lock);
-        GST_DEBUG_OBJECT (self, "dropping a stale EOS");
-        gst_event_unref (event);
-        return TRUE;
-      }
-      mode = self->mode;
-      seqnum = self->seqnum;
-      g_mutex_unlock (&self->lock);
-      if (mode != MODE_PASS) {
-        GST_DEBUG_OBJECT (self, "upstream stopped while we serve");
-        gst_event_unref (event);
-        return TRUE;
-      }
-      if (ended)
-        GST_INFO_OBJECT (self, "the stream ends where the cached frames end");
-      /* the EOS ends the segment downstream has, so it carries that
-       * segment's seqnum: after a hand-over, upstream's EOS has the seqnum
-       * of our own seek upstream, not of the seek downstream made */
-      if (gst_event_get_seqnum (event) != seqnum) {
-        GST_DEBUG_OBJECT (self, "EOS of seqnum %u goes downstream with %u",
-            gst_event_get_seqnum (event), seqnum);
-        event = gst_event_make_writable (event);
-        gst_event_set_seqnum (event, seqnum);
-      }
+    case GST_EVENT_SEGMENT:
+      ret = sink_segment (self, event);
+      break;
+    case GST_EVENT_EOS:
+      if (self->served->len > 0)
+        push_served (self, GST_CLOCK_TIME_NONE, TRUE);
       mark_end (self);
-      return forward_event (self, event);
-    }
+      ret = gst_pad_push_event (self->srcpad, event);
+      break;
+    case GST_EVENT_SEGMENT_DONE:
+      ret = forward_after_served (self, event);
+      break;
     default:
+      ret = gst_pad_push_event (self->srcpad, event);
       break;
   }
+  g_rec_mutex_unlock (&self->lock);
 
-  if (GST_EVENT_IS_SERIALIZED (event) && mode != MODE_PASS) {
-    /* tags and the like go downstream with the next frame served */
-    if (GST_EVENT_IS_STICKY (event))
-      gst_pad_store_sticky_event (self->srcpad, event);
-    gst_event_unref (event);
-    return TRUE;
-  }
-  if (GST_EVENT_IS_SERIALIZED (event))
-    return forward_event (self, event);
-  return gst_pad_event_default (pad, parent, event);
+  return ret;
 }
 
 /* Upstream renders into the cache's slots: our pool, with the video meta
@@ -2276,73 +2431,36 @@ gst_memmap_cache_sink_query (GstPad * pad, GstObject * parent,
   return gst_pad_query_default (pad, parent, query);
 }
 
+
+/* Every seek goes upstream as it is: the demuxer and the decoder do what
+ * they would without us. */
 static gboolean
 gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
     GstEvent * event)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
-  GstFormat format;
-  GstSeekFlags flags;
-  GstSeekType start_type, stop_type;
-  gint64 start, stop;
-  gdouble rate;
-  guint32 seqnum;
-  gint i = -1;
-  Mode mode;
 
-  if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
-    return gst_pad_event_default (pad, parent, event);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
+    GstSeekType start_type, stop_type;
+    GstSeekFlags flags;
+    GstFormat format;
+    gint64 start, stop;
+    gdouble rate;
 
-  gst_event_parse_seek (event, &rate, &format, &flags, &start_type, &start,
-      &stop_type, &stop);
-  seqnum = gst_event_get_seqnum (event);
-  GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT, event);
-
-  g_mutex_lock (&self->lock);
-  if (format == GST_FORMAT_TIME) {
-    /* from here on in upstream's buffer timestamps, as the frames */
-    if (start >= 0)
-      start = stream_time_to_pts (self, start);
-    if (stop >= 0)
-      stop = stream_time_to_pts (self, stop);
+    gst_event_parse_seek (event, &rate, &format, &flags, &start_type, &start,
+        &stop_type, &stop);
+    GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT, event);
+    /* not under the stream lock: a push may hold it, blocked downstream
+     * until this seek flushes */
+    GST_OBJECT_LOCK (self);
+    self->seen_seek = TRUE;
+    if (stop_type == GST_SEEK_TYPE_SET && stop >= 0)
+      self->seek_stop = stop;
+    else if (stop_type == GST_SEEK_TYPE_SET || stop_type == GST_SEEK_TYPE_END)
+      self->seek_stop = GST_CLOCK_TIME_NONE;
+    GST_OBJECT_UNLOCK (self);
   }
-  if (self->readable && format == GST_FORMAT_TIME && rate == 1.0 &&
-      (flags & GST_SEEK_FLAG_FLUSH) && !(flags & GST_SEEK_FLAG_SEGMENT) &&
-      start_type == GST_SEEK_TYPE_SET && start >= 0 &&
-      (stop_type != GST_SEEK_TYPE_END))
-    i = find_frame_at (self, start);
-  mode = self->mode;
-  self->seen_seek = TRUE;
-  self->seek_stop = stop_type == GST_SEEK_TYPE_SET && stop >= 0 ?
-      (GstClockTime) stop :
-      GST_CLOCK_TIME_NONE;
-  g_mutex_unlock (&self->lock);
-
-  if (i >= 0) {
-    COUNT (self, hits, 1);
-    serve_seek (self, start, stop_type, stop, seqnum);
-    gst_event_unref (event);
-    return TRUE;
-  }
-
-  if (format == GST_FORMAT_TIME)
-    COUNT (self, misses, 1);
-  /* our task stops first and downstream is flushed: what upstream still
-   * pushes before the seek's new segment is stale */
-  g_mutex_lock (&self->lock);
-  if (mode != MODE_PASS) {
-    self->await_segment = TRUE;
-    self->await_seqnum = seqnum;
-  }
-  self->own_segment = FALSE;
-  g_mutex_unlock (&self->lock);
-  if (mode != MODE_PASS)
-    stop_serving (self, seqnum);
-
-  GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " not cached: "
-      "upstream", GST_TIME_ARGS (start));
-  wait_upstream_stopped (self);
-  return gst_pad_push_event (self->sinkpad, event);
+  return gst_pad_event_default (pad, parent, event);
 }
 
 static gboolean
@@ -2356,27 +2474,6 @@ gst_memmap_cache_src_query (GstPad * pad, GstObject * parent,
     return TRUE;
 
   return gst_pad_query_default (pad, parent, query);
-}
-
-static gboolean
-gst_memmap_cache_src_activate_mode (GstPad * pad, GstObject * parent,
-    GstPadMode mode, gboolean active)
-{
-  GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
-
-  if (mode != GST_PAD_MODE_PUSH)
-    return FALSE;
-  g_mutex_lock (&self->lock);
-  self->shutdown = !active;
-  if (!active) {
-    self->mode = MODE_PASS;
-    self->idle = TRUE;
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-  if (!active)
-    return gst_pad_stop_task (pad);
-  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2395,45 +2492,42 @@ begin_stream (GstMemmapCache * self)
   self->cur.key = g_strdup (self->settings.key);
   self->hits = self->misses = self->frames_recorded = self->frames_served = 0;
   self->frames_zero_copy = self->frames_copied = self->evictions = 0;
+  self->frames_decoded = self->frames_discarded = self->packets_dropped = 0;
+  g_clear_pointer (&self->not_cached, g_free);
   self->over_budget = FALSE;
-  GST_OBJECT_UNLOCK (self);
-  self->may_evict = TRUE;
-
-  self->warned = FALSE;
-  self->usable = TRUE;
-  self->first_buffer = TRUE;
-  self->start_counted = FALSE;
-  self->last_end = GST_CLOCK_TIME_NONE;
-  self->downstream_ended = FALSE;
-
-  g_mutex_lock (&self->lock);
-  self->mode = MODE_PASS;
-  self->idle = TRUE;
-  self->need_flush_stop = FALSE;
-  self->flush_gen = self->flush_done_gen = 0;
-  self->upstream_pushing = FALSE;
-  self->own_segment = FALSE;
-  self->await_segment = FALSE;
-  self->upstream_eos_pending = FALSE;
   self->seen_seek = FALSE;
   self->seek_stop = GST_CLOCK_TIME_NONE;
-  self->need_segment = FALSE;
-  self->discont = FALSE;
-  self->seqnum = gst_util_seqnum_next ();
+  GST_OBJECT_UNLOCK (self);
+
+  g_rec_mutex_lock (&self->lock);
+  self->may_evict = TRUE;
+  self->warned = FALSE;
+  self->warned_not_cached = FALSE;
+  self->usable = TRUE;
+  self->first_buffer = TRUE;
+  self->last_end = GST_CLOCK_TIME_NONE;
+  self->downstream_ended = FALSE;
+  self->probe_gen = self->chain_gen = 0;
+  self->dec_eos = FALSE;
+  reset_segment (self);
+  self->start_pending = TRUE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
-  gst_segment_init (&self->up_segment, GST_FORMAT_TIME);
-  g_mutex_unlock (&self->lock);
+  g_rec_mutex_unlock (&self->lock);
 }
 
 static void
 end_stream (GstMemmapCache * self)
 {
+  g_rec_mutex_lock (&self->lock);
+  remove_probe (self);
   close_cache (self);
   clear_map (self);
+  reset_segment (self);
   g_clear_pointer (&self->dir, gst_memmap_cache_dir_free);
   gst_clear_caps (&self->caps);
   g_clear_pointer (&self->stream_id, g_free);
   gst_video_info_init (&self->info);
+  g_rec_mutex_unlock (&self->lock);
 }
 
 static GstStateChangeReturn
@@ -2462,7 +2556,8 @@ gst_memmap_cache_change_state (GstElement * element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      /* the pads are inactive: no thread runs in the element any more */
+      /* our pads are inactive: only the probe may still run, and it stops
+       * at the removal */
       end_stream (self);
       break;
     case GST_STATE_CHANGE_READY_TO_NULL:{

@@ -15,7 +15,8 @@
  * codec the installed plugins handle), converts it with `videoconvert` when
  * a format is asked for, and records it with `memmapcache` (from the start
  * of the stream up to the last frame asked for). A later call for frames
- * that are cached, for the same file unchanged (same inode, size and mtime)
+ * that are cached, for the same file unchanged (same inode, size, mtime and
+ * ctime)
  * and format, reads the cache entry directly and decodes nothing: no
  * pipeline is built. A call for frames partly cached goes through the
  * pipeline again, where memmapcache serves what it has and the decoder
@@ -274,12 +275,16 @@ job_init (Job * job, GstMemmapEngine * engine, const gchar * uri_or_path,
       }
     }
     if (S_ISREG (st.st_mode))
-      job->index_key = g_strdup_printf ("gst-memmap frames 1\nuri=%s\n"
+      /* as memmapcache's identity: what a rewrite in place cannot keep
+       * (the ctime) is in it */
+      job->index_key = g_strdup_printf ("gst-memmap frames 2\nuri=%s\n"
           "dev=%" G_GUINT64_FORMAT "\nino=%" G_GUINT64_FORMAT "\nsize=%"
-          G_GINT64_FORMAT "\nmtime=%" G_GINT64_FORMAT ".%09ld\nformat=%s\n",
-          job->uri, (guint64) st.st_dev, (guint64) st.st_ino,
-          (gint64) st.st_size, (gint64) st.st_mtim.tv_sec,
-          (long) st.st_mtim.tv_nsec, format ? format : "(native)");
+          G_GINT64_FORMAT "\nmtime=%" G_GINT64_FORMAT ".%09ld\nctime=%"
+          G_GINT64_FORMAT ".%09ld\nformat=%s\n", job->uri,
+          (guint64) st.st_dev, (guint64) st.st_ino, (gint64) st.st_size,
+          (gint64) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec,
+          (gint64) st.st_ctim.tv_sec, (long) st.st_ctim.tv_nsec,
+          format ? format : "(native)");
     g_free (filename);
   }
   return TRUE;

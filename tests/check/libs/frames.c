@@ -390,7 +390,8 @@ GST_START_TEST (test_frame_accurate)
   /* the first call decodes, through memmapcache */
   fail_if (stat_bool (frames, "direct"));
   fail_unless (stat_u64 (frames, "decoded-frames") >= 27);
-  fail_unless_equals_uint64 (stat_u64 (frames, "cache-misses"), 1);
+  /* memmapcache counts the GOPs the decoder decoded */
+  fail_unless (stat_u64 (frames, "cache-misses") >= 1);
   fail_unless (stat_u64 (frames, "frames-recorded") >= 27);
   g_object_unref (frames);
   g_free (cache);
