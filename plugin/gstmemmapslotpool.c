@@ -130,10 +130,10 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
       GST_WARNING ("closing %s: %s", store->path, error->message);
       g_clear_error (&error);
     }
-    gst_memmap_store_writer_free (store->writer);
+    gst_memmap_store_writer_unref (store->writer);
   }
   if (store->closed_writer)
-    gst_memmap_store_writer_free (store->closed_writer);
+    gst_memmap_store_writer_unref (store->closed_writer);
   if (store->final_stats)
     gst_structure_free (store->final_stats);
   gst_object_unref (store->allocator);

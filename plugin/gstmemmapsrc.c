@@ -369,7 +369,7 @@ clear_store (GstMemmapSrc * self)
 
   /* buffers downstream keep their mappings, and their leases through the
    * session's references */
-  g_clear_pointer (&reader, gst_memmap_store_reader_free);
+  g_clear_pointer (&reader, gst_memmap_store_reader_unref);
   g_clear_pointer (&session, gst_memmap_store_session_unref);
   gst_clear_caps (&caps);
   g_clear_error (&self->open_error);
@@ -520,7 +520,7 @@ open_store (GstMemmapSrc * self, GError ** error)
 
   session = gst_memmap_store_session_new (reader, error);
   if (session == NULL) {
-    gst_memmap_store_reader_free (reader);
+    gst_memmap_store_reader_unref (reader);
     return FALSE;
   }
 

@@ -997,10 +997,13 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
    *
    * Since: 0.1
    */
+  /* gst_structure_get_type(), not GST_TYPE_STRUCTURE: that one is 0 until
+   * gst_init(), and g-ir-scanner's dump registers our types without it */
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Statistics of the engine (see gst_memmap_engine_get_stats())",
-          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+          gst_structure_get_type (),
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void

@@ -70,7 +70,6 @@ void gst_memmap_store_frame_flags_to_buffer (guint32 flags,
  * @pts: presentation timestamp, or GST_CLOCK_TIME_NONE
  * @duration: duration, or GST_CLOCK_TIME_NONE
  * @flags: #GstMemmapStoreFrameFlags
- *
  * @checksum: the XXH3-64 checksum of the frame's bytes, or 0 when the
  *   store keeps no checksums (gst_memmap_store_reader_has_checksums())
  *
@@ -147,10 +146,23 @@ typedef enum
  */
 #define GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS 16
 
-/* The writer. Not thread-safe: one thread (the streaming thread) drives it,
- * except gst_memmap_store_writer_release_slot() which may be called from any
- * thread (buffers come back to a pool from anywhere). */
+/**
+ * GstMemmapStoreWriter:
+ *
+ * The writer of a frame store: a refcounted boxed type
+ * (gst_memmap_store_writer_ref(), gst_memmap_store_writer_unref()). Not
+ * thread-safe: one thread (the streaming thread) drives it, except
+ * gst_memmap_store_writer_release_slot() which may be called from any
+ * thread (buffers come back to a pool from anywhere); refs and unrefs are
+ * thread-safe.
+ *
+ * Since: 0.1
+ */
 typedef struct _GstMemmapStoreWriter GstMemmapStoreWriter;
+
+#define GST_TYPE_MEMMAP_STORE_WRITER (gst_memmap_store_writer_get_type ())
+GST_MEMMAP_API
+GType gst_memmap_store_writer_get_type (void);
 
 GST_MEMMAP_API
 GstMemmapStoreWriter *gst_memmap_store_writer_new (GstMemmapEngine * engine,
@@ -224,14 +236,42 @@ GST_MEMMAP_API
 guint64 gst_memmap_store_writer_get_committed (GstMemmapStoreWriter * writer);
 
 GST_MEMMAP_API
+gboolean gst_memmap_store_writer_write (GstMemmapStoreWriter * writer,
+    const guint8 * data, gsize size, GstClockTime pts, GstClockTime duration,
+    guint32 flags, GError ** error);
+
+GST_MEMMAP_API
+gboolean gst_memmap_store_writer_write_buffer (GstMemmapStoreWriter * writer,
+    GstBuffer * buffer, GError ** error);
+
+GST_MEMMAP_API
 gboolean gst_memmap_store_writer_close (GstMemmapStoreWriter * writer,
     GError ** error);
 
 GST_MEMMAP_API
+GstMemmapStoreWriter *gst_memmap_store_writer_ref (
+    GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
+void gst_memmap_store_writer_unref (GstMemmapStoreWriter * writer);
+
+GST_MEMMAP_API
 void gst_memmap_store_writer_free (GstMemmapStoreWriter * writer);
 
-/* The reader. */
+/**
+ * GstMemmapStoreReader:
+ *
+ * A reader of a frame store: a refcounted boxed type
+ * (gst_memmap_store_reader_ref(), gst_memmap_store_reader_unref()).
+ * Thread-safe.
+ *
+ * Since: 0.1
+ */
 typedef struct _GstMemmapStoreReader GstMemmapStoreReader;
+
+#define GST_TYPE_MEMMAP_STORE_READER (gst_memmap_store_reader_get_type ())
+GST_MEMMAP_API
+GType gst_memmap_store_reader_get_type (void);
 
 GST_MEMMAP_API
 GstMemmapStoreReader *gst_memmap_store_reader_open (GstMemmapEngine * engine,
@@ -297,11 +337,18 @@ GstStructure *gst_memmap_store_reader_get_info (GstMemmapStoreReader * reader,
     GError ** error);
 
 GST_MEMMAP_API
+GstMemmapStoreReader *gst_memmap_store_reader_ref (
+    GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
+void gst_memmap_store_reader_unref (GstMemmapStoreReader * reader);
+
+GST_MEMMAP_API
 void gst_memmap_store_reader_free (GstMemmapStoreReader * reader);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapStoreWriter,
-    gst_memmap_store_writer_free)
+    gst_memmap_store_writer_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapStoreReader,
-    gst_memmap_store_reader_free)
+    gst_memmap_store_reader_unref)
 
 G_END_DECLS

@@ -23,7 +23,11 @@
  * frame, so users that keep ring buffers check afterwards that
  * the frame is still >= gst_memmap_store_reader_get_first_frame().
  *
- * All functions are thread-safe.
+ * All functions are thread-safe. The reader is a refcounted boxed type
+ * (gst_memmap_store_reader_ref(), gst_memmap_store_reader_unref()), so
+ * bindings can use it: `GstMemmap.StoreReader.open (engine, path)` in
+ * Python. The buffers it returns hold the mappings they need, not the
+ * reader: they outlive its last reference.
  *
  * Since: 0.1
  */
@@ -45,6 +49,8 @@
 
 struct _GstMemmapStoreReader
 {
+  gint refcount;                /* atomic */
+
   /* constant after open */
   GstMemmapEngine *engine;
   gchar *path;
@@ -65,6 +71,9 @@ struct _GstMemmapStoreReader
   gboolean verify;              /* check checksums in get_buffer */
 };
 
+G_DEFINE_BOXED_TYPE (GstMemmapStoreReader, gst_memmap_store_reader,
+    gst_memmap_store_reader_ref, gst_memmap_store_reader_unref);
+
 static void
 set_damaged_error (GstMemmapStoreReader * self, GError ** error)
 {
@@ -75,7 +84,7 @@ set_damaged_error (GstMemmapStoreReader * self, GError ** error)
 }
 
 /**
- * gst_memmap_store_reader_open:
+ * gst_memmap_store_reader_open: (constructor)
  * @engine: the #GstMemmapEngine that maps the store
  * @path: (type filename): a frame store file
  * @error: return location for a #GError, or %NULL
@@ -111,6 +120,7 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
     return NULL;
 
   self = g_new0 (GstMemmapStoreReader, 1);
+  self->refcount = 1;
   self->engine = gst_object_ref (engine);
   self->path = g_strdup (path);
   self->fd = fd;
@@ -157,7 +167,7 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
   return self;
 
 failed:
-  gst_memmap_store_reader_free (self);
+  gst_memmap_store_reader_unref (self);
   return NULL;
 }
 
@@ -895,17 +905,43 @@ out:
 }
 
 /**
- * gst_memmap_store_reader_free:
+ * gst_memmap_store_reader_ref:
+ * @reader: a #GstMemmapStoreReader
+ *
+ * Adds a reference to @reader. Thread-safe.
+ *
+ * Returns: (transfer full): @reader
+ *
+ * Since: 0.2
+ */
+GstMemmapStoreReader *
+gst_memmap_store_reader_ref (GstMemmapStoreReader * reader)
+{
+  g_return_val_if_fail (reader != NULL, NULL);
+  g_return_val_if_fail (g_atomic_int_get (&reader->refcount) > 0, NULL);
+
+  g_atomic_int_inc (&reader->refcount);
+  return reader;
+}
+
+/**
+ * gst_memmap_store_reader_unref:
  * @reader: (transfer full) (nullable): a #GstMemmapStoreReader
  *
- * Frees the reader. Buffers it returned stay valid.
+ * Drops a reference to @reader; the last one closes the file and frees the
+ * reader. Buffers it returned stay valid: they hold the mappings, not the
+ * reader. Thread-safe.
  *
- * Since: 0.1
+ * Since: 0.2
  */
 void
-gst_memmap_store_reader_free (GstMemmapStoreReader * reader)
+gst_memmap_store_reader_unref (GstMemmapStoreReader * reader)
 {
   if (reader == NULL)
+    return;
+  g_return_if_fail (g_atomic_int_get (&reader->refcount) > 0);
+
+  if (!g_atomic_int_dec_and_test (&reader->refcount))
     return;
 
   g_clear_pointer (&reader->header_map, gst_memmap_mapping_unref);
@@ -918,4 +954,21 @@ gst_memmap_store_reader_free (GstMemmapStoreReader * reader)
   g_free (reader->path);
   g_mutex_clear (&reader->lock);
   g_free (reader);
+}
+
+/**
+ * gst_memmap_store_reader_free: (skip)
+ * @reader: (transfer full) (nullable): a #GstMemmapStoreReader
+ *
+ * Same as gst_memmap_store_reader_unref(): from the time the reader was a
+ * plain struct, kept for the callers of 0.1.
+ *
+ * Since: 0.1
+ *
+ * Deprecated: 0.2: Use gst_memmap_store_reader_unref().
+ */
+void
+gst_memmap_store_reader_free (GstMemmapStoreReader * reader)
+{
+  gst_memmap_store_reader_unref (reader);
 }

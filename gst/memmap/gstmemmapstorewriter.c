@@ -29,6 +29,12 @@
  * for its lifetime, and a second writer on the same path fails with
  * %GST_MEMMAP_ERROR_PERMISSION_DENIED.
  *
+ * The writer is a refcounted boxed type (gst_memmap_store_writer_ref(),
+ * gst_memmap_store_writer_unref()), so bindings can use it:
+ * `GstMemmap.StoreWriter.new (engine, path, caps, info, mode, n)` in
+ * Python. The last reference closes the store if
+ * gst_memmap_store_writer_close() was not called.
+ *
  * Since: 0.1
  */
 #ifdef HAVE_CONFIG_H
@@ -54,6 +60,8 @@
 
 struct _GstMemmapStoreWriter
 {
+  gint refcount;                /* atomic */
+
   /* constant after creation */
   GstMemmapEngine *engine;
   gchar *path;
@@ -96,6 +104,9 @@ struct _GstMemmapStoreWriter
   guint64 bytes_freed;          /* given back to the file system at close
                                  * and by releases after it */
 };
+
+G_DEFINE_BOXED_TYPE (GstMemmapStoreWriter, gst_memmap_store_writer,
+    gst_memmap_store_writer_ref, gst_memmap_store_writer_unref);
 
 /* ------------------------------------------------------------------------ */
 /* free-slot FIFO, under lock                                               */
@@ -598,6 +609,7 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_new0 (GstMemmapStoreWriter, 1);
+  self->refcount = 1;
   self->last_pts = GST_CLOCK_TIME_NONE;
   self->engine = gst_object_ref (engine);
   self->path = g_strdup (path);
@@ -687,7 +699,7 @@ failed:
   {
     g_free (caps_str);
     self->closed = TRUE;
-    gst_memmap_store_writer_free (self);
+    gst_memmap_store_writer_unref (self);
     return NULL;
   }
 }
@@ -1696,22 +1708,46 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
 }
 
 /**
- * gst_memmap_store_writer_free:
+ * gst_memmap_store_writer_ref:
+ * @writer: a #GstMemmapStoreWriter
+ *
+ * Adds a reference to @writer. Thread-safe.
+ *
+ * Returns: (transfer full): @writer
+ *
+ * Since: 0.2
+ */
+GstMemmapStoreWriter *
+gst_memmap_store_writer_ref (GstMemmapStoreWriter * writer)
+{
+  g_return_val_if_fail (writer != NULL, NULL);
+  g_return_val_if_fail (g_atomic_int_get (&writer->refcount) > 0, NULL);
+
+  g_atomic_int_inc (&writer->refcount);
+  return writer;
+}
+
+/**
+ * gst_memmap_store_writer_unref:
  * @writer: (transfer full) (nullable): a #GstMemmapStoreWriter
  *
- * Closes the store if it is still open (see
- * gst_memmap_store_writer_close(); an error is only logged) and frees the
- * writer. Memories from gst_memmap_store_writer_get_slot_memory() stay
- * valid.
+ * Drops a reference to @writer. The last one closes the store if it is
+ * still open (see gst_memmap_store_writer_close(); an error is only
+ * logged) and frees the writer. Memories from
+ * gst_memmap_store_writer_get_slot_memory() stay valid. Thread-safe.
  *
- * Since: 0.1
+ * Since: 0.2
  */
 void
-gst_memmap_store_writer_free (GstMemmapStoreWriter * writer)
+gst_memmap_store_writer_unref (GstMemmapStoreWriter * writer)
 {
   GError *err = NULL;
 
   if (writer == NULL)
+    return;
+  g_return_if_fail (g_atomic_int_get (&writer->refcount) > 0);
+
+  if (!g_atomic_int_dec_and_test (&writer->refcount))
     return;
 
   if (!gst_memmap_store_writer_close (writer, &err)) {
@@ -1733,4 +1769,21 @@ gst_memmap_store_writer_free (GstMemmapStoreWriter * writer)
   g_free (writer->path);
   g_mutex_clear (&writer->lock);
   g_free (writer);
+}
+
+/**
+ * gst_memmap_store_writer_free: (skip)
+ * @writer: (transfer full) (nullable): a #GstMemmapStoreWriter
+ *
+ * Same as gst_memmap_store_writer_unref(): from the time the writer was a
+ * plain struct, kept for the callers of 0.1.
+ *
+ * Since: 0.1
+ *
+ * Deprecated: 0.2: Use gst_memmap_store_writer_unref().
+ */
+void
+gst_memmap_store_writer_free (GstMemmapStoreWriter * writer)
+{
+  gst_memmap_store_writer_unref (writer);
 }

@@ -305,6 +305,22 @@ try:
     check(isinstance(st, dict) and st['frames'] == 10 and
           st['format'] == 'GRAY8' and st['closed'] is True,
           'stats() is a dict')
+    # the header and the index come from the library, GstMemmap.StoreReader
+    # (issue 15): the same places as the documented numpy reader's
+    from gstmemmap.libstore import LibStoreFile
+    from gstmemmap.views import StoreFile
+    sf, ref = r._src.sf, StoreFile(path)
+    check(isinstance(sf, LibStoreFile) and sf.version == ref.version and
+          sf.plane_offsets[:1] == ref.plane_offsets[:1] and
+          sf.plane_strides[:1] == ref.plane_strides[:1] and
+          sf.frame_size == ref.frame_size and sf.fps == ref.fps and
+          [sf.frame_offset(i) for i in range(10)] ==
+          [ref.frame_offset(i) for i in range(10)] and
+          all(sf.entry(i)[k] == int(ref.entry(i)[k]) for i in range(10)
+              for k in ('frame_seq', 'slot', 'pts', 'duration', 'flags')),
+          'a store is read through GstMemmap.StoreReader: its layout, '
+          'entries and frame offsets are the numpy reader\'s')
+    ref.close()
 
     # --- close and the context manager ----------------------------------
     keep = r[4]

@@ -229,7 +229,7 @@ done:
     _exit (ret);
   if (!gst_memmap_store_writer_close (writer, &error))
     goto store_error;
-  gst_memmap_store_writer_free (writer);
+  gst_memmap_store_writer_unref (writer);
   gst_object_unref (engine);
   return ret;
 

@@ -214,7 +214,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
       read_all (reader, session);
       gst_memmap_store_session_unref (session);
     }
-    gst_memmap_store_reader_free (reader);
+    gst_memmap_store_reader_unref (reader);
   }
   gst_memmap_engine_clear_all (engine);
   gst_object_unref (engine);

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _gi
 from .layout import plane_layouts, video_info
+from .libstore import LibStoreFile
 from .views import MAGIC, NONE_TS, StoreFile, wrap_address
 
 __all__ = ['VideoReader']
@@ -72,12 +73,17 @@ def _progression(offsets):
 
 
 class _StoreSource:
-    """Frames of a store file: views of one np.memmap of it."""
+    """Frames of a store file: views of one np.memmap of it. The library
+    (GstMemmap.StoreReader, libstore.LibStoreFile) reads the header and the
+    index when its typelib loads; else views.StoreFile, pure numpy."""
 
     kind = 'store'
 
     def __init__(self, path):
-        self.sf = StoreFile(path)
+        if _gi.GstMemmap is not None:
+            self.sf = LibStoreFile(path)
+        else:
+            self.sf = StoreFile(path)
         self.info = video_info(self.sf.caps)
         n = self.sf.n_planes
         self.layouts = plane_layouts(self.info, self.sf.plane_offsets[:n],
@@ -125,8 +131,7 @@ class _StoreSource:
             'committed': sf.committed(), 'first-frame': self.first,
             'frames': self.n, 'closed': sf.closed(),
             'frame-size': sf.frame_size, 'file-size': sf.mm.size,
-            'version': '%d.%d' % (sf.h['version_major'],
-                                  sf.h['version_minor']),
+            'version': '%d.%d' % sf.version,
             'checksums': sf.checksums,
         }
 

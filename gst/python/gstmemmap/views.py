@@ -191,6 +191,7 @@ class StoreFile:
                              'reads 1.x' % (self.path, h['version_major'],
                                             h['version_minor']))
         self.h = h
+        self.version = (int(h['version_major']), int(h['version_minor']))
         self.format = _cstr(h['format'])
         self.caps = _cstr(h['caps'])
         self.width, self.height = int(h['width']), int(h['height'])

@@ -1300,7 +1300,7 @@ assert_stores_valid (const gchar * cache_dir)
                 &error), "%s", error ? error->message : "");
       }
       total += n;
-      gst_memmap_store_reader_free (reader);
+      gst_memmap_store_reader_unref (reader);
       g_free (path);
     }
     g_dir_close (d);

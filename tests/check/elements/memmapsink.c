@@ -167,7 +167,7 @@ read_store (const gchar * path, StoreContents * c)
     gst_buffer_unref (buffer);
   }
 
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   gst_object_unref (engine);
 }
 
@@ -721,7 +721,7 @@ GST_START_TEST (test_template_formats_storable)
       fail_unless (reader != NULL, "%s", format);
       fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed
           (reader), 1);
-      gst_memmap_store_reader_free (reader);
+      gst_memmap_store_reader_unref (reader);
       gst_object_unref (engine);
     }
 

@@ -124,7 +124,7 @@ writer_close (Writer * w)
 
   fail_unless (gst_memmap_store_writer_close (w->writer, &error), "%s",
       error ? error->message : "");
-  gst_memmap_store_writer_free (w->writer);
+  gst_memmap_store_writer_unref (w->writer);
   gst_object_unref (w->engine);
 }
 
@@ -204,7 +204,7 @@ committed_frames (GstMemmapEngine * engine, const gchar * path)
   reader = gst_memmap_store_reader_open (engine, path, NULL);
   if (reader) {
     committed = gst_memmap_store_reader_get_committed (reader);
-    gst_memmap_store_reader_free (reader);
+    gst_memmap_store_reader_unref (reader);
   }
   return committed;
 }
@@ -492,7 +492,7 @@ GST_START_TEST (test_zero_copy)
   fail_unless (back != NULL);
   assert_frame (back, &layout, 0, FRAME_DUR);
   gst_buffer_unref (back);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   gst_object_unref (engine);
   g_free (location);
 }
@@ -1352,7 +1352,7 @@ assert_received_is_store (Received * r, const gchar * location)
     g_free (sum);
     gst_buffer_unref (buffer);
   }
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   gst_object_unref (engine);
 }
 
@@ -1419,7 +1419,7 @@ GST_START_TEST (test_follow_live_writer)
   fail_unless (gst_memmap_store_reader_is_closed (reader));
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (reader),
       LIVE_FRAMES);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   gst_object_unref (engine);
   for (i = 0; i < r.offsets->len; i++)
     fail_unless_equals_uint64 (g_array_index (r.offsets, guint64, i), i);
@@ -1681,7 +1681,7 @@ GST_START_TEST (test_wait_wakes_at_commit)
   fail_if (gst_memmap_store_session_writer_alive (session));
 
   gst_memmap_store_session_unref (session);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   gst_object_unref (engine);
   g_free (location);
 }
@@ -1814,7 +1814,7 @@ GST_START_TEST (test_ring_lease_keeps_slot)
   gst_memmap_store_session_unref (session);
   fail_unless_equals_int (count_leases (&h), 0);
   header_unmap (&h);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   writer_close (&w);
   gst_object_unref (engine);
   g_free (location);
@@ -1973,7 +1973,7 @@ ring_stress_read (const gchar * location, StressResult * res)
 
   /* EOS came once the writer closed the store, after its last frame */
   committed = committed_frames (engine, location);
-  gst_memmap_store_reader_free (watch);
+  gst_memmap_store_reader_unref (watch);
   gst_object_unref (engine);
   fail_unless (received > 0);
   fail_unless_equals_uint64 (last, committed - 1);

@@ -376,7 +376,7 @@ GST_START_TEST (test_checksum_property)
     offset = gst_memmap_memory_get_file_offset (gst_buffer_peek_memory (buf,
             0));
     gst_buffer_unref (buf);
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
     gst_memmap_engine_clear_all (engine);
     gst_object_unref (engine);
 

@@ -461,7 +461,7 @@ GST_START_TEST (test_src_cut_at_every_length)
       w = write_small_store (path, mode ? GST_MEMMAP_STORE_MODE_RING :
           GST_MEMMAP_STORE_MODE_APPEND);
       fail_unless (stat (path, &st) == 0);
-      gst_memmap_store_writer_free (w);
+      gst_memmap_store_writer_unref (w);
       lengths = cut_lengths (st.st_size);
 
       for (i = 0; i < lengths->len; i++) {
@@ -479,7 +479,7 @@ GST_START_TEST (test_src_cut_at_every_length)
         msg = play (desc, &run, GST_MESSAGE_ERROR, NULL);
         assert_truncated_not_reused (msg, GST_RESOURCE_ERROR,
             GST_RESOURCE_ERROR_READ, path, len);
-        gst_memmap_store_writer_free (w);
+        gst_memmap_store_writer_unref (w);
         runs++;
       }
       GST_INFO ("%s, follow=%u: %u lengths up to %" G_GUINT64_FORMAT,
@@ -546,7 +546,7 @@ GST_START_TEST (test_sink_cut_at_every_length)
       fail_unless (gst_memmap_store_reader_get_committed (r) < CUT_AT,
           "cut to %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " committed",
           len, gst_memmap_store_reader_get_committed (r));
-      gst_memmap_store_reader_free (r);
+      gst_memmap_store_reader_unref (r);
     }
   }
   g_print ("truncation under memmapsink: %u lengths, every one a "
@@ -620,7 +620,7 @@ GST_START_TEST (test_cache_cut_at_lengths)
       mem = gst_buffer_peek_memory (buf, 0);
       end = gst_memmap_memory_get_file_offset (mem) + mem->size;
       gst_buffer_unref (buf);
-      gst_memmap_store_reader_free (r);
+      gst_memmap_store_reader_unref (r);
       lengths[i] = (end - 1) / 4096 * 4096;
     }
     pass2.path = store;
@@ -689,7 +689,7 @@ GST_START_TEST (test_cache_cut_while_recording)
       g_clear_error (&err);
     } else {
       fail_unless (gst_memmap_store_reader_is_damaged (r));
-      gst_memmap_store_reader_free (r);
+      gst_memmap_store_reader_unref (r);
     }
     g_free (store);
     g_free (desc);

@@ -506,7 +506,7 @@ as_writer_child (Report * r, gpointer data)
     report_error (r, err);
     g_clear_error (&err);
   }
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   gst_object_unref (e);
 }
 
@@ -537,7 +537,7 @@ check_store (const gchar * path)
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
   }
-  gst_memmap_store_reader_free (rd);
+  gst_memmap_store_reader_unref (rd);
   gst_memmap_engine_clear_all (e);
   gst_object_unref (e);
   return n;
@@ -763,14 +763,14 @@ nofile_store_child (Report * r, gpointer data)
         gst_buffer_unmap (buf, &map);
       gst_buffer_unref (buf);
     }
-    gst_memmap_store_reader_free (rd);
+    gst_memmap_store_reader_unref (rd);
   }
   if (!gst_memmap_store_writer_close (w, &err)) {
     r->result = 6;
     report_error (r, err);
     g_clear_error (&err);
   }
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   r->evictions = stat_get (e, "evictions");
   gst_object_unref (e);
 }

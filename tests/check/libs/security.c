@@ -142,7 +142,7 @@ check_store (const gchar * path)
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   gst_memmap_engine_clear_all (e);
   gst_object_unref (e);
   return n;
@@ -202,7 +202,7 @@ planted_temp_case (gboolean symlink_not_hardlink)
   fail_unless (strstr (memmap_log->str, "drawing another name") != NULL,
       "the writer did not draw the predicted name: %s", memmap_log->str);
   fail_unless (write_frame (w, &info, 0, NULL));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   assert_victim_intact (victim);
   /* the planted link is still there, untouched */
@@ -253,7 +253,7 @@ GST_START_TEST (test_symlink_at_path_replaced)
     w = new_writer (path, &info, 0, flags[i], NULL);
     fail_unless (w != NULL);
     fail_unless (write_frame (w, &info, 0, NULL));
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     assert_victim_intact (victim);
     fail_unless (lstat (path, &st) == 0 && S_ISREG (st.st_mode));
     unlink (path);
@@ -263,12 +263,12 @@ GST_START_TEST (test_symlink_at_path_replaced)
     fail_unless (w != NULL);
     fail_unless (write_frame (w, &info, 0, NULL));
     fail_unless (write_frame (w, &info, 1, NULL));
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     fail_unless_equals_int (symlink (other, path), 0);
     w = new_writer (path, &info, 0, flags[i], NULL);
     fail_unless (w != NULL);
     fail_if (gst_memmap_store_writer_was_reused (w));
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     /* the other store keeps its two frames */
     fail_unless_equals_uint64 (check_store (other), 2);
     fail_unless (lstat (path, &st) == 0 && S_ISREG (st.st_mode));
@@ -313,7 +313,7 @@ GST_START_TEST (test_path_swapped_while_writing)
     }
     written++;
   }
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   assert_victim_intact (victim);
   fail_unless_equals_uint64 (check_store (moved), written);
@@ -346,7 +346,7 @@ GST_START_TEST (test_symlinks_the_user_gives)
   fail_unless (w != NULL);
   fail_unless (write_frame (w, &info, 0, NULL));
   fail_unless (write_frame (w, &info, 1, NULL));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   fail_unless (g_file_test (store, G_FILE_TEST_IS_REGULAR));
 
   fail_unless_equals_int (symlink (store, link_file), 0);
@@ -381,7 +381,7 @@ GST_START_TEST (test_mode_follows_umask)
     fail_unless (w != NULL);
     fail_unless_equals_int (stat (path, &st), 0);
     fail_unless_equals_int (st.st_mode & 0777, 0666 & ~masks[i]);
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     unlink (path);
     g_free (path);
   }
@@ -409,7 +409,7 @@ GST_START_TEST (test_fifo_at_path)
   g_clear_error (&err);
   w = new_writer (path, &info, 0, GST_MEMMAP_STORE_WRITER_FLAG_REUSE, &err);
   fail_unless (w != NULL, "%s", err ? err->message : "?");
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   alarm (0);
   fail_unless (lstat (path, &st) == 0 && S_ISREG (st.st_mode));
   g_free (path);
@@ -470,8 +470,8 @@ GST_START_TEST (test_session_uses_validated_header)
   gst_buffer_unref (a);
   gst_buffer_unref (b);
   gst_memmap_store_session_unref (session);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 

@@ -418,7 +418,7 @@ roundtrip (const StoreParams * sp)
 
   fail_unless (gst_memmap_store_writer_close (w, &err));
   fail_unless (gst_memmap_store_reader_is_closed (r));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   caps = make_caps (sp->format, sp->width, sp->height);
   rcaps = gst_memmap_store_reader_get_caps (r);
@@ -465,7 +465,7 @@ roundtrip (const StoreParams * sp)
   /* a buffer outlives its reader */
   kept = gst_memmap_store_reader_get_buffer (r, NULL, 2, &err);
   fail_unless (kept != NULL);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   check_buffer (kept, path, &layout, 2, sums[2]);
   gst_buffer_unref (kept);
 
@@ -578,7 +578,7 @@ GST_START_TEST (test_caps_normalized)
   w = gst_memmap_store_writer_new (engine, path, caps, &layout,
       GST_MEMMAP_STORE_MODE_APPEND, 0, NULL);
   fail_unless (w != NULL);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   rcaps = gst_memmap_store_reader_get_caps (r);
@@ -590,7 +590,7 @@ GST_START_TEST (test_caps_normalized)
   gst_caps_unref (plain);
   gst_caps_unref (rcaps);
   gst_caps_unref (caps);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -671,9 +671,9 @@ GST_START_TEST (test_ring_wraparound)
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), n);
   check_frame (r, &layout, n - 5, sums[n - 5]);
 
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   fail_unless (gst_memmap_store_reader_is_closed (r));
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   for (f = 0; f < n; f++)
     g_free (sums[f]);
   g_free (path);
@@ -746,8 +746,8 @@ GST_START_TEST (test_ring_concurrent_reader)
       "committed, %" G_GUINT64_FORMAT " entries read, %" G_GUINT64_FORMAT
       " overwritten under the reader\n", n, rr.ok, rr.gone);
   fail_unless (rr.ok > 0);
-  gst_memmap_store_reader_free (rr.r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (rr.r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -786,17 +786,17 @@ GST_START_TEST (test_append_growth)
   fail_unless (gst_structure_get_uint64 (stats, "committed", &v));
   fail_unless_equals_uint64 (v, n);
   gst_structure_free (stats);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   for (f = 0; f < n; f++)
     check_frame (r, &layout, f, sums[f]);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* and a reader opened afterwards */
   r = open_ok (path);
   for (f = 0; f < n; f++)
     check_frame (r, &layout, f, sums[f]);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   for (f = 0; f < n; f++)
     g_free (sums[f]);
@@ -831,7 +831,7 @@ GST_START_TEST (test_windows_whole_chunks)
   w = new_writer_ok (path, &sp, &layout);
   for (f = 0; f < n; f++)
     g_free (write_frame (w, &layout, f, f, 1, 0));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   for (f = 0; f < n; f++) {
@@ -871,7 +871,7 @@ GST_START_TEST (test_windows_whole_chunks)
 
   for (f = 0; f < n; f++)
     gst_buffer_unref (bufs[f]);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_hash_table_unref (windows);
   g_free (path);
 }
@@ -903,12 +903,12 @@ GST_START_TEST (test_windows_do_not_hold_lock)
   fail_unless (held != NULL, "slot memory: %s", err ? err->message : "?");
   fail_unless (gst_memmap_store_writer_close (w, &err), "close: %s",
       err ? err->message : "?");
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   /* the next writer, with the window still held and cached */
   w = new_writer_ok (path, &sp, &layout);
   fail_unless (gst_memmap_store_writer_was_reused (w));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   gst_memory_unref (held);
   g_free (path);
 }
@@ -940,8 +940,8 @@ GST_START_TEST (test_default_chunk_slots)
   fail_unless (GST_MEMMAP_STORE_DEFAULT_CHUNK_BYTES / (2560 * 2048) <
       GST_MEMMAP_STORE_DEFAULT_CHUNK_SLOTS);
   gst_structure_free (info);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -1023,7 +1023,7 @@ GST_START_TEST (test_release_slot)
 
   /* a slot still out at close leaves no frame either */
   acquire_ok (w);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), 4);
@@ -1036,7 +1036,7 @@ GST_START_TEST (test_release_slot)
   check_frame (r, &layout, 2, sb);
   check_frame (r, &layout, 3, sd);
   frame_fails (r, 4, GST_MEMMAP_ERROR_INVALID_ARGUMENT);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   g_free (sa);
   g_free (sb);
@@ -1081,14 +1081,14 @@ GST_START_TEST (test_append_max_frames)
   fail_if (gst_memmap_store_writer_acquire_slot (w, &s, &err));
   assert_error (err, GST_MEMMAP_ERROR_NO_SPACE, path);
   g_clear_error (&err);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_max_frames (r), 4);
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), 4);
   for (i = 0; i < 4; i++)
     check_frame (r, &layout, i, NULL);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -1147,8 +1147,67 @@ GST_START_TEST (test_session_ref)
   /* the last one: closed */
   fail_unless_equals_int (count_fds (), fds);
 
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The reader and the writer are refcounted boxed types (issue 15): a ref
+ * or a g_boxed_copy() keeps them working, the last unref of a writer
+ * closes its store, the last unref of a reader closes its descriptor, and
+ * a buffer outlives its reader. */
+GST_START_TEST (test_reader_writer_ref)
+{
+  gchar *path = test_path ("refs.store");
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 0, 0, 0, 0
+  };
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w, *wref;
+  GstMemmapStoreReader *r, *rcopy;
+  GstBuffer *buf;
+  gchar *sum;
+  guint fds;
+
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MEMMAP_STORE_WRITER));
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MEMMAP_STORE_READER));
+
+  w = new_writer_ok (path, &sp, &layout);
+  sum = write_frame (w, &layout, 0, 0, GST_MSECOND, 0);
+  wref = g_boxed_copy (GST_TYPE_MEMMAP_STORE_WRITER, w);
+  fail_unless (wref == w);
+  fail_unless (gst_memmap_store_writer_ref (w) == w);
+
+  r = open_ok (path);
+  rcopy = g_boxed_copy (GST_TYPE_MEMMAP_STORE_READER, r);
+  fail_unless (rcopy == r);
+  gst_memmap_store_reader_unref (r);
+  /* one reference left: open and working */
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (rcopy), 1);
+  buf = gst_memmap_store_reader_get_buffer (rcopy, NULL, 0, NULL);
+  fail_unless (buf != NULL);
+
+  /* two of three writer references dropped: the store stays open */
+  gst_memmap_store_writer_unref (w);
+  g_boxed_free (GST_TYPE_MEMMAP_STORE_WRITER, wref);
+  fail_if (gst_memmap_store_reader_is_closed (rcopy));
+  g_free (write_frame (w, &layout, 1, GST_MSECOND, GST_MSECOND, 0));
+  fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (rcopy), 2);
+  /* the last one closes it */
+  gst_memmap_store_writer_unref (w);
+  fail_unless (gst_memmap_store_reader_is_closed (rcopy));
+
+  /* the last reader reference: its descriptor goes (the engine may keep
+   * its windows cached), its buffer stays */
+  fds = count_fds ();
+  gst_memmap_store_reader_unref (rcopy);
+  fail_unless (count_fds () < fds, "the reader's descriptor stayed open");
+  check_buffer (buf, path, &layout, 0, sum);
+  gst_buffer_unref (buf);
+
+  g_free (sum);
   g_free (path);
 }
 
@@ -1168,7 +1227,7 @@ write_store (const gchar * path, const StoreParams * sp, guint64 n,
     g_free (write_frame (w, layout, first_content + f,
             (first_content + f) * GST_MSECOND, GST_MSECOND, 0));
   fail_unless (gst_memmap_store_writer_close (w, NULL));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 }
 
 GST_START_TEST (test_reuse_in_place)
@@ -1203,7 +1262,7 @@ GST_START_TEST (test_reuse_in_place)
   for (f = 0; f < 3; f++)
     g_free (write_frame (w, &layout, 100 + f, (100 + f) * GST_MSECOND,
             GST_MSECOND, 0));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   fail_unless_equals_uint64 (file_size (path), size);
 
   r = open_ok (path);
@@ -1214,15 +1273,15 @@ GST_START_TEST (test_reuse_in_place)
     fail_unless_equals_uint64 (e.pts, (100 + f) * GST_MSECOND);
     check_frame_content (r, &layout, f, 100 + f);
   }
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_reader_free (old);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_reader_unref (old);
 
   /* another layout: replaced by a new file */
   sp.width = 66;
   w = new_writer_ok (path, &sp, &layout);
   fail_if (gst_memmap_store_writer_was_reused (w));
   fail_if (file_ino (path) == ino);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   /* a ring reused in place */
   sp.mode = GST_MEMMAP_STORE_MODE_RING;
@@ -1238,15 +1297,15 @@ GST_START_TEST (test_reuse_in_place)
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_first_frame (r), 0);
   check_frame (r, &layout, 0, NULL);
   check_frame (r, &layout, 1, NULL);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* a file that is not a store is replaced */
   fail_unless (g_file_set_contents (path, "not a store", -1, NULL));
   w = new_writer_ok (path, &sp, &layout);
   fail_if (gst_memmap_store_writer_was_reused (w));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   r = open_ok (path);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   g_free (path);
 }
@@ -1282,8 +1341,8 @@ GST_START_TEST (test_replace_keeps_readers)
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r), 5);
   for (f = 0; f < 5; f++)
     check_frame_content (r, &layout, f, 500 + f);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_reader_free (old);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_reader_unref (old);
   g_free (path);
 }
 
@@ -1307,7 +1366,7 @@ GST_START_TEST (test_reuse_content)
   for (f = 0; f < 5; f++)
     check_frame_content (r, &layout, f, 1000 + f);
   frame_fails (r, 5, GST_MEMMAP_ERROR_INVALID_ARGUMENT);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -1334,10 +1393,10 @@ GST_START_TEST (test_single_writer)
   assert_error (err, GST_MEMMAP_ERROR_PERMISSION_DENIED, path);
   g_clear_error (&err);
 
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   w2 = new_writer_ok (path, &sp, &layout);
   fail_unless (gst_memmap_store_writer_was_reused (w2));
-  gst_memmap_store_writer_free (w2);
+  gst_memmap_store_writer_unref (w2);
   g_free (path);
 }
 
@@ -1371,7 +1430,7 @@ GST_START_TEST (test_sync)
   fail_if (gst_memmap_store_writer_acquire_slot (w, &f, &err));
   assert_error (err, GST_MEMMAP_ERROR_INVALID_ARGUMENT, path);
   g_clear_error (&err);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   fail_unless (gst_memmap_store_reader_is_closed (r));
@@ -1379,7 +1438,7 @@ GST_START_TEST (test_sync)
     check_frame (r, &layout, f, sums[f]);
     g_free (sums[f]);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -1482,7 +1541,7 @@ check_store_make_output (const gchar * path, gboolean expect_closed,
     gst_buffer_unref (buf);
     *checked += 1;
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   return n;
 }
 
@@ -1569,7 +1628,7 @@ GST_START_TEST (test_kill9)
     r = open_ok (path);
     oldest = gst_memmap_store_reader_get_first_frame (r);
     fail_unless_equals_uint64 (oldest, ring && n > 32 ? n - 32 : 0);
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
     if (ring && n > 32)
       wrapped++;
 
@@ -1882,7 +1941,7 @@ GST_START_TEST (test_hostile_header)
           fail_unless (b == NULL);
         gst_clear_buffer (&b);
       }
-      gst_memmap_store_reader_free (r);
+      gst_memmap_store_reader_unref (r);
     }
   }
 
@@ -1948,7 +2007,7 @@ GST_START_TEST (test_hostile_entries)
   for (f = 1; f < 7; f++)
     frame_fails (r, f, GST_MEMMAP_ERROR_CORRUPT);
   frame_fails (r, 7, GST_MEMMAP_ERROR_INVALID_ARGUMENT);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* duration out of range */
   g_free (orig);
@@ -1956,7 +2015,7 @@ GST_START_TEST (test_hostile_entries)
   put_u64 (orig, ENTRY_OFF (0) + 24, G_GUINT64_CONSTANT (1) << 63);
   r = try_open (path, orig, len, &code);
   frame_fails (r, 0, GST_MEMMAP_ERROR_CORRUPT);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (orig);
 
   /* a ring: an entry already holding a newer frame is "overwritten", an
@@ -1978,7 +2037,7 @@ GST_START_TEST (test_hostile_entries)
     frame_fails (r, 7, GST_MEMMAP_ERROR_CORRUPT);
     check_frame (r, &layout, 8, NULL);
     frame_fails (r, 5, GST_MEMMAP_ERROR_INVALID_ARGUMENT);
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
 
     /* a ring with more than one chunk reserved */
     put_u64 (orig, 320, 2);
@@ -2044,7 +2103,7 @@ GST_START_TEST (test_truncated)
   fail_unless_equals_int (code, GST_MEMMAP_ERROR_CORRUPT);
   r = try_open (path, orig, len, &code);
   fail_unless (r != NULL);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* cut under an open reader: a slot past the new end is an error, not a
    * mapping past the end of the file (windows of two pages: the header
@@ -2067,7 +2126,7 @@ GST_START_TEST (test_truncated)
     assert_error (err, GST_MEMMAP_ERROR_TRUNCATED, path);
     g_clear_error (&err);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   g_free (orig);
   g_free (src);
@@ -2175,7 +2234,7 @@ GST_START_TEST (test_random_corruption)
         read++;
       }
     }
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
   }
   g_print ("random corruption: %u of %u corrupted stores opened, %u frames "
       "read\n", opened, iterations, read);
@@ -2206,6 +2265,7 @@ store_suite (void)
   tcase_add_test (tc, test_default_chunk_slots);
   tcase_add_test (tc, test_append_growth);
   tcase_add_test (tc, test_release_slot);
+  tcase_add_test (tc, test_reader_writer_ref);
   tcase_add_test (tc, test_append_max_frames);
   tcase_add_test (tc, test_session_ref);
   tcase_add_test (tc, test_reuse_in_place);

@@ -174,7 +174,7 @@ GST_START_TEST (test_old_version_fixture)
     check_frame (r, f, f);
     fail_unless (gst_memmap_store_reader_verify_frame (r, f, &err));
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 
   /* a ring of 3 that wrapped: frames 2..4 */
@@ -184,7 +184,7 @@ GST_START_TEST (test_old_version_fixture)
   fail_unless_equals_uint64 (gst_memmap_store_reader_get_first_frame (r), 2);
   for (f = 2; f < 5; f++)
     check_frame (r, f, f);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -205,13 +205,13 @@ GST_START_TEST (test_old_version_reused)
   fail_unless_equals_string (path, path2);
   fail_unless (gst_memmap_store_writer_was_reused (w));
   write_frame (w, &layout, 7, 0);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   fail_unless_equals_int (header_version_minor (path), 1);
   r = open_ok (path);
   fail_unless (gst_memmap_store_reader_has_checksums (r));
   check_frame (r, 0, 7);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
   g_free (path2);
 }
@@ -266,8 +266,8 @@ GST_START_TEST (test_buffer_flags_roundtrip)
     fail_unless_equals_int (GST_BUFFER_FLAGS (out) & mask, buffer_flags[i]);
     gst_buffer_unref (out);
   }
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -291,8 +291,8 @@ GST_START_TEST (test_unknown_flags_ignored)
       GST_MEMMAP_STORE_FRAME_INTERLACED | GST_MEMMAP_STORE_FRAME_TFF |
       GST_MEMMAP_STORE_FRAME_RFF | GST_MEMMAP_STORE_FRAME_ONEFIELD |
       GST_MEMMAP_STORE_FRAME_CORRUPTED | GST_MEMMAP_STORE_FRAME_GAP);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -373,7 +373,7 @@ GST_START_TEST (test_checksums_find_every_byte)
   stats = gst_memmap_store_writer_get_stats (w);
   fail_unless (gst_structure_get_boolean (stats, "checksums", &has) && has);
   gst_structure_free (stats);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = open_ok (path);
   fail_unless (gst_memmap_store_reader_has_checksums (r));
@@ -389,7 +389,7 @@ GST_START_TEST (test_checksums_find_every_byte)
             0));
     gst_buffer_unref (buf);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* every byte of frame 1, flipped (one bit) and zeroed, one at a time */
   for (byte = 0; byte < GST_VIDEO_INFO_SIZE (&layout); byte++) {
@@ -404,7 +404,7 @@ GST_START_TEST (test_checksums_find_every_byte)
       gst_memmap_engine_clear_all (engine);
       r = open_ok (path);
       assert_only_bad (r, n, 1);
-      gst_memmap_store_reader_free (r);
+      gst_memmap_store_reader_unref (r);
     }
     poke (path, slot1 + byte, orig);
   }
@@ -419,7 +419,7 @@ GST_START_TEST (test_checksums_find_every_byte)
     fail_unless (buf != NULL);
     gst_buffer_unref (buf);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -444,8 +444,8 @@ GST_START_TEST (test_no_checksums)
   fail_unless_equals_uint64 (e.checksum, 0);
   fail_unless_equals_int (header_version_minor (path), 1);
   check_frame (r, 0, 0);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -533,14 +533,14 @@ GST_START_TEST (test_footprint_append)
             (gst_buffer_peek_memory (held, 0)), NULL));
   }
   gst_buffer_unref (held);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* and a new reader */
   r = open_ok (path);
   for (f = 0; f < 3; f++)
     check_frame (r, f, f);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
 
   /* reused in place: the whole reservation comes back before any write */
   {
@@ -552,12 +552,12 @@ GST_START_TEST (test_footprint_append)
     fail_unless (gst_memmap_store_writer_was_reused (w));
     fail_unless (disk_bytes (path) >= 60 * 1024 * 1024);
     write_frame (w, &layout, 5, 0);
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     fail_unless (disk_bytes (path) <= P + P +
         round_up_page (GST_VIDEO_INFO_SIZE (&layout)) + P);
     r = open_ok (path);
     check_frame (r, 0, 5);
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
     g_free (path2);
   }
   g_free (path);
@@ -581,14 +581,14 @@ GST_START_TEST (test_footprint_ring)
   fail_unless (disk_bytes (path) >= 108 * slot_bytes);
   for (f = 0; f < 3; f++)
     write_frame (w, &layout, f, 0);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
   fail_unless (disk_bytes (path) <= P + P + 3 * slot_bytes + P,
       "closed ring of 3 frames takes %" G_GUINT64_FORMAT " bytes",
       disk_bytes (path));
   r = open_ok (path);
   for (f = 0; f < 3; f++)
     check_frame (r, f, f);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -658,8 +658,8 @@ check_held_slot_survives_close (GstMemmapStoreMode mode, guint64 max_frames)
       "its last slot was released", disk_bytes (path));
   for (f = 0; f < 2; f++)
     check_frame (r, f, f);
-  gst_memmap_store_reader_free (r);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_reader_unref (r);
+  gst_memmap_store_writer_unref (w);
   g_free (path);
 }
 
@@ -682,7 +682,7 @@ GST_START_TEST (test_held_slot_outlives_writer)
   fail_unless (gst_memory_map (held, &map, GST_MAP_WRITE));
   store_fill_frame (map.data, &layout, 4);
   gst_memory_unmap (held, &map);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   fail_unless (gst_memory_map (held, &map, GST_MAP_READ));
   fail_unless (store_check_frame (map.data, &layout, 4));

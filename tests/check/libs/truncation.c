@@ -329,7 +329,7 @@ GST_START_TEST (test_reader_after_truncation)
   w = new_writer (path, &layout);
   write_frames (w, &layout, N_FRAMES);
   fail_unless (gst_memmap_store_writer_close (w, NULL));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = gst_memmap_store_reader_open (engine, path, &err);
   fail_unless (r != NULL, "%s", err ? err->message : "?");
@@ -369,7 +369,7 @@ GST_START_TEST (test_reader_after_truncation)
   fail_if (gst_memmap_store_reader_get_buffer (r, NULL, 0, &err));
   assert_truncated (err, path);
   g_clear_error (&err);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -389,7 +389,7 @@ GST_START_TEST (test_reader_refuses_lost_frame)
 
   w = new_writer (path, &layout);
   write_frames (w, &layout, N_FRAMES);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = gst_memmap_store_reader_open (engine, path, &err);
   fail_unless (r != NULL, "%s", err ? err->message : "?");
@@ -415,7 +415,7 @@ GST_START_TEST (test_reader_refuses_lost_frame)
   gst_buffer_unref (buf);
   fail_unless_equals_uint64 (truncation_faults (), faults0);
 
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
@@ -444,7 +444,7 @@ GST_START_TEST (test_writer_after_truncation)
   assert_truncated (err, path);
   g_clear_error (&err);
   fail_unless_equals_uint64 (gst_memmap_store_writer_get_committed (w), 3);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   /* the header claims a chunk the file no longer has: a reader refuses the
    * store instead of handing out frames whose bytes are gone, and says
@@ -507,7 +507,7 @@ assert_damaged (const gchar * path)
   fail_if (gst_memmap_store_reader_check (r, &err));
   assert_truncated (err, path);
   g_clear_error (&err);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 }
 
 /* The tail of a full chunk is cut while nothing is mapped there any more;
@@ -540,7 +540,7 @@ GST_START_TEST (test_writer_cut_then_grown_back)
   fail_if (gst_memmap_store_writer_close (w, &err));
   assert_truncated (err, path);
   g_clear_error (&err);
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   /* grown back by someone else: still damaged, never "closed" */
   truncate_elsewhere (path, 6 * P);
@@ -578,7 +578,7 @@ GST_START_TEST (test_writer_cut_before_commit)
     assert_truncated (err, path);
     g_clear_error (&err);
     fail_unless_equals_uint64 (gst_memmap_store_writer_get_committed (w), 2);
-    gst_memmap_store_writer_free (w);
+    gst_memmap_store_writer_unref (w);
     assert_damaged (path);
     g_free (path);
   }
@@ -605,7 +605,7 @@ GST_START_TEST (test_pts_go_back_only_at_discont)
   for (f = 0; f < G_N_ELEMENTS (pts); f++)
     fail_unless (gst_memmap_store_writer_commit (w, fill_slot (w, &layout, f),
             pts[f] * GST_MSECOND, GST_MSECOND, 0, NULL));
-  gst_memmap_store_writer_free (w);
+  gst_memmap_store_writer_unref (w);
 
   r = gst_memmap_store_reader_open (engine, path, &err);
   fail_unless (r != NULL, "%s", err ? err->message : "?");
@@ -616,7 +616,7 @@ GST_START_TEST (test_pts_go_back_only_at_discont)
     fail_unless_equals_int (e.flags, f == 3 ? GST_MEMMAP_STORE_FRAME_DISCONT :
         GST_MEMMAP_STORE_FRAME_NONE);
   }
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
 
   /* frame 0's pts (entry at data_offset + 16) made later than frame 2's by
    * one byte: frame 1 is refused as corrupt */
@@ -635,7 +635,7 @@ GST_START_TEST (test_pts_go_back_only_at_discont)
   g_clear_error (&err);
   fail_if (gst_memmap_store_reader_get_buffer (r, NULL, 1, &err));
   g_clear_error (&err);
-  gst_memmap_store_reader_free (r);
+  gst_memmap_store_reader_unref (r);
   g_free (path);
 }
 
