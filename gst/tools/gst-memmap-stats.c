@@ -187,6 +187,32 @@ scan_cache_entry (GstMemmapCacheDir * dir, const gchar * hash,
   return e;
 }
 
+/* "2026-12-06 10:45 (3 min ago)" for a last use at @last_use (seconds
+ * since the epoch) seen at @now; "unknown" for 0. */
+static gchar *
+describe_last_use (gint64 last_use, gint64 now)
+{
+  GDateTime *dt;
+  gint64 ago = now - last_use;
+  gchar *day, *when;
+
+  if (last_use <= 0)
+    return g_strdup ("unknown");
+  dt = g_date_time_new_from_unix_local (last_use);
+  day = g_date_time_format (dt, "%Y-%m-%d %H:%M");
+  g_date_time_unref (dt);
+  if (ago < 120)
+    when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " s ago)", day,
+        MAX (ago, 0));
+  else if (ago < 7200)
+    when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " min ago)", day,
+        ago / 60);
+  else
+    when = g_strdup (day);
+  g_free (day);
+  return when;
+}
+
 gint
 cmd_stats (gint argc, gchar ** argv)
 {
@@ -195,7 +221,7 @@ cmd_stats (gint argc, gchar ** argv)
   GHashTable *locks;
   GstMemmapCacheDir *dir;
   GError *err = NULL;
-  gchar *cache_dir, *s1, *s2, **hashes;
+  gchar *cache_dir, *s1, **hashes;
   guint64 total_bytes = 0, total_frames = 0, other_bytes = 0;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   struct stat st;
@@ -277,24 +303,7 @@ cmd_stats (gint argc, gchar ** argv)
 
     g_strlcpy (hash, e->hash, sizeof (hash));
     s1 = format_size (e->bytes);
-    if (e->last_use > 0) {
-      GDateTime *dt = g_date_time_new_from_unix_local (e->last_use);
-      gint64 ago = now - e->last_use;
-
-      s2 = g_date_time_format (dt, "%Y-%m-%d %H:%M");
-      g_date_time_unref (dt);
-      if (ago < 120)
-        when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " s ago)", s2,
-            MAX (ago, 0));
-      else if (ago < 7200)
-        when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " min ago)", s2,
-            ago / 60);
-      else
-        when = g_strdup (s2);
-      g_free (s2);
-    } else {
-      when = g_strdup ("unknown");
-    }
+    when = describe_last_use (e->last_use, now);
     g_print ("%-16s %8" G_GUINT64_FORMAT " %12s  %-30s %-18s %s\n", hash,
         e->frames, s1, when, e->video ? e->video : "-", e->state);
     g_free (when);
