@@ -52,6 +52,7 @@
 #include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapvideo.h>
 
 #include <unistd.h>
 
@@ -146,52 +147,6 @@ static gboolean gst_memmap_sink_query (GstBaseSink * bsink, GstQuery * query);
 static gboolean gst_memmap_sink_event (GstBaseSink * bsink, GstEvent * event);
 static GstFlowReturn gst_memmap_sink_render (GstBaseSink * bsink,
     GstBuffer * buffer);
-
-/* video/x-raw in every format GstVideoInfo lays out as planes of rows: all
- * of GST_VIDEO_FORMATS_ALL but the tiled formats and the paletted one, which
- * a frame store cannot describe (docs/store-format.md). */
-static GstCaps *
-gst_memmap_sink_template_caps (void)
-{
-  GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
-  const GstVideoFormat *raw;
-  GstCaps *caps, *alternate;
-  guint i, n;
-
-  g_value_init (&formats, GST_TYPE_LIST);
-  g_value_init (&format, G_TYPE_STRING);
-  raw = gst_video_formats_raw (&n);
-  for (i = 0; i < n; i++) {
-    const GstVideoFormatInfo *finfo = gst_video_format_get_info (raw[i]);
-
-    if (GST_VIDEO_FORMAT_INFO_IS_TILED (finfo) ||
-        GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo))
-      continue;
-    g_value_set_static_string (&format, GST_VIDEO_FORMAT_INFO_NAME (finfo));
-    gst_value_list_append_value (&formats, &format);
-  }
-
-  caps = gst_caps_new_empty_simple ("video/x-raw");
-  gst_caps_set_value (caps, "format", &formats);
-  gst_caps_set_simple (caps,
-      "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
-
-  /* interlace-mode=alternate: a field per buffer, caps feature
-   * format:Interlaced (docs/store-format.md) */
-  alternate = gst_caps_copy (caps);
-  gst_caps_set_features (alternate, 0,
-      gst_caps_features_new (GST_CAPS_FEATURE_FORMAT_INTERLACED, NULL));
-  gst_caps_set_simple (alternate, "interlace-mode", G_TYPE_STRING,
-      "alternate", NULL);
-  gst_caps_append (caps, alternate);
-
-  g_value_unset (&format);
-  g_value_unset (&formats);
-
-  return caps;
-}
 
 static void
 gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
@@ -364,7 +319,7 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
       "Writes raw video frames into a frame store file, without a copy when "
       "upstream renders into the store's slots",
       "The gst-memmap developers");
-  caps = gst_memmap_sink_template_caps ();
+  caps = gst_memmap_video_store_caps (TRUE);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
   gst_caps_unref (caps);
@@ -547,29 +502,6 @@ gst_memmap_sink_get_property (GObject * object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-}
-
-/* Same format, size and plane layout: frames of @info fit the store's slots
- * as they are. */
-static gboolean
-same_video_layout (const GstVideoInfo * info, const GstVideoInfo * layout)
-{
-  guint i;
-
-  if (GST_VIDEO_INFO_FORMAT (info) != GST_VIDEO_INFO_FORMAT (layout) ||
-      GST_VIDEO_INFO_WIDTH (info) != GST_VIDEO_INFO_WIDTH (layout) ||
-      GST_VIDEO_INFO_HEIGHT (info) != GST_VIDEO_INFO_HEIGHT (layout) ||
-      GST_VIDEO_INFO_SIZE (info) != GST_VIDEO_INFO_SIZE (layout))
-    return FALSE;
-  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (info); i++) {
-    if (GST_VIDEO_INFO_PLANE_OFFSET (info, i) !=
-        GST_VIDEO_INFO_PLANE_OFFSET (layout, i) ||
-        GST_VIDEO_INFO_PLANE_STRIDE (info, i) !=
-        GST_VIDEO_INFO_PLANE_STRIDE (layout, i))
-      return FALSE;
-  }
-
-  return TRUE;
 }
 
 /* Reports a store error of the streaming thread, naming the file. */
@@ -866,7 +798,7 @@ gst_memmap_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   }
 
   layout = gst_memmap_slot_store_get_layout (self->store);
-  if (!same_video_layout (&info, layout))
+  if (!gst_memmap_video_info_same_frame_layout (&info, layout))
     goto layout_changed;
 
   GST_DEBUG_OBJECT (self, "same layout, the store continues");
@@ -915,7 +847,7 @@ gst_memmap_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
     goto no_store;
   layout = gst_memmap_slot_store_get_layout (self->store);
-  if (!same_video_layout (&info, layout))
+  if (!gst_memmap_video_info_same_frame_layout (&info, layout))
     goto other_layout;
 
   size = GST_VIDEO_INFO_SIZE (layout);
@@ -990,43 +922,6 @@ gst_memmap_sink_event (GstBaseSink * bsink, GstEvent * event)
       event);
 }
 
-/* Copies the frame in @buffer into a new slot; returns the slot's memory. */
-static GstMemory *
-copy_into_slot (GstMemmapSink * self, const GstVideoFrame * in_frame,
-    GError ** error)
-{
-  GstVideoFrame out_frame;
-  GstBuffer *slot_buffer;
-  GstMemory *mem;
-  gboolean copied;
-
-  mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
-  if (mem == NULL)
-    return NULL;
-
-  slot_buffer = gst_buffer_new ();
-  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
-  if (!gst_video_frame_map (&out_frame,
-          gst_memmap_slot_store_get_layout (self->store), slot_buffer,
-          GST_MAP_WRITE)) {
-    copied = FALSE;
-  } else {
-    copied = gst_video_frame_copy (&out_frame, in_frame);
-    gst_video_frame_unmap (&out_frame);
-  }
-  gst_buffer_unref (slot_buffer);
-
-  if (!copied) {
-    /* unreferenced without a commit: the slot goes back */
-    gst_memory_unref (mem);
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
-        "%s: could not copy a frame into a slot", self->cur.location);
-    return NULL;
-  }
-
-  return mem;
-}
-
 static GstFlowReturn
 gst_memmap_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 {
@@ -1053,7 +948,7 @@ gst_memmap_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     GST_LOG_OBJECT (self, "copying %" GST_PTR_FORMAT " into a slot", buffer);
     if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ))
       goto invalid_buffer;
-    mem = copy_into_slot (self, &in_frame, &error);
+    mem = gst_memmap_slot_store_copy_frame (self->store, &in_frame, &error);
     gst_video_frame_unmap (&in_frame);
     if (mem == NULL)
       goto write_failed;

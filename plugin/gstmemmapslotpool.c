@@ -237,6 +237,52 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
 }
 
 /**
+ * gst_memmap_slot_store_copy_frame:
+ * @store: a #GstMemmapSlotStore
+ * @in_frame: a mapped frame laid out as the caps say
+ * @error: return location for a #GError, or %NULL
+ *
+ * Acquires a new slot and copies @in_frame into it, laid out as the store
+ * (gst_memmap_slot_store_get_layout()), for the elements whose frames do
+ * not come in the store's slots (memmapsink, memmapcache). Dropping the
+ * memory without gst_memmap_slot_store_commit() releases the slot.
+ *
+ * Returns: (transfer full) (nullable): the slot's memory, or %NULL with
+ *   @error set
+ */
+GstMemory *
+gst_memmap_slot_store_copy_frame (GstMemmapSlotStore * store,
+    const GstVideoFrame * in_frame, GError ** error)
+{
+  GstVideoFrame out_frame;
+  GstBuffer *slot_buffer;
+  GstMemory *mem;
+  gboolean copied = FALSE;
+
+  mem = gst_memmap_slot_store_acquire (store, NULL, error);
+  if (mem == NULL)
+    return NULL;
+
+  slot_buffer = gst_buffer_new ();
+  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
+  if (gst_video_frame_map (&out_frame, gst_memmap_slot_store_get_layout
+          (store), slot_buffer, GST_MAP_WRITE)) {
+    copied = gst_video_frame_copy (&out_frame, in_frame);
+    gst_video_frame_unmap (&out_frame);
+  }
+  gst_buffer_unref (slot_buffer);
+
+  if (!copied) {
+    /* unreferenced without a commit: the slot goes back */
+    gst_memory_unref (mem);
+    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+        "%s: could not copy a frame into a slot", store->path);
+    return NULL;
+  }
+  return mem;
+}
+
+/**
  * gst_memmap_slot_store_release:
  * @store: a #GstMemmapSlotStore
  * @slot: a slot acquired and not committed

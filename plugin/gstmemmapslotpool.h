@@ -62,6 +62,10 @@ gboolean gst_memmap_slot_store_is_full (GstMemmapSlotStore * store);
 G_GNUC_INTERNAL
 GstStructure *gst_memmap_slot_store_get_stats (GstMemmapSlotStore * store);
 
+G_GNUC_INTERNAL
+GstMemory *gst_memmap_slot_store_copy_frame (GstMemmapSlotStore * store,
+    const GstVideoFrame * in_frame, GError ** error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapSlotStore, gst_memmap_slot_store_unref)
 
 /* GstMemmapSlotPool: a GstBufferPool whose every buffer handed out is one

@@ -64,6 +64,7 @@
 #include <gst/base/gstbasesrc.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
+#include <gst/memmap/gstmemmapvideo.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_memmap_src_debug);
 #define GST_CAT_DEFAULT gst_memmap_src_debug
@@ -183,51 +184,6 @@ static gboolean gst_memmap_src_unlock (GstBaseSrc * bsrc);
 static gboolean gst_memmap_src_unlock_stop (GstBaseSrc * bsrc);
 static GstFlowReturn gst_memmap_src_create (GstBaseSrc * bsrc,
     guint64 offset, guint size, GstBuffer ** buf);
-
-/* video/x-raw in every format a frame store can hold (what memmapsink
- * accepts): planes of rows, no tiles, no palette */
-static GstCaps *
-gst_memmap_src_template_caps (void)
-{
-  GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
-  const GstVideoFormat *raw;
-  GstCaps *caps, *alternate;
-  guint i, n;
-
-  g_value_init (&formats, GST_TYPE_LIST);
-  g_value_init (&format, G_TYPE_STRING);
-  raw = gst_video_formats_raw (&n);
-  for (i = 0; i < n; i++) {
-    const GstVideoFormatInfo *finfo = gst_video_format_get_info (raw[i]);
-
-    if (GST_VIDEO_FORMAT_INFO_IS_TILED (finfo) ||
-        GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo))
-      continue;
-    g_value_set_static_string (&format, GST_VIDEO_FORMAT_INFO_NAME (finfo));
-    gst_value_list_append_value (&formats, &format);
-  }
-
-  caps = gst_caps_new_empty_simple ("video/x-raw");
-  gst_caps_set_value (caps, "format", &formats);
-  gst_caps_set_simple (caps,
-      "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
-
-  /* interlace-mode=alternate: a field per buffer, caps feature
-   * format:Interlaced (docs/store-format.md) */
-  alternate = gst_caps_copy (caps);
-  gst_caps_set_features (alternate, 0,
-      gst_caps_features_new (GST_CAPS_FEATURE_FORMAT_INTERLACED, NULL));
-  gst_caps_set_simple (alternate, "interlace-mode", G_TYPE_STRING,
-      "alternate", NULL);
-  gst_caps_append (caps, alternate);
-
-  g_value_unset (&format);
-  g_value_unset (&formats);
-
-  return caps;
-}
 
 static void
 gst_memmap_src_class_init (GstMemmapSrcClass * klass)
@@ -353,7 +309,7 @@ gst_memmap_src_class_init (GstMemmapSrcClass * klass)
       "Plays the frames of a frame store file without copying them, "
       "frame-accurate, recorded or still being written",
       "The gst-memmap developers");
-  caps = gst_memmap_src_template_caps ();
+  caps = gst_memmap_video_store_caps (TRUE);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
   gst_caps_unref (caps);
@@ -790,23 +746,6 @@ gst_memmap_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter)
 }
 
 static gboolean
-same_layout (const GstVideoInfo * a, const GstVideoInfo * b)
-{
-  guint p;
-
-  if (GST_VIDEO_INFO_SIZE (a) != GST_VIDEO_INFO_SIZE (b))
-    return FALSE;
-  for (p = 0; p < GST_VIDEO_INFO_N_PLANES (a); p++) {
-    if (GST_VIDEO_INFO_PLANE_OFFSET (a, p) !=
-        GST_VIDEO_INFO_PLANE_OFFSET (b, p) ||
-        GST_VIDEO_INFO_PLANE_STRIDE (a, p) !=
-        GST_VIDEO_INFO_PLANE_STRIDE (b, p))
-      return FALSE;
-  }
-  return TRUE;
-}
-
-static gboolean
 gst_memmap_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
 {
   GstMemmapSrc *self = GST_MEMMAP_SRC (bsrc);
@@ -817,7 +756,7 @@ gst_memmap_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
   /* a store may pad its rows: without the video meta downstream would
    * read them as pixels */
   self->copy_layout = !video_meta &&
-      !same_layout (&self->info, &self->caps_info);
+      !gst_memmap_video_info_same_plane_layout (&self->info, &self->caps_info);
   GST_DEBUG_OBJECT (self, "downstream %s video meta: %s",
       video_meta ? "reads" : "does not read",
       self->copy_layout ? "frames are copied into the caps' layout" :

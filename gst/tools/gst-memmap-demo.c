@@ -750,6 +750,190 @@ mean_seconds (const Pass * passes, guint from, guint to)
   return to > from ? s / (to - from) : 0;
 }
 
+/* The video to process: @arg, or without it the demo's own clip, made
+ * once in the user's cache directory; NULL (said on stderr) if it cannot
+ * be opened or made. */
+static gchar *
+find_clip (const gchar * arg, gint64 frames, gint width, gint height)
+{
+  GError *error = NULL;
+  gchar *clip;
+
+  if (arg != NULL) {
+    clip = g_strdup (arg);
+    if (!gst_uri_is_valid (clip) && !g_file_test (clip,
+            G_FILE_TEST_IS_REGULAR)) {
+      g_printerr ("gst-memmap-demo: cannot open '%s': %s\n", clip,
+          g_strerror (errno ? errno : ENOENT));
+      g_free (clip);
+      return NULL;
+    }
+  } else {
+    gchar *dir = g_build_filename (g_get_user_cache_dir (), "gst-memmap-demo",
+        NULL);
+    gchar *name = g_strdup_printf ("clip-%dx%d-%" G_GINT64_FORMAT ".mp4",
+        width, height, frames);
+
+    g_mkdir_with_parents (dir, 0700);
+    clip = g_build_filename (dir, name, NULL);
+    g_free (name);
+    g_free (dir);
+    if (!g_file_test (clip, G_FILE_TEST_IS_REGULAR)) {
+      g_print ("Making the demo clip once (%" G_GINT64_FORMAT " frames of "
+          "%dx%d H.264): %s\n", frames, width, height, clip);
+      if (!make_clip (clip, frames, width, height, &error)) {
+        g_printerr ("gst-memmap-demo: could not make the clip: %s\n",
+            error->message);
+        g_clear_error (&error);
+        g_free (clip);
+        return NULL;
+      }
+    }
+  }
+
+  return clip;
+}
+
+/* A new cache directory for the gst-memmap passes in *@cache_dir (set
+ * even when it could not be made); FALSE, said on stderr, then. */
+static gboolean
+make_cache_dir (gchar ** cache_dir)
+{
+  gchar *base = g_build_filename (g_get_user_cache_dir (),
+      "gst-memmap-demo", NULL);
+
+  g_mkdir_with_parents (base, 0700);
+  *cache_dir = g_build_filename (base, "cache-XXXXXX", NULL);
+  g_free (base);
+  if (g_mkdtemp (*cache_dir) == NULL) {
+    g_printerr ("gst-memmap-demo: could not make '%s': %s\n", *cache_dir,
+        g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The table of the passes and the ratios; whether both ways gave the same
+ * results. */
+static gboolean
+print_results (const Pass * trad, const Pass * mm, guint passes)
+{
+  gdouble t_trad, t_mm1, t_mm;
+  guint64 anon_trad = 0, anon_mm = 0;
+  gboolean same = TRUE;
+  guint p;
+
+  g_print ("\n%-12s %4s %9s %9s %8s %7s %10s %10s %5s\n", "method", "pass",
+      "time (s)", "frames/s", "decoded", "copied", "anon (MB)", "file (MB)",
+      "hits");
+  for (p = 0; p < passes; p++)
+    print_row ("traditional", p + 1, &trad[p]);
+  for (p = 0; p < passes; p++)
+    print_row ("gst-memmap", p + 1, &mm[p]);
+  g_print ("(anon, file: peak RssAnon and RssFile of the pass's process; "
+      "file-backed pages are the\n shared, reclaimable page cache of the "
+      "frame store. decoded: frames out of the decoder;\n copied: frames "
+      "written into new memory, by videoconvert or into the cache)\n\n");
+
+  for (p = 0; p < passes; p++) {
+    same = same && trad[p].r.sum == mm[p].r.sum &&
+        trad[p].r.frames == mm[p].r.frames;
+    anon_trad = MAX (anon_trad, trad[p].peak_anon);
+    if (p > 0)
+      anon_mm = MAX (anon_mm, mm[p].peak_anon);
+  }
+  t_trad = mean_seconds (trad, 0, passes);
+  t_mm1 = mm[0].r.seconds;
+  t_mm = mean_seconds (mm, 1, passes);
+  g_print ("Results: %s (the filter's output sums of every pass %s)\n",
+      same ? "identical" : "DIFFERENT", same ? "agree" : "disagree");
+  g_print ("Ratio, time of a pass, traditional / gst-memmap after the first "
+      "pass: %.1fx (%.3f s / %.3f s)\n", t_mm > 0 ? t_trad / t_mm : 0.0,
+      t_trad, t_mm);
+  g_print ("Ratio, first gst-memmap pass (decode + record) / traditional "
+      "pass: %.2fx\n", t_trad > 0 ? t_mm1 / t_trad : 0.0);
+  g_print ("Ratio, peak anonymous memory, traditional / gst-memmap after the "
+      "first pass: %.1fx (%.1f MB / %.1f MB)\n", anon_mm > 0 ?
+      (gdouble) anon_trad / anon_mm : 0.0, mb (anon_trad), mb (anon_mm));
+  return same;
+}
+
+/* Draws the chart of the passes into @path (or says why it is not drawn);
+ * FALSE when it could not be written. */
+static gboolean
+write_chart (const gchar * path, const gchar * clip, guint passes,
+    const Pass * trad, const Pass * mm)
+{
+#ifdef HAVE_CAIRO
+  GError *error = NULL;
+  gchar *title = g_strdup_printf ("%s, %" G_GUINT64_FORMAT " frames a pass, "
+      "GRAY8 + Sobel", clip, trad[0].r.frames);
+  gchar *abs = g_canonicalize_filename (path, NULL);
+
+  if (!draw_chart (path, title, passes, trad, mm, &error)) {
+    g_printerr ("gst-memmap-demo: %s\n", error->message);
+    g_clear_error (&error);
+    g_free (title);
+    g_free (abs);
+    return FALSE;
+  }
+  g_print ("Chart: %s\n", abs);
+  g_free (title);
+  g_free (abs);
+#else
+  g_print ("Chart: not drawn (%s): gst-memmap-demo was built without "
+      "cairo (libcairo2-dev)\n", path);
+#endif
+  return TRUE;
+}
+
+/* The usage errors of the command line, said on stderr; --size into
+ * @width and @height. */
+static gboolean
+check_options (gint argc, gint64 frames, gint64 passes_opt,
+    const gchar * size, gint * width, gint * height)
+{
+  if (argc > 2) {
+    g_printerr ("gst-memmap-demo: expected at most one VIDEO (try --help)\n");
+    return FALSE;
+  }
+  if (frames < 1 || passes_opt < 2 || passes_opt > 20) {
+    g_printerr ("gst-memmap-demo: --frames must be at least 1 and --passes "
+        "2 to 20\n");
+    return FALSE;
+  }
+  if (size && (sscanf (size, "%dx%d", width, height) != 2 || *width < 16 ||
+          *height < 16 || *width > 7680 || *height > 4320 || *width % 2 ||
+          *height % 2)) {
+    g_printerr ("gst-memmap-demo: --size: '%s' is not an even WxH between "
+        "16x16 and 7680x4320\n", size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* @passes passes of each way, each in a child process of its own: the
+ * traditional ones first, then the gst-memmap ones (the first of which
+ * fills the cache). */
+static gboolean
+run_passes (const gchar * self, const gchar * clip, gint64 frames,
+    const gchar * cache_dir, guint passes, Pass * trad, Pass * mm)
+{
+  guint p;
+
+  for (p = 0; p < passes; p++) {
+    g_print ("  traditional pass %u...\n", p + 1);
+    if (!run_child (self, "traditional", clip, frames, cache_dir, &trad[p]))
+      return FALSE;
+  }
+  for (p = 0; p < passes; p++) {
+    g_print ("  gst-memmap pass %u...\n", p + 1);
+    if (!run_child (self, "memmap", clip, frames, cache_dir, &mm[p]))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -761,10 +945,8 @@ main (int argc, char **argv)
   gboolean no_chart = FALSE, keep_cache = FALSE;
   gint width = DEFAULT_WIDTH, height = DEFAULT_HEIGHT;
   Pass *trad = NULL, *mm = NULL;
-  guint passes, p;
-  gdouble t_trad, t_mm1, t_mm;
-  guint64 anon_trad = 0, anon_mm = 0;
-  gboolean same = TRUE;
+  guint passes;
+  gboolean same;
   gint ret = EXIT_FAIL;
   GOptionEntry entries[] = {
     {"frames", 'n', 0, G_OPTION_ARG_INT64, &frames,
@@ -816,71 +998,20 @@ main (int argc, char **argv)
     return child_main (child, clip_opt, frames, cache_opt);
   }
 
-  if (argc > 2) {
-    g_printerr ("gst-memmap-demo: expected at most one VIDEO (try --help)\n");
+  if (!check_options (argc, frames, passes_opt, size, &width, &height))
     return EXIT_USAGE;
-  }
-  if (frames < 1 || passes_opt < 2 || passes_opt > 20) {
-    g_printerr ("gst-memmap-demo: --frames must be at least 1 and --passes "
-        "2 to 20\n");
-    return EXIT_USAGE;
-  }
   passes = passes_opt;
-  if (size && (sscanf (size, "%dx%d", &width, &height) != 2 || width < 16 ||
-          height < 16 || width > 7680 || height > 4320 || width % 2 ||
-          height % 2)) {
-    g_printerr ("gst-memmap-demo: --size: '%s' is not an even WxH between "
-        "16x16 and 7680x4320\n", size);
-    return EXIT_USAGE;
-  }
 
   self = g_file_read_link ("/proc/self/exe", NULL);
   if (self == NULL)
     self = g_strdup (argv[0]);
 
-  if (argc == 2) {
-    clip = g_strdup (argv[1]);
-    if (!gst_uri_is_valid (clip) && !g_file_test (clip,
-            G_FILE_TEST_IS_REGULAR)) {
-      g_printerr ("gst-memmap-demo: cannot open '%s': %s\n", clip,
-          g_strerror (errno ? errno : ENOENT));
-      goto out;
-    }
-  } else {
-    gchar *dir = g_build_filename (g_get_user_cache_dir (), "gst-memmap-demo",
-        NULL);
-    gchar *name = g_strdup_printf ("clip-%dx%d-%" G_GINT64_FORMAT ".mp4",
-        width, height, frames);
+  clip = find_clip (argc == 2 ? argv[1] : NULL, frames, width, height);
+  if (clip == NULL)
+    goto out;
 
-    g_mkdir_with_parents (dir, 0700);
-    clip = g_build_filename (dir, name, NULL);
-    g_free (name);
-    g_free (dir);
-    if (!g_file_test (clip, G_FILE_TEST_IS_REGULAR)) {
-      g_print ("Making the demo clip once (%" G_GINT64_FORMAT " frames of "
-          "%dx%d H.264): %s\n", frames, width, height, clip);
-      if (!make_clip (clip, frames, width, height, &error)) {
-        g_printerr ("gst-memmap-demo: could not make the clip: %s\n",
-            error->message);
-        g_clear_error (&error);
-        goto out;
-      }
-    }
-  }
-
-  {
-    gchar *base = g_build_filename (g_get_user_cache_dir (),
-        "gst-memmap-demo", NULL);
-
-    g_mkdir_with_parents (base, 0700);
-    cache_dir = g_build_filename (base, "cache-XXXXXX", NULL);
-    g_free (base);
-    if (g_mkdtemp (cache_dir) == NULL) {
-      g_printerr ("gst-memmap-demo: could not make '%s': %s\n", cache_dir,
-          g_strerror (errno));
-      goto out;
-    }
-  }
+  if (!make_cache_dir (&cache_dir))
+    goto out;
 
   g_print ("Video: %s\nProcessing: up to %" G_GINT64_FORMAT " frames a pass, "
       "GRAY8 + Sobel edge filter, %u passes each way, one process per pass\n",
@@ -888,72 +1019,14 @@ main (int argc, char **argv)
 
   trad = g_new0 (Pass, passes);
   mm = g_new0 (Pass, passes);
-  for (p = 0; p < passes; p++) {
-    g_print ("  traditional pass %u...\n", p + 1);
-    if (!run_child (self, "traditional", clip, frames, cache_dir, &trad[p]))
-      goto out;
-  }
-  for (p = 0; p < passes; p++) {
-    g_print ("  gst-memmap pass %u...\n", p + 1);
-    if (!run_child (self, "memmap", clip, frames, cache_dir, &mm[p]))
-      goto out;
-  }
+  if (!run_passes (self, clip, frames, cache_dir, passes, trad, mm))
+    goto out;
 
-  g_print ("\n%-12s %4s %9s %9s %8s %7s %10s %10s %5s\n", "method", "pass",
-      "time (s)", "frames/s", "decoded", "copied", "anon (MB)", "file (MB)",
-      "hits");
-  for (p = 0; p < passes; p++)
-    print_row ("traditional", p + 1, &trad[p]);
-  for (p = 0; p < passes; p++)
-    print_row ("gst-memmap", p + 1, &mm[p]);
-  g_print ("(anon, file: peak RssAnon and RssFile of the pass's process; "
-      "file-backed pages are the\n shared, reclaimable page cache of the "
-      "frame store. decoded: frames out of the decoder;\n copied: frames "
-      "written into new memory, by videoconvert or into the cache)\n\n");
+  same = print_results (trad, mm, passes);
 
-  for (p = 0; p < passes; p++) {
-    same = same && trad[p].r.sum == mm[p].r.sum &&
-        trad[p].r.frames == mm[p].r.frames;
-    anon_trad = MAX (anon_trad, trad[p].peak_anon);
-    if (p > 0)
-      anon_mm = MAX (anon_mm, mm[p].peak_anon);
-  }
-  t_trad = mean_seconds (trad, 0, passes);
-  t_mm1 = mm[0].r.seconds;
-  t_mm = mean_seconds (mm, 1, passes);
-  g_print ("Results: %s (the filter's output sums of every pass %s)\n",
-      same ? "identical" : "DIFFERENT", same ? "agree" : "disagree");
-  g_print ("Ratio, time of a pass, traditional / gst-memmap after the first "
-      "pass: %.1fx (%.3f s / %.3f s)\n", t_mm > 0 ? t_trad / t_mm : 0.0,
-      t_trad, t_mm);
-  g_print ("Ratio, first gst-memmap pass (decode + record) / traditional "
-      "pass: %.2fx\n", t_trad > 0 ? t_mm1 / t_trad : 0.0);
-  g_print ("Ratio, peak anonymous memory, traditional / gst-memmap after the "
-      "first pass: %.1fx (%.1f MB / %.1f MB)\n", anon_mm > 0 ?
-      (gdouble) anon_trad / anon_mm : 0.0, mb (anon_trad), mb (anon_mm));
-
-  if (!no_chart) {
-    const gchar *path = chart ? chart : DEFAULT_CHART;
-#ifdef HAVE_CAIRO
-    gchar *title = g_strdup_printf ("%s, %" G_GUINT64_FORMAT " frames a pass, "
-        "GRAY8 + Sobel", clip, trad[0].r.frames);
-    gchar *abs = g_canonicalize_filename (path, NULL);
-
-    if (!draw_chart (path, title, passes, trad, mm, &error)) {
-      g_printerr ("gst-memmap-demo: %s\n", error->message);
-      g_clear_error (&error);
-      g_free (title);
-      g_free (abs);
-      goto out;
-    }
-    g_print ("Chart: %s\n", abs);
-    g_free (title);
-    g_free (abs);
-#else
-    g_print ("Chart: not drawn (%s): gst-memmap-demo was built without "
-        "cairo (libcairo2-dev)\n", path);
-#endif
-  }
+  if (!no_chart && !write_chart (chart ? chart : DEFAULT_CHART, clip, passes,
+          trad, mm))
+    goto out;
   ret = same ? EXIT_OK : EXIT_FAIL;
 
 out:

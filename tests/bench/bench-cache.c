@@ -38,6 +38,7 @@
 #endif
 
 #include "benchutil.h"
+#include "../check/memmap-frame-checksum.h"
 
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
@@ -224,41 +225,6 @@ typedef struct
   gchar *sum;                   /* its visible pixels' SHA-1 */
 } Arrival;
 
-/* SHA-1 of the visible bytes of every plane (the cache's strides may not
- * be the decoder's), or NULL if the buffer cannot be mapped as @caps. */
-static gchar *
-frame_checksum (GstCaps * caps, GstBuffer * buffer)
-{
-  GChecksum *sum;
-  GstVideoInfo info;
-  GstVideoFrame frame;
-  gchar *ret;
-  guint p;
-
-  if (caps == NULL || !gst_video_info_from_caps (&info, caps) ||
-      !gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ))
-    return NULL;
-  sum = g_checksum_new (G_CHECKSUM_SHA1);
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    guint rows, row;
-    gsize row_bytes;
-
-    gst_video_format_info_component (frame.info.finfo, p, comp);
-    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
-    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
-    for (row = 0; row < rows; row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-  ret = g_strdup (g_checksum_get_string (sum));
-  g_checksum_free (sum);
-  return ret;
-}
-
 /* The first buffer after a seek: its time of arrival is taken first, its
  * checksum after (outside the timed part). */
 static GstPadProbeReturn
@@ -277,7 +243,7 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, Arrival * a)
   g_mutex_unlock (&a->lock);
   if (first) {
     GstCaps *caps = gst_pad_get_current_caps (pad);
-    gchar *sum = frame_checksum (caps, buffer);
+    gchar *sum = memmap_frame_checksum_caps (caps, buffer);
 
     gst_clear_caps (&caps);
     g_mutex_lock (&a->lock);

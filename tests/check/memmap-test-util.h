@@ -5,6 +5,10 @@
  * all it holds by its teardown), paths in it, and the suite of one test case
  * "general" that most of them register their tests in.
  *
+ * Also: the checksum of a frame (memmap-frame-checksum.h, which fails the
+ * test here when the buffer is not a frame) and a function run in a forked
+ * child.
+ *
  * Include it once, from the test's only source file: it defines `tmpdir`,
  * the directory of the running test (NULL outside setup and teardown).
  */
@@ -13,9 +17,13 @@
 #include <gst/check/gstcheck.h>
 #include <glib/gstdio.h>
 
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "memmap-frame-checksum.h"
 
 static gchar *tmpdir;
 
@@ -105,4 +113,63 @@ memmap_test_skip (const gchar * test, const gchar * why)
   fail_if (g_strcmp0 (g_getenv ("CI"), "true") == 0,
       "%s cannot run here, and CI=true: %s", test, why);
   g_printerr ("SKIPPED: %s: %s\n", test, why);
+}
+
+/* The checksum of @buffer as a frame of @info (memmap_frame_checksum());
+ * fails the test if it is not one. Free with g_free(). */
+static inline gchar *
+memmap_test_frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
+{
+  gchar *sum = memmap_frame_checksum (info, buffer);
+
+  fail_unless (sum != NULL, "the buffer is not a frame of %s %dx%d",
+      GST_VIDEO_INFO_NAME (info), GST_VIDEO_INFO_WIDTH (info),
+      GST_VIDEO_INFO_HEIGHT (info));
+  return sum;
+}
+
+/* As memmap_test_frame_checksum() for a frame of @caps. */
+static inline gchar *
+memmap_test_frame_checksum_caps (GstCaps * caps, GstBuffer * buffer)
+{
+  GstVideoInfo info;
+
+  fail_unless (caps != NULL && gst_video_info_from_caps (&info, caps));
+  return memmap_test_frame_checksum (&info, buffer);
+}
+
+/* Runs @func (@data, @result) in a forked child and copies the
+ * @result_size bytes the child left at @result back into the caller's
+ * @result (which the child starts from as the caller set it). Fails the
+ * test if the child dies of a signal, does not exit 0 or does not report.
+ * The result travels through a pipe, not the exit status: under valgrind
+ * the child's own leak check at exit would replace the status. The child
+ * ends with _exit(): no atexit handlers, leak checks or tracer reports of
+ * the child. */
+static inline void
+memmap_test_run_in_child (void (*func) (gpointer data, gpointer result),
+    gpointer data, gpointer result, gsize result_size)
+{
+  gint fds[2], status = 0;
+  pid_t pid;
+
+  fail_unless_equals_int (pipe (fds), 0);
+  pid = fork ();
+  fail_unless (pid >= 0);
+  if (pid == 0) {
+    close (fds[0]);
+    func (data, result);
+    if (write (fds[1], result, result_size) != (gssize) result_size)
+      _exit (1);
+    _exit (0);
+  }
+  close (fds[1]);
+  fail_unless_equals_int (waitpid (pid, &status, 0), pid);
+  fail_if (WIFSIGNALED (status), "the child was killed by signal %d (%s)",
+      WTERMSIG (status), g_strsignal (WTERMSIG (status)));
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "the child exited with status 0x%x", status);
+  fail_unless_equals_int (read (fds[0], result, result_size),
+      (gssize) result_size);
+  close (fds[0]);
 }

@@ -9,38 +9,20 @@ gst/memmap. Exit status 77 (skipped) without numpy or PyGObject.
 """
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
+
+import memmaptest as T
+from memmaptest import check
 
 # map_video_frames uses memmapcache's default cache directory, under
 # $XDG_CACHE_HOME: a private one (set before GLib first reads it)
-tmp = tempfile.mkdtemp(prefix='gst-memmap-gi-')
-os.environ['XDG_CACHE_HOME'] = os.path.join(tmp, 'cache')
+tmp = T.make_tmpdir('gst-memmap-gi-', cache=True)
+T.import_or_skip(['Gst', 'GstMemmap'], skip_dir=tmp)
+import numpy as np  # noqa: E402
+from gi.repository import GLib, Gst, GstMemmap  # noqa: E402
 
-try:
-    import numpy as np
-    import gi
-    gi.require_version('Gst', '1.0')
-    gi.require_version('GstMemmap', '1.0')
-    from gi.repository import GLib, Gst, GstMemmap
-except (ImportError, ValueError) as e:
-    print('skipping: %s' % e)
-    sys.exit(77)
-
-SRC = os.environ.get('MEMMAP_SOURCE_ROOT',
-                     os.path.join(os.path.dirname(__file__), '..', '..'))
-sys.path.insert(0, os.path.join(SRC, 'gst', 'python'))
+T.use_package()
 import gstmemmap_numpy as gmn  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
 
 
 def base_chain(arr):
@@ -294,9 +276,4 @@ try:
               and 'nope.mp4' in e.message, 'a missing video: NOT_FOUND')
     del frames, tail
 finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-if failures:
-    print('%d check(s) failed' % len(failures))
-    sys.exit(1)
-print('all checks passed')
+    T.finish(tmp)

@@ -19,45 +19,24 @@ gst/memmap. Exit status 77 (skipped) without numpy or PyGObject.
 """
 
 import os
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
-tmp = tempfile.mkdtemp(prefix='gst-memmap-reader-')
-os.environ['XDG_CACHE_HOME'] = os.path.join(tmp, 'cache')
+import memmaptest as T
+from memmaptest import check
 
-try:
-    import numpy as np
-    import gi
-    gi.require_version('Gst', '1.0')
-    gi.require_version('GstVideo', '1.0')
-    gi.require_version('GstMemmap', '1.0')
-    from gi.repository import GstMemmap, GstVideo  # noqa: F401
-except (ImportError, ValueError) as e:
-    print('skipping: %s' % e)
-    sys.exit(77)
+tmp = T.make_tmpdir('gst-memmap-reader-', cache=True)
+T.import_or_skip(['Gst', 'GstVideo', 'GstMemmap'], skip_dir=tmp)
+import numpy as np  # noqa: E402
+from gi.repository import GstMemmap, GstVideo  # noqa: E402,F401
 
-SRC = os.environ.get('MEMMAP_SOURCE_ROOT',
-                     os.path.join(os.path.dirname(__file__), '..', '..'))
-PYDIR = os.path.join(SRC, 'gst', 'python')
-sys.path.insert(0, PYDIR)
+T.use_package()
+PYDIR = T.PYDIR
 
 STORE_MAKE = sys.argv[1]
-ENV = dict(os.environ)
-for var in ('GST_DEBUG', 'GST_TRACERS'):
-    ENV.pop(var, None)
+ENV = T.tool_env(('GST_DEBUG', 'GST_TRACERS'))
 ENV['PYTHONPATH'] = PYDIR
-
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def address(a):
@@ -495,9 +474,4 @@ try:
             check(back.data_ptr() == t.data_ptr(),
                   'DLPack passes it on without a copy')
 finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-if failures:
-    print('%d check(s) failed' % len(failures))
-    sys.exit(1)
-print('all checks passed')
+    T.finish(tmp)

@@ -24,38 +24,26 @@ without numpy or PyGObject.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-tmp = tempfile.mkdtemp(prefix='gst-memmap-rel-')
-os.environ['XDG_CACHE_HOME'] = os.path.join(tmp, 'cache')
+import memmaptest as T
+from memmaptest import failures
 
-try:
-    import numpy as np
-    import gi
-    gi.require_version('Gst', '1.0')
-    gi.require_version('GstMemmap', '1.0')
-    from gi.repository import GLib, Gst, GstMemmap
-except (ImportError, ValueError) as e:
-    print('skipping: %s' % e)
-    sys.exit(77)
+tmp = T.make_tmpdir('gst-memmap-rel-', cache=True)
+T.import_or_skip(['Gst', 'GstMemmap'], skip_dir=tmp)
+import numpy as np  # noqa: E402
+from gi.repository import GLib, Gst, GstMemmap  # noqa: E402
 
-SRC = os.environ.get('MEMMAP_SOURCE_ROOT',
-                     os.path.join(os.path.dirname(__file__), '..', '..'))
-sys.path.insert(0, os.path.join(SRC, 'gst', 'python'))
+T.use_package()
 import gstmemmap_numpy as gmn  # noqa: E402
 
 TOOL = sys.argv[1]
-ENV = dict(os.environ)
-for var in ('GST_DEBUG', 'GST_TRACERS', 'G_DEBUG'):
-    ENV.pop(var, None)
+ENV = T.tool_env()
 P = 4096
 SMALL = 'video/x-raw,format=GRAY8,width=64,height=64,framerate=30/1'
-failures = []
 
 
 def summary(before, text):
@@ -65,10 +53,8 @@ def summary(before, text):
 
 
 def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print('FAIL: ' + what)
-    return cond
+    """Only a failure is printed: the sections print their figures."""
+    return T.check(cond, what, quiet=True)
 
 
 def run(argv, timeout=60):
@@ -367,7 +353,7 @@ def test_numpy_reader_cut():
     src = os.path.join(tmp, 'np.store')
     record(src, 6)
     rc, out = run([sys.executable, '-c', NUMPY_CHILD,
-                   os.path.join(SRC, 'gst', 'python'), src,
+                   os.path.join(T.SRC, 'gst', 'python'), src,
                    os.path.join(tmp, 'np-cut.store')], timeout=120)
     check(rc == 0, 'numpy reader on a cut store: exit %s (%s)'
           % (rc, out.strip()))
@@ -430,7 +416,7 @@ def test_frames_cut():
     if not check(rc == 0, 'raw clip: %s %s' % (rc, out)):
         return
     rc, out = run([sys.executable, '-c', FRAMES_CHILD,
-                   os.path.join(SRC, 'gst', 'python'), clip,
+                   os.path.join(T.SRC, 'gst', 'python'), clip,
                    os.path.join(tmp, 'frames-cache')], timeout=240)
     check(rc == 0, 'map_video_frames on a cut store: exit %s (%s)'
           % (rc, out.strip()[-2000:]))
@@ -448,9 +434,4 @@ try:
     test_numpy_reader_cut()
     test_frames_cut()
 finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-if failures:
-    print('%d failures' % len(failures))
-    sys.exit(1)
-print('all passed')
+    T.finish(tmp)

@@ -18,27 +18,21 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-try:
-    import numpy as np
-except ImportError:
-    print('numpy is not installed: skipping')
-    sys.exit(77)
+import memmaptest as T
+from memmaptest import check
 
-SRC = os.environ.get('MEMMAP_SOURCE_ROOT',
-                     os.path.join(os.path.dirname(__file__), '..', '..'))
-sys.path.insert(0, os.path.join(SRC, 'gst', 'python'))
+T.import_or_skip()
+import numpy as np  # noqa: E402
+
+T.use_package()
 import gstmemmap_numpy as gmn  # noqa: E402
 
 TOOL = sys.argv[1]
 # the tool's own output only: no debug log of the test environment
-ENV = dict(os.environ)
-for var in ('GST_DEBUG', 'GST_TRACERS', 'G_DEBUG'):
-    ENV.pop(var, None)
+ENV = T.tool_env()
 W, H, N = 320, 240, 60
-failures = []
 
 
 def run(*args, **kw):
@@ -66,14 +60,6 @@ def run_on_tty(args):
         data += chunk
     os.close(master)
     return p.wait(timeout=120), data.decode('utf-8', 'replace')
-
-
-def check(cond, what):
-    if cond:
-        print('ok   ', what)
-    else:
-        print('FAIL ', what)
-        failures.append(what)
 
 
 def expect(args, code, out_has=(), err_has=(), what=None, quiet=False):
@@ -117,7 +103,7 @@ def png_pixels(png):
     return np.fromfile(raw, dtype=np.uint8).reshape(H, W, 4)
 
 
-tmp = tempfile.mkdtemp(prefix='gst-memmap-tool-')
+tmp = T.make_tmpdir('gst-memmap-tool-')
 try:
     if shutil.which('gst-launch-1.0') is None or subprocess.run(
             ['gst-inspect-1.0', 'x264enc'], capture_output=True
@@ -567,11 +553,4 @@ try:
     expect(['stats', clip], 1, err_has=['is not a directory'])
     expect(['stats', cache, cache], 2, err_has=['at most one CACHE_DIR'])
 finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-if failures:
-    print('%d check(s) failed:' % len(failures))
-    for f in failures:
-        print('  ' + f)
-    sys.exit(1)
-print('all checks passed')
+    T.finish(tmp)

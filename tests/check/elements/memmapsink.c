@@ -54,39 +54,6 @@ teardown (void)
 /* ------------------------------------------------------------------------ */
 /* frames and checksums                                                     */
 
-/* SHA-1 of the visible bytes of every plane: padding (which differs between
- * strides) is left out, so that frames of different layouts compare. */
-static gchar *
-frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
-{
-  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
-  GstVideoFrame frame;
-  gchar *ret;
-  guint p;
-
-  fail_unless (gst_video_frame_map (&frame, info, buffer, GST_MAP_READ));
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    guint rows, row;
-    gsize row_bytes;
-
-    gst_video_format_info_component (frame.info.finfo, p, comp);
-    fail_unless (comp[0] >= 0);
-    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
-    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
-    for (row = 0; row < rows; row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-
-  ret = g_strdup (g_checksum_get_string (sum));
-  g_checksum_free (sum);
-  return ret;
-}
-
 /* A system-memory frame filled with a pattern of @n. With @padded, the
  * strides are wider than the default ones (a video meta says so) and the
  * padding holds junk, to prove that the copy follows the strides. */
@@ -195,7 +162,7 @@ read_store (const gchar * path, StoreContents * c)
 
     buffer = gst_memmap_store_reader_get_buffer (reader, NULL, f, &error);
     fail_unless (buffer != NULL, "%s", error ? error->message : "?");
-    g_ptr_array_add (c->sums, frame_checksum
+    g_ptr_array_add (c->sums, memmap_test_frame_checksum
         (gst_memmap_store_reader_get_layout (reader), buffer));
     gst_buffer_unref (buffer);
   }
@@ -291,7 +258,7 @@ reference_frames (const gchar * source, GPtrArray ** sums, GArray ** pts)
 
     fail_unless (gst_video_info_from_caps (&info,
             gst_sample_get_caps (sample)));
-    g_ptr_array_add (*sums, frame_checksum (&info, buffer));
+    g_ptr_array_add (*sums, memmap_test_frame_checksum (&info, buffer));
     if (pts)
       g_array_append_val (*pts, GST_BUFFER_PTS (buffer));
     gst_sample_unref (sample);
@@ -539,7 +506,7 @@ push_frames (GstHarness * h, const GstVideoInfo * info, guint start, guint n,
     GST_BUFFER_PTS (buffer) = i * GST_SECOND / 30;
     GST_BUFFER_DURATION (buffer) = GST_SECOND / 30;
     if (sums)
-      g_ptr_array_add (sums, frame_checksum (info, buffer));
+      g_ptr_array_add (sums, memmap_test_frame_checksum (info, buffer));
     fail_unless_equals_int (gst_harness_push (h, buffer), GST_FLOW_OK);
   }
 }
@@ -1072,7 +1039,7 @@ GST_START_TEST (test_pool_buffers)
   }
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (copy);
-  g_ptr_array_add (sums, frame_checksum (&info, bufs[1]));
+  g_ptr_array_add (sums, memmap_test_frame_checksum (&info, bufs[1]));
   GST_BUFFER_PTS (bufs[1]) = 0;
   fail_unless_equals_int (gst_harness_push (h, bufs[1]), GST_FLOW_OK);
   gst_buffer_unref (bufs[0]);
@@ -1437,7 +1404,6 @@ GST_START_TEST (test_error_settings)
   gchar *location = test_path ("ring.store");
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
-  GError *error = NULL;
 
   gst_element_set_bus (sink, bus);
 
@@ -1447,10 +1413,7 @@ GST_START_TEST (test_error_settings)
   fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = pop_error (bus);
-  gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_SETTINGS), "%s", error->message);
-  g_clear_error (&error);
+  fail_unless_message_error (msg, RESOURCE, SETTINGS);
   gst_message_unref (msg);
   gst_element_set_state (sink, GST_STATE_NULL);
 
@@ -1460,10 +1423,7 @@ GST_START_TEST (test_error_settings)
   fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = pop_error (bus);
-  gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_NOT_FOUND), "%s", error->message);
-  g_clear_error (&error);
+  fail_unless_message_error (msg, RESOURCE, NOT_FOUND);
   gst_message_unref (msg);
   gst_element_set_state (sink, GST_STATE_NULL);
 

@@ -2284,17 +2284,13 @@ GST_START_TEST (test_no_location)
   GstElement *src = gst_element_factory_make ("memmapsrc", NULL);
   GstBus *bus = gst_bus_new ();
   GstMessage *msg;
-  GError *error = NULL;
 
   gst_element_set_bus (src, bus);
   fail_unless_equals_int (gst_element_set_state (src, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (msg != NULL);
-  gst_message_parse_error (msg, &error, NULL);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR,
-          GST_RESOURCE_ERROR_NOT_FOUND));
-  g_clear_error (&error);
+  fail_unless_message_error (msg, RESOURCE, NOT_FOUND);
   gst_message_unref (msg);
   gst_element_set_state (src, GST_STATE_NULL);
   gst_element_set_bus (src, NULL);

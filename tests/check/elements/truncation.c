@@ -65,7 +65,7 @@ typedef struct
   gboolean cut_later;           /* cut 50 ms after the CUT_AT-th buffer */
   GThread *cutter;
   const gchar *cache_dir;       /* path NULL: cut the store found there */
-  GPtrArray *sums;              /* if set: each buffer's frame_checksum() */
+  GPtrArray *sums;              /* if set: each buffer's checksum */
   GArray *pts;                  /* if set: each buffer's PTS */
 } Run;
 
@@ -77,39 +77,6 @@ cut_later (Run * run)
   g_usleep (50 * 1000);
   truncate_elsewhere (run->path, run->cut_to);
   return NULL;
-}
-
-/* SHA-1 of the visible bytes of every plane (as memmapcache's test does:
- * the cache's strides need not be upstream's). */
-static gchar *
-frame_checksum (GstCaps * caps, GstBuffer * buffer)
-{
-  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
-  GstVideoInfo info;
-  GstVideoFrame frame;
-  gchar *ret;
-  guint p;
-
-  fail_unless (caps != NULL && gst_video_info_from_caps (&info, caps));
-  fail_unless (gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ));
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    guint rows, row;
-    gsize row_bytes;
-
-    gst_video_format_info_component (frame.info.finfo, p, comp);
-    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
-    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
-    for (row = 0; row < rows; row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-  ret = g_strdup (g_checksum_get_string (sum));
-  g_checksum_free (sum);
-  return ret;
 }
 
 /* fakesink's handoff: reads every byte (so every page of the store that a
@@ -133,7 +100,7 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
   if (run->sums) {
     GstCaps *caps = gst_pad_get_current_caps (pad);
 
-    g_ptr_array_add (run->sums, frame_checksum (caps, buf));
+    g_ptr_array_add (run->sums, memmap_test_frame_checksum_caps (caps, buf));
     gst_clear_caps (&caps);
   }
   if (run->pts) {
@@ -308,7 +275,7 @@ zero_frame_checksum (void)
   gchar *sum;
 
   gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
-  sum = frame_checksum (caps, buf);
+  sum = memmap_test_frame_checksum_caps (caps, buf);
   gst_caps_unref (caps);
   gst_buffer_unref (buf);
   return sum;

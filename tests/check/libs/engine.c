@@ -127,36 +127,31 @@ teardown (void)
   memmap_test_remove_tmpdir ();
 }
 
-/* Runs @func in a forked child and returns what it returned (0 = passed).
- * The child reports failures with g_printerr and a non-zero result. The
- * result travels through a pipe, not the exit status: under valgrind the
- * child's own leak check at exit would replace the status. */
+/* A child's function: returns 0 when it passed, else a failure number. */
+typedef struct
+{
+  gint (*func) (gpointer);
+  gpointer data;
+} ChildCall;
+
+static void
+child_call (gpointer call, gpointer result)
+{
+  ChildCall *c = call;
+
+  *(guint8 *) result = (guint8) c->func (c->data);
+}
+
+/* Runs @func in a forked child (memmap_test_run_in_child()) and returns
+ * what it returned (0 = passed). The child reports failures with
+ * g_printerr and a non-zero result. */
 static gint
 run_in_child (gint (*func) (gpointer), gpointer data)
 {
-  gint fds[2];
-  pid_t pid;
-  gint status = 0;
+  ChildCall call = { func, data };
   guint8 result = 0xff;
 
-  fail_unless_equals_int (pipe (fds), 0);
-  pid = fork ();
-  fail_unless (pid >= 0);
-  if (pid == 0) {
-    guint8 r;
-
-    close (fds[0]);
-    r = (guint8) func (data);
-    if (write (fds[1], &r, 1) != 1)
-      _exit (1);
-    _exit (0);
-  }
-
-  close (fds[1]);
-  fail_unless_equals_int (waitpid (pid, &status, 0), pid);
-  fail_unless (WIFEXITED (status), "child died: status 0x%x", status);
-  fail_unless_equals_int (read (fds[0], &result, 1), 1);
-  close (fds[0]);
+  memmap_test_run_in_child (child_call, &call, &result, sizeof (result));
   return result;
 }
 

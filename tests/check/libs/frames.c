@@ -33,37 +33,6 @@ static GPtrArray *ref_native;   /* ... of its own (I420) frames */
 static GArray *ref_pts;
 static GArray *ref_dur;         /* the decoder's duration of each frame */
 
-/* SHA-1 of the visible bytes of every plane. */
-static gchar *
-frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
-{
-  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
-  GstVideoFrame frame;
-  gchar *ret;
-  guint p;
-
-  fail_unless (gst_video_frame_map (&frame, info, buffer, GST_MAP_READ));
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    guint rows, row;
-    gsize row_bytes;
-
-    gst_video_format_info_component (frame.info.finfo, p, comp);
-    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
-    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
-    for (row = 0; row < rows; row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-
-  ret = g_strdup (g_checksum_get_string (sum));
-  g_checksum_free (sum);
-  return ret;
-}
-
 static void
 run_launch (const gchar * desc)
 {
@@ -102,7 +71,7 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
 
   fail_unless (gst_video_info_from_caps (&info, caps));
   gst_caps_unref (caps);
-  g_ptr_array_add (ref->sums, frame_checksum (&info, buffer));
+  g_ptr_array_add (ref->sums, memmap_test_frame_checksum (&info, buffer));
   if (ref->pts)
     g_array_append_val (ref->pts, pts);
   if (ref->dur) {
@@ -354,7 +323,7 @@ check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
       zero_copy);
   for (i = 0; i < n; i++) {
     GstBuffer *buf = gst_memmap_frames_get_buffer (frames, i);
-    gchar *sum = frame_checksum (info, buf);
+    gchar *sum = memmap_test_frame_checksum (info, buf);
     GstMapInfo map;
 
     fail_unless_equals_string (sum, g_ptr_array_index (ref, start + i));
@@ -562,7 +531,8 @@ GST_START_TEST (test_audio_track)
   frames = map_frames (av_clip, 0, 0, "RGBA", cache);
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
   for (i = 0; i < N_FRAMES; i++) {
-    gchar *sum = frame_checksum (gst_memmap_frames_get_video_info (frames),
+    gchar *sum =
+        memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
         gst_memmap_frames_get_buffer (frames, i));
 
     fail_unless_equals_string (sum, g_ptr_array_index (ref, i));
@@ -585,7 +555,8 @@ GST_START_TEST (test_changed_file)
 
   make_clip (file, "ball");
   frames = map_frames (file, 20, 5, "GRAY8", cache);
-  sum_before = frame_checksum (gst_memmap_frames_get_video_info (frames),
+  sum_before =
+      memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 0));
   g_object_unref (frames);
 
@@ -594,7 +565,8 @@ GST_START_TEST (test_changed_file)
   make_clip (file, "snow");
   decode_reference (file, "GRAY8", ref, NULL, NULL);
   frames = map_frames (file, 20, 5, "GRAY8", cache);
-  sum_after = frame_checksum (gst_memmap_frames_get_video_info (frames),
+  sum_after =
+      memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 0));
   fail_unless (stat_u64 (frames, "decoded-frames") > 0);
   fail_unless_equals_string (sum_after, g_ptr_array_index (ref, 20));
@@ -689,7 +661,7 @@ check_clip (const gchar * cache, gboolean direct, const gchar * what)
     fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), 10);
     for (i = 0; i < 10; i++) {
       gchar *sum =
-          frame_checksum (gst_memmap_frames_get_video_info (frames),
+          memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
           gst_memmap_frames_get_buffer (frames, i));
 
       fail_unless (g_strcmp0 (sum, g_ptr_array_index (ref_gray, i)) == 0,
@@ -733,7 +705,7 @@ GST_START_TEST (test_swapped_cache_files)
   check_clip (cache, FALSE, "first call");
   check_clip (cache, TRUE, "second call");
   frames = map_frames (other, 0, 10, "GRAY8", cache);
-  sum = frame_checksum (gst_memmap_frames_get_video_info (frames),
+  sum = memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 3));
   fail_unless_equals_string (sum, g_ptr_array_index (ref_other, 3));
   g_free (sum);

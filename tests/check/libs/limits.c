@@ -149,38 +149,30 @@ report_error (Report * r, const GError * err)
       sizeof (r->message));
 }
 
-/* Runs @func in a forked child; fails the test if the child dies of a
- * signal or does not report. */
+typedef struct
+{
+  void (*func) (Report *, gpointer);
+  gpointer data;
+} ChildCall;
+
+static void
+child_call (gpointer call, gpointer result)
+{
+  ChildCall *c = call;
+
+  c->func (result, c->data);
+}
+
+/* Runs @func in a forked child (memmap_test_run_in_child()); fails the
+ * test if the child dies of a signal or does not report. */
 static void
 run_child (void (*func) (Report *, gpointer), gpointer data, Report * out)
 {
-  gint fds[2], status = 0;
-  pid_t pid;
+  ChildCall call = { func, data };
 
   memset (out, 0, sizeof (*out));
-  fail_unless_equals_int (pipe (fds), 0);
-  pid = fork ();
-  fail_unless (pid >= 0);
-  if (pid == 0) {
-    Report r;
-
-    close (fds[0]);
-    memset (&r, 0, sizeof (r));
-    r.error_code = -1;
-    func (&r, data);
-    if (write (fds[1], &r, sizeof (r)) != sizeof (r))
-      _exit (1);
-    /* no atexit handlers, leak checks or tracer reports of the child */
-    _exit (0);
-  }
-  close (fds[1]);
-  fail_unless_equals_int (waitpid (pid, &status, 0), pid);
-  fail_if (WIFSIGNALED (status), "the child was killed by signal %d (%s)",
-      WTERMSIG (status), g_strsignal (WTERMSIG (status)));
-  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
-      "the child exited with status 0x%x", status);
-  fail_unless_equals_int (read (fds[0], out, sizeof (*out)), sizeof (*out));
-  close (fds[0]);
+  out->error_code = -1;
+  memmap_test_run_in_child (child_call, &call, out, sizeof (*out));
   GST_INFO ("child: result %d, error %d (%s), count %" G_GUINT64_FORMAT
       ", evictions %" G_GUINT64_FORMAT, out->result, out->error_code,
       out->message, out->count, out->evictions);
