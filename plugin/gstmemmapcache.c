@@ -56,6 +56,7 @@
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
 #include <gst/memmap/gstmemmapcachedir.h>
+#include <gst/memmap/gstmemmapvideo.h>
 
 #include <errno.h>
 #include <string.h>
@@ -245,42 +246,6 @@ static gboolean gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
 static gboolean gst_memmap_cache_src_query (GstPad * pad, GstObject * parent,
     GstQuery * query);
 
-/* The formats a frame store can hold: every raw format but the tiled and
- * the paletted ones (docs/store-format.md). */
-static GstCaps *
-gst_memmap_cache_template_caps (void)
-{
-  GValue formats = G_VALUE_INIT, format = G_VALUE_INIT;
-  const GstVideoFormat *raw;
-  GstCaps *caps;
-  guint i, n;
-
-  g_value_init (&formats, GST_TYPE_LIST);
-  g_value_init (&format, G_TYPE_STRING);
-  raw = gst_video_formats_raw (&n);
-  for (i = 0; i < n; i++) {
-    const GstVideoFormatInfo *finfo = gst_video_format_get_info (raw[i]);
-
-    if (GST_VIDEO_FORMAT_INFO_IS_TILED (finfo) ||
-        GST_VIDEO_FORMAT_INFO_HAS_PALETTE (finfo))
-      continue;
-    g_value_set_static_string (&format, GST_VIDEO_FORMAT_INFO_NAME (finfo));
-    gst_value_list_append_value (&formats, &format);
-  }
-
-  caps = gst_caps_new_empty_simple ("video/x-raw");
-  gst_caps_set_value (caps, "format", &formats);
-  gst_caps_set_simple (caps,
-      "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "height", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-      "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, G_MAXINT, 1, NULL);
-
-  g_value_unset (&format);
-  g_value_unset (&formats);
-
-  return caps;
-}
-
 static void
 gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
 {
@@ -388,7 +353,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
       "Records decoded frames into an on-disk cache and serves every later "
       "pass and seek from it, zero-copy",
       "The gst-memmap developers");
-  caps = gst_memmap_cache_template_caps ();
+  caps = gst_memmap_video_store_caps (FALSE);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
   gst_element_class_add_pad_template (element_class,
@@ -437,7 +402,7 @@ gst_memmap_cache_init (GstMemmapCache * self)
   self->owed = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   self->frames = g_array_new (FALSE, FALSE, sizeof (CachedFrame));
   self->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_memmap_store_reader_free);
+      gst_memmap_store_reader_unref);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_video_info_init (&self->info);
 }
@@ -769,33 +734,13 @@ clear_map (GstMemmapCache * self)
   g_array_set_size (self->frames, 0);
   readers = self->readers;
   self->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_memmap_store_reader_free);
+      gst_memmap_store_reader_unref);
   self->meta.start = self->meta.end = GST_CLOCK_TIME_NONE;
   self->meta.complete = FALSE;
   self->readable = FALSE;
   g_clear_pointer (&self->gops, gst_memmap_cache_gops_free);
   g_clear_pointer (&self->gops_path, g_free);
   g_ptr_array_unref (readers);
-}
-
-static gboolean
-same_video_layout (const GstVideoInfo * a, const GstVideoInfo * b)
-{
-  guint i;
-
-  if (GST_VIDEO_INFO_FORMAT (a) != GST_VIDEO_INFO_FORMAT (b) ||
-      GST_VIDEO_INFO_WIDTH (a) != GST_VIDEO_INFO_WIDTH (b) ||
-      GST_VIDEO_INFO_HEIGHT (a) != GST_VIDEO_INFO_HEIGHT (b) ||
-      GST_VIDEO_INFO_SIZE (a) != GST_VIDEO_INFO_SIZE (b))
-    return FALSE;
-  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (a); i++) {
-    if (GST_VIDEO_INFO_PLANE_OFFSET (a, i) !=
-        GST_VIDEO_INFO_PLANE_OFFSET (b, i) ||
-        GST_VIDEO_INFO_PLANE_STRIDE (a, i) !=
-        GST_VIDEO_INFO_PLANE_STRIDE (b, i))
-      return FALSE;
-  }
-  return TRUE;
 }
 
 static GstMemmapEngine *
@@ -816,10 +761,8 @@ get_engine (GstMemmapCache * self)
 static GstMemory *
 copy_into_slot (GstMemmapCache * self, GstBuffer * buffer, GError ** error)
 {
-  GstVideoFrame in_frame, out_frame;
-  GstBuffer *slot_buffer;
+  GstVideoFrame in_frame;
   GstMemory *mem;
-  gboolean copied = FALSE;
 
   if (!gst_video_frame_map (&in_frame, &self->info, buffer, GST_MAP_READ)) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
@@ -827,28 +770,8 @@ copy_into_slot (GstMemmapCache * self, GstBuffer * buffer, GError ** error)
         gst_buffer_get_size (buffer));
     return NULL;
   }
-  mem = gst_memmap_slot_store_acquire (self->store, NULL, error);
-  if (mem == NULL) {
-    gst_video_frame_unmap (&in_frame);
-    return NULL;
-  }
-  slot_buffer = gst_buffer_new ();
-  gst_buffer_append_memory (slot_buffer, gst_memory_ref (mem));
-  if (gst_video_frame_map (&out_frame,
-          gst_memmap_slot_store_get_layout (self->store), slot_buffer,
-          GST_MAP_WRITE)) {
-    copied = gst_video_frame_copy (&out_frame, &in_frame);
-    gst_video_frame_unmap (&out_frame);
-  }
-  gst_buffer_unref (slot_buffer);
+  mem = gst_memmap_slot_store_copy_frame (self->store, &in_frame, error);
   gst_video_frame_unmap (&in_frame);
-
-  if (!copied) {
-    gst_memory_unref (mem);
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
-        "%s: could not copy a frame into a slot", self->store_path);
-    return NULL;
-  }
   return mem;
 }
 
@@ -978,7 +901,7 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
     goto failed;
   reader = gst_memmap_store_reader_open (engine, self->store_path, error);
   if (reader == NULL) {
-    gst_memmap_store_writer_free (writer);
+    gst_memmap_store_writer_unref (writer);
     /* empty: nothing to keep */
     gst_memmap_cache_entry_remove_store (self->entry, self->store_path);
     goto failed;
@@ -1110,12 +1033,12 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
       ret = FALSE;
       break;
     }
-    if (!same_video_layout (gst_memmap_store_reader_get_layout (reader),
+    if (!gst_memmap_video_info_same_frame_layout (gst_memmap_store_reader_get_layout (reader),
             &self->info)) {
       g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
           "Frame store '%s' holds another video layout than its key says",
           paths[i]);
-      gst_memmap_store_reader_free (reader);
+      gst_memmap_store_reader_unref (reader);
       *failed_path = g_strdup (paths[i]);
       ret = FALSE;
       break;
@@ -2382,7 +2305,7 @@ propose_allocation (GstMemmapCache * self, GstQuery * query)
   if (caps == NULL || !gst_video_info_from_caps (&info, caps))
     return FALSE;
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store) ||
-      !same_video_layout (&info,
+      !gst_memmap_video_info_same_frame_layout (&info,
           gst_memmap_slot_store_get_layout (self->store)))
     return FALSE;
 

@@ -62,7 +62,7 @@ direct_read_stores (Direct * d, Job * job, gchar ** paths)
   guint i;
 
   d->readers = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_memmap_store_reader_free);
+      gst_memmap_store_reader_unref);
   d->cached = g_array_new (FALSE, FALSE, sizeof (Cached));
   for (i = 0; paths[i]; i++) {
     const gchar *path = paths[i];
@@ -102,7 +102,7 @@ direct_read_stores (Direct * d, Job * job, gchar ** paths)
     continue;
 
   fallback_reader:
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
     return FALSE;
   }
   return TRUE;

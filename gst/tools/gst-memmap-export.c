@@ -122,7 +122,7 @@ failed:
 out:
   if (pipeline)
     gst_object_unref (pipeline);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   g_free (out);
   g_free (frame_str);
   return ret;

@@ -212,6 +212,6 @@ failed:
 done:
   if (info)
     gst_structure_free (info);
-  gst_memmap_store_reader_free (reader);
+  gst_memmap_store_reader_unref (reader);
   return ret;
 }

@@ -132,7 +132,7 @@ scan_store (CacheEntry * e, const gchar * path, GString * state)
       e->video = g_strdup_printf ("%s %dx%d",
           gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
           GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info));
-    gst_memmap_store_reader_free (r);
+    gst_memmap_store_reader_unref (r);
     return;
   }
   name = g_path_get_basename (path);

@@ -266,6 +266,6 @@ failed:
 done:
   if (v.slots)
     g_hash_table_unref (v.slots);
-  gst_memmap_store_reader_free (v.reader);
+  gst_memmap_store_reader_unref (v.reader);
   return ret;
 }

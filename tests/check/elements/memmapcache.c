@@ -66,37 +66,6 @@ frame_free (Frame * f)
   g_free (f);
 }
 
-/* SHA-1 of the visible bytes of every plane. */
-static gchar *
-frame_checksum (const GstVideoInfo * info, GstBuffer * buffer)
-{
-  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA1);
-  GstVideoFrame frame;
-  gchar *ret;
-  guint p;
-
-  fail_unless (gst_video_frame_map (&frame, info, buffer, GST_MAP_READ));
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-    gint comp[GST_VIDEO_MAX_COMPONENTS];
-    guint rows, row;
-    gsize row_bytes;
-
-    gst_video_format_info_component (frame.info.finfo, p, comp);
-    rows = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp[0]);
-    row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp[0]) *
-        GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp[0]);
-    for (row = 0; row < rows; row++)
-      g_checksum_update (sum, data + (gsize) row * stride, row_bytes);
-  }
-  gst_video_frame_unmap (&frame);
-
-  ret = g_strdup (g_checksum_get_string (sum));
-  g_checksum_free (sum);
-  return ret;
-}
-
 /* ------------------------------------------------------------------------ */
 /* a pipeline and what it saw                                               */
 
@@ -142,7 +111,7 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
   fail_unless (gst_video_info_from_caps (&info, caps));
   gst_caps_unref (caps);
   f->pts = GST_BUFFER_PTS (buffer);
-  f->sum = frame_checksum (&info, buffer);
+  f->sum = memmap_test_frame_checksum (&info, buffer);
 
   g_mutex_lock (&run->lock);
   if (gst_buffer_n_memory (buffer) != 1 || !gst_is_memmap_memory (mem) ||
