@@ -62,6 +62,21 @@ entry_new (const gchar * hash, gchar * path, gint fd, gint lock_fd)
   return entry;
 }
 
+/* The entry of an open and locked directory, once its meta says it is
+ * this entry (a meta of another entry is cleared when @clear). */
+static GstMemmapCacheEntry *
+entry_checked (const gchar * hash, gchar * path, gint fd, gint lock_fd,
+    gboolean clear, GError ** error)
+{
+  GstMemmapCacheEntry *entry = entry_new (hash, path, fd, lock_fd);
+
+  if (!check_meta_entry (entry, clear, error)) {
+    gst_memmap_cache_entry_close (entry);
+    return NULL;
+  }
+  return entry;
+}
+
 /**
  * gst_memmap_cache_entry_open:
  * @dir: a cache directory
@@ -77,7 +92,6 @@ GstMemmapCacheEntry *
 gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     GError ** error)
 {
-  GstMemmapCacheEntry *entry;
   gchar *path;
   gint fd = -1, lock_fd = -1;
   guint attempt;
@@ -124,12 +138,7 @@ gst_memmap_cache_entry_open (GstMemmapCacheDir * dir, const gchar * hash,
     goto failed;
   }
 
-  entry = entry_new (hash, path, fd, lock_fd);
-  if (!check_meta_entry (entry, TRUE, error)) {
-    gst_memmap_cache_entry_close (entry);
-    return NULL;
-  }
-  return entry;
+  return entry_checked (hash, path, fd, lock_fd, TRUE, error);
 
 failed:
   cachedir_close_fd (&lock_fd);
@@ -158,7 +167,6 @@ GstMemmapCacheEntry *
 gst_memmap_cache_entry_open_existing (GstMemmapCacheDir * dir,
     const gchar * hash, GstMemmapCacheEntryMode mode, GError ** error)
 {
-  GstMemmapCacheEntry *entry;
   gchar *path;
   gint fd, lock_fd = -1;
 
@@ -184,12 +192,7 @@ gst_memmap_cache_entry_open_existing (GstMemmapCacheDir * dir,
     cachedir_set_error (error, EAGAIN, "Being evicted:", path);
     goto failed;
   }
-  entry = entry_new (hash, path, fd, lock_fd);
-  if (!check_meta_entry (entry, FALSE, error)) {
-    gst_memmap_cache_entry_close (entry);
-    return NULL;
-  }
-  return entry;
+  return entry_checked (hash, path, fd, lock_fd, FALSE, error);
 
 failed:
   cachedir_close_fd (&lock_fd);
