@@ -44,6 +44,7 @@
 #include "memmap.h"
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
+#include "gstmemmapstoreprefault.h"
 #include "gstmemmapstoresync.h"
 
 #include <errno.h>
@@ -97,6 +98,12 @@ struct _GstMemmapStoreWriter
    * the close keeps such a slot's blocks, see close_footprint() */
   GHashTable *outstanding;
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
+  /* append: the next chunk, reserved ahead of the producer and faulted in
+   * by a thread of its own (go_ahead()); the file's end grown past the
+   * chunks_reserved published, 0 if none (the close cuts it off) */
+  GstMemmapStorePrefault *prefault;
+  guint64 grown_end;
+  guint64 bytes_prefaulted;     /* of the prefault thread, at close */
   /* stats */
   guint64 n_acquired;
   guint64 n_released;
@@ -925,7 +932,9 @@ gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
  * Returns: (transfer full): a #GstStructure named `memmap-store-writer`
  *   with `committed`, `acquired`, `released`, `outstanding`,
  *   `chunks-reserved`, `reservations`, `bytes-freed` (given back to the
- *   file system at close) (guint64), `checksums` and `reused` (gboolean)
+ *   file system at close), `bytes-prefaulted` (faulted in ahead of the
+ *   producer, append; Since: 0.3) (guint64), `checksums` and `reused`
+ *   (gboolean)
  *
  * Since: 0.1
  */
@@ -946,6 +955,9 @@ gst_memmap_store_writer_get_stats (GstMemmapStoreWriter * writer)
       "chunks-reserved", G_TYPE_UINT64, writer->chunks_reserved,
       "reservations", G_TYPE_UINT64, writer->n_reservations,
       "bytes-freed", G_TYPE_UINT64, writer->bytes_freed,
+      "bytes-prefaulted", G_TYPE_UINT64, writer->prefault ?
+      gst_memmap_store_prefault_get_bytes (writer->prefault) :
+      writer->bytes_prefaulted,
       "checksums", G_TYPE_BOOLEAN, writer->checksum,
       "reused", G_TYPE_BOOLEAN, writer->reused, NULL);
   g_mutex_unlock (&writer->lock);
@@ -1041,6 +1053,123 @@ ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
   GST_DEBUG ("%s: reserved chunk %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
       " bytes)", self->path, chunk, size);
   return TRUE;
+}
+
+/* Grows the file to the end of @chunk, ahead of the producer, with
+ * posix_fallocate() (so that no page of it can SIGBUS when written), but
+ * does not publish it: chunks_reserved moves only when ensure_chunk()
+ * needs the chunk, and a reader never sees it before. A failure (a full
+ * disk) is no error here: ensure_chunk() meets it again when the chunk is
+ * needed, and reports it then. Under lock. */
+static gboolean
+grow_ahead (GstMemmapStoreWriter * self, guint64 chunk)
+{
+  guint64 end;
+  gint r;
+
+  if (chunk < self->chunks_reserved)
+    return TRUE;
+  if (__builtin_mul_overflow (chunk + 1, self->geo.chunk_stride, &end) ||
+      __builtin_add_overflow (end, self->geo.data_offset, &end) ||
+      end > G_MAXINT64)
+    return FALSE;
+  if (end <= self->grown_end)
+    return TRUE;
+  /* as ensure_chunk(): never grow a truncated file back over its cut */
+  if (!check_whole (self, NULL))
+    return FALSE;
+  do {
+    r = posix_fallocate (self->fd, 0, (off_t) end);
+  } while (r == EINTR);
+  if (r != 0) {
+    GST_DEBUG ("%s: no chunk %" G_GUINT64_FORMAT " ahead: %s", self->path,
+        chunk, g_strerror (r));
+    return FALSE;
+  }
+  self->grown_end = end;
+  return TRUE;
+}
+
+/* Has the prefault thread fault in @chunk (reserved or grown ahead). Under
+ * lock. */
+static void
+prefault_chunk (GstMemmapStoreWriter * self, guint64 chunk)
+{
+  guint64 offset = gst_memmap_store_chunk_offset (&self->geo, chunk);
+  GstMemmapMapping *m;
+  GError *err = NULL;
+
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.chunk_stride,
+      &err);
+  if (m == NULL) {
+    GST_DEBUG ("%s: not prefaulting chunk %" G_GUINT64_FORMAT ": %s",
+        self->path, chunk, err->message);
+    g_clear_error (&err);
+    return;
+  }
+  gst_memmap_store_prefault_push (self->prefault, m, offset,
+      self->geo.chunk_stride);
+}
+
+/* Chunks smaller than this are not reserved nor faulted in ahead: their
+ * faults cost little, and the chunk ahead would hold one more window (and
+ * descriptor) and one more chunk of disk while the store is written. */
+#define PREFAULT_MIN_CHUNK (G_GUINT64_CONSTANT (8) << 20)
+
+/* Append, under lock, for @slot just handed out for the first time: tells
+ * the prefault thread where the producer is and, at the first slot of a
+ * chunk, reserves the next chunk ahead and has it faulted in (the first
+ * chunk too, at the first slot). Off with GST_MEMMAP_PREFAULT=0 in the
+ * environment (to measure it), and for chunks under PREFAULT_MIN_CHUNK. */
+static void
+go_ahead (GstMemmapStoreWriter * self, guint64 slot)
+{
+  const GstMemmapStoreGeometry *geo = &self->geo;
+  guint64 chunk = slot / geo->slots_per_chunk;
+
+  if (self->prefault == NULL) {
+    if (slot != 0 || geo->chunk_stride < PREFAULT_MIN_CHUNK ||
+        g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") == 0)
+      return;
+    self->prefault = gst_memmap_store_prefault_new (self->path);
+  }
+  gst_memmap_store_prefault_set_position (self->prefault,
+      gst_memmap_store_slot_offset (geo, slot) + geo->slot_stride);
+  if (slot % geo->slots_per_chunk != 0)
+    return;
+  if (slot == 0)
+    prefault_chunk (self, 0);
+  if (geo->max_frames > 0 &&
+      (chunk + 1) * geo->slots_per_chunk >= geo->max_frames)
+    return;
+  if (grow_ahead (self, chunk + 1))
+    prefault_chunk (self, chunk + 1);
+}
+
+/* At close, under lock, once the prefault thread is stopped: cuts off what
+ * was grown ahead and never published (a chunk no frame went into). */
+static void
+cut_ahead (GstMemmapStoreWriter * self)
+{
+  guint64 end = self->geo.data_offset +
+      self->chunks_reserved * self->geo.chunk_stride;
+
+  if (self->grown_end > end && ftruncate (self->fd, (off_t) end) < 0)
+    GST_WARNING ("%s: cannot cut the chunk reserved ahead: %s", self->path,
+        g_strerror (errno));
+  self->grown_end = 0;
+}
+
+/* At close, under lock: stops the prefault thread (the thread takes no
+ * lock of ours). */
+static void
+stop_prefault (GstMemmapStoreWriter * self)
+{
+  if (self->prefault == NULL)
+    return;
+  self->bytes_prefaulted =
+      gst_memmap_store_prefault_get_bytes (self->prefault);
+  g_clear_pointer (&self->prefault, gst_memmap_store_prefault_free);
 }
 
 /**
@@ -1150,6 +1279,7 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
       if (!ensure_chunk (self, self->next_slot, error))
         goto failed;
       s = self->next_slot++;
+      go_ahead (self, s);
     }
   }
 
@@ -1691,6 +1821,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   }
   self->closed = TRUE;
   sync = self->sync;
+  stop_prefault (self);
   /* a store truncated under us never closes cleanly: it stays damaged, as
    * the cut left it */
   if (!check_whole (self, error)) {
@@ -1701,6 +1832,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
     return FALSE;
   }
   close_footprint (self);
+  cut_ahead (self);
   /* the slots whose blocks it kept stay, for release_slot() */
   g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);
@@ -1769,6 +1901,7 @@ gst_memmap_store_writer_unref (GstMemmapStoreWriter * writer)
     g_clear_error (&err);
   }
 
+  g_clear_pointer (&writer->prefault, gst_memmap_store_prefault_free);
   g_clear_pointer (&writer->header_map, gst_memmap_mapping_unref);
   gst_memmap_store_maps_clear (&writer->maps);
   if (writer->fd >= 0)
