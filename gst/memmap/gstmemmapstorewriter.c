@@ -100,7 +100,7 @@ struct _GstMemmapStoreWriter
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
   /* append: the next chunk, reserved ahead of the producer and faulted in
    * by a thread of its own (go_ahead()); the file's end grown past the
-   * chunks_reserved published, 0 if none (the close cuts it off) */
+   * chunks_reserved published, 0 if none (the close punches it) */
   GstMemmapStorePrefault *prefault;
   guint64 grown_end;
   guint64 bytes_prefaulted;     /* of the prefault thread, at close */
@@ -1146,18 +1146,21 @@ go_ahead (GstMemmapStoreWriter * self, guint64 slot)
     prefault_chunk (self, chunk + 1);
 }
 
-/* At close, under lock, once the prefault thread is stopped: cuts off what
- * was grown ahead and never published (a chunk no frame went into). */
+/* At close, under lock, once the prefault thread is stopped: gives back
+ * the blocks of what was grown ahead and never published (a chunk no frame
+ * went into). The file keeps its size, as the close never truncates: a
+ * reader that mapped the file while it was that long keeps a mapping of
+ * the file's bytes (holes read as zeros); readers use chunks_reserved, and
+ * a longer file is valid (docs/store-format.md). */
 static void
-cut_ahead (GstMemmapStoreWriter * self)
+punch_ahead (GstMemmapStoreWriter * self)
 {
   guint64 end = self->geo.data_offset +
       self->chunks_reserved * self->geo.chunk_stride;
 
-  if (self->grown_end > end && ftruncate (self->fd, (off_t) end) < 0)
-    GST_WARNING ("%s: cannot cut the chunk reserved ahead: %s", self->path,
-        g_strerror (errno));
-  self->grown_end = 0;
+  if (self->grown_end > end &&
+      gst_memmap_store_punch (self->fd, end, self->grown_end - end))
+    self->bytes_freed += self->grown_end - end;
 }
 
 /* At close, under lock: stops the prefault thread (the thread takes no
@@ -1832,7 +1835,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
     return FALSE;
   }
   close_footprint (self);
-  cut_ahead (self);
+  punch_ahead (self);
   /* the slots whose blocks it kept stay, for release_slot() */
   g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);
