@@ -136,7 +136,8 @@ not_held (gpointer key, gpointer value, gpointer user_data)
 /* Under lock, after the close: a slot the close kept (its memory was out)
  * was released, its memory is gone: its blocks go back too. */
 void
-gst_memmap_store_writer_punch_held_slot (GstMemmapStoreWriter * self, guint64 slot)
+gst_memmap_store_writer_punch_held_slot (GstMemmapStoreWriter * self,
+    guint64 slot)
 {
   PunchRun run = { self->fd, 0, 0, 0 };
 

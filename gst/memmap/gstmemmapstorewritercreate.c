@@ -169,7 +169,8 @@ try_reuse (GstMemmapStoreWriter * self, gint fd)
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) ||
       (guint64) st.st_size < sizeof (hdr))
     return FALSE;
-  /* the store grows through this descriptor (gst_memmap_store_writer_ensure_chunk) */
+  /* the store grows through this descriptor
+   * (gst_memmap_store_writer_ensure_chunk()) */
   if ((fcntl (fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
     GST_INFO ("not reusing %s: not writable", self->path);
     return FALSE;
@@ -191,8 +192,8 @@ try_reuse (GstMemmapStoreWriter * self, gint fd)
   }
   self->chunks_reserved = GUINT64_FROM_LE (hdr.chunks_reserved);
   /* a store closed cleanly gave the blocks of its empty slots back
-   * (gst_memmap_store_writer_close_footprint()): reserve them again before any byte of them is
-   * written through a mapping */
+   * (gst_memmap_store_writer_close_footprint()): reserve them again before
+   * any byte of them is written through a mapping */
   if (!gst_memmap_engine_reserve_fd (self->engine, fd, self->path,
           self->geo.data_offset +
           self->chunks_reserved * self->geo.chunk_stride, &err)) {

@@ -98,7 +98,8 @@ set_damaged (GstMemmapStoreWriter * self, const GError * why)
  * over the lost bytes, hiding the cut) and every commit. On failure the
  * store is damaged. Under lock. */
 gboolean
-gst_memmap_store_writer_check_whole (GstMemmapStoreWriter * self, GError ** error)
+gst_memmap_store_writer_check_whole (GstMemmapStoreWriter * self,
+    GError ** error)
 {
   guint64 end = self->geo.data_offset +
       self->chunks_reserved * self->geo.chunk_stride;
@@ -123,7 +124,8 @@ damaged:
 
 /* Makes sure the chunk of @slot is reserved on disk. Under lock. */
 gboolean
-gst_memmap_store_writer_ensure_chunk (GstMemmapStoreWriter * self, guint64 slot, GError ** error)
+gst_memmap_store_writer_ensure_chunk (GstMemmapStoreWriter * self,
+    guint64 slot, GError ** error)
 {
   guint64 chunk = slot / self->geo.slots_per_chunk;
   guint64 size;
