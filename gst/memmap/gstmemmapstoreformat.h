@@ -317,6 +317,9 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_store_caps_features_ok (const GstCaps * caps);
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_multiview_mode_known (const gchar * str);
+
+G_GNUC_INTERNAL
 void gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
     const GstMemmapStoreGeometry * geo, const gchar * caps_str,
     guint32 flags);
