@@ -346,6 +346,10 @@ void gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps);
 G_GNUC_INTERNAL
 
 G_GNUC_INTERNAL
+GstMemmapStoreHeader *gst_memmap_store_maps_ref_header (GstMemmapStoreMaps *
+    maps, GstMemmapMapping ** mapping, GError ** error);
+
+G_GNUC_INTERNAL
 GstMemmapMapping *gst_memmap_store_maps_get (GstMemmapStoreMaps * maps,
     guint64 offset, guint64 size, GError ** error);
 

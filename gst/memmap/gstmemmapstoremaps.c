@@ -240,3 +240,21 @@ gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
 
   return m;
 }
+
+/* The store's header, through a reference to its mapping in *@mapping
+ * (the caller unrefs it) for the writer and the reader to hold as long as
+ * they are open; NULL with @error set. */
+GstMemmapStoreHeader *
+gst_memmap_store_maps_ref_header (GstMemmapStoreMaps * maps,
+    GstMemmapMapping ** mapping, GError ** error)
+{
+  GstMemmapMapping *m;
+
+  m = gst_memmap_store_maps_get (maps, 0, GST_MEMMAP_STORE_HEADER_SIZE,
+      error);
+  if (m == NULL)
+    return NULL;
+  *mapping = gst_memmap_mapping_ref (m);
+  return (GstMemmapStoreHeader *) gst_memmap_mapping_data_at (m, 0,
+      GST_MEMMAP_STORE_HEADER_SIZE);
+}

@@ -546,14 +546,10 @@ gst_memmap_store_writer_new_full (GstMemmapEngine * engine,
   if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, self->fd,
           &self->geo, GST_MEMMAP_MAP_WRITE, error))
     goto failed;
-  self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
-      GST_MEMMAP_STORE_HEADER_SIZE, error);
-  if (self->header_map == NULL)
+  self->hdr = gst_memmap_store_maps_ref_header (&self->maps,
+      &self->header_map, error);
+  if (self->hdr == NULL)
     goto failed;
-  gst_memmap_mapping_ref (self->header_map);
-  self->hdr = (GstMemmapStoreHeader *)
-      gst_memmap_mapping_data_at (self->header_map, 0,
-      GST_MEMMAP_STORE_HEADER_SIZE);
 
   if (self->reused) {
     reset_header (self, caps_str);
