@@ -272,11 +272,25 @@ prefault_chunk (GstMemmapStoreWriter * self, guint64 chunk)
  * descriptor) and one more chunk of disk while the store is written. */
 #define PREFAULT_MIN_CHUNK (G_GUINT64_CONSTANT (8) << 20)
 
+/* Whether a new append store goes ahead: only when asked, with
+ * GST_MEMMAP_PREFAULT_AHEAD=1 in the environment (and GST_MEMMAP_PREFAULT
+ * not 0, which turns every prefault off). Measured on the shared 2-core VM
+ * (docs/benchmarks.md, sink-process), the thread faulting fresh pages at
+ * the same time as the producer doubled the CPU a frame cost and made
+ * writing slower; whether it pays on an idle machine is what the
+ * benchmark's memmapsink-ahead contender is for. */
+static gboolean
+ahead_wanted (void)
+{
+  return g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT_AHEAD"), "1") == 0 &&
+      g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") != 0;
+}
+
 /* Append, under lock, for @slot just handed out for the first time: tells
  * the prefault thread where the producer is and, at the first slot of a
  * chunk, reserves the next chunk ahead and has it faulted in (the first
- * chunk too, at the first slot). Off with GST_MEMMAP_PREFAULT=0 in the
- * environment (to measure it), and for chunks under PREFAULT_MIN_CHUNK. */
+ * chunk too, at the first slot). Only when ahead_wanted(), and for chunks
+ * of PREFAULT_MIN_CHUNK and more. */
 static void
 go_ahead (GstMemmapStoreWriter * self, guint64 slot)
 {
@@ -285,7 +299,7 @@ go_ahead (GstMemmapStoreWriter * self, guint64 slot)
 
   if (self->prefault == NULL) {
     if (slot != 0 || geo->chunk_stride < PREFAULT_MIN_CHUNK ||
-        g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") == 0)
+        !ahead_wanted ())
       return;
     self->prefault = gst_memmap_store_prefault_new (self->path);
   }

@@ -18,8 +18,10 @@
  *   filesink    `filesink sync=false location=out.raw`
  *   memmapsink  `memmapsink location=out.store` (append, the default)
  *   memmapsink-noprefault  the same with GST_MEMMAP_PREFAULT=0 in the
- *               child's environment: no chunk reserved and faulted in
- *               ahead of the producer (what memmapsink did before)
+ *               child's environment: no page faulted in by another thread
+ *   memmapsink-ahead  the same with GST_MEMMAP_PREFAULT_AHEAD=1: the writer
+ *               reserves the next chunk ahead and a thread of its own
+ *               faults it in (off by default, see docs/benchmarks.md)
  *
  * The output file is removed (and the file system synced, untimed) before
  * every run; contenders alternate, each round starting with the next one.
@@ -62,11 +64,13 @@ typedef enum
   CONTENDER_FILESINK,
   CONTENDER_MEMMAPSINK,
   CONTENDER_MEMMAPSINK_NO_PREFAULT,
+  CONTENDER_MEMMAPSINK_AHEAD,
   N_CONTENDERS
 } Contender;
 
 static const gchar *contender_names[N_CONTENDERS] = {
   "fakesink", "filesink", "memmapsink", "memmapsink-noprefault",
+  "memmapsink-ahead",
 };
 
 static guint
@@ -194,6 +198,7 @@ contender_pipeline (Contender c, const gchar * src, const gchar * out)
           out);
     case CONTENDER_MEMMAPSINK:
     case CONTENDER_MEMMAPSINK_NO_PREFAULT:
+    case CONTENDER_MEMMAPSINK_AHEAD:
       return g_strdup_printf ("%s ! memmapsink name=sink location=%s", src,
           out);
     default:
@@ -236,8 +241,12 @@ run_child (const gchar * self_exe, Contender c, const gchar * src,
   gint64 written = 0, t0;
   GStatBuf st;
 
-  envp = g_environ_setenv (envp, "GST_MEMMAP_PREFAULT",
-      c == CONTENDER_MEMMAPSINK_NO_PREFAULT ? "0" : "1", TRUE);
+  envp = g_environ_unsetenv (envp, "GST_MEMMAP_PREFAULT");
+  envp = g_environ_unsetenv (envp, "GST_MEMMAP_PREFAULT_AHEAD");
+  if (c == CONTENDER_MEMMAPSINK_NO_PREFAULT)
+    envp = g_environ_setenv (envp, "GST_MEMMAP_PREFAULT", "0", TRUE);
+  else if (c == CONTENDER_MEMMAPSINK_AHEAD)
+    envp = g_environ_setenv (envp, "GST_MEMMAP_PREFAULT_AHEAD", "1", TRUE);
   remove_output (out);
   t0 = g_get_monotonic_time ();
   if (!g_spawn_sync (NULL, argv, envp, G_SPAWN_CHILD_INHERITS_STDIN, NULL,
@@ -300,6 +309,8 @@ bench_resolution (const gchar * self_exe, const gchar * label, guint width,
   outs[CONTENDER_MEMMAPSINK] = g_build_filename (dir, "out.store", NULL);
   outs[CONTENDER_MEMMAPSINK_NO_PREFAULT] = g_build_filename (dir,
       "out.store", NULL);
+  outs[CONTENDER_MEMMAPSINK_AHEAD] = g_build_filename (dir, "out.store",
+      NULL);
   for (c = 0; c < N_CONTENDERS; c++) {
     bench_series_init (&fps[c], contender_names[c], runs);
     bench_series_init (&life[c], contender_names[c], runs);
@@ -346,10 +357,12 @@ bench_resolution (const gchar * self_exe, const gchar * label, guint width,
     g_free (outs[c]);
   }
   g_print ("  ratios: memmapsink/filesink %.2fx, "
-      "memmapsink-noprefault/filesink %.2fx\n",
+      "memmapsink-noprefault/filesink %.2fx, memmapsink-ahead/filesink "
+      "%.2fx\n",
       res->fps[CONTENDER_MEMMAPSINK] / res->fps[CONTENDER_FILESINK],
       res->fps[CONTENDER_MEMMAPSINK_NO_PREFAULT] /
-      res->fps[CONTENDER_FILESINK]);
+      res->fps[CONTENDER_FILESINK],
+      res->fps[CONTENDER_MEMMAPSINK_AHEAD] / res->fps[CONTENDER_FILESINK]);
   g_free (src);
 }
 
@@ -383,8 +396,11 @@ main (int argc, char **argv)
   g_free (self_exe);
 
   g_print ("\nmemmapsink-vs-filesink, new file, one process per run: "
-      "%.2fx (1080p) %.2fx (4K) [target 1.2x]\n",
+      "%.2fx (1080p) %.2fx (4K) [target 1.2x]; with the chunk ahead "
+      "(GST_MEMMAP_PREFAULT_AHEAD=1) %.2fx (1080p) %.2fx (4K)\n",
       hd.fps[CONTENDER_MEMMAPSINK] / hd.fps[CONTENDER_FILESINK],
-      uhd.fps[CONTENDER_MEMMAPSINK] / uhd.fps[CONTENDER_FILESINK]);
+      uhd.fps[CONTENDER_MEMMAPSINK] / uhd.fps[CONTENDER_FILESINK],
+      hd.fps[CONTENDER_MEMMAPSINK_AHEAD] / hd.fps[CONTENDER_FILESINK],
+      uhd.fps[CONTENDER_MEMMAPSINK_AHEAD] / uhd.fps[CONTENDER_FILESINK]);
   return 0;
 }

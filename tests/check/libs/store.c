@@ -838,6 +838,8 @@ GST_START_TEST (test_append_ahead)
   guint64 f, v = 0;
   gint64 deadline;
 
+  /* going ahead is asked for (off by default) */
+  g_setenv ("GST_MEMMAP_PREFAULT_AHEAD", "1", TRUE);
   w = new_writer_ok (path, &sp, &layout);
   fail_unless_equals_uint64 (file_size (path), P + chunk);
   r = open_ok (path);
@@ -887,6 +889,7 @@ GST_START_TEST (test_append_ahead)
     g_free (sums[f]);
   }
   gst_memmap_store_reader_unref (r);
+  g_unsetenv ("GST_MEMMAP_PREFAULT_AHEAD");
   g_free (path);
 }
 
@@ -1856,7 +1859,10 @@ GST_START_TEST (test_disk_full_ahead)
   guint64 checked = 0;
   GPid pid;
 
+  /* the writer in the child goes ahead (off by default) */
+  g_setenv ("GST_MEMMAP_PREFAULT_AHEAD", "1", TRUE);
   pid = spawn_store_make (args, &out_fd);
+  g_unsetenv ("GST_MEMMAP_PREFAULT_AHEAD");
   line = read_line (out_fd);
   fail_unless_equals_string (line, "ready");
   g_free (line);
