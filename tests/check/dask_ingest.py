@@ -250,7 +250,7 @@ def kill_round(client, stage, out_dir):
         check(held['child'] and 0 < held['committed'] < total,
               'decode: the child was stopped half-way through %s (%s of %d '
               'frames)' % (name, held['committed'], total))
-    else:
+    elif parts:
         st = gstmemmap.views.StoreFile(parts[0])
         check(st.closed(), 'rename: the held store is complete, not yet '
               'renamed')
@@ -262,6 +262,8 @@ def kill_round(client, stage, out_dir):
                        'the child to die with its worker', 10) is not None,
               '%s: the ingest child (pid %d) died with its worker'
               % (stage, held['child']))
+        if pid_alive(held['child']):
+            os.kill(held['child'], signal.SIGKILL)     # not left stopped
     check(not os.path.exists(os.path.join(out_dir, name)),
           '%s: nothing under the name %s after the kill' % (stage, name))
     release()

@@ -126,7 +126,10 @@ def _hold(stage, what, child=None, store=None):
     committed = None
     if child is not None:
         committed = _first_commit(child, store)
-        os.kill(child.pid, signal.SIGSTOP)
+        if committed < 0:       # it ended first: nothing to hold
+            child = None
+        else:
+            os.kill(child.pid, signal.SIGSTOP)
     with open(os.path.join(d, '%s.%d.ready' % (what, os.getpid())),
               'w') as f:
         json.dump({'worker': os.getpid(),
