@@ -311,6 +311,24 @@ def main():
         again = gdask.ingest(PATHS, out_dir=out, client=client, tool=TOOL)
         check_stores(out, again, 'again')
 
+        # a video that does not decode: its error, and nothing left
+        bad = os.path.join(TMP, 'bad.mp4')
+        with open(bad, 'wb') as f:
+            f.write(b'not a video' * 1000)
+        out = os.path.join(TMP, 'stores3')
+        os.makedirs(out)
+        try:
+            gdask.ingest([PATHS[1], bad], out_dir=out, client=client,
+                         tool=TOOL, retries=0)
+            err = None
+        except gdask.IngestError as e:
+            err = e
+        check(err is not None and 'bad.mp4' in str(err),
+              'a video that does not decode: IngestError (%s)' % err)
+        check(os.listdir(out) in ([], ['clip1.store']),
+              'a video that does not decode leaves no temporary: %s'
+              % os.listdir(out))
+
         # a memmapcache directory filled on the cluster: a reader decodes
         # nothing
         cache = os.path.join(TMP, 'cachedir')

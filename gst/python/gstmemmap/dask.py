@@ -238,8 +238,9 @@ def fill_cache_one(path, cache_dir, format=None):
 def sweep(out_dir, names):
     """Removes what killed attempts at the stores `names` of out_dir left:
     their hidden temporaries (and the tool's own temporaries of those).
-    Call it when no task writing these names runs any more. Returns the
-    paths removed."""
+    Call it when no task writing these names runs any more: two ingest()
+    calls at once into the same names would remove each other's
+    temporaries (and fail). Returns the paths removed."""
     removed = []
     prefixes = tuple('.%s%s' % (n, _PART) for n in names)
     for entry in os.scandir(out_dir):
@@ -300,12 +301,18 @@ def ingest(paths, out_dir=None, cache_dir=None, client=None, names=None,
                              format, count, checksum, tool, sync,
                              retries=retries, pure=False)
                for p, n in zip(paths, names)]
+    # once every task has ended (or failed for good), nothing writes these
+    # names any more: what killed attempts left goes
     try:
-        return _gather(client, futures, progress, distributed)
-    finally:
-        # every task has ended (or failed for good): nothing writes these
-        # names any more
-        client.submit(sweep, out_dir, names, pure=False).result()
+        results = _gather(client, futures, progress, distributed)
+    except BaseException:
+        try:
+            client.submit(sweep, out_dir, names, pure=False).result()
+        except Exception:
+            pass            # the task's error says more
+        raise
+    client.submit(sweep, out_dir, names, pure=False).result()
+    return results
 
 
 def _gather(client, futures, progress, distributed):
