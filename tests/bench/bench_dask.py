@@ -8,8 +8,10 @@ Usage: bench_dask.py GST_MEMMAP [--clips N] [--frames F] [--size WxH]
                      [--runs R]
 
 Each configuration runs R times (the median is printed); the cluster is
-started before its runs and not counted. The last line is the ratio of
-the 1-worker time to the 2-worker time. On a machine with fewer free
+started before its runs and not counted. Dask runs without and with
+sync=True (each store fsync'ed before its rename; the serial runs do not
+sync). The last line is the ratio of the 1-worker time to the 2-worker
+time, without sync. On a machine with fewer free
 cores than workers the ratio says so: read it with the load average
 printed at the start and the end.
 """
@@ -47,7 +49,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('tool')
     ap.add_argument('--clips', type=int, default=6)
-    ap.add_argument('--frames', type=int, default=200)
+    ap.add_argument('--frames', type=int, default=300)
     ap.add_argument('--size', default='640x360')
     ap.add_argument('--runs', type=int, default=3)
     a = ap.parse_args()
@@ -86,18 +88,20 @@ def main():
                     n_workers=n, threads_per_worker=1, processes=True,
                     dashboard_address=None, silence_logs=40) as cluster, \
                     distributed.Client(cluster) as client:
-                def dask_ingest(d):
-                    r = gdask.ingest(paths, out_dir=d, client=client,
-                                     tool=a.tool)
-                    assert [f for _, f in r] == [a.frames] * a.clips, r
-                times['Dask, %d worker%s' % (n, 's' if n > 1 else '')] = [
-                    timed(dask_ingest, out) for _ in range(a.runs)]
+                for sync in (False, True):
+                    def dask_ingest(d):
+                        r = gdask.ingest(paths, out_dir=d, client=client,
+                                         tool=a.tool, sync=sync)
+                        assert [f for _, f in r] == [a.frames] * a.clips, r
+                    times['Dask, %d worker%s%s' % (
+                        n, 's' if n > 1 else '', ', sync' if sync else '')] \
+                        = [timed(dask_ingest, out) for _ in range(a.runs)]
 
-        print('%-18s %10s %10s   runs (s)' % ('', 'median (s)', 'frames/s'))
+        print('%-24s %10s %10s   runs (s)' % ('', 'median (s)', 'frames/s'))
         med = {}
         for k, v in times.items():
             med[k] = statistics.median(v)
-            print('%-18s %10.2f %10.0f   %s' % (
+            print('%-24s %10.2f %10.0f   %s' % (
                 k, med[k], a.clips * a.frames / med[k],
                 ' '.join('%.2f' % x for x in v)))
         print('load average at the end %s' % (os.getloadavg(),))
