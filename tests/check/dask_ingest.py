@@ -234,9 +234,15 @@ def kill_round(client, stage, out_dir):
         release()
         run.join()
         return None
-    with open(files[0]) as f:
-        held = json.load(f)
-    name = os.path.basename(files[0]).split('.store.')[0] + '.store'
+    helds = []
+    for path in files:
+        with open(path) as f:
+            helds.append((path, json.load(f)))
+    # at 'decode', a task whose child was stopped mid-way (a child that
+    # ended before its first frame showed is not held)
+    chosen = [h for h in helds if stage != 'decode' or h[1]['child']]
+    path, held = (chosen or helds)[0]
+    name = os.path.basename(path).split('.store.')[0] + '.store'
     workers = set(client.run(os.getpid).values())
     check(held['worker'] in workers, '%s: the held task runs in worker %d '
           'of the cluster' % (stage, held['worker']))

@@ -130,11 +130,12 @@ def _hold(stage, what, child=None, store=None):
             child = None
         else:
             os.kill(child.pid, signal.SIGSTOP)
-    with open(os.path.join(d, '%s.%d.ready' % (what, os.getpid())),
-              'w') as f:
+    ready = os.path.join(d, '%s.%d.ready' % (what, os.getpid()))
+    with open(ready + '.tmp', 'w') as f:
         json.dump({'worker': os.getpid(),
                    'child': child.pid if child else None,
                    'committed': committed}, f)
+    os.replace(ready + '.tmp', ready)       # whole when it is seen
     while not os.path.exists(os.path.join(d, 'release')):
         time.sleep(0.02)
     if child is not None:
