@@ -190,9 +190,8 @@ def ingest_one(path, store, format=None, count=0, checksum=False,
     from .views import StoreFile
     store = os.fspath(store)
     d, name = os.path.split(os.path.abspath(store))
-    tmp = os.path.join(d, '.%s%s%s-%d-%s' % (name, _PART,
-                                             socket.gethostname(),
-                                             os.getpid(), uuid.uuid4().hex[:8]))
+    tmp = os.path.join(d, '.%s%s%s-%d-%s' % (
+        name, _PART, socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]))
     cmd = [_tool(tool), 'ingest', os.fspath(path), '-o', tmp]
     if format:
         cmd += ['--format', format]
@@ -282,7 +281,10 @@ def ingest(paths, out_dir=None, cache_dir=None, client=None, names=None,
                           '(Debian: python3-distributed): %s' % e)
     if (out_dir is None) == (cache_dir is None):
         raise ValueError('give out_dir or cache_dir (one of them)')
-    paths = [os.fspath(p) for p in paths]
+    # the workers' working directories are not the caller's: absolute
+    # paths (URIs as they are)
+    paths = [p if '://' in p else os.path.abspath(p)
+             for p in (os.fspath(p) for p in paths)]
     client = client or distributed.default_client()
 
     if cache_dir is not None:
