@@ -27,11 +27,13 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import memmaptest as T
 from memmaptest import check
@@ -60,7 +62,7 @@ def setup():
     if distributed is None:
         print('skipping: Dask\'s distributed is not installed (Debian: '
               'python3-distributed): %s' % DISTRIBUTED_ERROR)
-        T.finish(TMP)
+        shutil.rmtree(TMP, ignore_errors=True)
         sys.exit(77)
 
     from gi.repository import Gst as _Gst
@@ -73,7 +75,7 @@ def setup():
     TOOL = sys.argv[1]
     if Gst.ElementFactory.find('x264enc') is None:
         print('skipping: x264enc is missing (gstreamer1.0-plugins-ugly)')
-        T.finish(TMP)
+        shutil.rmtree(TMP, ignore_errors=True)
         sys.exit(77)
 
     HOLD = os.path.join(TMP, 'hold')
@@ -359,4 +361,10 @@ def main():
 # the workers are spawned processes that import this file again: only the
 # test's own process runs it
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except Exception:
+        # the traceback, and the temporary directory removed
+        traceback.print_exc()
+        check(False, 'the test ran to its end')
+        T.finish(TMP)
