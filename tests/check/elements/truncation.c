@@ -40,20 +40,6 @@ teardown (void)
   memmap_test_remove_tmpdir ();
 }
 
-/* Another process cuts @path to @size bytes (coreutils truncate). */
-static void
-truncate_elsewhere (const gchar * path, guint64 size)
-{
-  gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
-  const gchar *argv[] = { "truncate", "-s", size_str, path, NULL };
-  gint status = -1;
-
-  fail_unless (g_spawn_sync (NULL, (gchar **) argv, NULL,
-          G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
-  fail_unless (g_spawn_check_wait_status (status, NULL));
-  g_free (size_str);
-}
-
 typedef struct
 {
   const gchar *path;            /* the file to cut */
@@ -75,7 +61,7 @@ static gpointer
 cut_later (Run * run)
 {
   g_usleep (50 * 1000);
-  truncate_elsewhere (run->path, run->cut_to);
+  memmap_test_truncate_elsewhere (run->path, run->cut_to);
   return NULL;
 }
 
@@ -92,7 +78,7 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
   if (++run->frames == CUT_AT && run->path && run->cut_later)
     run->cutter = g_thread_new ("cut", (GThreadFunc) cut_later, run);
   else if (run->frames == CUT_AT && run->path && !run->cut_in_probe)
-    truncate_elsewhere (run->path, run->cut_to);
+    memmap_test_truncate_elsewhere (run->path, run->cut_to);
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
   for (i = 0; i < map.size; i++)
     run->sum += map.data[i];
@@ -116,11 +102,11 @@ static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
   if (++run->probed == CUT_AT && run->path) {
-    truncate_elsewhere (run->path, run->cut_to);
+    memmap_test_truncate_elsewhere (run->path, run->cut_to);
   } else if (run->probed == CUT_AT) {
     gchar *store = find_cache_store (run->cache_dir);
 
-    truncate_elsewhere (store, run->cut_to);
+    memmap_test_truncate_elsewhere (store, run->cut_to);
     g_free (store);
   }
   return GST_PAD_PROBE_OK;

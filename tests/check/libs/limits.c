@@ -510,39 +510,6 @@ as_writer_child (Report * r, gpointer data)
   gst_object_unref (e);
 }
 
-/* Every frame below committed holds its pattern. */
-static guint64
-check_store (const gchar * path)
-{
-  GstMemmapEngine *e = gst_memmap_engine_new ();
-  GstMemmapStoreReader *rd;
-  const GstVideoInfo *layout;
-  GError *err = NULL;
-  guint64 n, f;
-
-  rd = gst_memmap_store_reader_open (e, path, &err);
-  fail_unless (rd != NULL, "%s", err ? err->message : "?");
-  layout = gst_memmap_store_reader_get_layout (rd);
-  n = gst_memmap_store_reader_get_committed (rd);
-  for (f = 0; f < n; f++) {
-    GstBuffer *buf = gst_memmap_store_reader_get_buffer (rd, NULL, f, &err);
-    GstMapInfo map;
-
-    fail_unless (buf != NULL, "frame %" G_GUINT64_FORMAT ": %s", f,
-        err ? err->message : "?");
-    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-    fail_unless (store_check_frame (map.data, layout, f),
-        "frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " is damaged", f,
-        n);
-    gst_buffer_unmap (buf, &map);
-    gst_buffer_unref (buf);
-  }
-  gst_memmap_store_reader_unref (rd);
-  gst_memmap_engine_clear_all (e);
-  gst_object_unref (e);
-  return n;
-}
-
 GST_START_TEST (test_as_store_writer)
 {
   /* tight: less than one window of room; roomy: a few windows, so the
@@ -559,7 +526,7 @@ GST_START_TEST (test_as_store_writer)
 
     run_child (as_writer_child, &wc, &r);
     fail_unless (r.result == 0, "result %d: %s", r.result, r.message);
-    n = check_store (wc.path);
+    n = memmap_test_check_store (wc.path);
     fail_unless_equals_uint64 (n, r.count);
     g_print ("RLIMIT_AS margin %" G_GUINT64_FORMAT " KiB: %" G_GUINT64_FORMAT
         " frames committed and intact, %" G_GUINT64_FORMAT " evictions, %s\n",
@@ -789,7 +756,7 @@ GST_START_TEST (test_nofile_store)
     fail_unless (r.result == 0, "%u fds: result %d: %s", spare[i],
         r.result, r.message);
     if (g_file_test (wc.path, G_FILE_TEST_EXISTS))
-      n = check_store (wc.path);
+      n = memmap_test_check_store (wc.path);
     fail_unless_equals_uint64 (n, r.count);
     g_print ("RLIMIT_NOFILE with %u fds to spare: %" G_GUINT64_FORMAT
         " frames committed and intact, %" G_GUINT64_FORMAT " evictions, %s\n",
