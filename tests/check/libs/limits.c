@@ -13,9 +13,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -428,38 +425,6 @@ typedef struct
   guint64 max_frames_to_write;
 } WriterCase;
 
-static gboolean
-write_one_frame (GstMemmapStoreWriter * w, const GstVideoInfo * layout,
-    guint64 f, GError ** error)
-{
-  GstMemory *mem;
-  GstMapInfo map;
-  guint64 slot;
-
-  if (!gst_memmap_store_writer_acquire_slot (w, &slot, error))
-    return FALSE;
-  mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, error);
-  if (mem == NULL) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    gst_memory_unref (mem);
-    gst_memmap_store_writer_release_slot (w, slot);
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO, "map failed");
-    return FALSE;
-  }
-  store_fill_frame (map.data, layout, f);
-  gst_memory_unmap (mem, &map);
-  gst_memory_unref (mem);
-  if (!gst_memmap_store_writer_commit (w, slot, f * GST_MSECOND, GST_MSECOND,
-          0, error)) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static void
 as_writer_child (Report * r, gpointer data)
 {
@@ -490,7 +455,7 @@ as_writer_child (Report * r, gpointer data)
     return;
   }
   for (f = 0; f < wc->max_frames_to_write; f++) {
-    if (!write_one_frame (w, &info, f, &err)) {
+    if (!memmap_test_write_pattern_frame (w, &info, f, 0, &err)) {
       report_error (r, err);
       if (err->domain != GST_MEMMAP_ERROR)
         r->result = 1;
@@ -691,7 +656,7 @@ nofile_store_child (Report * r, gpointer data)
     return;
   }
   for (f = 0; f < wc->max_frames_to_write; f++) {
-    if (!write_one_frame (w, &info, f, &err)) {
+    if (!memmap_test_write_pattern_frame (w, &info, f, 0, &err)) {
       report_error (r, err);
       if (err->domain != GST_MEMMAP_ERROR)
         r->result = 2;

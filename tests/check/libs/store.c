@@ -10,12 +10,6 @@
 #include "config.h"
 #endif
 
-/* tests/check/meson.build may define GST_CHECK_TEST_ENVIRONMENT_BEACON
- * without a value, but gstcheck.h passes it to g_getenv(): name the
- * variable that tests/meson.build sets for every test. */
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>

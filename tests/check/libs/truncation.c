@@ -13,9 +13,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -628,10 +625,8 @@ truncation_suite (void)
   TCase *tc;
   Suite *s = memmap_test_suite_new ("truncation", setup, teardown, &tc);
 
-  /* valgrind does not pass a SIGBUS of a truncated mapping on to the
-   * program's handler (it reports the access and ends the process): these
-   * run in the normal and the sanitizer lanes only */
-  if (g_getenv ("MEMMAP_UNDER_VALGRIND"))
+  /* see memmap_test_under_valgrind(): the normal and sanitizer lanes only */
+  if (memmap_test_under_valgrind ())
     return s;
   tcase_add_test (tc, test_read_past_new_end);
   tcase_add_test (tc, test_write_past_new_end);
