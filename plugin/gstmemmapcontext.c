@@ -275,3 +275,28 @@ gst_memmap_context_ensure_engine (GstElement * element,
 
   return ret;
 }
+
+/**
+ * gst_memmap_context_add_engine_stats:
+ * @stats: an element's stats structure
+ * @engine: (transfer full) (nullable): the element's engine, reffed under
+ *   the element's object lock
+ *
+ * Sets the `engine` field of @stats to gst_memmap_engine_get_stats() of
+ * @engine, as every memmap element's stats property shows it, and drops
+ * the reference; does nothing without an engine. Call it without the
+ * object lock held.
+ */
+void
+gst_memmap_context_add_engine_stats (GstStructure * stats,
+    GstMemmapEngine * engine)
+{
+  GstStructure *engine_stats;
+
+  if (engine == NULL)
+    return;
+  engine_stats = gst_memmap_engine_get_stats (engine);
+  gst_structure_set (stats, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
+  gst_structure_free (engine_stats);
+  gst_object_unref (engine);
+}

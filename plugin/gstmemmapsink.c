@@ -391,13 +391,7 @@ gst_memmap_sink_create_stats (GstMemmapSink * self)
     store = gst_memmap_slot_store_ref (self->store);
   GST_OBJECT_UNLOCK (self);
 
-  if (engine) {
-    GstStructure *engine_stats = gst_memmap_engine_get_stats (engine);
-
-    gst_structure_set (s, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
-    gst_structure_free (engine_stats);
-    gst_object_unref (engine);
-  }
+  gst_memmap_context_add_engine_stats (s, engine);
   if (store) {
     GstStructure *store_stats = gst_memmap_slot_store_get_stats (store);
 

@@ -376,13 +376,7 @@ gst_memmap_src_create_stats (GstMemmapSrc * self)
   engine = self->engine ? gst_object_ref (self->engine) : NULL;
   GST_OBJECT_UNLOCK (self);
 
-  if (engine) {
-    GstStructure *engine_stats = gst_memmap_engine_get_stats (engine);
-
-    gst_structure_set (s, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
-    gst_structure_free (engine_stats);
-    gst_object_unref (engine);
-  }
+  gst_memmap_context_add_engine_stats (s, engine);
 
   return s;
 }
