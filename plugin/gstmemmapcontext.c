@@ -300,3 +300,26 @@ gst_memmap_context_add_engine_stats (GstStructure * stats,
   gst_structure_free (engine_stats);
   gst_object_unref (engine);
 }
+
+/**
+ * gst_memmap_context_forget_engine:
+ * @element: a memmap element
+ * @engine: the element's engine field (under its object lock)
+ *
+ * READY->NULL: drops the element's engine, so that the next start asks for
+ * one again (gst_memmap_context_ensure_engine(); a context set on the
+ * element stays with #GstElement). The reference goes after the object
+ * lock is released.
+ */
+void
+gst_memmap_context_forget_engine (GstElement * element,
+    GstMemmapEngine ** engine)
+{
+  GstMemmapEngine *old;
+
+  GST_OBJECT_LOCK (element);
+  old = *engine;
+  *engine = NULL;
+  GST_OBJECT_UNLOCK (element);
+  gst_clear_object (&old);
+}

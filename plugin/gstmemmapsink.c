@@ -576,16 +576,10 @@ static gboolean
 gst_memmap_sink_stop (GstBaseSink * bsink)
 {
   GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
-  GstMemmapEngine *engine;
 
   /* normally done at PAUSED->READY already */
   gst_memmap_sink_end_stream (self);
-
-  GST_OBJECT_LOCK (self);
-  engine = self->engine;
-  self->engine = NULL;
-  GST_OBJECT_UNLOCK (self);
-  gst_clear_object (&engine);
+  gst_memmap_context_forget_engine (GST_ELEMENT (self), &self->engine);
 
   return TRUE;
 }

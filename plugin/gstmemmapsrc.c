@@ -563,18 +563,9 @@ gst_memmap_src_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_memmap_src_end_stream (self);
       break;
-    case GST_STATE_CHANGE_READY_TO_NULL:{
-      GstMemmapEngine *engine;
-
-      /* the next start asks for the engine again (a context set on the
-       * element stays with GstElement) */
-      GST_OBJECT_LOCK (self);
-      engine = self->engine;
-      self->engine = NULL;
-      GST_OBJECT_UNLOCK (self);
-      gst_clear_object (&engine);
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_memmap_context_forget_engine (element, &self->engine);
       break;
-    }
     default:
       break;
   }
