@@ -34,6 +34,13 @@
  * heap buffer instead, behind the same API (gst_memmap_mapping_is_mmapped()
  * tells them apart): a private snapshot, cheaper for small files.
  *
+ * A %GST_MEMMAP_MAP_COPY_ON_WRITE mapping is a private writable mapping of
+ * the file: written pages become anonymous memory of the process and the
+ * file never changes. It is never cached (a second caller must not see the
+ * first one's writes): it counts in the budget while held and is unmapped
+ * with its last reference; the `cow-*` statistics count these mappings and
+ * their written pages.
+ *
  * All functions are thread-safe.
  *
  * Since: 0.1
@@ -56,6 +63,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <stdio.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
 
@@ -143,6 +151,7 @@ struct _GstMemmapEngine
   guint64 map_time_ns;
   guint64 reads;
   guint64 over_budget;
+  GList *cow_maps;              /* live copy-on-write mappings, not cached */
 };
 
 static guint64 page_size;
@@ -240,6 +249,8 @@ flags_to_kind (GstMemmapMapFlags flags)
 {
   if (flags & GST_MEMMAP_MAP_WRITE)
     return KEY_KIND_WRITABLE;
+  if (flags & GST_MEMMAP_MAP_COPY_ON_WRITE)
+    return KEY_KIND_PRIVATE;
   if (flags & GST_MEMMAP_MAP_VOLATILE)
     return KEY_KIND_VOLATILE;
   if (flags & GST_MEMMAP_MAP_COPY_SMALL)
@@ -626,12 +637,15 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     m->mmapped = FALSE;
     return TRUE;
   } else {
-    gint prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+    gint prot = PROT_READ | (m->writable || m->cow ? PROT_WRITE : 0);
     void *p;
     gboolean retried = FALSE;
 
   again:
-    p = mmap (NULL, m->size, prot, MAP_SHARED, m->fd, (off_t) m->offset);
+    /* copy-on-write: written pages are the process's, the file's never
+     * change (a read-only descriptor is enough) */
+    p = mmap (NULL, m->size, prot, m->cow ? MAP_PRIVATE : MAP_SHARED, m->fd,
+        (off_t) m->offset);
     if (p == MAP_FAILED) {
       err_no = errno;
       if (err_no == ENOMEM && !retried) {
@@ -727,7 +741,9 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
     }
     fill_key (&key, &st, kind, win_offset, win_length);
 
-    m = g_hash_table_lookup (self->cache, &key);
+    /* a copy-on-write mapping is never shared: always a miss */
+    m = kind == KEY_KIND_PRIVATE ? NULL :
+        g_hash_table_lookup (self->cache, &key);
     if (m && gst_memmap_fault_guard_get_faults (m->guard_id) > 0) {
       /* the file was truncated under this mapping: never hand it out
        * again, map what the file holds now */
@@ -773,6 +789,7 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
     m->fd = -1;
     m->guard_id = -1;
     m->writable = writable;
+    m->cow = kind == KEY_KIND_PRIVATE;
     m->link.data = m;
 
     if (fd >= 0 && fd_owned) {
@@ -843,6 +860,20 @@ engine_acquire (GstMemmapEngine * self, const gchar * path,
     if (use_read)
       self->reads++;
 
+    if (m->cow) {
+      /* never cached: unmapped when its last reference goes */
+      m->refcount = 1;
+      m->engine = self;
+      m->cached = FALSE;
+      self->cow_maps = g_list_prepend (self->cow_maps, m);
+      self->active_maps++;
+      self->in_use_maps++;
+      gst_object_ref (self);
+      g_mutex_unlock (&self->lock);
+      GST_DEBUG_OBJECT (self, "mapped %s [%" G_GUINT64_FORMAT ", +%"
+          G_GSIZE_FORMAT ") copy-on-write", path, m->offset, m->size);
+      return m;
+    }
     existing = g_hash_table_lookup (self->cache, &m->key);
     if (existing) {
       /* another thread mapped the same window meanwhile: use that one */
@@ -1570,6 +1601,55 @@ gst_memmap_engine_clear_all (GstMemmapEngine * engine)
   destroy_queue (&to_destroy);
 }
 
+/* The written (private, anonymous) bytes of [@addr, + @size), a mapping of
+ * this process: /proc/self/pagemap says of each page whether it is present
+ * (bit 63) or swapped (bit 62), and whether it is a file page (bit 61); a
+ * page of a private file mapping that is present and not a file page is a
+ * private copy. */
+guint64
+gst_memmap_engine_private_bytes (gconstpointer addr, gsize size)
+{
+  guint64 first = (guintptr) addr / page_size, n = size / page_size, i;
+  guint64 buf[512], bytes = 0;
+  gint fd = open ("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return 0;
+  for (i = 0; i < n;) {
+    guint64 want = MIN (n - i, G_N_ELEMENTS (buf)), k;
+    ssize_t r = pread (fd, buf, want * 8, (off_t) ((first + i) * 8));
+
+    if (r <= 0)
+      break;
+    for (k = 0; k < (guint64) r / 8; k++) {
+      if ((buf[k] & (G_GUINT64_CONSTANT (3) << 62)) &&
+          !(buf[k] & (G_GUINT64_CONSTANT (1) << 61)))
+        bytes += page_size;
+    }
+    i += (guint64) r / 8;
+  }
+  close (fd);
+  return bytes;
+}
+
+static void
+cow_stats_locked (GstMemmapEngine * self, GstStructure * s)
+{
+  guint64 maps = 0, bytes = 0, priv = 0;
+  GList *l;
+
+  for (l = self->cow_maps; l; l = l->next) {
+    GstMemmapMapping *m = l->data;
+
+    maps++;
+    bytes += m->size;
+    priv += gst_memmap_engine_private_bytes (m->data, m->size);
+  }
+  gst_structure_set (s, "cow-maps", G_TYPE_UINT64, maps,
+      "cow-mapped-bytes", G_TYPE_UINT64, bytes,
+      "cow-private-bytes", G_TYPE_UINT64, priv, NULL);
+}
+
 /**
  * gst_memmap_engine_get_stats:
  * @engine: a #GstMemmapEngine
@@ -1591,6 +1671,11 @@ gst_memmap_engine_clear_all (GstMemmapEngine * engine)
  * - `over-budget`: misses mapped over the budget because everything cached
  *   was in use
  * - `max-mapped-bytes`: the budget
+ * - `cow-maps`, `cow-mapped-bytes`: the %GST_MEMMAP_MAP_COPY_ON_WRITE
+ *   mappings held now and their bytes (in `mapped-bytes` too)
+ * - `cow-private-bytes`: the pages of those mappings that were written, and
+ *   so are anonymous memory of the process rather than the file's page
+ *   cache (read from /proc/self/pagemap; 0 where it cannot be read)
  *
  * Returns: (transfer full): a new #GstStructure
  *
@@ -1620,6 +1705,7 @@ gst_memmap_engine_get_stats (GstMemmapEngine * engine)
       "truncation-faults", G_TYPE_UINT64,
       gst_memmap_fault_guard_get_total_faults (),
       "max-mapped-bytes", G_TYPE_UINT64, engine->max_mapped_bytes, NULL);
+  cow_stats_locked (engine, s);
   g_mutex_unlock (&engine->lock);
 
   return s;
@@ -1704,6 +1790,8 @@ gst_memmap_engine_release_mapping (GstMemmapMapping * mapping)
   } else {
     engine->mapped_bytes -= mapping->size;
     engine->active_maps--;
+    if (mapping->cow)
+      engine->cow_maps = g_list_remove (engine->cow_maps, mapping);
     g_queue_push_tail_link (&to_destroy, &mapping->link);
   }
   g_mutex_unlock (&engine->lock);

@@ -16,6 +16,7 @@ typedef enum
   KEY_KIND_WRITABLE = 2,        /* shared read-write */
   KEY_KIND_COPY = 3,            /* read-only, a read() copy allowed: keyed
                                  * like STABLE, never shared with it */
+  KEY_KIND_PRIVATE = 4,         /* copy-on-write: never in the cache */
 } KeyKind;
 
 typedef struct
@@ -46,7 +47,8 @@ struct _GstMemmapMapping
   gsize size;
   guint64 offset;
   guint64 file_size;
-  gboolean writable;
+  gboolean writable;            /* shared read-write */
+  gboolean cow;                 /* private read-write (copy-on-write) */
   gboolean mmapped;
   gint guard_id;                /* in the fault guard, or -1 */
 

@@ -9,6 +9,7 @@
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,14 @@ typedef struct
   gchar *index_key;             /* NULL: not a local file, no direct path */
   guint generation;             /* of the memmapcache key, see cache_key () */
   gboolean fresh_key;           /* use a key nobody used before */
+
+  /* progress and cancel (gstmemmapframes.c), all optional */
+  GCancellable *cancellable;
+  GstMemmapFramesProgressFunc progress;
+  gpointer progress_data;
+  guint64 done;                 /* last done reported */
+  guint64 total;                /* last total reported, 0 unknown */
+  guint64 fps_n, fps_d;         /* of the frames, for the estimate */
 } Job;
 
 /* gstmemmapframes.c */
@@ -43,6 +52,28 @@ GstMemmapFrames *gst_memmap_frames_new_from_buffers (GPtrArray * buffers,
 
 G_GNUC_INTERNAL
 gchar *gst_memmap_frames_job_cache_key (Job * job);
+
+/* Progress and cancel of a pipeline run (gstmemmapframespipeline.c calls
+ * them): _job_frame_seen() in the streaming thread for each frame out of
+ * memmapcache (posts a message on the pipeline's bus when there is a
+ * progress callback); _job_watch() before the bus loop and _job_unwatch()
+ * after it (a cancellation posts a message that wakes the loop);
+ * _job_handle_message() for each application message of the loop: TRUE
+ * when it was the cancellation (@error set to G_IO_ERROR_CANCELLED: stop),
+ * and the progress callback called for a progress message. */
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
+    guint64 seen, const GstVideoInfo * info);
+
+G_GNUC_INTERNAL
+gulong gst_memmap_frames_job_watch (Job * job, GstElement * pipeline);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_unwatch (Job * job, gulong id);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_handle_message (Job * job,
+    GstElement * pipeline, GstMessage * msg, GError ** error);
 
 G_GNUC_INTERNAL
 void gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
