@@ -7,11 +7,16 @@ views of memory-mapped files, decoded once.
     with gstmemmap.VideoReader('clip.mp4') as r:   # a video or a .store
         print(len(r), r.fps, r.shape)
         first = r[0]                 # (h, w, 3) uint8 RGB, a view: no copy
+                                     # (copy-on-write: writable, the cache
+                                     # never changes)
         clip = r[10:42]              # (32, h, w, 3), a view when contiguous
         batch = r.get_batch([1, 5, 9])   # stacked: one copy
         ts = r.get_frame_timestamp(5)    # [start, end] in seconds
 
-- VideoReader: see gstmemmap.reader (views and copies, formats, stores).
+- VideoReader: see gstmemmap.reader (views and copies, formats, stores,
+  writable copy-on-write frames, progress and cancel).
+- map_video_frames(path, start, count, 'BGR'): the original OpenCV
+  engine's call, one writable (copy-on-write) array.
 - layout: numpy shapes of every GstVideoFormat, from GstVideo.
 - map_file(path): a file of the engine as a numpy array (no copy).
 - to_torch(array): a torch tensor over the same memory (no copy).
@@ -25,10 +30,10 @@ import warnings
 
 from ._gi import Gst, GstVideo, gstmemmap as _gstmemmap, structure_to_dict
 from .layout import PlaneLayout, plane_layouts, video_info
-from .reader import VideoReader
+from .reader import VideoReader, map_video_frames
 from .views import StoreFile, mapping_array, wrap_address
 
-__all__ = ['VideoReader', 'PlaneLayout', 'plane_layouts', 'video_info',
+__all__ = ['VideoReader', 'map_video_frames', 'PlaneLayout', 'plane_layouts', 'video_info',
            'StoreFile', 'mapping_array', 'wrap_address', 'map_file',
            'to_torch', 'structure_to_dict', 'engine_stats', 'Gst',
            'GstVideo']

@@ -34,7 +34,7 @@ class LibStoreFile:
     """A frame store: GstMemmap.StoreReader for its structure, one np.memmap
     of the file for its bytes."""
 
-    def __init__(self, path, engine=None):
+    def __init__(self, path, engine=None, mode='r'):
         from gi.repository import GLib
         GstMemmap = _gi.gstmemmap()
         self._GLib = GLib
@@ -42,6 +42,7 @@ class LibStoreFile:
         self.path = os.fspath(path)
         self.mm = None
         self._file = None
+        self._mode = mode          # 'r', or 'c': copy-on-write
         try:
             self.reader = GstMemmap.StoreReader.open(
                 engine or GstMemmap.Engine.get_default(), self.path)
@@ -75,7 +76,7 @@ class LibStoreFile:
     def _map(self):
         if self._file is None:
             self._file = open_regular(self.path)
-        self.mm = np.memmap(self._file, dtype=np.uint8, mode='r')
+        self.mm = np.memmap(self._file, dtype=np.uint8, mode=self._mode)
 
     def refresh(self):
         """Maps the file again if it grew (views already made keep the old

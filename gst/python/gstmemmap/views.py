@@ -172,16 +172,20 @@ def _cstr(b):
 
 
 class StoreFile:
-    """A frame store read through one read-only np.memmap of the file.
+    """A frame store read through one np.memmap of the file, read-only
+    (mode 'r') or copy-on-write (mode 'c').
 
     The header is checked (magic, major version 1); every index entry is
     checked when read (its frame number, its slot inside the file). The
     file may grow (a store still being written): refresh() maps it again
     and reads the commit counter."""
 
-    def __init__(self, path):
+    def __init__(self, path, mode='r'):
         self.path = os.fspath(path)
         self.mm = None
+        # 'r': read-only shared mapping; 'c': copy-on-write (MAP_PRIVATE),
+        # writable arrays whose writes never reach the file
+        self._mode = mode
         self._map()
         h = self.mm[:HEADER.itemsize].view(HEADER)[0]
         if bytes(h['magic']) != MAGIC:
@@ -218,7 +222,7 @@ class StoreFile:
             self._file = open_regular(self.path)
         if os.fstat(self._file.fileno()).st_size < HEADER.itemsize:
             raise ValueError('%s: too short for a frame store' % self.path)
-        self.mm = np.memmap(self._file, dtype=np.uint8, mode='r')
+        self.mm = np.memmap(self._file, dtype=np.uint8, mode=self._mode)
 
     def _need(self, end):
         need_bytes(self._file, self.path, end)
