@@ -16,6 +16,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../memmap-test-util.h"
 
@@ -299,6 +300,50 @@ GST_START_TEST (test_copy_on_write)
 
 GST_END_TEST;
 
+/* Another program truncates the store under copy-on-write frames: the
+ * kernel drops every page past the new end, written (private) ones too;
+ * touching one raises SIGBUS, which the engine's fault guard turns into a
+ * zero page, and gst_memmap_frames_check() says so. Pages before the cut
+ * keep what was written. */
+GST_START_TEST (test_copy_on_write_truncated)
+{
+  gchar *cache = new_cache_dir ("cowcut");
+  GstMemmapFrames *frames;
+  GError *error = NULL;
+  const gchar *path;
+  guint8 *head, *tail;
+  gsize size;
+
+  frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_COPY_ON_WRITE, NULL,
+      NULL, &error);
+  fail_unless (frames != NULL, "%s", error ? error->message : "");
+  size = gst_memmap_frames_get_frame_size (frames);
+  path = gst_memmap_frames_get_path (frames, N_FRAMES - 1);
+  fail_unless_equals_string (path, gst_memmap_frames_get_path (frames, 0));
+  head = gst_memmap_frames_get_writable_data (frames, 0);
+  tail = gst_memmap_frames_get_writable_data (frames, N_FRAMES - 1);
+  memset (head, 0x11, size);
+  memset (tail, 0x22, size);
+  fail_unless (gst_memmap_frames_check (frames, NULL));
+
+  fail_unless (truncate (path, gst_memmap_frames_get_file_offset (frames,
+              N_FRAMES - 1)) == 0);
+  /* past the cut: the written page is gone, the guard maps zeros */
+  fail_unless_equals_int (tail[0], 0);
+  fail_unless_equals_int (tail[size - 1], 0);
+  /* before it: the written bytes */
+  fail_unless_equals_int (head[0], 0x11);
+  fail_unless_equals_int (head[size - 1], 0x11);
+  fail_if (gst_memmap_frames_check (frames, &error));
+  fail_unless (g_error_matches (error, GST_MEMMAP_ERROR,
+          GST_MEMMAP_ERROR_TRUNCATED), "%s", error ? error->message : "");
+  g_clear_error (&error);
+  g_object_unref (frames);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 static void
 check_progress (Progress * p, guint64 end)
 {
@@ -432,6 +477,7 @@ frameswrite_suite (void)
   tcase_add_unchecked_fixture (tc, setup_clip, teardown_clip);
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, test_copy_on_write);
+  tcase_add_test (tc, test_copy_on_write_truncated);
   tcase_add_test (tc, test_progress);
   tcase_add_test (tc, test_cancel);
   return s;
