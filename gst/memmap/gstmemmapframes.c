@@ -1032,8 +1032,10 @@ gst_memmap_frames_get_duration (GstMemmapFrames * frames, guint i)
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  *
  * The frame as a #GstBuffer: read-only memmap memory of the frame store
- * (when gst_memmap_frames_is_zero_copy()), with the frame's timestamps and
- * a #GstVideoMeta. Ref it to keep it beyond @frames.
+ * (when gst_memmap_frames_is_zero_copy()), or writable memory of a
+ * private copy-on-write mapping of it (gst_memmap_frames_is_copy_on_write
+ * ()), with the frame's timestamps and a #GstVideoMeta. Ref it to keep it
+ * beyond @frames.
  *
  * Returns: (transfer none): the frame's buffer
  *

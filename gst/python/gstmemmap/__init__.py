@@ -73,10 +73,12 @@ def engine_stats(engine=None):
 
 def to_torch(array):
     """A torch.Tensor over the memory of a numpy array (a frame or range
-    of a VideoReader), no copy: torch.from_numpy. The frames are read-only
-    mappings: the tensor must only be read (a write would fault, which is
-    why torch's warning about non-writable arrays is silenced here); copy
-    it (tensor.clone()) to get memory of your own. For other frameworks,
+    of a VideoReader), no copy: torch.from_numpy. Frames of a
+    VideoReader are copy-on-write by default: the tensor may be written
+    (the store never changes). A read-only array (writable=False) gives a
+    tensor that must only be read (a write would fault, which is why
+    torch's warning about non-writable arrays is silenced here); copy it
+    (tensor.clone()) to get memory of your own. For other frameworks,
     torch.utils.dlpack.to_dlpack(tensor) passes it on without a copy
     (numpy itself refuses to export read-only arrays through DLPack).
 

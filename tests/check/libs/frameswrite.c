@@ -409,6 +409,7 @@ GST_START_TEST (test_cancel)
 {
   gchar *cache = new_cache_dir ("cancel"), *ref_cache = new_cache_dir ("ref");
   GstMemmapFrames *frames, *ref;
+  GstStructure *stats;
   GError *error = NULL;
   Progress p;
   gsize size;
@@ -441,9 +442,15 @@ GST_START_TEST (test_cancel)
   fail_unless_equals_uint64 (DONE (&p, p.done->len - 1), 10);
   progress_clear (&p);
 
-  /* the next call gives every frame, as one never cancelled does */
+  /* the next call gives every frame, as one never cancelled does, and
+   * records only those the cancelled call had not committed */
   frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL, &error);
   fail_unless (frames != NULL, "%s", error ? error->message : "");
+  stats = gst_memmap_frames_get_stats (frames);
+  fail_unless (stat_u64 (stats, "frames-recorded") <= N_FRAMES - 10,
+      "the frames committed before the cancel were recorded again: %"
+      GST_PTR_FORMAT, stats);
+  gst_structure_free (stats);
   ref = map_full (ref_cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL,
       &error);
   fail_unless (ref != NULL, "%s", error ? error->message : "");
