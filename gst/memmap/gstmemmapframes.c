@@ -379,6 +379,19 @@ job_estimate_total (Job * job, GstElement * pipeline, guint64 seen)
 }
 
 void
+gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
+    guint64 seen, gint fps_n, gint fps_d)
+{
+  if (job->progress == NULL)
+    return;
+  if (fps_n > 0 && fps_d > 0) {
+    job->fps_n = fps_n;
+    job->fps_d = fps_d;
+  }
+  job_report (job, seen, job_estimate_total (job, pipeline, seen));
+}
+
+void
 gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
     guint64 seen, const GstVideoInfo * info)
 {
@@ -404,13 +417,24 @@ job_cancelled (GCancellable * cancellable, gpointer user_data)
 }
 
 gulong
+gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
+    gpointer data, GDestroyNotify notify)
+{
+  if (job->cancellable == NULL) {
+    if (notify)
+      notify (data);
+    return 0;
+  }
+  /* already cancelled: @callback runs now and this returns 0 */
+  return g_cancellable_connect (job->cancellable, callback, data, notify);
+}
+
+gulong
 gst_memmap_frames_job_watch (Job * job, GstElement * pipeline)
 {
-  if (job->cancellable == NULL)
-    return 0;
-  /* already cancelled: job_cancelled runs now and this returns 0 */
-  return g_cancellable_connect (job->cancellable, G_CALLBACK (job_cancelled),
-      gst_element_get_bus (pipeline), gst_object_unref);
+  return gst_memmap_frames_job_connect_cancel (job,
+      G_CALLBACK (job_cancelled), gst_element_get_bus (pipeline),
+      gst_object_unref);
 }
 
 void
@@ -420,10 +444,11 @@ gst_memmap_frames_job_unwatch (Job * job, gulong id)
     g_cancellable_disconnect (job->cancellable, id);
 }
 
-static gboolean
-job_set_cancelled (Job * job, GError ** error)
+gboolean
+gst_memmap_frames_job_cancelled (Job * job, GError ** error)
 {
-  if (job->cancellable == NULL || !g_cancellable_is_cancelled (job->cancellable))
+  if (job->cancellable == NULL ||
+      !g_cancellable_is_cancelled (job->cancellable))
     return FALSE;
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
       "Reading the frames of '%s' was cancelled (%" G_GUINT64_FORMAT
@@ -441,17 +466,15 @@ gst_memmap_frames_job_handle_message (Job * job, GstElement * pipeline,
 
   if (s && gst_structure_has_name (s, PROGRESS_MESSAGE) &&
       gst_structure_get_uint64 (s, "seen", &seen)) {
-    if (gst_structure_get_int (s, "fps-n", &n) &&
-        gst_structure_get_int (s, "fps-d", &d) && n > 0 && d > 0) {
-      job->fps_n = n;
-      job->fps_d = d;
-    }
-    job_report (job, seen, job_estimate_total (job, pipeline, seen));
+    n = d = 0;
+    gst_structure_get_int (s, "fps-n", &n);
+    gst_structure_get_int (s, "fps-d", &d);
+    gst_memmap_frames_job_progress (job, pipeline, seen, n, d);
     /* the callback may have cancelled: stop now, not a frame later */
-    return job_set_cancelled (job, error);
+    return gst_memmap_frames_job_cancelled (job, error);
   }
   if (s && gst_structure_has_name (s, CANCEL_MESSAGE))
-    return job_set_cancelled (job, error);
+    return gst_memmap_frames_job_cancelled (job, error);
   return FALSE;
 }
 
@@ -594,7 +617,7 @@ job_run (Job * job, GError ** error)
   frames = gst_memmap_frames_try_direct (job);
   if (frames)
     return frames;
-  if (job_set_cancelled (job, error))
+  if (gst_memmap_frames_job_cancelled (job, error))
     return NULL;
   frames = gst_memmap_frames_run_pipeline (job, &gap, error);
   /* Frames that do not follow each other out of a cache entry that held

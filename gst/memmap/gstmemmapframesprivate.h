@@ -53,14 +53,38 @@ GstMemmapFrames *gst_memmap_frames_new_from_buffers (GPtrArray * buffers,
 G_GNUC_INTERNAL
 gchar *gst_memmap_frames_job_cache_key (Job * job);
 
-/* Progress and cancel of a pipeline run (gstmemmapframespipeline.c calls
- * them): _job_frame_seen() in the streaming thread for each frame out of
- * memmapcache (posts a message on the pipeline's bus when there is a
- * progress callback); _job_watch() before the bus loop and _job_unwatch()
- * after it (a cancellation posts a message that wakes the loop);
- * _job_handle_message() for each application message of the loop: TRUE
- * when it was the cancellation (@error set to G_IO_ERROR_CANCELLED: stop),
- * and the progress callback called for a progress message. */
+/* Progress and cancel of a call (gstmemmapframes.c), for whatever waits
+ * for the frames in the caller's thread:
+ * - _job_progress(): @seen frames of the stream recorded so far (and the
+ *   frame rate, 0/0 if unknown, for the estimate of the total): calls the
+ *   progress callback, if any, when that moves it on. Caller's thread only,
+ *   no lock held (the callback may cancel).
+ * - _job_cancelled(): TRUE with @error set to G_IO_ERROR_CANCELLED when
+ *   the call's cancellable was cancelled.
+ * - _job_connect_cancel(): @callback (a GCancellable::cancelled handler,
+ *   void (*) (GCancellable *, gpointer data)) runs in the cancelling
+ *   thread when the call is cancelled, to wake the waiter (a
+ *   bus message, a GCond broadcast); at once, and 0 returned, if it is
+ *   already (so no lock of the waiter may be held); _job_unwatch() after.
+ * The bus loop of gstmemmapframespipeline.c uses them through
+ * _job_frame_seen() (streaming thread: posts a progress message when
+ * there is a callback), _job_watch() (a cancel posts a message) and
+ * _job_handle_message() (for each application message: TRUE when the
+ * loop must stop, cancelled, with @error set). A waiter on a GCond
+ * connects a handler that broadcasts it, calls _job_progress() with the
+ * frames recorded after each wake-up (lock released) and stops waiting
+ * when _job_cancelled(). */
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
+    guint64 seen, gint fps_n, gint fps_d);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_cancelled (Job * job, GError ** error);
+
+G_GNUC_INTERNAL
+gulong gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
+    gpointer data, GDestroyNotify notify);
+
 G_GNUC_INTERNAL
 void gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
     guint64 seen, const GstVideoInfo * info);
