@@ -342,15 +342,18 @@ gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
 /* ------------------------------------------------------------------------ */
 /* progress and cancel                                                      */
 
-/* Calls the progress callback with @seen frames recorded, when that moves
- * the numbers on: done never decreases. */
+/* Notes @seen frames recorded (for the cancel's message too) and calls
+ * the progress callback when that moves the numbers on: done never
+ * decreases. */
 static void
 job_report (Job * job, guint64 seen, guint64 total)
 {
   guint64 done = MAX (job->done, seen);
 
-  if (job->progress == NULL)
+  if (job->progress == NULL) {
+    job->done = done;
     return;
+  }
   total = total ? MAX (total, done) : 0;
   if (done == job->done && total == job->total && done != 0)
     return;
@@ -382,13 +385,14 @@ void
 gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
     guint64 seen, gint fps_n, gint fps_d)
 {
-  if (job->progress == NULL)
+  if (job->progress == NULL && job->cancellable == NULL)
     return;
   if (fps_n > 0 && fps_d > 0) {
     job->fps_n = fps_n;
     job->fps_d = fps_d;
   }
-  job_report (job, seen, job_estimate_total (job, pipeline, seen));
+  job_report (job, seen, job->progress ? job_estimate_total (job, pipeline,
+          seen) : 0);
 }
 
 void
@@ -397,7 +401,8 @@ gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
 {
   GstStructure *s;
 
-  if (job->progress == NULL)
+  /* with a cancellable only: the count for the cancel's message */
+  if (job->progress == NULL && job->cancellable == NULL)
     return;
   s = gst_structure_new (PROGRESS_MESSAGE, "seen", G_TYPE_UINT64, seen,
       "fps-n", G_TYPE_INT, info ? GST_VIDEO_INFO_FPS_N (info) : 0,
