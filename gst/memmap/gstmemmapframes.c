@@ -374,8 +374,7 @@ job_estimate_total (Job * job, GstElement * pipeline, guint64 seen)
   if (job->total != 0 && seen % ESTIMATE_EVERY != 0)
     return job->total;
   if (job->fps_n == 0 || job->fps_d == 0 ||
-      !gst_element_query_duration (pipeline, GST_FORMAT_TIME, &dur) ||
-      dur <= 0)
+      !gst_element_query_duration (pipeline, GST_FORMAT_TIME, &dur) || dur <= 0)
     return job->total;
   return gst_util_uint64_scale_round ((guint64) dur, job->fps_n,
       job->fps_d * GST_SECOND);

@@ -146,8 +146,7 @@ ingest_progress (guint64 done, guint64 total, gpointer user_data)
       G_GUINT64_FORMAT " frames, %.0f fps", done, total, fps) :
       g_strdup_printf ("%" G_GUINT64_FORMAT " frames written, %.0f fps", done,
       fps);
-  progress_draw (&in->progress, total > 0 ? (gdouble) done / total : -1,
-      what);
+  progress_draw (&in->progress, total > 0 ? (gdouble) done / total : -1, what);
   g_free (what);
 }
 

@@ -419,8 +419,7 @@ GST_START_TEST (test_cancel)
   progress_init (&p);
   p.cancel = g_cancellable_new ();
   g_cancellable_cancel (p.cancel);
-  frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, p.cancel, &p,
-      &error);
+  frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, p.cancel, &p, &error);
   fail_unless (frames == NULL);
   fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
   g_clear_error (&error);
@@ -451,8 +450,7 @@ GST_START_TEST (test_cancel)
       "the frames committed before the cancel were recorded again: %"
       GST_PTR_FORMAT, stats);
   gst_structure_free (stats);
-  ref = map_full (ref_cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL,
-      &error);
+  ref = map_full (ref_cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL, &error);
   fail_unless (ref != NULL, "%s", error ? error->message : "");
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (ref), N_FRAMES);
