@@ -144,6 +144,20 @@ try:
         check(not st[3].flags.writeable and np.array_equal(st[3], keep),
               'a store, writable=False: read-only, the stored bytes')
 
+    # --- the engine: a copy-on-write mapping of a file ---------------------
+    blob = os.path.join(tmp, 'blob.bin')
+    with open(blob, 'wb') as f:
+        f.write(bytes(range(256)) * 8192)
+    b0 = sums(blob)
+    a = gstmemmap.map_file(blob, copy_on_write=True)
+    a[:4096] = 0
+    b = gstmemmap.map_file(blob, copy_on_write=True)
+    check(a.flags.writeable and a[0] == 0 and b[1] == 1 and
+          sums(blob) == b0,
+          'map_file(copy_on_write=True): writable, private to the array, '
+          'the file unchanged')
+    del a, b
+
     # --- progress and cancel through GObject introspection -----------------
     engine = GstMemmap.Engine.get_default()
     seen = []

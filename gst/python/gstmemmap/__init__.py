@@ -45,7 +45,8 @@ def _engine(engine):
     return engine or _gstmemmap().Engine.get_default()
 
 
-def map_file(path, writable=False, copy=False, engine=None):
+def map_file(path, writable=False, copy=False, engine=None,
+             copy_on_write=False):
     """The whole file as a 1-D uint8 numpy array over the engine's mapping
     (GstMemmap.Engine.map_file), no copy.
 
@@ -55,11 +56,15 @@ def map_file(path, writable=False, copy=False, engine=None):
     allows the engine to serve a small file (under its read-threshold) by
     a private read() copy instead: a little faster for many small files,
     but a snapshot that does not see later writes. writable=True maps it
-    shared read-write: numpy writes reach the file. The array keeps the
-    mapping alive."""
+    shared read-write: numpy writes reach the file. copy_on_write=True
+    maps it privately (GstMemmap.MapFlags.COPY_ON_WRITE): a writable array
+    whose writes copy the pages written, for this mapping only, and never
+    reach the file. The array keeps the mapping alive."""
     GstMemmap = _gstmemmap()
     flags = GstMemmap.MapFlags.NONE
-    if writable:
+    if copy_on_write:
+        flags |= GstMemmap.MapFlags.COPY_ON_WRITE
+    elif writable:
         flags |= GstMemmap.MapFlags.WRITE
     elif copy:
         flags |= GstMemmap.MapFlags.COPY_SMALL
