@@ -301,9 +301,10 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
 
   again:
     /* copy-on-write: written pages are the process's, the file's never
-     * change (a read-only descriptor is enough) */
-    p = mmap (NULL, m->size, prot, m->cow ? MAP_PRIVATE : MAP_SHARED, m->fd,
-        (off_t) m->offset);
+     * change (a read-only descriptor is enough); no commit charge for the
+     * whole window, only the pages written take memory */
+    p = mmap (NULL, m->size, prot, m->cow ? MAP_PRIVATE | MAP_NORESERVE :
+        MAP_SHARED, m->fd, (off_t) m->offset);
     if (p == MAP_FAILED) {
       err_no = errno;
       if (err_no == ENOMEM && !retried) {

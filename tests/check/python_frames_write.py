@@ -158,6 +158,24 @@ try:
           'the file unchanged')
     del a, b
 
+    # a copy-on-write mapping larger than RAM and swap (MAP_NORESERVE: the
+    # kernel's default overcommit refuses such a private writable mapping
+    # otherwise, and a store may be that large)
+    from gstmemmap.views import file_array
+    huge = os.path.join(tmp, 'huge.bin')
+    ram = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    with open(huge, 'wb') as f:
+        f.truncate(4 * ram)
+    with open(huge, 'rb') as f:
+        h = file_array(f, 'c')
+        h[-1] = 7
+        check(h.size == 4 * ram and h.flags.writeable and h[-1] == 7 and
+              os.pread(f.fileno(), 1, 4 * ram - 1) == b'\0',
+              'a copy-on-write mapping of a file 4x the RAM (%d GiB)'
+              % (4 * ram >> 30))
+    del h
+    os.unlink(huge)
+
     # --- progress and cancel through GObject introspection -----------------
     engine = GstMemmap.Engine.get_default()
     seen = []

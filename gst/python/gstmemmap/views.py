@@ -9,13 +9,14 @@
   every frame; the reader of `gstmemmap.VideoReader` for stores.
 """
 
+import mmap
 import os
 import stat
 
 import numpy as np
 
 __all__ = ['HEADER', 'ENTRY', 'NONE_TS', 'wrap_address', 'mapping_array',
-           'StoreFile', 'xxh3', 'FRAME_DISCONT', 'FRAME_INTERLACED',
+           'file_array', 'StoreFile', 'xxh3', 'FRAME_DISCONT', 'FRAME_INTERLACED',
            'FRAME_TFF', 'FRAME_RFF', 'FRAME_ONEFIELD', 'FRAME_CORRUPTED',
            'FRAME_GAP', 'HEADER_CHECKSUMS']
 
@@ -102,6 +103,27 @@ def check_not_damaged(mm, path):
     if int(mm[20:24].view('<u4')[0]) == STATE_DAMAGED:
         raise ValueError('%s: damaged: its writer found it truncated by '
                          'another program while it wrote it' % path)
+
+
+# --- file mappings ---------------------------------------------------------
+
+# Linux's MAP_NORESERVE (the mmap module has no name for it before 3.13)
+MAP_NORESERVE = getattr(mmap, 'MAP_NORESERVE', 0x4000)
+
+
+def file_array(f, mode='r'):
+    """The whole file f (open, regular) as a 1-D uint8 array over a mapping
+    of it: mode 'r', a read-only shared mapping (np.memmap); mode 'c', a
+    copy-on-write one, writable, whose writes copy the pages written for
+    this mapping only and never reach the file. The copy-on-write mapping
+    is MAP_NORESERVE: with the kernel's default overcommit a private
+    writable mapping larger than RAM and swap is refused, and a store may
+    be larger; only the pages written take memory."""
+    if mode != 'c':
+        return np.memmap(f, dtype=np.uint8, mode=mode)
+    m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE | MAP_NORESERVE,
+                  prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    return np.frombuffer(m, dtype=np.uint8)
 
 
 # --- foreign memory --------------------------------------------------------
@@ -222,7 +244,7 @@ class StoreFile:
             self._file = open_regular(self.path)
         if os.fstat(self._file.fileno()).st_size < HEADER.itemsize:
             raise ValueError('%s: too short for a frame store' % self.path)
-        self.mm = np.memmap(self._file, dtype=np.uint8, mode=self._mode)
+        self.mm = file_array(self._file, self._mode)
 
     def _need(self, end):
         need_bytes(self._file, self.path, end)
