@@ -434,8 +434,8 @@ gst_memmap_engine_map_video_frames_full (GstMemmapEngine * engine,
   if (!gst_is_initialized ())
     gst_init (NULL, NULL);
   gst_memmap_init ();
-  if (gst_memmap_frames_job_init (&job, engine, uri_or_path, start_frame, frame_count, format,
-          cache_dir, error)) {
+  if (gst_memmap_frames_job_init (&job, engine, uri_or_path, start_frame,
+          frame_count, format, cache_dir, error)) {
     job.cancellable = cancellable;
     job.progress = progress;
     job.progress_data = progress_data;
