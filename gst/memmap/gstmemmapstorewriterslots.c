@@ -276,9 +276,9 @@ prefault_chunk (GstMemmapStoreWriter * self, guint64 chunk)
  * GST_MEMMAP_PREFAULT_AHEAD=1 in the environment (and GST_MEMMAP_PREFAULT
  * not 0, which turns every prefault off). Measured on the shared 2-core VM
  * (docs/benchmarks.md, sink-process), the thread faulting fresh pages at
- * the same time as the producer doubled the CPU a frame cost and made
- * writing slower; whether it pays on an idle machine is what the
- * benchmark's memmapsink-ahead contender is for. */
+ * the same time as the producer added 10-100% to the CPU a frame cost and
+ * made some runs slower, others faster; whether it pays on an idle machine
+ * is what the benchmark's memmapsink-ahead contender is for. */
 static gboolean
 ahead_wanted (void)
 {
