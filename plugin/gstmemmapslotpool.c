@@ -15,10 +15,12 @@
 #endif
 
 #include "gstmemmapslotpool.h"
+#include "gstmemmapprefault.h"
 
 #include <gst/memmap/gstmemmapvideo.h>
 
 #include <string.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_memmap_slot_pool_debug);
 #define GST_CAT_DEFAULT gst_memmap_slot_pool_debug
@@ -52,6 +54,12 @@ struct _GstMemmapSlotStore
   gboolean may_relayout;
   gboolean touched;
   gint slot_copies;             /* slot_mem_copy()s, atomic */
+
+  /* append: slots acquired and faulted in ahead by a thread, from the
+   * first acquire to the close (gstmemmapprefault.c) */
+  GstMemmapPrefault *prefault;
+  gboolean prefault_off;        /* none: a ring, unsupported, or turned off */
+  guint64 prefaulted;           /* bytes, counted when it stopped */
   guint generation;
   GstMemmapEngine *engine;
   GstCaps *caps;
@@ -81,6 +89,7 @@ static GstMemoryCopyFunction memmap_mem_copy;
 
 static GstMemory *slot_mem_copy (GstMemory * mem, gssize offset,
     gssize size);
+static void stop_prefault (GstMemmapSlotStore * store);
 
 static void
 ensure_debug_category (void)
@@ -146,6 +155,7 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
   if (!g_atomic_int_dec_and_test (&store->ref_count))
     return;
 
+  stop_prefault (store);
   if (store->writer) {
     GError *error = NULL;
 
@@ -333,6 +343,38 @@ slot_info_free (SlotInfo * info)
   g_free (info);
 }
 
+/* How far ahead of the producer the pages are faulted in: 8 slots, at
+ * most 32 MiB, within the mapping of the slot handed out. */
+static gsize
+prefault_ahead (const GstVideoInfo * layout)
+{
+  gsize slot = GST_ROUND_UP_N (GST_VIDEO_INFO_SIZE (layout), 4096);
+
+  return MIN (8 * slot, (gsize) 32 << 20);
+}
+
+/* Stops the prefault thread, with the store's lock not held. */
+static void
+stop_prefault (GstMemmapSlotStore * store)
+{
+  GstMemmapPrefault *prefault;
+  guint64 bytes;
+
+  g_mutex_lock (&store->lock);
+  prefault = store->prefault;
+  store->prefault = NULL;
+  g_mutex_unlock (&store->lock);
+  if (prefault == NULL)
+    return;
+
+  bytes = gst_memmap_prefault_free (prefault);
+  GST_DEBUG ("%s: %" G_GUINT64_FORMAT " bytes faulted in ahead", store->path,
+      bytes);
+  g_mutex_lock (&store->lock);
+  store->prefaulted += bytes;
+  g_mutex_unlock (&store->lock);
+}
+
 /**
  * gst_memmap_slot_store_acquire:
  * @store: a #GstMemmapSlotStore
@@ -342,7 +384,9 @@ slot_info_free (SlotInfo * info)
  * Acquires a free slot (in append mode growing the file by a reserved chunk
  * when needed) and returns a writable memory of its bytes. Dropping the last
  * reference on the memory without gst_memmap_slot_store_commit() releases
- * the slot.
+ * the slot. In append mode a thread faults in the pages of the next slots
+ * ahead of the producer (gstmemmapprefault.c; GST_MEMMAP_PREFAULT=0 in the
+ * environment turns it off).
  *
  * Returns: (transfer full) (nullable): the slot's memory, or %NULL with
  *   @error set
@@ -367,6 +411,15 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
   store->users++;
   /* the layout is final from the first slot on */
   store->touched = TRUE;
+  if (store->prefault == NULL && !store->prefault_off &&
+      store->max_outstanding == 0) {
+    store->prefault_off =
+        g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") == 0;
+    if (!store->prefault_off)
+      store->prefault = gst_memmap_prefault_new (prefault_ahead
+          (&store->layout));
+    store->prefault_off = store->prefault == NULL;
+  }
   g_mutex_unlock (&store->lock);
 
   /* the writer locks itself; this may wait for a ring reader's lease */
@@ -378,6 +431,9 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
   }
 
   g_mutex_lock (&store->lock);
+  /* under the lock: the close stops the thread */
+  if (mem && store->prefault)
+    gst_memmap_prefault_after (store->prefault, mem);
   if (--store->users == 0)
     g_cond_broadcast (&store->idle);
   g_mutex_unlock (&store->lock);
@@ -640,6 +696,9 @@ gst_memmap_slot_store_close (GstMemmapSlotStore * store, GError ** error)
     g_cond_wait (&store->idle, &store->lock);
   g_mutex_unlock (&store->lock);
 
+  /* its ready slots go back before the close, which punches them */
+  stop_prefault (store);
+
   if (writer) {
     GstStructure *stats;
 
@@ -679,7 +738,10 @@ gst_memmap_slot_store_is_full (GstMemmapSlotStore * store)
  * @store: a #GstMemmapSlotStore
  *
  * Returns: (transfer full): the writer's stats (see
- *   gst_memmap_store_writer_get_stats()), as they were at close once closed
+ *   gst_memmap_store_writer_get_stats()), as they were at close once closed,
+ *   and the slot store's own: `slot-copies`, copies of a slot into a new
+ *   slot (slot_mem_copy()); `prefaulted`, bytes faulted in ahead of the
+ *   producer, counted when the thread stopped (at the close)
  */
 GstStructure *
 gst_memmap_slot_store_get_stats (GstMemmapSlotStore * store)
@@ -693,6 +755,10 @@ gst_memmap_slot_store_get_stats (GstMemmapSlotStore * store)
     ret = gst_structure_copy (store->final_stats);
   else
     ret = NULL;
+  if (ret)
+    gst_structure_set (ret, "slot-copies", G_TYPE_UINT64,
+        (guint64) g_atomic_int_get (&store->slot_copies), "prefaulted",
+        G_TYPE_UINT64, store->prefaulted, NULL);
   g_mutex_unlock (&store->lock);
 
   return ret;
@@ -821,7 +887,8 @@ same_plane_layout (const GstVideoInfo * a, const GstVideoInfo * b)
 /* The layout a producer that asks for @align (its padding and stride
  * alignment) renders @info in, as GstVideoBufferPool lays it out: every
  * stride aligned to the largest alignment asked for, the allocation's
- * included. FALSE if @info cannot be aligned so. */
+ * included (but for a page alignment, see below). FALSE if @info cannot be
+ * aligned so. */
 static gboolean
 aligned_layout (GstStructure * config, const GstVideoInfo * info,
     GstVideoAlignment * align, GstVideoInfo * aligned)
@@ -835,7 +902,9 @@ aligned_layout (GstStructure * config, const GstVideoInfo * info,
   if (!gst_buffer_pool_config_get_video_alignment (config, align))
     return FALSE;
 
-  max_align = params.align;
+  /* the page alignment the elements propose is that of a slot's start,
+   * which every slot has: it does not make strides of a page */
+  max_align = params.align < (gsize) getpagesize () - 1 ? params.align : 0;
   for (n = 0; n < GST_VIDEO_MAX_PLANES; n++)
     max_align |= align->stride_align[n];
   for (n = 0; n < GST_VIDEO_MAX_PLANES; n++)
