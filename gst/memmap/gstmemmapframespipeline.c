@@ -339,6 +339,8 @@ pipeline_build (Collect * c, GstElement ** cache_out, GError ** error)
 
   c->pipeline = gst_pipeline_new ("memmap-frames");
   c->convert = convert;
+  /* a conversion asked for (BGR, say) runs on every core (issue 14) */
+  g_object_set (convert, "n-threads", g_get_num_processors (), NULL);
   ctx = gst_memmap_engine_context_new (c->job->engine);
   gst_element_set_context (c->pipeline, ctx);
   gst_context_unref (ctx);
