@@ -23,6 +23,7 @@
 #include "gstmemmapprefault.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_memmap_prefault_debug);
 
 /* populated at a time, so that a newer target or a stop is seen soon */
 #define STEP (1 << 20)
+/* mappings whose populated end is remembered */
+#define N_DONE 4
 
 struct _GstMemmapPrefault
 {
@@ -47,10 +50,35 @@ struct _GstMemmapPrefault
   /* the target: populate [want, want_end) of @mapping */
   GstMemmapMapping *mapping;
   guint8 *want, *want_end;
-  /* populated so far in @mapping: [.., done_end) */
-  guint8 *done_end;
+  /* how far each of the last mappings was populated: slots released by
+   * the producer come back from earlier chunks, whose mappings must not
+   * be populated again from their start */
+  struct
+  {
+    GstMemmapMapping *mapping;
+    guint8 *end;
+  } done[N_DONE];
   guint64 bytes;                /* populated in all */
 };
+
+/* Where @mapping was populated up to, remembering it if new (the oldest
+ * one is forgotten). */
+static guint8 **
+done_end (GstMemmapPrefault * self, GstMemmapMapping * mapping)
+{
+  guint i;
+
+  for (i = 0; i < N_DONE; i++)
+    if (self->done[i].mapping == mapping)
+      return &self->done[i].end;
+  if (self->done[N_DONE - 1].mapping)
+    gst_memmap_mapping_unref (self->done[N_DONE - 1].mapping);
+  memmove (&self->done[1], &self->done[0], (N_DONE - 1) *
+      sizeof (self->done[0]));
+  self->done[0].mapping = gst_memmap_mapping_ref (mapping);
+  self->done[0].end = NULL;
+  return &self->done[0].end;
+}
 
 static gint populate_works = -1;        /* unknown, 0 no, 1 yes */
 
@@ -80,8 +108,12 @@ prefault_thread (gpointer data)
     guint8 *start, *end;
     gboolean ok;
 
-    start = MAX (self->want, self->done_end);
-    if (self->mapping == NULL || start >= self->want_end) {
+    if (self->mapping == NULL) {
+      g_cond_wait (&self->cond, &self->lock);
+      continue;
+    }
+    start = MAX (self->want, *done_end (self, self->mapping));
+    if (start >= self->want_end) {
       g_cond_wait (&self->cond, &self->lock);
       continue;
     }
@@ -92,18 +124,21 @@ prefault_thread (gpointer data)
     ok = populate (start, end - start);
 
     g_mutex_lock (&self->lock);
-    gst_memmap_mapping_unref (mapping);
-    if (!g_atomic_int_get (&populate_works))
+    if (!g_atomic_int_get (&populate_works)) {
+      gst_memmap_mapping_unref (mapping);
       break;
-    if (mapping == self->mapping) {
-      if (ok) {
-        self->done_end = end;
-        self->bytes += end - start;
-      } else {
-        /* nothing more of this target */
-        self->done_end = self->want_end;
-      }
     }
+    {
+      guint8 **done = done_end (self, mapping);
+
+      /* on failure, nothing more of this target (if still the target) */
+      if (!ok && mapping == self->mapping)
+        end = MAX (end, self->want_end);
+      *done = MAX (*done, end);
+      if (ok)
+        self->bytes += end - start;
+    }
+    gst_memmap_mapping_unref (mapping);
   }
   g_mutex_unlock (&self->lock);
 
@@ -172,7 +207,6 @@ gst_memmap_prefault_after (GstMemmapPrefault * self, GstMemory * slot)
     if (self->mapping)
       gst_memmap_mapping_unref (self->mapping);
     self->mapping = gst_memmap_mapping_ref (mapping);
-    self->done_end = NULL;
   }
   self->want = start;
   self->want_end = end;
@@ -192,6 +226,7 @@ guint64
 gst_memmap_prefault_free (GstMemmapPrefault * self)
 {
   guint64 bytes;
+  guint i;
 
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
@@ -202,6 +237,9 @@ gst_memmap_prefault_free (GstMemmapPrefault * self)
   bytes = self->bytes;
   if (self->mapping)
     gst_memmap_mapping_unref (self->mapping);
+  for (i = 0; i < N_DONE; i++)
+    if (self->done[i].mapping)
+      gst_memmap_mapping_unref (self->done[i].mapping);
   g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
   g_free (self);
