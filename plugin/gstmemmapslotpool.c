@@ -87,8 +87,7 @@ static GQuark slot_info_quark;
 /* the memmap allocator's own copy, for what is not a whole slot */
 static GstMemoryCopyFunction memmap_mem_copy;
 
-static GstMemory *slot_mem_copy (GstMemory * mem, gssize offset,
-    gssize size);
+static GstMemory *slot_mem_copy (GstMemory * mem, gssize offset, gssize size);
 static void stop_prefault (GstMemmapSlotStore * store);
 
 static void
@@ -301,8 +300,7 @@ slot_store_ensure_layout (GstMemmapSlotStore * store,
   }
   /* nothing else holds it (no slot was acquired): this lets the file go */
   gst_memmap_store_writer_unref (old);
-  writer = reopen_writer (store, layout, mode, max_frames, spare_slots,
-      &error);
+  writer = reopen_writer (store, layout, mode, max_frames, spare_slots, &error);
   if (writer == NULL) {
     GST_WARNING ("%s: could not lay the store out again (%s): keeping the "
         "layout of the caps", store->path, error->message);
@@ -586,8 +584,7 @@ get_slot_info (GstMemmapSlotStore * store, GstMemory * mem)
  *   not committed yet
  */
 gboolean
-gst_memmap_slot_store_owns_memory (GstMemmapSlotStore * store,
-    GstMemory * mem)
+gst_memmap_slot_store_owns_memory (GstMemmapSlotStore * store, GstMemory * mem)
 {
   SlotInfo *info;
 

@@ -124,8 +124,7 @@ time_pass (const Clip * clip, const gchar * cache_dir, Stats * stats)
     gchar *dbg = NULL;
 
     gst_message_parse_error (msg, &error, &dbg);
-    g_printerr ("'%s' failed: %s (%s)\n", desc, error->message,
-        dbg ? dbg : "");
+    g_printerr ("'%s' failed: %s (%s)\n", desc, error->message, dbg ? dbg : "");
     exit (1);
   }
   gst_message_unref (msg);
@@ -166,8 +165,7 @@ child_pass (const gchar * self, const Clip * clip, const gchar * cache_dir,
       sscanf (out, "pass %lf %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
           G_GUINT64_FORMAT, &secs, &st.recorded, &st.copied,
           &st.zero_copy) != 4) {
-    g_printerr ("FAIL: the pass of %s in a child process failed\n",
-        clip->name);
+    g_printerr ("FAIL: the pass of %s in a child process failed\n", clip->name);
     exit (1);
   }
   g_free (out);
