@@ -3,8 +3,9 @@
 
 /* What the files of the frames API share: gstmemmapframes.c (the object,
  * the input, the API), gstmemmapframesdirect.c (frames read from the cache
- * directory without a pipeline) and gstmemmapframespipeline.c (the
- * pipeline runner, which uses the memmapcache element). Not installed;
+ * directory without a pipeline), gstmemmapframesrecording.c (the
+ * recordings that calls join) and gstmemmapframespipeline.c (a
+ * recording's pipeline, which uses the memmapcache element). Not installed;
  * include memmap.h and gstmemmapcachedir.h first. */
 
 #include <gst/gst.h>
@@ -53,7 +54,8 @@ void gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_try_direct (Job * job);
 
-/* gstmemmapframespipeline.c */
+/* gstmemmapframesrecording.c: joins or starts the recording of the
+ * stream (gstmemmapframespipeline.c) and waits for the frames */
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_run_pipeline (Job * job, gboolean * gap,
     GError ** error);
