@@ -312,6 +312,7 @@ decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   g_mutex_lock (&r->lock);
   r->decoded++;
   g_mutex_unlock (&r->lock);
+  gst_memmap_recording_count_decoded ();
   return GST_PAD_PROBE_OK;
 }
 

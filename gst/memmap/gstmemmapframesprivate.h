@@ -60,4 +60,7 @@ G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_run_pipeline (Job * job, gboolean * gap,
     GError ** error);
 
+G_GNUC_INTERNAL
+void gst_memmap_frames_adopt_recording (Job * job, GstMemmapFrames * frames);
+
 G_END_DECLS

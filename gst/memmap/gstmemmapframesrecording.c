@@ -19,6 +19,7 @@
 #include "gstmemmapcachedir.h"
 #include "gstmemmapframesprivate.h"
 #include "gstmemmapframesrecording.h"
+#include "gstmemmaprecordingstats.h"
 
 #include <string.h>
 
@@ -27,6 +28,20 @@
 static GMutex table_lock;
 static GHashTable *table;       /* key -> GstMemmapRecording, not held */
 static guint last_serial;
+/* process-wide counters (gstmemmaprecordingstats.h) */
+static guint64 n_from_seek;
+static guint n_live;
+static guint64 n_decoded;
+G_LOCK_DEFINE_STATIC (n_decoded);
+
+/* Counts a frame out of a recording's decoder (any streaming thread). */
+void
+gst_memmap_recording_count_decoded (void)
+{
+  G_LOCK (n_decoded);
+  n_decoded++;
+  G_UNLOCK (n_decoded);
+}
 
 static G_DEFINE_QUARK (gst-memmap-recording, recording);
 
@@ -51,7 +66,11 @@ recording_new (Job * job, gchar * key, gboolean from_seek)
   r->refcount = 1;
   r->waiters = 1;
   r->key = key;
+  /* with table_lock */
   r->serial = ++last_serial;
+  n_live++;
+  if (from_seek)
+    n_from_seek++;
   r->engine = gst_object_ref (job->engine);
   r->input = g_strdup (job->input);
   r->from_seek = from_seek;
@@ -110,8 +129,10 @@ recording_unref (gpointer data)
 
   g_mutex_lock (&table_lock);
   last = --r->refcount == 0;
-  if (last)
+  if (last) {
     recording_unregister (r);
+    n_live--;
+  }
   g_mutex_unlock (&table_lock);
   if (!last)
     return;
@@ -192,26 +213,36 @@ recording_get (Job * job, gboolean allow_seek, gboolean * joined,
   return r;
 }
 
-/* Raises the goal of @r for a call up to @end, then waits until its frames
- * are there or never will be. */
+/* Raises the goal of @r for a call up to job->end: with a lookahead for
+ * a sequential reader (a recording from the start, or a call that joined
+ * one), none for the first window of a recording from a seek (a random
+ * reader: the rest is recorded when asked for). With r->lock. */
 static void
-recording_wait (GstMemmapRecording * r, Job * job)
+recording_raise_goal (GstMemmapRecording * r, Job * job, gboolean ahead)
 {
   guint64 goal;
 
   if (job->end == G_MAXUINT64) {
     goal = G_MAXUINT64;
   } else {
-    guint64 ahead = MAX (GST_MEMMAP_RECORDING_MIN_LOOKAHEAD,
-        2 * (job->end - job->start));
+    guint64 more = ahead ? MAX (GST_MEMMAP_RECORDING_MIN_LOOKAHEAD,
+        2 * (job->end - job->start)) : 0;
 
-    goal = job->end > G_MAXUINT64 - ahead ? G_MAXUINT64 : job->end + ahead;
+    goal = job->end > G_MAXUINT64 - more ? G_MAXUINT64 : job->end + more;
   }
-  g_mutex_lock (&r->lock);
   if (goal > r->goal) {
     r->goal = goal;
     g_cond_broadcast (&r->cond);
   }
+}
+
+/* Raises the goal of @r, then waits until the call's frames are there or
+ * never will be. */
+static void
+recording_wait (GstMemmapRecording * r, Job * job, gboolean joined)
+{
+  g_mutex_lock (&r->lock);
+  recording_raise_goal (r, job, joined || !r->from_seek);
   while (!gst_memmap_recording_has_frames (r, job->end))
     g_cond_wait (&r->cond, &r->lock);
   g_mutex_unlock (&r->lock);
@@ -415,6 +446,31 @@ recording_frames (GstMemmapRecording * r, Job * job, Take * t,
   return frames;
 }
 
+/* Frames the direct path read while the stream's recording lives: they
+ * hold it (it records ahead of a sequential reader as if the call had
+ * joined it). */
+void
+gst_memmap_frames_adopt_recording (Job * job, GstMemmapFrames * frames)
+{
+  GstMemmapRecording *r = NULL;
+  gchar *key = recording_key (job);
+
+  g_mutex_lock (&table_lock);
+  if (table)
+    r = g_hash_table_lookup (table, key);
+  if (r)
+    r->refcount++;
+  g_mutex_unlock (&table_lock);
+  g_free (key);
+  if (r == NULL)
+    return;
+  g_mutex_lock (&r->lock);
+  recording_raise_goal (r, job, TRUE);
+  g_mutex_unlock (&r->lock);
+  g_object_set_qdata_full (G_OBJECT (frames), recording_quark (), r,
+      recording_unref);
+}
+
 /* One try: join or start a recording, wait, take. */
 static GstMemmapFrames *
 recording_run (Job * job, gboolean allow_seek, gboolean * renumber,
@@ -428,7 +484,7 @@ recording_run (Job * job, gboolean allow_seek, gboolean * renumber,
   r = recording_get (job, allow_seek, &joined, error);
   if (r == NULL)
     return NULL;
-  recording_wait (r, job);
+  recording_wait (r, job, joined);
 
   g_mutex_lock (&r->lock);
   ok = recording_take (r, job, &t, renumber, error);
@@ -472,4 +528,31 @@ gst_memmap_frames_run_pipeline (Job * job, gboolean * gap, GError ** error)
           "'%s': the frames could not be numbered", job->input);
   }
   return frames;
+}
+
+/**
+ * gst_memmap_frames_get_recordings_stats: (skip)
+ *
+ * Private: the counters of this process's recordings (see
+ * gstmemmaprecordingstats.h).
+ *
+ * Returns: (transfer full): a `memmap-recordings-stats` structure
+ */
+GstStructure *
+gst_memmap_frames_get_recordings_stats (void)
+{
+  GstStructure *s;
+  guint64 decoded;
+
+  G_LOCK (n_decoded);
+  decoded = n_decoded;
+  G_UNLOCK (n_decoded);
+  g_mutex_lock (&table_lock);
+  s = gst_structure_new ("memmap-recordings-stats",
+      "recordings-started", G_TYPE_UINT64, (guint64) last_serial,
+      "recordings-from-seek", G_TYPE_UINT64, n_from_seek,
+      "recordings-live", G_TYPE_UINT, n_live,
+      "frames-decoded", G_TYPE_UINT64, decoded, NULL);
+  g_mutex_unlock (&table_lock);
+  return s;
 }

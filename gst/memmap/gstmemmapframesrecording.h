@@ -78,6 +78,10 @@ struct _GstMemmapRecording
   gboolean gap;                 /* frames do not follow each other */
 };
 
+/* gstmemmapframesrecording.c */
+G_GNUC_INTERNAL
+void gst_memmap_recording_count_decoded (void);
+
 /* gstmemmapframespipeline.c */
 G_GNUC_INTERNAL
 gboolean gst_memmap_recording_build (GstMemmapRecording * r, Job * job,
