@@ -304,6 +304,31 @@ bus_sync (GstBus * bus, GstMessage * msg, gpointer user_data)
   return GST_BUS_DROP;
 }
 
+/* After the seek, the frames the decoder gives between the keyframe and the
+ * window (decoded to reach it) go no further: neither converted nor
+ * recorded; the rest of their GOP is recorded when a call asks for it. */
+static GstPadProbeReturn
+convert_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstMemmapRecording *r = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS (buf), half;
+  gboolean drop = FALSE;
+
+  half = GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) / 2 :
+      0;
+  g_mutex_lock (&r->lock);
+  if (r->seeked && !r->await_flush && GST_CLOCK_TIME_IS_VALID (pts) &&
+      GST_CLOCK_TIME_IS_VALID (r->drop_before)) {
+    if (pts + half < r->drop_before)
+      drop = TRUE;
+    else
+      r->drop_before = GST_CLOCK_TIME_NONE;
+  }
+  g_mutex_unlock (&r->lock);
+  return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 static GstPadProbeReturn
 decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -417,6 +442,9 @@ connect_pipeline (GstMemmapRecording * r, GstElement * dec, GstElement * sink)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
       GST_PAD_PROBE_TYPE_EVENT_FLUSH, sink_event_probe, r, NULL);
   gst_object_unref (pad);
+  pad = gst_element_get_static_pad (r->convert, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, convert_probe, r, NULL);
+  gst_object_unref (pad);
   gst_bus_set_sync_handler (bus, bus_sync, r, NULL);
   gst_object_unref (bus);
   g_signal_connect (r->pipeline, "deep-element-added",
@@ -525,6 +553,7 @@ start_from_seek (GstMemmapRecording * r)
   if (!GST_CLOCK_TIME_IS_VALID (pos))
     pos = target;
   r->await_flush = TRUE;
+  r->drop_before = target;
   g_mutex_unlock (&r->lock);
 
   GST_INFO ("%s: seeking to frame %" G_GUINT64_FORMAT " at %"

@@ -83,6 +83,7 @@ recording_new (Job * job, gchar * key, gboolean from_seek)
   gst_video_info_init (&r->info);
   gst_segment_init (&r->segment, GST_FORMAT_TIME);
   r->pts0 = GST_CLOCK_TIME_NONE;
+  r->drop_before = GST_CLOCK_TIME_NONE;
   r->prev_end = GST_CLOCK_TIME_NONE;
   r->one_entry = TRUE;
   return r;
@@ -185,7 +186,8 @@ recording_get (Job * job, gboolean allow_seek, gboolean * joined,
     old = r;
     old->refcount++;
   }
-  r = recording_new (job, key, allow_seek && job->start > 0);
+  r = recording_new (job, key, allow_seek &&
+      job->start >= GST_MEMMAP_RECORDING_SEEK_MIN);
   if (old || !g_hash_table_contains (table, r->key)) {
     g_hash_table_insert (table, r->key, r);
     r->registered = TRUE;

@@ -19,6 +19,10 @@ typedef struct _GstMemmapRecording GstMemmapRecording;
 /* How far past the recorded frames a call still joins a recording (rather
  * than starting a new pipeline from a seek), in frames */
 #define GST_MEMMAP_RECORDING_JOIN_AHEAD 120
+/* A range that starts before this frame is recorded from the start of the
+ * stream, not from a seek: the seek would save little, and the entry stays
+ * whole from the first frame */
+#define GST_MEMMAP_RECORDING_SEEK_MIN 32
 /* What a recording decodes past the end of the last range asked for
  * before it waits: at least this many frames, and at least twice the
  * range */
@@ -59,6 +63,8 @@ struct _GstMemmapRecording
   gboolean have_first;
   gboolean seeked;              /* frames are numbered by the grid */
   GstClockTime pts0;            /* of the stream's first frame */
+  GstClockTime drop_before;     /* after the seek: frames before the window
+                                 * are not converted nor recorded */
   GstSegment segment;           /* before the seek */
   guint64 base;                 /* frame number of buffers[0];
                                  * G_MAXUINT64 while unknown */
