@@ -581,8 +581,6 @@ gst_memmap_recording_start (GstMemmapRecording * r)
 {
   g_mutex_lock (&r->lock);
   r->hold_first = r->from_seek;
-  if (!r->from_seek)
-    r->base = 0;
   g_mutex_unlock (&r->lock);
 
   if (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) ==

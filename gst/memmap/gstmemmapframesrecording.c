@@ -75,9 +75,11 @@ recording_new (Job * job, gchar * key, gboolean from_seek)
   r->input = g_strdup (job->input);
   r->from_seek = from_seek;
   r->seek_to = job->start;
+  /* a recording from the start numbers from frame 0 (callers may join it
+   * before it plays) */
+  r->base = from_seek ? G_MAXUINT64 : 0;
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
-  r->base = G_MAXUINT64;
   r->buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
   gst_video_info_init (&r->info);
@@ -150,10 +152,15 @@ recording_joinable (GstMemmapRecording * r, Job * job)
   gboolean ok;
 
   g_mutex_lock (&r->lock);
-  ok = !r->stopping && !r->error && !r->unnumbered && !r->layout_changed &&
-      r->base != G_MAXUINT64 && !r->await_flush && r->base <= job->start &&
-      (r->eos || job->start <= r->base + r->buffers->len +
-      GST_MEMMAP_RECORDING_JOIN_AHEAD);
+  if (r->stopping || r->error || r->unnumbered || r->layout_changed)
+    ok = FALSE;
+  else if (r->base == G_MAXUINT64 || r->await_flush)
+    /* a recording from a seek, not numbered yet: from its target on */
+    ok = r->from_seek && job->start >= r->seek_to &&
+        job->start <= r->seek_to + GST_MEMMAP_RECORDING_JOIN_AHEAD;
+  else
+    ok = r->base <= job->start && (r->eos || job->start <= r->base +
+        r->buffers->len + GST_MEMMAP_RECORDING_JOIN_AHEAD);
   g_mutex_unlock (&r->lock);
   return ok;
 }

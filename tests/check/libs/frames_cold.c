@@ -305,6 +305,50 @@ GST_START_TEST (test_window_replaces_recording)
 
 GST_END_TEST;
 
+typedef struct
+{
+  const gchar *cache;
+  guint64 offset;               /* the first chunk */
+} Reader;
+
+static gpointer
+read_chunks (gpointer data)
+{
+  Reader *reader = data;
+  GstMemmapFrames *prev = NULL, *frames;
+  guint64 start;
+
+  for (start = reader->offset; start < N_FRAMES; start += CHUNK) {
+    frames = map_checked (reader->cache, start, CHUNK,
+        MIN (CHUNK, N_FRAMES - start));
+    g_clear_object (&prev);
+    prev = frames;
+  }
+  g_clear_object (&prev);
+  return NULL;
+}
+
+/* Two threads read the same new clip in chunks at once, one half a chunk
+ * behind: both get the oracle's frames, and no more than one pipeline each
+ * is started. */
+GST_START_TEST (test_concurrent_readers)
+{
+  gchar *cache = new_cache_dir ("cache-concurrent");
+  guint64 started = recordings_stat ("recordings-started");
+  Reader a = { cache, 0 }, b = { cache, CHUNK / 2 };
+  GThread *ta, *tb;
+
+  ta = g_thread_new ("reader-a", read_chunks, &a);
+  tb = g_thread_new ("reader-b", read_chunks, &b);
+  g_thread_join (ta);
+  g_thread_join (tb);
+  fail_unless (recordings_stat ("recordings-started") - started <= 2);
+  fail_unless_equals_int (recordings_live (), 0);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 static Suite *
 frames_cold_suite (void)
 {
@@ -318,6 +362,7 @@ frames_cold_suite (void)
   tcase_add_test (tc, test_chunks_join_one_recording);
   tcase_add_test (tc, test_cold_random_access);
   tcase_add_test (tc, test_window_replaces_recording);
+  tcase_add_test (tc, test_concurrent_readers);
   return s;
 }
 
