@@ -522,31 +522,19 @@ gst_memmap_recording_has_frames (GstMemmapRecording * r, guint64 end)
       r->base + r->buffers->len >= end;
 }
 
-/* Holds the first frame, then seeks to the stream time of frame
- * r->seek_to on the frame grid; from the start when the stream has no
- * frame rate. */
+/* Sends the flushing keyframe seek to frame r->seek_to on the frame grid;
+ * the frames after its flush are numbered by the grid. The first frame's
+ * pts and the frame rate are known. */
 static void
-start_from_seek (GstMemmapRecording * r)
+seek_to_frame (GstMemmapRecording * r)
 {
   GstClockTime target, pos;
   gint n, d;
   gboolean ok;
 
   g_mutex_lock (&r->lock);
-  while (!r->have_first && !r->error && !r->eos && !r->stopping &&
-      !r->layout_changed)
-    g_cond_wait (&r->cond, &r->lock);
   n = GST_VIDEO_INFO_FPS_N (&r->info);
   d = GST_VIDEO_INFO_FPS_D (&r->info);
-  if (!r->have_first || !GST_CLOCK_TIME_IS_VALID (r->pts0) || n <= 0 ||
-      d <= 0) {
-    /* no seek: frames are counted from the first one */
-    GST_DEBUG ("%s: no frame rate: recording from the start", r->input);
-    r->hold_first = FALSE;
-    g_cond_broadcast (&r->cond);
-    g_mutex_unlock (&r->lock);
-    return;
-  }
   target = r->pts0 + gst_util_uint64_scale_round (r->seek_to,
       GST_SECOND * d, n);
   pos = gst_segment_to_stream_time (&r->segment, GST_FORMAT_TIME, target);
@@ -572,6 +560,58 @@ start_from_seek (GstMemmapRecording * r)
   }
   g_cond_broadcast (&r->cond);
   g_mutex_unlock (&r->lock);
+}
+
+/* Whether the live recording @r can seek to another window rather than
+ * make way for a new pipeline: it numbers by the grid. With r->lock. */
+gboolean
+gst_memmap_recording_can_seek (GstMemmapRecording * r)
+{
+  return r->pipeline && r->have_first && !r->hold_first && !r->stopping &&
+      !r->error && !r->layout_changed && !r->unnumbered && !r->await_flush &&
+      GST_CLOCK_TIME_IS_VALID (r->pts0) && GST_VIDEO_INFO_FPS_N (&r->info) > 0
+      && GST_VIDEO_INFO_FPS_D (&r->info) > 0;
+}
+
+/* The same pipeline, seeked to frame @frame for a new window: no new
+ * pipeline to start, no first frame to wait for. Nobody waits on @r. */
+void
+gst_memmap_recording_seek (GstMemmapRecording * r, guint64 frame)
+{
+  g_mutex_lock (&r->lock);
+  r->from_seek = TRUE;
+  r->seek_to = frame;
+  /* the old goal was the old window's */
+  r->goal = 0;
+  g_mutex_unlock (&r->lock);
+  seek_to_frame (r);
+}
+
+/* Holds the first frame, then seeks to the stream time of frame
+ * r->seek_to on the frame grid; from the start when the stream has no
+ * frame rate. */
+static void
+start_from_seek (GstMemmapRecording * r)
+{
+  gint n, d;
+
+  g_mutex_lock (&r->lock);
+  while (!r->have_first && !r->error && !r->eos && !r->stopping &&
+      !r->layout_changed)
+    g_cond_wait (&r->cond, &r->lock);
+  n = GST_VIDEO_INFO_FPS_N (&r->info);
+  d = GST_VIDEO_INFO_FPS_D (&r->info);
+  if (!r->have_first || !GST_CLOCK_TIME_IS_VALID (r->pts0) || n <= 0 ||
+      d <= 0) {
+    /* no seek: frames are counted from the first one */
+    GST_DEBUG ("%s: no frame rate: recording from the start", r->input);
+    r->hold_first = FALSE;
+    g_cond_broadcast (&r->cond);
+    g_mutex_unlock (&r->lock);
+    return;
+  }
+  g_mutex_unlock (&r->lock);
+  seek_to_frame (r);
 }
 
 /* Plays the pipeline; with r->from_seek, seeks to frame r->seek_to first.

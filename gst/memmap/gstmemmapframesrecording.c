@@ -31,6 +31,7 @@ static guint last_serial;
 /* process-wide counters (gstmemmaprecordingstats.h) */
 static guint64 n_from_seek;
 static guint n_live;
+static gint n_reseeks;
 static guint64 n_decoded;
 G_LOCK_DEFINE_STATIC (n_decoded);
 
@@ -165,6 +166,18 @@ recording_joinable (GstMemmapRecording * r, Job * job)
   return ok;
 }
 
+/* Whether the recording can seek to a new window. With table_lock. */
+static gboolean
+recording_seekable (GstMemmapRecording * r)
+{
+  gboolean ok;
+
+  g_mutex_lock (&r->lock);
+  ok = gst_memmap_recording_can_seek (r);
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
 /* The live recording of @job's stream that it can join, or a new one
  * (started: its pipeline plays); *@joined says which. NULL with @error set
  * when the pipeline cannot be built. */
@@ -185,6 +198,20 @@ recording_get (Job * job, gboolean allow_seek, gboolean * joined,
     g_mutex_unlock (&table_lock);
     g_free (key);
     *joined = TRUE;
+    return r;
+  }
+  if (r && r->waiters == 0 && allow_seek &&
+      job->start >= GST_MEMMAP_RECORDING_SEEK_MIN && recording_seekable (r)) {
+    /* nobody waits on it: the same pipeline seeks to the new window */
+    r->refcount++;
+    r->waiters++;
+    g_mutex_unlock (&table_lock);
+    g_free (key);
+    *joined = FALSE;
+    g_atomic_int_inc (&n_reseeks);
+    GST_DEBUG ("%s: recording %u seeks to frame %" G_GUINT64_FORMAT,
+        job->input, r->serial, job->start);
+    gst_memmap_recording_seek (r, job->start);
     return r;
   }
   if (r && r->waiters == 0) {
@@ -561,6 +588,8 @@ gst_memmap_frames_get_recordings_stats (void)
       "recordings-started", G_TYPE_UINT64, (guint64) last_serial,
       "recordings-from-seek", G_TYPE_UINT64, n_from_seek,
       "recordings-live", G_TYPE_UINT, n_live,
+      "recordings-seeked-again", G_TYPE_UINT64,
+      (guint64) g_atomic_int_get (&n_reseeks),
       "frames-decoded", G_TYPE_UINT64, decoded, NULL);
   g_mutex_unlock (&table_lock);
   return s;

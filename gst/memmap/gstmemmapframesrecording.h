@@ -16,9 +16,10 @@ G_BEGIN_DECLS
 
 typedef struct _GstMemmapRecording GstMemmapRecording;
 
-/* How far past the recorded frames a call still joins a recording (rather
- * than starting a new pipeline from a seek), in frames */
-#define GST_MEMMAP_RECORDING_JOIN_AHEAD 120
+/* How far past the recorded frames a call still joins a recording and
+ * waits for it to decode there (farther, the recording seeks), in frames:
+ * one chunk of a sequential reader */
+#define GST_MEMMAP_RECORDING_JOIN_AHEAD 32
 /* A range that starts before this frame is recorded from the start of the
  * stream, not from a seek: the seek would save little, and the entry stays
  * whole from the first frame */
@@ -98,6 +99,12 @@ void gst_memmap_recording_start (GstMemmapRecording * r);
 
 G_GNUC_INTERNAL
 void gst_memmap_recording_stop (GstMemmapRecording * r);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_recording_can_seek (GstMemmapRecording * r);
+
+G_GNUC_INTERNAL
+void gst_memmap_recording_seek (GstMemmapRecording * r, guint64 frame);
 
 G_GNUC_INTERNAL
 gboolean gst_memmap_recording_has_frames (GstMemmapRecording * r,

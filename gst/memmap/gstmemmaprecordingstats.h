@@ -13,6 +13,8 @@ G_BEGIN_DECLS
  * - `recordings-started` (guint64): pipelines the frames API started
  * - `recordings-from-seek` (guint64): of those, started from a seek
  * - `recordings-live` (guint): recordings not freed yet
+ * - `recordings-seeked-again` (guint64): windows answered by seeking a
+ *   live recording rather than starting a pipeline
  * - `frames-decoded` (guint64): frames their video decoders output */
 GST_MEMMAP_API
 GstStructure *gst_memmap_frames_get_recordings_stats (void);

@@ -305,6 +305,41 @@ GST_START_TEST (test_window_replaces_recording)
 
 GST_END_TEST;
 
+/* Windows read one after the other while the frames of the one before are
+ * held (a random reader): the live pipeline seeks to the next window, no
+ * new pipeline starts, each window costs no more than two GOPs. */
+GST_START_TEST (test_next_window_seeks_same_pipeline)
+{
+  static const guint64 starts[] = { 200, 60, 130, 35 };
+  gchar *cache = new_cache_dir ("cache-reseek");
+  GstMemmapFrames *prev = NULL, *frames;
+  guint64 started, reseeks, decoded;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (starts); i++) {
+    started = recordings_stat ("recordings-started");
+    reseeks = recordings_stat ("recordings-seeked-again");
+    decoded = recordings_stat ("frames-decoded");
+    frames = map_checked (cache, starts[i], 8, 8);
+    fail_unless (recordings_stat ("frames-decoded") - decoded <= 2 * GOP,
+        "window at %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " frames "
+        "decoded", starts[i], recordings_stat ("frames-decoded") - decoded);
+    if (i > 0) {
+      fail_unless_equals_uint64 (recordings_stat ("recordings-started"),
+          started);
+      fail_unless_equals_uint64 (recordings_stat ("recordings-seeked-again"),
+          reseeks + 1);
+    }
+    g_clear_object (&prev);
+    prev = frames;
+  }
+  g_object_unref (prev);
+  fail_unless_equals_int (recordings_live (), 0);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   const gchar *cache;
@@ -363,6 +398,7 @@ frames_cold_suite (void)
   tcase_add_test (tc, test_cold_random_access);
   tcase_add_test (tc, test_window_replaces_recording);
   tcase_add_test (tc, test_concurrent_readers);
+  tcase_add_test (tc, test_next_window_seeks_same_pipeline);
   return s;
 }
 
