@@ -17,7 +17,10 @@ the median of ROUNDS rounds:
   each the first contact with the clip (an empty cache directory each);
   PyAV: open, seek to the keyframe before the window, decode to the
   window's frames; OpenCV: open, CAP_PROP_POS_FRAMES, read 8;
-- random windows, warm: the same windows again on their caches.
+- random windows, warm: the same windows again on their caches;
+- the same windows cold on one new cache, each asked for while the frames
+  of the one before are held (a random reader of one clip: the pipeline of
+  the first is seeked for the others).
 
 The window frames of PyAV and of map_video_frames are compared by their
 times from each one's frame 0 (the numbering must agree). The LAST line gives the ratios: chunked cold over
@@ -119,6 +122,11 @@ class Memmap:
         assert f.get_n_frames() == WINDOW
         return [f.get_pts(i) for i in range(WINDOW)]
 
+    def window_frames(self, cache, start):
+        f = self.frames(cache, start, WINDOW)
+        assert f.get_n_frames() == WINDOW
+        return f
+
 
 class PyAV:
     name = 'PyAV'
@@ -208,7 +216,8 @@ def bench_size(w, h, tmp):
     rng = random.Random(14)
     starts = [rng.randrange(GOP, N_FRAMES - WINDOW) for _ in range(WINDOWS)]
 
-    t = {k: [] for k in ('cold', 'warm', 'chunked', 'win_cold', 'win_warm')}
+    t = {k: [] for k in ('cold', 'warm', 'chunked', 'win_cold', 'win_warm',
+                         'win_next')}
     for p in peers:
         t[p.name + ' whole'] = []
         t[p.name + ' window'] = []
@@ -245,6 +254,17 @@ def bench_size(w, h, tmp):
                     pts_mismatch += 1
         for s, cache in zip(starts, caches):
             t['win_warm'].append(timed(mm.window, cache, s)[0])
+        # the same windows one after the other on one new cache, the
+        # frames of each held until the next came (a random reader): the
+        # first starts a pipeline, the others seek it
+        cache = mm.fresh_cache()
+        held = None
+        for i, s in enumerate(starts):
+            dt, f = timed(mm.window_frames, cache, s)
+            if i > 0:
+                t['win_next'].append(dt)
+            held = f
+        del held, f
         mm.drop_caches()
 
     med = {k: statistics.median(v) for k, v in t.items() if v}
@@ -252,8 +272,9 @@ def bench_size(w, h, tmp):
           (label, N_FRAMES, GOP, ROUNDS, WINDOWS))
     print('%s: gst-memmap whole cold %s, warm %s, chunked cold %s' %
           (label, fmt(t['cold']), fmt(t['warm']), fmt(t['chunked'])))
-    print('%s: gst-memmap 8-frame window cold %s, warm %s' %
-          (label, fmt(t['win_cold']), fmt(t['win_warm'])))
+    print('%s: gst-memmap 8-frame window cold %s, warm %s, cold on a clip '
+          'already open %s' % (label, fmt(t['win_cold']), fmt(t['win_warm']),
+                               fmt(t['win_next'])))
     for p in peers:
         print('%s: %s whole %s, 8-frame window %s' %
               (label, p.name, fmt(t[p.name + ' whole']),
@@ -271,6 +292,8 @@ def bench_size(w, h, tmp):
                      (med['win_cold'] / med[p.name + ' window'], p.name))
         parts.append('warm window %.3fx %s' %
                      (med['win_warm'] / med[p.name + ' window'], p.name))
+        parts.append('next cold window %.2fx %s' %
+                     (med['win_next'] / med[p.name + ' window'], p.name))
         parts.append('whole cold %.2fx / warm %.3fx / chunked %.2fx %s' %
                      (med['cold'] / med[p.name + ' whole'],
                       med['warm'] / med[p.name + ' whole'],
