@@ -573,17 +573,23 @@ gst_memmap_recording_can_seek (GstMemmapRecording * r)
       && GST_VIDEO_INFO_FPS_D (&r->info) > 0;
 }
 
-/* The same pipeline, seeked to frame @frame for a new window: no new
- * pipeline to start, no first frame to wait for. Nobody waits on @r. */
+/* The same pipeline, to be seeked to frame @frame for a new window: no
+ * new pipeline to start, no first frame to wait for. Nobody waits on @r.
+ * With r->lock (and the table's lock, so that no call joins @r for what
+ * it had before); gst_memmap_recording_seek() after, without them. */
 void
-gst_memmap_recording_seek (GstMemmapRecording * r, guint64 frame)
+gst_memmap_recording_prepare_seek (GstMemmapRecording * r, guint64 frame)
 {
-  g_mutex_lock (&r->lock);
   r->from_seek = TRUE;
   r->seek_to = frame;
   /* the old goal was the old window's */
   r->goal = 0;
-  g_mutex_unlock (&r->lock);
+  r->await_flush = TRUE;
+}
+
+void
+gst_memmap_recording_seek (GstMemmapRecording * r)
+{
   seek_to_frame (r);
 }
 

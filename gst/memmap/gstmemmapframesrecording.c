@@ -166,14 +166,17 @@ recording_joinable (GstMemmapRecording * r, Job * job)
   return ok;
 }
 
-/* Whether the recording can seek to a new window. With table_lock. */
+/* Whether the recording can seek to a new window at @frame; if so, it is
+ * prepared for it. With table_lock. */
 static gboolean
-recording_seekable (GstMemmapRecording * r)
+recording_seekable (GstMemmapRecording * r, guint64 frame)
 {
   gboolean ok;
 
   g_mutex_lock (&r->lock);
   ok = gst_memmap_recording_can_seek (r);
+  if (ok)
+    gst_memmap_recording_prepare_seek (r, frame);
   g_mutex_unlock (&r->lock);
   return ok;
 }
@@ -201,7 +204,8 @@ recording_get (Job * job, gboolean allow_seek, gboolean * joined,
     return r;
   }
   if (r && r->waiters == 0 && allow_seek &&
-      job->start >= GST_MEMMAP_RECORDING_SEEK_MIN && recording_seekable (r)) {
+      job->start >= GST_MEMMAP_RECORDING_SEEK_MIN &&
+      recording_seekable (r, job->start)) {
     /* nobody waits on it: the same pipeline seeks to the new window */
     r->refcount++;
     r->waiters++;
@@ -211,7 +215,7 @@ recording_get (Job * job, gboolean allow_seek, gboolean * joined,
     g_atomic_int_inc (&n_reseeks);
     GST_DEBUG ("%s: recording %u seeks to frame %" G_GUINT64_FORMAT,
         job->input, r->serial, job->start);
-    gst_memmap_recording_seek (r, job->start);
+    gst_memmap_recording_seek (r);
     return r;
   }
   if (r && r->waiters == 0) {

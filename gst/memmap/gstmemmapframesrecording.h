@@ -104,7 +104,11 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_recording_can_seek (GstMemmapRecording * r);
 
 G_GNUC_INTERNAL
-void gst_memmap_recording_seek (GstMemmapRecording * r, guint64 frame);
+void gst_memmap_recording_prepare_seek (GstMemmapRecording * r,
+    guint64 frame);
+
+G_GNUC_INTERNAL
+void gst_memmap_recording_seek (GstMemmapRecording * r);
 
 G_GNUC_INTERNAL
 gboolean gst_memmap_recording_has_frames (GstMemmapRecording * r,
