@@ -13,14 +13,17 @@
  *
  * The first call decodes the video with `uridecodebin` (any container and
  * codec the installed plugins handle), converts it with `videoconvert` when
- * a format is asked for, and records it with `memmapcache` (from the start
- * of the stream up to the last frame asked for). A later call for frames
- * that are cached, for the same file unchanged (same inode, size, mtime and
- * ctime)
- * and format, reads the cache entry directly and decodes nothing: no
- * pipeline is built. A call for frames partly cached goes through the
- * pipeline again, where memmapcache serves what it has and the decoder
- * decodes the rest.
+ * a format is asked for, and records it with `memmapcache`: a *recording*
+ * of the stream, one pipeline that later calls join (reading a new clip in
+ * chunks decodes it once) and that goes on a little ahead of the last
+ * frame asked for while the frames live. A range far into the stream
+ * starts from a seek to the keyframe before it, not from the start. A
+ * later call for frames that are cached, for the same file unchanged (same
+ * inode, size, mtime and ctime) and format, reads the cache entry directly
+ * and decodes nothing: no pipeline is built. A call for frames partly
+ * cached goes through a pipeline again, where memmapcache serves what it
+ * has and the decoder decodes the rest (docs/design.md, "The frames API's
+ * recordings").
  *
  * Frame k is the k-th frame the decoder outputs for the stream played from
  * its start, whatever its GOP structure. A range past the end of the stream
