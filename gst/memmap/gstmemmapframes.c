@@ -930,8 +930,9 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
  * How the frames were obtained, a `memmap-frames-stats` structure:
  *
  * - `direct` (boolean): read from the cache without a pipeline
- * - `decoded-frames` (guint64): frames the video decoder output for this
- *   call (0 when nothing was decoded)
+ * - `decoded-frames` (guint64): frames the video decoder output (0 when
+ *   nothing was decoded); for a call answered by a recording, all that
+ *   recording's decoder output so far
  * - `frames-from-cache` (guint64): frames that are memory of a frame store
  * - `frames-copied` (guint64): frames that are private copies
  * - `cache-hits`, `cache-misses`, and with a pipeline `frames-served`,
@@ -941,6 +942,12 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
  * - with a pipeline, `cache-generation` (uint) and `fresh-entry`
  *   (boolean): how many times the frames had to be decoded into a new cache
  *   entry because frames were lost on the way out of a partial one
+ * - with a pipeline, `recording` (uint): which recording of this process
+ *   answered; `recording-joined` (boolean): the call joined a recording
+ *   that an earlier call started; `recording-from-seek` (boolean): the
+ *   recording started from a keyframe seek, not from the stream's start
+ * - without one, `on-grid` (boolean): frames past a hole of the cache
+ *   entry, found by their pts on the frame-rate grid
  * - `zero-copy` (boolean): as gst_memmap_frames_is_zero_copy()
  *
  * Returns: (transfer full): the structure
