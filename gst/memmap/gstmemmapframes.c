@@ -30,6 +30,17 @@
  * is clipped: gst_memmap_frames_get_n_frames() says how many frames there
  * are and gst_memmap_frames_is_clipped() that the stream ended first.
  *
+ * Frames are read-only by default. With %GST_MEMMAP_FRAMES_COPY_ON_WRITE
+ * (gst_memmap_engine_map_video_frames_full()) they are writable
+ * copy-on-write views of the stores: memory of private mappings of the
+ * same files, where nothing is copied until a page is written and the
+ * store never changes. Writes are seen through these frames only.
+ *
+ * gst_memmap_engine_map_video_frames_full() also takes a #GCancellable and
+ * a progress callback: a cancelled call tears its pipeline down, keeps the
+ * frames recorded so far in the cache and fails with
+ * %G_IO_ERROR_CANCELLED.
+ *
  * Since: 0.1
  */
 #ifdef HAVE_CONFIG_H
@@ -47,6 +58,11 @@
 #include <sys/stat.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
+
+#define PROGRESS_MESSAGE "memmap-frames-progress"
+#define CANCEL_MESSAGE "memmap-frames-cancelled"
+/* frames between two duration queries for the estimate of the total */
+#define ESTIMATE_EVERY 32
 
 typedef struct
 {
@@ -66,6 +82,8 @@ struct _GstMemmapFrames
   guint64 start_frame;
   gboolean clipped;
   gboolean zero_copy;
+  gboolean cow;                 /* copy-on-write: frames are writable */
+  GPtrArray *cow_maps;          /* GstMemmapMapping: the private windows */
   GstStructure *stats;
   GstMemmapCacheEntry *entry;   /* held (shared lock) while the frames live */
 };
@@ -85,6 +103,7 @@ gst_memmap_frames_finalize (GObject * object)
     gst_buffer_unref (f->buffer);
   }
   g_array_unref (self->frames);
+  g_clear_pointer (&self->cow_maps, g_ptr_array_unref);
   gst_clear_caps (&self->caps);
   if (self->stats)
     gst_structure_free (self->stats);
@@ -324,6 +343,245 @@ gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
 }
 
 /* ------------------------------------------------------------------------ */
+/* progress and cancel                                                      */
+
+/* Notes @seen frames recorded (for the cancel's message too) and calls
+ * the progress callback when that moves the numbers on: done never
+ * decreases. */
+static void
+job_report (Job * job, guint64 seen, guint64 total)
+{
+  guint64 done = MAX (job->done, seen);
+
+  if (job->progress == NULL) {
+    job->done = done;
+    return;
+  }
+  total = total ? MAX (total, done) : 0;
+  if (done == job->done && total == job->total && done != 0)
+    return;
+  job->done = done;
+  job->total = total;
+  job->progress (done, total, job->progress_data);
+}
+
+/* The frames to record: the end of the range, or the stream's frame count
+ * estimated from the pipeline's duration and the frame rate (0 unknown). */
+static guint64
+job_estimate_total (Job * job, GstElement * pipeline, guint64 seen)
+{
+  gint64 dur = -1;
+
+  if (job->end != G_MAXUINT64)
+    return job->end;
+  if (job->total != 0 && seen % ESTIMATE_EVERY != 0)
+    return job->total;
+  if (job->fps_n == 0 || job->fps_d == 0 ||
+      !gst_element_query_duration (pipeline, GST_FORMAT_TIME, &dur) || dur <= 0)
+    return job->total;
+  return gst_util_uint64_scale_round ((guint64) dur, job->fps_n,
+      job->fps_d * GST_SECOND);
+}
+
+void
+gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
+    guint64 seen, gint fps_n, gint fps_d)
+{
+  if (job->progress == NULL && job->cancellable == NULL)
+    return;
+  if (fps_n > 0 && fps_d > 0) {
+    job->fps_n = fps_n;
+    job->fps_d = fps_d;
+  }
+  job_report (job, seen, job->progress ? job_estimate_total (job, pipeline,
+          seen) : 0);
+}
+
+void
+gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
+    guint64 seen, const GstVideoInfo * info)
+{
+  GstStructure *s;
+
+  /* with a cancellable only: the count for the cancel's message */
+  if (job->progress == NULL && job->cancellable == NULL)
+    return;
+  s = gst_structure_new (PROGRESS_MESSAGE, "seen", G_TYPE_UINT64, seen,
+      "fps-n", G_TYPE_INT, info ? GST_VIDEO_INFO_FPS_N (info) : 0,
+      "fps-d", G_TYPE_INT, info ? GST_VIDEO_INFO_FPS_D (info) : 0, NULL);
+  gst_element_post_message (pipeline,
+      gst_message_new_application (GST_OBJECT (pipeline), s));
+}
+
+static void
+job_cancelled (GCancellable * cancellable, gpointer user_data)
+{
+  GstBus *bus = user_data;
+
+  /* any thread: wakes the caller's bus loop */
+  gst_bus_post (bus, gst_message_new_application (NULL,
+          gst_structure_new_empty (CANCEL_MESSAGE)));
+}
+
+gulong
+gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
+    gpointer data, GDestroyNotify notify)
+{
+  if (job->cancellable == NULL) {
+    if (notify)
+      notify (data);
+    return 0;
+  }
+  /* already cancelled: @callback runs now and this returns 0 */
+  return g_cancellable_connect (job->cancellable, callback, data, notify);
+}
+
+gulong
+gst_memmap_frames_job_watch (Job * job, GstElement * pipeline)
+{
+  return gst_memmap_frames_job_connect_cancel (job,
+      G_CALLBACK (job_cancelled), gst_element_get_bus (pipeline),
+      gst_object_unref);
+}
+
+void
+gst_memmap_frames_job_unwatch (Job * job, gulong id)
+{
+  if (job->cancellable && id)
+    g_cancellable_disconnect (job->cancellable, id);
+}
+
+gboolean
+gst_memmap_frames_job_cancelled (Job * job, GError ** error)
+{
+  if (job->cancellable == NULL ||
+      !g_cancellable_is_cancelled (job->cancellable))
+    return FALSE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+      "Reading the frames of '%s' was cancelled (%" G_GUINT64_FORMAT
+      " frames recorded)", job->input, job->done);
+  return TRUE;
+}
+
+gboolean
+gst_memmap_frames_job_handle_message (Job * job, GstElement * pipeline,
+    GstMessage * msg, GError ** error)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint64 seen;
+  gint n, d;
+
+  if (s && gst_structure_has_name (s, PROGRESS_MESSAGE) &&
+      gst_structure_get_uint64 (s, "seen", &seen)) {
+    n = d = 0;
+    gst_structure_get_int (s, "fps-n", &n);
+    gst_structure_get_int (s, "fps-d", &d);
+    gst_memmap_frames_job_progress (job, pipeline, seen, n, d);
+    /* the callback may have cancelled: stop now, not a frame later */
+    return gst_memmap_frames_job_cancelled (job, error);
+  }
+  if (s && gst_structure_has_name (s, CANCEL_MESSAGE))
+    return gst_memmap_frames_job_cancelled (job, error);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* copy-on-write frames                                                     */
+
+/* The private copy-on-write window of @engine that mirrors the window of
+ * @mem's read-only mapping (so that frames at one distance from each other
+ * there still are), one per read-only window: @windows maps the read-only
+ * mapping to it. */
+static GstMemmapMapping *
+cow_window (GstMemmapFrames * self, GstMemmapEngine * engine,
+    GHashTable * windows, GstMemory * mem, GError ** error)
+{
+  GstMemmapMapping *ro = gst_memmap_memory_get_mapping (mem);
+  GstMemmapMapping *cow = g_hash_table_lookup (windows, ro);
+
+  if (cow)
+    return cow;
+  cow = gst_memmap_engine_map_window_fd (engine,
+      gst_memmap_memory_get_fd (mem), gst_memmap_memory_get_path (mem),
+      gst_memmap_mapping_get_offset (ro), gst_memmap_mapping_get_size (ro),
+      gst_memmap_memory_get_file_offset (mem), gst_memory_get_sizes (mem,
+          NULL, NULL), GST_MEMMAP_MAP_COPY_ON_WRITE, error);
+  if (cow == NULL)
+    return NULL;
+  g_ptr_array_add (self->cow_maps, cow);
+  g_hash_table_insert (windows, ro, cow);
+  return cow;
+}
+
+/* @f's buffer again, as memory of @cow, with the same metadata */
+static GstBuffer *
+cow_buffer (GstAllocator * alloc, GstMemmapMapping * cow, GstMemory * mem,
+    GstBuffer * old)
+{
+  GstBuffer *buf = gst_buffer_new ();
+
+  gst_buffer_append_memory (buf, gst_memmap_allocator_wrap (alloc, cow,
+          gst_memmap_memory_get_file_offset (mem), gst_memory_get_sizes (mem,
+              NULL, NULL)));
+  gst_buffer_copy_into (buf, old, GST_BUFFER_COPY_METADATA, 0, -1);
+  return buf;
+}
+
+/* Makes every frame of @self writable: frames of a store become memory of
+ * a copy-on-write mapping of the same window of the same file, frames that
+ * are copies are mapped for writing. */
+static gboolean
+frames_make_copy_on_write (GstMemmapFrames * self, GstMemmapEngine * engine,
+    GError ** error)
+{
+  GHashTable *windows = g_hash_table_new (NULL, NULL);
+  GstAllocator *alloc = gst_memmap_allocator_new ();
+  gboolean ok = TRUE;
+  guint i;
+
+  self->cow = TRUE;
+  self->cow_maps = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_memmap_mapping_unref);
+  for (i = 0; ok && i < self->frames->len; i++) {
+    Frame *f = &g_array_index (self->frames, Frame, i);
+    GstMemory *mem = gst_buffer_peek_memory (f->buffer, 0);
+    GstBuffer *buf;
+    GstMapInfo map;
+
+    if (f->path) {
+      GstMemmapMapping *cow = cow_window (self, engine, windows, mem, error);
+
+      if (cow == NULL) {
+        ok = FALSE;
+        break;
+      }
+      buf = cow_buffer (alloc, cow, mem, f->buffer);
+    } else {
+      /* a private copy already: writable once nobody else holds it */
+      buf = gst_buffer_copy_deep (f->buffer);
+    }
+    if (!gst_buffer_map (buf, &map, GST_MAP_READWRITE)) {
+      gst_buffer_unref (buf);
+      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
+          "Could not map frame %" G_GUINT64_FORMAT " for writing",
+          self->start_frame + i);
+      ok = FALSE;
+      break;
+    }
+    gst_buffer_unmap (f->buffer, &f->map);
+    gst_buffer_unref (f->buffer);
+    f->buffer = buf;
+    f->map = map;
+  }
+  gst_object_unref (alloc);
+  g_hash_table_unref (windows);
+  if (ok)
+    gst_structure_set (self->stats, "copy-on-write", G_TYPE_BOOLEAN, TRUE,
+        NULL);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------ */
 /* API                                                                      */
 
 /**
@@ -349,13 +607,107 @@ gst_memmap_map_video_frames_full (GstMemmapEngine * engine,
     const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
     const gchar * format, const gchar * cache_dir, GError ** error)
 {
+  return gst_memmap_engine_map_video_frames_full (engine, uri_or_path,
+      start_frame, frame_count, format, cache_dir, GST_MEMMAP_FRAMES_NONE,
+      NULL, NULL, NULL, error);
+}
+
+/* The frames of @job: from the cache directly, else through the pipeline
+ * (again into a new entry when frames were lost on the way out of a
+ * partial one). */
+static GstMemmapFrames *
+job_run (Job * job, GError ** error)
+{
+  GstMemmapFrames *frames;
+  gboolean gap = FALSE;
+
+  frames = gst_memmap_frames_try_direct (job);
+  if (frames)
+    return frames;
+  if (gst_memmap_frames_job_cancelled (job, error))
+    return NULL;
+  frames = gst_memmap_frames_run_pipeline (job, &gap, error);
+  /* Frames that do not follow each other out of a cache entry that held
+   * part of the stream: the hand-over from the cache to the decoder
+   * lost frames (memmapcache seeks upstream to a pts as if it were a
+   * stream time: a file whose segment does not start at 0, as an MP4
+   * with B-frames, loses the difference). The numbering of the frames
+   * would be wrong: decode again from the start into a new entry. */
+  if (frames == NULL && gap && (error == NULL || *error == NULL)) {
+    job->generation++;
+    frames = gst_memmap_frames_run_pipeline (job, &gap, error);
+    if (frames == NULL && gap && (error == NULL || *error == NULL)) {
+      /* that generation's entry was partial too: one nobody used */
+      job->fresh_key = TRUE;
+      frames = gst_memmap_frames_run_pipeline (job, &gap, error);
+    }
+  }
+  return frames;
+}
+
+/**
+ * gst_memmap_engine_map_video_frames_full:
+ * @engine: the #GstMemmapEngine that maps the frame stores
+ * @uri_or_path: (type filename): a video file's path or a URI
+ * @start_frame: the first frame (0 = the stream's first frame)
+ * @frame_count: how many frames; 0 = all frames to the end of the stream
+ * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
+ *   ...) to convert to, or %NULL for the decoder's own format
+ * @cache_dir: (nullable) (type filename): the memmapcache cache directory,
+ *   or %NULL for memmapcache's default (`g_get_user_cache_dir()/gst-memmap`)
+ * @flags: %GST_MEMMAP_FRAMES_COPY_ON_WRITE for writable copy-on-write
+ *   frames, %GST_MEMMAP_FRAMES_NONE for read-only ones
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @progress: (nullable) (scope call) (closure progress_data): called in
+ *   this thread with the frames recorded so far and the total, or %NULL
+ * @progress_data: data for @progress
+ * @error: return location for a #GError, or %NULL
+ *
+ * gst_memmap_map_video_frames() with every option, as a method of the
+ * engine.
+ *
+ * With %GST_MEMMAP_FRAMES_COPY_ON_WRITE the frames are writable:
+ * gst_memmap_frames_get_writable_data() and the buffers' memory (not
+ * %GST_MEMORY_FLAG_READONLY) are private copy-on-write mappings of the
+ * frame stores' windows (%GST_MEMMAP_MAP_COPY_ON_WRITE). Nothing is copied
+ * until a page is written; the written page is the process's own, seen
+ * through these frames only, and the store file never changes. The
+ * written pages are counted as `private-bytes` in
+ * gst_memmap_frames_get_stats().
+ *
+ * @progress is called, in the calling thread, as frames are recorded: with
+ * the frames of the stream recorded so far (never decreasing) and the
+ * total to record (`start_frame + frame_count`, or with @frame_count 0 an
+ * estimate from the stream's duration, 0 while unknown), and a last time
+ * with both equal when the call succeeds. It may cancel @cancellable.
+ *
+ * When @cancellable is cancelled (from any thread, or from @progress) the
+ * call stops its pipeline and fails with %G_IO_ERROR_CANCELLED. The frames
+ * recorded so far stay in the cache: a later call does not decode them
+ * again.
+ *
+ * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
+ *
+ * Since: 0.2
+ */
+GstMemmapFrames *
+gst_memmap_engine_map_video_frames_full (GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
+    const gchar * format, const gchar * cache_dir, GstMemmapFramesFlags flags,
+    GCancellable * cancellable, GstMemmapFramesProgressFunc progress,
+    gpointer progress_data, GError ** error)
+{
   GstMemmapFrames *frames = NULL;
   Job job;
 
   g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
   g_return_val_if_fail (uri_or_path != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL ||
+      G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
   /* bindings may call this first thing: GStreamer must be initialised
    * (in C, gst_init() is the caller's) */
   if (!gst_is_initialized ())
@@ -363,26 +715,17 @@ gst_memmap_map_video_frames_full (GstMemmapEngine * engine,
   gst_memmap_init ();
   if (job_init (&job, engine, uri_or_path, start_frame, frame_count, format,
           cache_dir, error)) {
-    frames = gst_memmap_frames_try_direct (&job);
-    if (frames == NULL) {
-      gboolean gap = FALSE;
+    job.cancellable = cancellable;
+    job.progress = progress;
+    job.progress_data = progress_data;
+    frames = job_run (&job, error);
+    if (frames && (flags & GST_MEMMAP_FRAMES_COPY_ON_WRITE) &&
+        !frames_make_copy_on_write (frames, engine, error))
+      g_clear_object (&frames);
+    if (frames) {
+      guint64 n = frames->start_frame + frames->frames->len;
 
-      frames = gst_memmap_frames_run_pipeline (&job, &gap, error);
-      /* Frames that do not follow each other out of a cache entry that held
-       * part of the stream: the hand-over from the cache to the decoder
-       * lost frames (memmapcache seeks upstream to a pts as if it were a
-       * stream time: a file whose segment does not start at 0, as an MP4
-       * with B-frames, loses the difference). The numbering of the frames
-       * would be wrong: decode again from the start into a new entry. */
-      if (frames == NULL && gap && (error == NULL || *error == NULL)) {
-        job.generation++;
-        frames = gst_memmap_frames_run_pipeline (&job, &gap, error);
-        if (frames == NULL && gap && (error == NULL || *error == NULL)) {
-          /* that generation's entry was partial too: one nobody used */
-          job.fresh_key = TRUE;
-          frames = gst_memmap_frames_run_pipeline (&job, &gap, error);
-        }
-      }
+      job_report (&job, n, n);
     }
   }
   job_clear (&job);
@@ -719,8 +1062,10 @@ gst_memmap_frames_get_duration (GstMemmapFrames * frames, guint i)
  * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
  *
  * The frame as a #GstBuffer: read-only memmap memory of the frame store
- * (when gst_memmap_frames_is_zero_copy()), with the frame's timestamps and
- * a #GstVideoMeta. Ref it to keep it beyond @frames.
+ * (when gst_memmap_frames_is_zero_copy()), or writable memory of a
+ * private copy-on-write mapping of it (gst_memmap_frames_is_copy_on_write
+ * ()), with the frame's timestamps and a #GstVideoMeta. Ref it to keep it
+ * beyond @frames.
  *
  * Returns: (transfer none): the frame's buffer
  *
@@ -750,6 +1095,47 @@ const guint8 *
 gst_memmap_frames_get_data (GstMemmapFrames * frames, guint i)
 {
   CHECK_FRAME (frames, i, NULL);
+  return g_array_index (frames->frames, Frame, i).map.data;
+}
+
+/**
+ * gst_memmap_frames_is_copy_on_write:
+ * @frames: a #GstMemmapFrames
+ *
+ * Tells whether the frames are writable copy-on-write views
+ * (%GST_MEMMAP_FRAMES_COPY_ON_WRITE).
+ *
+ * Returns: %TRUE if the frames may be written (the stores never change)
+ *
+ * Since: 0.2
+ */
+gboolean
+gst_memmap_frames_is_copy_on_write (GstMemmapFrames * frames)
+{
+  g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), FALSE);
+  return frames->cow;
+}
+
+/**
+ * gst_memmap_frames_get_writable_data: (skip)
+ * @frames: a #GstMemmapFrames
+ * @i: a frame, 0 to gst_memmap_frames_get_n_frames() - 1
+ *
+ * Gets a pointer to the bytes of frame @i for writing, when the frames are
+ * copy-on-write (gst_memmap_frames_is_copy_on_write()): a write changes
+ * the page it falls in for these frames only, never the frame store.
+ *
+ * Returns: (transfer none) (nullable): the frame's first byte, or %NULL
+ *   for read-only frames. Valid while @frames lives.
+ *
+ * Since: 0.2
+ */
+guint8 *
+gst_memmap_frames_get_writable_data (GstMemmapFrames * frames, guint i)
+{
+  CHECK_FRAME (frames, i, NULL);
+  if (!frames->cow)
+    return NULL;
   return g_array_index (frames->frames, Frame, i).map.data;
 }
 
@@ -949,6 +1335,9 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
  * - without one, `on-grid` (boolean): frames past a hole of the cache
  *   entry, found by their pts on the frame-rate grid
  * - `zero-copy` (boolean): as gst_memmap_frames_is_zero_copy()
+ * - `copy-on-write` (boolean) and `private-bytes` (guint64): the frames are
+ *   copy-on-write, and the bytes of the pages written so far (private
+ *   anonymous memory of the process, read from /proc/self/pagemap)
  *
  * Returns: (transfer full): the structure
  *
@@ -957,6 +1346,20 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
 GstStructure *
 gst_memmap_frames_get_stats (GstMemmapFrames * frames)
 {
+  GstStructure *s;
+  guint64 priv = 0;
+  guint i;
+
   g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
-  return gst_structure_copy (frames->stats);
+  s = gst_structure_copy (frames->stats);
+  if (frames->cow) {
+    for (i = 0; i < frames->cow_maps->len; i++) {
+      GstMemmapMapping *m = g_ptr_array_index (frames->cow_maps, i);
+
+      priv += gst_memmap_engine_private_bytes (gst_memmap_mapping_get_data
+          (m), gst_memmap_mapping_get_size (m));
+    }
+    gst_structure_set (s, "private-bytes", G_TYPE_UINT64, priv, NULL);
+  }
+  return s;
 }

@@ -276,16 +276,52 @@ recording_raise_goal (GstMemmapRecording * r, Job * job, gboolean ahead)
   }
 }
 
-/* Raises the goal of @r, then waits until the call's frames are there or
- * never will be. */
+/* A cancel of the call wakes its wait (in the cancelling thread). */
 static void
-recording_wait (GstMemmapRecording * r, Job * job, gboolean joined)
+wake_waiter (GCancellable * cancellable, gpointer data)
 {
+  GstMemmapRecording *r = data;
+
+  g_mutex_lock (&r->lock);
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+/* Raises the goal of @r, then waits until the call's frames are there or
+ * never will be; reports progress (frames recorded, lock released) as the
+ * recording goes. FALSE with @error set when the call was cancelled. */
+static gboolean
+recording_wait (GstMemmapRecording * r, Job * job, gboolean joined,
+    GError ** error)
+{
+  gulong id;
+  guint64 seen, reported = G_MAXUINT64;
+  gint n, d;
+
+  id = gst_memmap_frames_job_connect_cancel (job, G_CALLBACK (wake_waiter),
+      r, NULL);
   g_mutex_lock (&r->lock);
   recording_raise_goal (r, job, joined || !r->from_seek);
-  while (!gst_memmap_recording_has_frames (r, job->end))
+  while (!gst_memmap_recording_has_frames (r, job->end)) {
+    if (job->cancellable && g_cancellable_is_cancelled (job->cancellable))
+      break;
+    seen = r->base == G_MAXUINT64 || r->await_flush ? 0 :
+        r->base + r->buffers->len;
+    if (seen != reported && (job->progress || job->cancellable)) {
+      reported = seen;
+      n = GST_VIDEO_INFO_FPS_N (&r->info);
+      d = GST_VIDEO_INFO_FPS_D (&r->info);
+      /* the callback may cancel: no lock held */
+      g_mutex_unlock (&r->lock);
+      gst_memmap_frames_job_progress (job, r->pipeline, seen, n, d);
+      g_mutex_lock (&r->lock);
+      continue;
+    }
     g_cond_wait (&r->cond, &r->lock);
+  }
   g_mutex_unlock (&r->lock);
+  gst_memmap_frames_job_unwatch (job, id);
+  return !gst_memmap_frames_job_cancelled (job, error);
 }
 
 /* The cache entry r->entry_hash, that all the frames came out of, kept
@@ -524,11 +560,13 @@ recording_run (Job * job, gboolean allow_seek, gboolean * renumber,
   r = recording_get (job, allow_seek, &joined, error);
   if (r == NULL)
     return NULL;
-  recording_wait (r, job, joined);
+  ok = recording_wait (r, job, joined, error);
 
-  g_mutex_lock (&r->lock);
-  ok = recording_take (r, job, &t, renumber, error);
-  g_mutex_unlock (&r->lock);
+  if (ok) {
+    g_mutex_lock (&r->lock);
+    ok = recording_take (r, job, &t, renumber, error);
+    g_mutex_unlock (&r->lock);
+  }
 
   g_mutex_lock (&table_lock);
   r->waiters--;
