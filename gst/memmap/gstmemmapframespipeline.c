@@ -219,8 +219,7 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   /* far enough ahead of what was asked: wait for a caller, a flush or
    * the stop */
   g_cond_broadcast (&r->cond);
-  while (!r->stopping && !r->flushing &&
-      r->base + r->buffers->len >= r->goal)
+  while (!r->stopping && !r->flushing && r->base + r->buffers->len >= r->goal)
     g_cond_wait (&r->cond, &r->lock);
 
 out:
@@ -315,8 +314,7 @@ convert_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstClockTime pts = GST_BUFFER_PTS (buf), half;
   gboolean drop = FALSE;
 
-  half = GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) / 2 :
-      0;
+  half = GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) / 2 : 0;
   g_mutex_lock (&r->lock);
   if (r->seeked && !r->await_flush && GST_CLOCK_TIME_IS_VALID (pts) &&
       GST_CLOCK_TIME_IS_VALID (r->drop_before)) {
@@ -457,8 +455,7 @@ connect_pipeline (GstMemmapRecording * r, GstElement * dec, GstElement * sink)
  * probes and signals connected; FALSE with @error set when an element is
  * missing. */
 gboolean
-gst_memmap_recording_build (GstMemmapRecording * r, Job * job,
-    GError ** error)
+gst_memmap_recording_build (GstMemmapRecording * r, Job * job, GError ** error)
 {
   GstElement *dec = NULL, *filter = NULL, *cache = NULL, *sink = NULL;
   GstElement *convert = NULL;
@@ -468,7 +465,7 @@ gst_memmap_recording_build (GstMemmapRecording * r, Job * job,
   if (!(dec = make ("uridecodebin", "gstreamer1.0-plugins-base", error)) ||
       !(convert = make ("videoconvert", "gstreamer1.0-plugins-base", error))
       || !(cache = make ("memmapcache", "the memmap plugin of gst-memmap: "
-                  "install it or set GST_PLUGIN_PATH", error)) ||
+              "install it or set GST_PLUGIN_PATH", error)) ||
       !(sink = make ("fakesink", "GStreamer core", error)) ||
       (job->format && !(filter = make ("capsfilter", "GStreamer core",
                   error)))) {
@@ -512,8 +509,7 @@ gst_memmap_recording_build (GstMemmapRecording * r, Job * job,
 gboolean
 gst_memmap_recording_has_frames (GstMemmapRecording * r, guint64 end)
 {
-  if (r->error || r->eos || r->layout_changed || r->unnumbered ||
-      r->stopping)
+  if (r->error || r->eos || r->layout_changed || r->unnumbered || r->stopping)
     return TRUE;
   /* held first frame: the starter decides on the seek */
   if (r->hold_first)
@@ -607,8 +603,7 @@ start_from_seek (GstMemmapRecording * r)
     g_cond_wait (&r->cond, &r->lock);
   n = GST_VIDEO_INFO_FPS_N (&r->info);
   d = GST_VIDEO_INFO_FPS_D (&r->info);
-  if (!r->have_first || !GST_CLOCK_TIME_IS_VALID (r->pts0) || n <= 0 ||
-      d <= 0) {
+  if (!r->have_first || !GST_CLOCK_TIME_IS_VALID (r->pts0) || n <= 0 || d <= 0) {
     /* no seek: frames are counted from the first one */
     GST_DEBUG ("%s: no frame rate: recording from the start", r->input);
     r->hold_first = FALSE;

@@ -44,7 +44,7 @@ gst_memmap_recording_count_decoded (void)
   G_UNLOCK (n_decoded);
 }
 
-static G_DEFINE_QUARK (gst-memmap-recording, recording);
+static G_DEFINE_QUARK (gst - memmap - recording, recording);
 
 static gchar *
 recording_key (Job * job)
@@ -470,8 +470,7 @@ recording_stats (GstMemmapRecording * r, Job * job, Take * t,
     g_free (path);
   }
   if (t->warning)
-    gst_structure_set (stats, "cache-warning", G_TYPE_STRING, t->warning,
-        NULL);
+    gst_structure_set (stats, "cache-warning", G_TYPE_STRING, t->warning, NULL);
   return stats;
 }
 

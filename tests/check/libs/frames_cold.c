@@ -171,8 +171,7 @@ check_frames (GstMemmapFrames * frames, guint64 start, guint n)
   guint i;
 
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), n);
-  fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
-      start);
+  fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames), start);
   fail_unless (gst_memmap_frames_is_zero_copy (frames));
   for (i = 0; i < n; i++) {
     gchar *sum = memmap_test_frame_checksum (info,
