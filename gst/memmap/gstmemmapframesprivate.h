@@ -37,6 +37,21 @@ typedef struct
   guint64 fps_n, fps_d;         /* of the frames, for the estimate */
 } Job;
 
+/* gstmemmapframesjob.c: a call's input, checked (the file's identity
+ * for the cache key and the direct path's index), and freed */
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_init (Job * job, GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start, guint64 count,
+    const gchar * format, const gchar * cache_dir, GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_clear (Job * job);
+
+/* gstmemmapframesjob.c: @seen frames recorded of @total (0: unknown)
+ * noted, and the progress callback called when that moves it on */
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_report (Job * job, guint64 seen, guint64 total);
+
 /* gstmemmapframes.c */
 G_GNUC_INTERNAL
 gboolean gst_memmap_frames_buffer_has_layout (GstBuffer * buf,
@@ -54,7 +69,7 @@ GstMemmapFrames *gst_memmap_frames_new_from_buffers (GPtrArray * buffers,
 G_GNUC_INTERNAL
 gchar *gst_memmap_frames_job_cache_key (Job * job);
 
-/* Progress and cancel of a call (gstmemmapframes.c), for whatever waits
+/* Progress and cancel of a call (gstmemmapframesjob.c), for whatever waits
  * for the frames in the caller's thread:
  * - _job_progress(): @seen frames of the stream recorded so far (and the
  *   frame rate, 0/0 if unknown, for the estimate of the total): calls the

@@ -77,14 +77,15 @@ def _progression(offsets):
 
 
 class _StoreSource:
-    """Frames of a store file: views of one np.memmap of it. The library
+    """Frames of a store file: views of one mapping of it (copy-on-write
+    when writable, views.file_array; else a read-only np.memmap). The library
     (GstMemmap.StoreReader, libstore.LibStoreFile) reads the header and the
     index when its typelib loads; else views.StoreFile, pure numpy."""
 
     kind = 'store'
 
     def __init__(self, path, writable):
-        # writable: a copy-on-write np.memmap (mode 'c', MAP_PRIVATE)
+        # writable: a copy-on-write mapping (MAP_PRIVATE | MAP_NORESERVE)
         mode = 'c' if writable else 'r'
         if _gi.GstMemmap is not None:
             self.sf = LibStoreFile(path, mode=mode)
@@ -318,7 +319,8 @@ class VideoReader:
 
     @property
     def mapping(self):
-        """The np.memmap of a store (None for a video: see frames)."""
+        """The 1-D uint8 array over the mapping of a store (an np.memmap
+        when read-only; None for a video: see frames)."""
         return self._source().mapping()
 
     @property

@@ -374,8 +374,11 @@ GST_START_TEST (test_progress)
   progress_init (&p);
   frames = map_full (cache, 10, 30, GST_MEMMAP_FRAMES_NONE, NULL, &p, &error);
   fail_unless (frames != NULL, "%s", error ? error->message : "");
-  fail_unless (p.done->len >= 10, "%u progress calls for 40 frames",
-      p.done->len);
+  /* reported while decoding, not only at the end (how often depends on
+   * how the waiter keeps up with the decoder) */
+  fail_unless (p.done->len >= 2 && DONE (&p, 0) < 40, "%u progress calls "
+      "for 40 frames, the first at %" G_GUINT64_FORMAT, p.done->len,
+      p.done->len ? DONE (&p, 0) : 0);
   for (i = 0; i < p.done->len; i++)
     fail_unless_equals_uint64 (TOTAL (&p, i), 40);
   check_progress (&p, 40);
@@ -387,7 +390,7 @@ GST_START_TEST (test_progress)
   frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, &p, &error);
   fail_unless (frames != NULL, "%s", error ? error->message : "");
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
-  fail_unless (p.done->len >= 10);
+  fail_unless (p.done->len >= 2 && DONE (&p, 0) < N_FRAMES);
   check_progress (&p, N_FRAMES);
   g_object_unref (frames);
   progress_clear (&p);
