@@ -170,6 +170,26 @@ grid_number (GstMemmapRecording * r, GstBuffer * buf)
   return TRUE;
 }
 
+/* Drops the oldest frames held past GST_MEMMAP_RECORDING_MAX_HELD, but
+ * none that a waiting call asked for. */
+static void
+trim_held (GstMemmapRecording * r)
+{
+  guint64 drop_to, i;
+
+  if (r->buffers->len <= GST_MEMMAP_RECORDING_MAX_HELD)
+    return;
+  drop_to = r->base + r->buffers->len - GST_MEMMAP_RECORDING_MAX_HELD;
+  for (i = 0; i < r->waiting_starts->len; i++)
+    drop_to = MIN (drop_to, g_array_index (r->waiting_starts, guint64, i));
+  if (drop_to <= r->base)
+    return;
+  g_ptr_array_remove_range (r->buffers, 0, drop_to - r->base);
+  GST_LOG ("%s: frames before %" G_GUINT64_FORMAT " no longer held",
+      r->input, drop_to);
+  r->base = drop_to;
+}
+
 /* Whether a frame may be kept now; waits while the first frame is held. */
 static gboolean
 sink_probe_may_keep (GstMemmapRecording * r, GstBuffer * buf)
@@ -215,6 +235,7 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   kept = keep_buffer (r, buf);
   if (kept)
     g_ptr_array_add (r->buffers, kept);
+  trim_held (r);
 
   /* far enough ahead of what was asked: wait for a caller, a flush or
    * the stop */

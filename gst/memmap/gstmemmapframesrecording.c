@@ -83,6 +83,7 @@ recording_new (Job * job, gchar * key, gboolean from_seek)
   g_cond_init (&r->cond);
   r->buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
+  r->waiting_starts = g_array_new (FALSE, FALSE, sizeof (guint64));
   gst_video_info_init (&r->info);
   gst_segment_init (&r->segment, GST_FORMAT_TIME);
   r->pts0 = GST_CLOCK_TIME_NONE;
@@ -103,6 +104,7 @@ recording_free (GstMemmapRecording * r)
     gst_object_unref (r->pipeline);
   }
   g_ptr_array_unref (r->buffers);
+  g_array_unref (r->waiting_starts);
   gst_clear_caps (&r->caps);
   g_clear_error (&r->error);
   g_free (r->warning);
@@ -302,6 +304,8 @@ recording_wait (GstMemmapRecording * r, Job * job, gboolean joined,
       r, NULL);
   g_mutex_lock (&r->lock);
   recording_raise_goal (r, job, joined || !r->from_seek);
+  /* the frames from there on stay held until the call took them */
+  g_array_append_val (r->waiting_starts, job->start);
   while (!gst_memmap_recording_has_frames (r, job->end)) {
     if (job->cancellable && g_cancellable_is_cancelled (job->cancellable))
       break;
@@ -546,6 +550,20 @@ gst_memmap_frames_adopt_recording (Job * job, GstMemmapFrames * frames)
       recording_unref);
 }
 
+/* Removes one @start from the waiting calls' starts. With r->lock. */
+static void
+no_longer_waiting (GstMemmapRecording * r, guint64 start)
+{
+  guint i;
+
+  for (i = 0; i < r->waiting_starts->len; i++) {
+    if (g_array_index (r->waiting_starts, guint64, i) == start) {
+      g_array_remove_index_fast (r->waiting_starts, i);
+      return;
+    }
+  }
+}
+
 /* One try: join or start a recording, wait, take. */
 static GstMemmapFrames *
 recording_run (Job * job, gboolean allow_seek, gboolean * renumber,
@@ -561,11 +579,11 @@ recording_run (Job * job, gboolean allow_seek, gboolean * renumber,
     return NULL;
   ok = recording_wait (r, job, joined, error);
 
-  if (ok) {
-    g_mutex_lock (&r->lock);
+  g_mutex_lock (&r->lock);
+  if (ok)
     ok = recording_take (r, job, &t, renumber, error);
-    g_mutex_unlock (&r->lock);
-  }
+  no_longer_waiting (r, job->start);
+  g_mutex_unlock (&r->lock);
 
   g_mutex_lock (&table_lock);
   r->waiters--;

@@ -20,6 +20,11 @@ typedef struct _GstMemmapRecording GstMemmapRecording;
  * waits for it to decode there (farther, the recording seeks), in frames:
  * one chunk of a sequential reader */
 #define GST_MEMMAP_RECORDING_JOIN_AHEAD 32
+/* The frames a recording holds behind its newest one, at most, beyond
+ * those a waiting call asked for: older frames are in the cache entry
+ * (the direct path reads them) and held by the frames handed out; a
+ * recording of a long video must not hold all its frames mapped */
+#define GST_MEMMAP_RECORDING_MAX_HELD 128
 /* A range that starts before this frame is recorded from the start of the
  * stream, not from a seek: the seek would save little, and the entry stays
  * whole from the first frame */
@@ -70,6 +75,7 @@ struct _GstMemmapRecording
   guint64 base;                 /* frame number of buffers[0];
                                  * G_MAXUINT64 while unknown */
   GPtrArray *buffers;           /* GstBuffer, frames base, base + 1, ... */
+  GArray *waiting_starts;       /* guint64: the start of each waiting call */
   guint64 decoded;              /* frames out of the decoder(s) */
   guint64 copied;               /* frames that were not store memory */
   GstCaps *caps;
