@@ -136,14 +136,13 @@ note_caps (GstMemmapRecording * r, GstPad * pad)
   return ok;
 }
 
-/* After a seek: the frame number of @buf on the grid pts0 + k / framerate,
- * FALSE when it is not on it (within a quarter frame) or does not follow
- * the frame kept before. */
+/* The frame number of @pts on the grid pts0 + k / framerate; FALSE when
+ * it is not on it (within a quarter frame). */
 static gboolean
-grid_number (GstMemmapRecording * r, GstBuffer * buf)
+grid_k (GstMemmapRecording * r, GstClockTime pts, guint64 * k_out)
 {
-  GstClockTime pts = GST_BUFFER_PTS (buf), expected, tolerance;
   gint n = GST_VIDEO_INFO_FPS_N (&r->info), d = GST_VIDEO_INFO_FPS_D (&r->info);
+  GstClockTime expected, tolerance;
   guint64 k;
 
   if (!GST_CLOCK_TIME_IS_VALID (pts) || pts < r->pts0 || n <= 0 || d <= 0)
@@ -157,15 +156,39 @@ grid_number (GstMemmapRecording * r, GstBuffer * buf)
         r->input, GST_TIME_ARGS (pts), k, GST_TIME_ARGS (expected));
     return FALSE;
   }
+  *k_out = k;
+  return TRUE;
+}
+
+/* After a seek: whether the frame at @pts, numbered @k on the grid,
+ * follows the frame before it (kept, or decoded before the window). */
+static gboolean
+grid_follows (GstMemmapRecording * r, guint64 k)
+{
+  guint64 prev = r->base != G_MAXUINT64 ? r->base + r->buffers->len - 1 :
+      r->lead_k;
+
+  if (prev != G_MAXUINT64 && k != prev + 1) {
+    GST_INFO ("%s: frame %" G_GUINT64_FORMAT " after frame %" G_GUINT64_FORMAT
+        ": frames are missing or repeated", r->input, k, prev);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* After a seek: numbers @buf by the grid (the first one sets r->base);
+ * FALSE when it is off the grid or does not follow the frame before. */
+static gboolean
+grid_number (GstMemmapRecording * r, GstBuffer * buf)
+{
+  guint64 k;
+
+  if (!grid_k (r, GST_BUFFER_PTS (buf), &k) || !grid_follows (r, k))
+    return FALSE;
   if (r->base == G_MAXUINT64) {
     r->base = k;
     GST_DEBUG ("%s: first frame after the seek is frame %" G_GUINT64_FORMAT,
         r->input, k);
-  } else if (k != r->base + r->buffers->len) {
-    GST_INFO ("%s: frame %" G_GUINT64_FORMAT " after frame %" G_GUINT64_FORMAT
-        ": frames are missing or repeated", r->input, k,
-        r->base + r->buffers->len - 1);
-    return FALSE;
   }
   return TRUE;
 }
@@ -270,6 +293,7 @@ sink_event_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
         r->await_flush = FALSE;
         r->seeked = TRUE;
         r->base = G_MAXUINT64;
+        r->lead_k = G_MAXUINT64;
         g_ptr_array_set_size (r->buffers, 0);
         r->prev_end = GST_CLOCK_TIME_NONE;
       }
@@ -339,10 +363,23 @@ convert_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   g_mutex_lock (&r->lock);
   if (r->seeked && !r->await_flush && GST_CLOCK_TIME_IS_VALID (pts) &&
       GST_CLOCK_TIME_IS_VALID (r->drop_before)) {
-    if (pts + half < r->drop_before)
+    if (pts + half < r->drop_before) {
+      guint64 k;
+
       drop = TRUE;
-    else
+      /* the grid must hold from the keyframe on, not only in the window:
+       * a window of one frame would check nothing */
+      if (r->unnumbered) {
+        /* nothing more to check */
+      } else if (!grid_k (r, pts, &k) || !grid_follows (r, k)) {
+        r->unnumbered = TRUE;
+        g_cond_broadcast (&r->cond);
+      } else {
+        r->lead_k = k;
+      }
+    } else {
       r->drop_before = GST_CLOCK_TIME_NONE;
+    }
   }
   g_mutex_unlock (&r->lock);
   return drop ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;

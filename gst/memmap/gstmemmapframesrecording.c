@@ -88,6 +88,7 @@ recording_new (Job * job, gchar * key, gboolean from_seek)
   gst_segment_init (&r->segment, GST_FORMAT_TIME);
   r->pts0 = GST_CLOCK_TIME_NONE;
   r->drop_before = GST_CLOCK_TIME_NONE;
+  r->lead_k = G_MAXUINT64;
   r->prev_end = GST_CLOCK_TIME_NONE;
   r->one_entry = TRUE;
   return r;

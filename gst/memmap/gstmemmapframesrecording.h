@@ -71,6 +71,7 @@ struct _GstMemmapRecording
   GstClockTime pts0;            /* of the stream's first frame */
   GstClockTime drop_before;     /* after the seek: frames before the window
                                  * are not converted nor recorded */
+  guint64 lead_k;               /* grid number of the last of those */
   GstSegment segment;           /* before the seek */
   guint64 base;                 /* frame number of buffers[0];
                                  * G_MAXUINT64 while unknown */

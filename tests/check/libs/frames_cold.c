@@ -23,6 +23,8 @@
 #define CHUNK 32
 
 static gchar *clip;             /* 240 frames, B-frames, GOP 30 */
+static gchar *off_rate_clip;    /* 25 frames a second, caps saying 30 */
+static const gchar *current;    /* the clip map_checked () reads */
 static GPtrArray *ref_sums;     /* GRAY8 checksums of a plain decode */
 static GArray *ref_pts;
 
@@ -60,6 +62,16 @@ setup_clip (void)
       N_FRAMES, GOP, clip);
   spawn_launch (desc);
   g_free (desc);
+  /* timestamps 40 ms apart, caps (and the stream's VUI) saying 30/1: the
+   * frame-rate grid does not number these frames */
+  off_rate_clip = test_path ("off-rate.mkv");
+  desc = g_strdup_printf ("videotestsrc num-buffers=120 pattern=ball ! "
+      "video/x-raw,format=I420,width=160,height=120,framerate=25/1 ! "
+      "capssetter caps=\"video/x-raw,framerate=(fraction)30/1\" ! "
+      "x264enc bframes=2 key-int-max=30 ! matroskamux ! "
+      "filesink location=\"%s\"", off_rate_clip);
+  spawn_launch (desc);
+  g_free (desc);
 }
 
 static void
@@ -67,6 +79,7 @@ teardown_clip (void)
 {
   memmap_test_remove_tmpdir ();
   g_free (clip);
+  g_free (off_rate_clip);
 }
 
 static void
@@ -81,20 +94,21 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
   gst_caps_unref (caps);
 }
 
-/* in each test's process: the oracle, a plain decode from the start */
+/* The oracle of @file in ref_sums and ref_pts: a plain decode from the
+ * start, in GRAY8. */
 static void
-setup_reference (void)
+decode_reference (const gchar * file)
 {
   GstElement *pipeline, *sink;
   GstMessage *msg;
   GstBus *bus;
   gchar *desc;
 
-  ref_sums = g_ptr_array_new_with_free_func (g_free);
-  ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_ptr_array_set_size (ref_sums, 0);
+  g_array_set_size (ref_pts, 0);
   desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
       "videoconvert ! video/x-raw,format=GRAY8 ! fakesink name=sink "
-      "sync=false signal-handoffs=true", clip);
+      "sync=false signal-handoffs=true", file);
   pipeline = gst_parse_launch (desc, NULL);
   fail_unless (pipeline != NULL, "%s", desc);
   g_free (desc);
@@ -110,6 +124,16 @@ setup_reference (void)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (pipeline);
+}
+
+/* in each test's process */
+static void
+setup_reference (void)
+{
+  ref_sums = g_ptr_array_new_with_free_func (g_free);
+  ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  decode_reference (clip);
+  current = clip;
   fail_unless_equals_int (ref_sums->len, N_FRAMES);
 }
 
@@ -193,7 +217,7 @@ map_checked (const gchar * cache, guint64 start, guint64 count, guint n)
   GstMemmapFrames *frames;
 
   frames = gst_memmap_map_video_frames_full (gst_memmap_engine_get_default (),
-      clip, start, count, "GRAY8", cache, &error);
+      current, start, count, "GRAY8", cache, &error);
   fail_unless (frames != NULL, "frames %" G_GUINT64_FORMAT " +%"
       G_GUINT64_FORMAT ": %s", start, count, error ? error->message : "");
   check_frames (frames, start, n);
@@ -339,6 +363,34 @@ GST_START_TEST (test_next_window_seeks_same_pipeline)
 
 GST_END_TEST;
 
+/* A clip whose timestamps are not on its frame rate's grid: a window's
+ * recording from a seek cannot number its frames, and the call decodes
+ * from the start instead; the frames are still the oracle's, for a window
+ * of one frame too (whose own pts may fall on the grid). */
+GST_START_TEST (test_off_grid_falls_back)
+{
+  gchar *cache = new_cache_dir ("cache-off-grid");
+  GstMemmapFrames *frames;
+
+  decode_reference (off_rate_clip);
+  current = off_rate_clip;
+  fail_unless_equals_int (ref_sums->len, 120);
+  frames = map_checked (cache, 60, 8, 8);
+  fail_unless (!stat_bool (frames, "recording-from-seek"));
+  g_object_unref (frames);
+  g_free (cache);
+
+  cache = new_cache_dir ("cache-off-grid-1");
+  frames = map_checked (cache, 60, 1, 1);
+  g_object_unref (frames);
+  frames = map_checked (cache, 90, 1, 1);
+  g_object_unref (frames);
+  fail_unless_equals_int (recordings_live (), 0);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   const gchar *cache;
@@ -398,6 +450,7 @@ frames_cold_suite (void)
   tcase_add_test (tc, test_window_replaces_recording);
   tcase_add_test (tc, test_concurrent_readers);
   tcase_add_test (tc, test_next_window_seeks_same_pipeline);
+  tcase_add_test (tc, test_off_grid_falls_back);
   return s;
 }
 
