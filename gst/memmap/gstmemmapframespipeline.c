@@ -45,6 +45,30 @@ entry_hash_of (const gchar * store_path)
   return hash;
 }
 
+/* Before the first frame is kept: the layout of the frames is that of a
+ * first frame of a store, whose slots may be padded for the decoder that
+ * rendered into them (docs/design.md, "Decoding into the slots"), so that
+ * every frame of that store is kept as it is. */
+static void
+adopt_store_layout (GstMemmapRecording * r, GstBuffer * buf)
+{
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
+  guint p;
+
+  if (r->buffers->len > 0 || meta == NULL ||
+      !gst_memmap_frames_store_path_of (buf) ||
+      meta->format != GST_VIDEO_INFO_FORMAT (&r->info) ||
+      meta->width != (guint) GST_VIDEO_INFO_WIDTH (&r->info) ||
+      meta->height != (guint) GST_VIDEO_INFO_HEIGHT (&r->info) ||
+      meta->n_planes != GST_VIDEO_INFO_N_PLANES (&r->info))
+    return;
+  for (p = 0; p < meta->n_planes; p++) {
+    GST_VIDEO_INFO_PLANE_OFFSET (&r->info, p) = meta->offset[p];
+    GST_VIDEO_INFO_PLANE_STRIDE (&r->info, p) = meta->stride[p];
+  }
+  GST_VIDEO_INFO_SIZE (&r->info) = gst_buffer_get_size (buf);
+}
+
 /* A buffer laid out as r->info: @buf itself when it is, else a copy. */
 static GstBuffer *
 keep_buffer (GstMemmapRecording * r, GstBuffer * buf)
@@ -52,6 +76,7 @@ keep_buffer (GstMemmapRecording * r, GstBuffer * buf)
   GstVideoFrame src, dst;
   GstBuffer *copy;
 
+  adopt_store_layout (r, buf);
   if (gst_memmap_frames_store_path_of (buf)
       && gst_memmap_frames_buffer_has_layout (buf, &r->info))
     return gst_buffer_ref (buf);
@@ -125,7 +150,7 @@ note_caps (GstMemmapRecording * r, GstPad * pad)
 
     if (!gst_video_info_from_caps (&vinfo, caps) ||
         (r->buffers->len > 0
-            && !gst_memmap_video_info_same_frame_layout (&vinfo, &r->info))) {
+            && !gst_memmap_video_info_same_picture (&vinfo, &r->info))) {
       ok = FALSE;
     } else if (r->buffers->len == 0) {
       r->info = vinfo;
@@ -536,6 +561,8 @@ gst_memmap_recording_build (GstMemmapRecording * r, Job * job, GError ** error)
 
   r->pipeline = gst_pipeline_new ("memmap-frames");
   r->convert = convert;
+  /* a conversion asked for (BGR, say) runs on every core (issue 14) */
+  g_object_set (convert, "n-threads", g_get_num_processors (), NULL);
   r->cache = cache;
   ctx = gst_memmap_engine_context_new (job->engine);
   gst_element_set_context (r->pipeline, ctx);
