@@ -66,7 +66,7 @@ setup_clip (void)
    * frame-rate grid does not number these frames */
   off_rate_clip = test_path ("off-rate.mkv");
   desc = g_strdup_printf ("videotestsrc num-buffers=120 pattern=ball ! "
-      "video/x-raw,format=I420,width=160,height=120,framerate=25/1 ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1 ! "
       "capssetter caps=\"video/x-raw,framerate=(fraction)30/1\" ! "
       "x264enc bframes=2 key-int-max=30 ! matroskamux ! "
       "filesink location=\"%s\"", off_rate_clip);
