@@ -193,6 +193,9 @@ class OpenCV:
 
 
 def timed(fn, *args):
+    # no writeback of an earlier contender's files (a cold pass writes
+    # 0.7-1.5 GB of frames) during this one
+    os.sync()
     t0 = time.perf_counter()
     ret = fn(*args)
     return time.perf_counter() - t0, ret
@@ -234,7 +237,8 @@ def bench_size(w, h, tmp):
         del frames
         for p in peers:
             t[p.name + ' whole'].append(timed(p.whole)[0])
-        # chunked, cold
+        # chunked, cold (the whole clip's cache dropped first)
+        mm.drop_caches()
         t['chunked'].append(timed(mm.chunked, mm.fresh_cache())[0])
         # random windows: each cold on its own cache, then warm, then peers
         caches = []
