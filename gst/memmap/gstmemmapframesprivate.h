@@ -57,7 +57,7 @@ typedef struct
   guint generation;             /* of the memmapcache key, see cache_key () */
   gboolean fresh_key;           /* use a key nobody used before */
 
-  /* progress and cancel (gstmemmapframes.c), all optional */
+  /* progress and cancel (gstmemmapframesjob.c), all optional */
   GCancellable *cancellable;
   GstMemmapFramesProgressFunc progress;
   gpointer progress_data;
