@@ -1,28 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
- * SECTION:element-memmaprtpvrawfilter
- * @title: memmaprtpvrawfilter
+ * SECTION:element-memmaprtpframefilter
+ * @title: memmaprtpframefilter
  * @see_also: rtpvrawdepay, rtpvrawpay, memmapsink
  *
- * Passes on the RTP packets of raw video (RFC 4175, `encoding-name=RAW`)
- * one whole frame at a time, and only the frames that arrived whole: put
- * it in front of rtpvrawdepay on a receiver so that a frame of which a
- * packet was lost never reaches the store. rtpvrawdepay alone pushes
- * whatever it assembled when a new RTP timestamp begins, so a lost packet
- * leaves a torn frame (the previous frame's or the allocator's bytes where
- * the packet should have been).
+ * Passes on the RTP packets of video one whole frame at a time, and only
+ * the frames that arrived whole: put it in front of the depayloader on a
+ * receiver so that a frame of which a packet was lost never reaches the
+ * store. rtpvrawdepay (raw video, RFC 4175) alone pushes whatever it
+ * assembled when a new RTP timestamp begins, so a lost packet leaves a torn
+ * frame (the previous frame's or the allocator's bytes where the packet
+ * should have been).
  *
- * A frame is passed when its packets have consecutive sequence numbers,
- * the first one starts at line 0, offset 0, the last one carries the
- * marker bit, they all have the frame's RTP timestamp and their pixel
- * groups add up to exactly the frame's size for the caps (width, height,
+ * A frame (the packets of one RTP timestamp, up to the one with the marker
+ * bit, as rtpvrawpay and rtph264pay send them) is passed when its packets
+ * have consecutive sequence numbers, from the one after the previous
+ * frame's marker to its own marker. For raw video (`encoding-name=RAW`) the
+ * first packet must also start at line 0, offset 0 and the pixel groups
+ * must add up to exactly the frame's size for the caps (width, height,
  * sampling, depth). Anything else is dropped whole and counted: frames of
  * which some packets arrived (`frames-incomplete`) and frames of which
  * nothing arrived, estimated from the gaps between RTP timestamps
  * (`frames-missing`). The first packet after a loss is flagged `DISCONT`,
  * which rtpvrawdepay passes on to the frame, and memmapsink stores.
  *
- * With #GstMemmapRtpVRawFilter:restamp (the default) every packet's PTS
+ * With #GstMemmapRtpFrameFilter:restamp (the default) every packet's PTS
  * becomes its RTP timestamp in nanoseconds, and its duration the frame
  * step (from the caps' `a-framerate`, else the smallest step seen): with `timestamp-offset=0` on
  * the sender's payloader that is the sender's running time of the frame,
@@ -30,12 +32,17 @@
  * whole nanoseconds: 25, 50, 100 fps...), and otherwise rounded down to
  * the tick below (at most 11.1 µs).
  *
+ * For compressed video (rtph264pay), put `wait-for-keyframe=true` on
+ * rtph264depay: the first packet after a loss is flagged DISCONT, and the
+ * depayloader then drops the frames that refer to what was lost, up to the
+ * next keyframe.
+ *
  * Packets must arrive in order: put an rtpjitterbuffer in front of it on a
  * link that reorders.
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 udpsrc port=5004 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=RAW,sampling=YCbCr-4:2:0,depth=(string)8,width=(string)1280,height=(string)720,colorimetry=BT709,payload=96" ! memmaprtpvrawfilter ! rtpvrawdepay ! memmapsink location=far.store
+ * gst-launch-1.0 udpsrc port=5004 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=RAW,sampling=YCbCr-4:2:0,depth=(string)8,width=(string)1280,height=(string)720,colorimetry=BT709,payload=96" ! memmaprtpframefilter ! rtpvrawdepay ! memmapsink location=far.store
  * ]| Receives 720p I420 from
  * `memmapsrc location=near.store ! rtpvrawpay timestamp-offset=0 ! udpsink host=... port=5004`
  * and stores only whole frames, with the sender's timestamps.
@@ -50,16 +57,16 @@
 
 #include <gst/rtp/rtp.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_memmap_rtp_vraw_filter_debug);
-#define GST_CAT_DEFAULT gst_memmap_rtp_vraw_filter_debug
+GST_DEBUG_CATEGORY_STATIC (gst_memmap_rtp_frame_filter_debug);
+#define GST_CAT_DEFAULT gst_memmap_rtp_frame_filter_debug
 
-#define RTP_VRAW_CAPS "application/x-rtp, media = (string) video, " \
-    "clock-rate = (int) 90000, encoding-name = (string) RAW"
+#define RTP_VIDEO_CAPS "application/x-rtp, media = (string) video, " \
+    "clock-rate = (int) 90000"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (RTP_VRAW_CAPS));
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (RTP_VIDEO_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (RTP_VRAW_CAPS));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (RTP_VIDEO_CAPS));
 
 #define DEFAULT_RESTAMP TRUE
 #define RTP_CLOCK_RATE 90000
@@ -71,11 +78,11 @@ enum
   PROP_STATS,
 };
 
-#define GST_TYPE_MEMMAP_RTP_VRAW_FILTER (gst_memmap_rtp_vraw_filter_get_type ())
-G_DECLARE_FINAL_TYPE (GstMemmapRtpVRawFilter, gst_memmap_rtp_vraw_filter,
-    GST, MEMMAP_RTP_VRAW_FILTER, GstElement)
+#define GST_TYPE_MEMMAP_RTP_FRAME_FILTER (gst_memmap_rtp_frame_filter_get_type ())
+G_DECLARE_FINAL_TYPE (GstMemmapRtpFrameFilter, gst_memmap_rtp_frame_filter,
+    GST, MEMMAP_RTP_FRAME_FILTER, GstElement)
 
-struct _GstMemmapRtpVRawFilter
+struct _GstMemmapRtpFrameFilter
 {
   GstElement parent;
 
@@ -92,6 +99,7 @@ struct _GstMemmapRtpVRawFilter
 
   /* streaming thread only. The layout of the caps: */
   gboolean have_layout;
+  gboolean raw;                 /* RFC 4175: the layout below is checked */
   guint64 frame_bytes;          /* pixel-group bytes of a whole frame */
   guint pgroup;
 
@@ -102,6 +110,8 @@ struct _GstMemmapRtpVRawFilter
   gboolean pending_broken;
   guint16 last_seq;
   gboolean have_last_seq;
+  guint16 marker_seq;           /* of the last packet with the marker */
+  gboolean have_marker_seq;
 
   /* RTP time, extended over wrap-arounds, and the frames seen */
   guint64 ext_ts;
@@ -110,36 +120,36 @@ struct _GstMemmapRtpVRawFilter
   gboolean discont;             /* flag the next packet passed */
 };
 
-G_DEFINE_TYPE (GstMemmapRtpVRawFilter, gst_memmap_rtp_vraw_filter,
+G_DEFINE_TYPE (GstMemmapRtpFrameFilter, gst_memmap_rtp_frame_filter,
     GST_TYPE_ELEMENT);
-GST_ELEMENT_REGISTER_DEFINE (memmaprtpvrawfilter, "memmaprtpvrawfilter",
-    GST_RANK_NONE, GST_TYPE_MEMMAP_RTP_VRAW_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (memmaprtpframefilter, "memmaprtpframefilter",
+    GST_RANK_NONE, GST_TYPE_MEMMAP_RTP_FRAME_FILTER);
 
-static void gst_memmap_rtp_vraw_filter_finalize (GObject * object);
-static void gst_memmap_rtp_vraw_filter_set_property (GObject * object,
+static void gst_memmap_rtp_frame_filter_finalize (GObject * object);
+static void gst_memmap_rtp_frame_filter_set_property (GObject * object,
     guint prop_id, const GValue * value, GParamSpec * pspec);
-static void gst_memmap_rtp_vraw_filter_get_property (GObject * object,
+static void gst_memmap_rtp_frame_filter_get_property (GObject * object,
     guint prop_id, GValue * value, GParamSpec * pspec);
-static GstStateChangeReturn gst_memmap_rtp_vraw_filter_change_state (GstElement
+static GstStateChangeReturn gst_memmap_rtp_frame_filter_change_state (GstElement
     * element, GstStateChange transition);
-static GstFlowReturn gst_memmap_rtp_vraw_filter_chain (GstPad * pad,
+static GstFlowReturn gst_memmap_rtp_frame_filter_chain (GstPad * pad,
     GstObject * parent, GstBuffer * buffer);
-static gboolean gst_memmap_rtp_vraw_filter_sink_event (GstPad * pad,
+static gboolean gst_memmap_rtp_frame_filter_sink_event (GstPad * pad,
     GstObject * parent, GstEvent * event);
-static void reset (GstMemmapRtpVRawFilter * self, gboolean counters);
+static void reset (GstMemmapRtpFrameFilter * self, gboolean counters);
 
 static void
-gst_memmap_rtp_vraw_filter_class_init (GstMemmapRtpVRawFilterClass * klass)
+gst_memmap_rtp_frame_filter_class_init (GstMemmapRtpFrameFilterClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
 
-  gobject_class->finalize = gst_memmap_rtp_vraw_filter_finalize;
-  gobject_class->set_property = gst_memmap_rtp_vraw_filter_set_property;
-  gobject_class->get_property = gst_memmap_rtp_vraw_filter_get_property;
+  gobject_class->finalize = gst_memmap_rtp_frame_filter_finalize;
+  gobject_class->set_property = gst_memmap_rtp_frame_filter_set_property;
+  gobject_class->get_property = gst_memmap_rtp_frame_filter_get_property;
 
   /**
-   * GstMemmapRtpVRawFilter:restamp:
+   * GstMemmapRtpFrameFilter:restamp:
    *
    * Set every packet's PTS to its RTP timestamp in nanoseconds (rounded
    * down), its duration to the frame step, and clear its DTS. With `timestamp-offset=0` on the sender's
@@ -154,9 +164,9 @@ gst_memmap_rtp_vraw_filter_class_init (GstMemmapRtpVRawFilterClass * klass)
           GST_PARAM_MUTABLE_READY));
 
   /**
-   * GstMemmapRtpVRawFilter:stats:
+   * GstMemmapRtpFrameFilter:stats:
    *
-   * A `memmaprtpvrawfilter-stats` structure of guint64 counters, reset when
+   * A `memmaprtpframefilter-stats` structure of guint64 counters, reset when
    * the element goes to PAUSED: `frames-passed`, `frames-incomplete`
    * (frames of which packets arrived but not all: dropped),
    * `frames-missing` (frames of which nothing arrived, from the gaps in
@@ -171,26 +181,26 @@ gst_memmap_rtp_vraw_filter_class_init (GstMemmapRtpVRawFilterClass * klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
-      "Whole RFC 4175 frames", "Filter/Network/RTP",
-      "Passes on the RTP packets of raw video frames that arrived whole, "
+      "Whole RTP video frames", "Filter/Network/RTP",
+      "Passes on the RTP packets of video frames that arrived whole, "
       "drops and counts the others",
       "gst-memmap developers");
 
   element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_memmap_rtp_vraw_filter_change_state);
+      GST_DEBUG_FUNCPTR (gst_memmap_rtp_frame_filter_change_state);
 
-  GST_DEBUG_CATEGORY_INIT (gst_memmap_rtp_vraw_filter_debug,
-      "memmaprtpvrawfilter", 0, "Whole RFC 4175 frames");
+  GST_DEBUG_CATEGORY_INIT (gst_memmap_rtp_frame_filter_debug,
+      "memmaprtpframefilter", 0, "Whole RTP video frames");
 }
 
 static void
-gst_memmap_rtp_vraw_filter_init (GstMemmapRtpVRawFilter * self)
+gst_memmap_rtp_frame_filter_init (GstMemmapRtpFrameFilter * self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_memmap_rtp_vraw_filter_chain));
+      GST_DEBUG_FUNCPTR (gst_memmap_rtp_frame_filter_chain));
   gst_pad_set_event_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_memmap_rtp_vraw_filter_sink_event));
+      GST_DEBUG_FUNCPTR (gst_memmap_rtp_frame_filter_sink_event));
   GST_PAD_SET_PROXY_CAPS (self->sinkpad);
   GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
@@ -204,22 +214,22 @@ gst_memmap_rtp_vraw_filter_init (GstMemmapRtpVRawFilter * self)
 }
 
 static void
-gst_memmap_rtp_vraw_filter_finalize (GObject * object)
+gst_memmap_rtp_frame_filter_finalize (GObject * object)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (object);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (object);
 
   g_clear_pointer (&self->pending, gst_buffer_list_unref);
 
-  G_OBJECT_CLASS (gst_memmap_rtp_vraw_filter_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_memmap_rtp_frame_filter_parent_class)->finalize (object);
 }
 
 static GstStructure *
-make_stats (GstMemmapRtpVRawFilter * self)
+make_stats (GstMemmapRtpFrameFilter * self)
 {
   GstStructure *s;
 
   GST_OBJECT_LOCK (self);
-  s = gst_structure_new ("memmaprtpvrawfilter-stats",
+  s = gst_structure_new ("memmaprtpframefilter-stats",
       "frames-passed", G_TYPE_UINT64, self->frames_passed,
       "frames-incomplete", G_TYPE_UINT64, self->frames_incomplete,
       "frames-missing", G_TYPE_UINT64, self->frames_missing,
@@ -233,10 +243,10 @@ make_stats (GstMemmapRtpVRawFilter * self)
 }
 
 static void
-gst_memmap_rtp_vraw_filter_set_property (GObject * object, guint prop_id,
+gst_memmap_rtp_frame_filter_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (object);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (object);
 
   switch (prop_id) {
     case PROP_RESTAMP:
@@ -251,10 +261,10 @@ gst_memmap_rtp_vraw_filter_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_memmap_rtp_vraw_filter_get_property (GObject * object, guint prop_id,
+gst_memmap_rtp_frame_filter_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (object);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (object);
 
   switch (prop_id) {
     case PROP_RESTAMP:
@@ -274,12 +284,13 @@ gst_memmap_rtp_vraw_filter_get_property (GObject * object, guint prop_id,
 /* Forgets the frame being assembled and the stream's position; with
  * counters, also the stats. */
 static void
-reset (GstMemmapRtpVRawFilter * self, gboolean counters)
+reset (GstMemmapRtpFrameFilter * self, gboolean counters)
 {
   g_clear_pointer (&self->pending, gst_buffer_list_unref);
   self->pending_bytes = 0;
   self->pending_broken = FALSE;
   self->have_last_seq = FALSE;
+  self->have_marker_seq = FALSE;
   self->ext_ts = GST_CLOCK_TIME_NONE;
   self->last_frame_ts = G_MAXUINT64;
   self->discont = TRUE;
@@ -293,10 +304,10 @@ reset (GstMemmapRtpVRawFilter * self, gboolean counters)
 }
 
 static GstStateChangeReturn
-gst_memmap_rtp_vraw_filter_change_state (GstElement * element,
+gst_memmap_rtp_frame_filter_change_state (GstElement * element,
     GstStateChange transition)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (element);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (element);
   GstStateChangeReturn ret;
 
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
@@ -305,7 +316,7 @@ gst_memmap_rtp_vraw_filter_change_state (GstElement * element,
     self->frame_ticks = 0;
   }
 
-  ret = GST_ELEMENT_CLASS (gst_memmap_rtp_vraw_filter_parent_class)
+  ret = GST_ELEMENT_CLASS (gst_memmap_rtp_frame_filter_parent_class)
       ->change_state (element, transition);
 
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
@@ -345,16 +356,31 @@ pgroup_of (const gchar * sampling, const gchar * depth, guint * pgroup,
   return FALSE;
 }
 
-/* The frame size in pixel-group bytes, from the RTP caps (whose width and
+/* The frame step in RTP time, from the payloader's a-framerate (SDP) when
+ * it is there (else learnt from the smallest step seen); for raw video the
+ * frame size in pixel-group bytes, from the RTP caps (whose width and
  * height are strings, as in SDP). */
 static gboolean
-set_layout (GstMemmapRtpVRawFilter * self, GstCaps * caps)
+set_layout (GstMemmapRtpFrameFilter * self, GstCaps * caps)
 {
   GstStructure *s = gst_caps_get_structure (caps, 0);
   const gchar *sampling, *depth, *w, *h, *fps;
   gdouble rate;
   guint pgroup, xinc, yinc;
   guint64 width, height;
+
+  fps = gst_structure_get_string (s, "a-framerate");
+  if (fps && (rate = g_ascii_strtod (fps, NULL)) > 0.0 && rate < 1000.0)
+    self->frame_ticks = (guint64) (RTP_CLOCK_RATE / rate + 0.5);
+
+  self->raw = g_strcmp0 (gst_structure_get_string (s, "encoding-name"),
+      "RAW") == 0;
+  if (!self->raw) {
+    /* whole access units only: no layout to check */
+    self->frame_bytes = 0;
+    self->have_layout = TRUE;
+    return TRUE;
+  }
 
   sampling = gst_structure_get_string (s, "sampling");
   depth = gst_structure_get_string (s, "depth");
@@ -373,12 +399,6 @@ set_layout (GstMemmapRtpVRawFilter * self, GstCaps * caps)
   self->frame_bytes = ((width + xinc - 1) / xinc) *
       ((height + yinc - 1) / yinc) * pgroup;
   self->have_layout = TRUE;
-
-  /* the frame step in RTP time, from rtpvrawpay's a-framerate (SDP) when
-   * it is there, else learnt from the smallest step seen */
-  fps = gst_structure_get_string (s, "a-framerate");
-  if (fps && (rate = g_ascii_strtod (fps, NULL)) > 0.0 && rate < 1000.0)
-    self->frame_ticks = (guint64) (RTP_CLOCK_RATE / rate + 0.5);
   GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT
       " %s depth %s: %" G_GUINT64_FORMAT " bytes a frame", width, height,
       sampling, depth, self->frame_bytes);
@@ -409,7 +429,7 @@ interlaced:
 
 /* Drops the frame being assembled, if any, as incomplete. */
 static void
-drop_pending (GstMemmapRtpVRawFilter * self, const gchar * why)
+drop_pending (GstMemmapRtpFrameFilter * self, const gchar * why)
 {
   guint n;
 
@@ -432,7 +452,7 @@ drop_pending (GstMemmapRtpVRawFilter * self, const gchar * why)
  * between it and the previous one, at the smallest step seen, are
  * missing. */
 static void
-count_missing (GstMemmapRtpVRawFilter * self, guint64 ts)
+count_missing (GstMemmapRtpFrameFilter * self, guint64 ts)
 {
   guint64 step, missing = 0;
 
@@ -458,7 +478,7 @@ count_missing (GstMemmapRtpVRawFilter * self, guint64 ts)
  * number: 6-byte line headers, then the data), and whether it starts a
  * frame (line 0, offset 0). FALSE if the headers do not hold up. */
 static gboolean
-payload_bytes (GstMemmapRtpVRawFilter * self, const guint8 * p, guint len,
+payload_bytes (GstMemmapRtpFrameFilter * self, const guint8 * p, guint len,
     guint64 * bytes, gboolean * first)
 {
   const guint8 *h;
@@ -494,7 +514,7 @@ payload_bytes (GstMemmapRtpVRawFilter * self, const guint8 * p, guint len,
 
 /* The frame is whole: restamps its packets and pushes them as one list. */
 static GstFlowReturn
-push_frame (GstMemmapRtpVRawFilter * self)
+push_frame (GstMemmapRtpFrameFilter * self)
 {
   GstBufferList *list = g_steal_pointer (&self->pending);
   GstClockTime pts = GST_CLOCK_TIME_NONE, duration = GST_CLOCK_TIME_NONE;
@@ -538,10 +558,10 @@ push_frame (GstMemmapRtpVRawFilter * self)
 }
 
 static GstFlowReturn
-gst_memmap_rtp_vraw_filter_chain (GstPad * pad, GstObject * parent,
+gst_memmap_rtp_frame_filter_chain (GstPad * pad, GstObject * parent,
     GstBuffer * buffer)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (parent);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (parent);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   guint32 ts;
   guint16 seq;
@@ -555,13 +575,21 @@ gst_memmap_rtp_vraw_filter_chain (GstPad * pad, GstObject * parent,
   ts = gst_rtp_buffer_get_timestamp (&rtp);
   seq = gst_rtp_buffer_get_seq (&rtp);
   marker = gst_rtp_buffer_get_marker (&rtp);
-  ok = payload_bytes (self, gst_rtp_buffer_get_payload (&rtp),
-      gst_rtp_buffer_get_payload_len (&rtp), &bytes, &first);
+  if (self->raw)
+    ok = payload_bytes (self, gst_rtp_buffer_get_payload (&rtp),
+        gst_rtp_buffer_get_payload_len (&rtp), &bytes, &first);
+  else                          /* after the previous marker, or the very first */
+    ok = first = !self->have_last_seq || (self->have_marker_seq &&
+        seq == (guint16) (self->marker_seq + 1));
   gst_rtp_buffer_unmap (&rtp);
 
   in_order = self->have_last_seq && seq == (guint16) (self->last_seq + 1);
   self->last_seq = seq;
   self->have_last_seq = TRUE;
+  if (marker) {
+    self->marker_seq = seq;
+    self->have_marker_seq = TRUE;
+  }
 
   /* a new RTP time before the marker of the frame being assembled */
   if (self->pending && ts != self->pending_ts)
@@ -578,7 +606,7 @@ gst_memmap_rtp_vraw_filter_chain (GstPad * pad, GstObject * parent,
     self->pending_broken = TRUE;
   }
   gst_buffer_list_add (self->pending, buffer);
-  if (!ok)
+  if (self->raw && !ok)
     self->pending_broken = TRUE;
   self->pending_bytes += bytes;
 
@@ -587,7 +615,7 @@ gst_memmap_rtp_vraw_filter_chain (GstPad * pad, GstObject * parent,
 
   if (self->pending_broken)
     drop_pending (self, "packets lost, out of order or malformed");
-  else if (self->pending_bytes != self->frame_bytes)
+  else if (self->raw && self->pending_bytes != self->frame_bytes)
     drop_pending (self, "not the size of a frame");
   else
     return push_frame (self);
@@ -613,10 +641,10 @@ invalid:
 }
 
 static gboolean
-gst_memmap_rtp_vraw_filter_sink_event (GstPad * pad, GstObject * parent,
+gst_memmap_rtp_frame_filter_sink_event (GstPad * pad, GstObject * parent,
     GstEvent * event)
 {
-  GstMemmapRtpVRawFilter *self = GST_MEMMAP_RTP_VRAW_FILTER (parent);
+  GstMemmapRtpFrameFilter *self = GST_MEMMAP_RTP_FRAME_FILTER (parent);
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:{
@@ -634,6 +662,7 @@ gst_memmap_rtp_vraw_filter_sink_event (GstPad * pad, GstObject * parent,
     case GST_EVENT_FLUSH_STOP:
       g_clear_pointer (&self->pending, gst_buffer_list_unref);
       self->have_last_seq = FALSE;
+      self->have_marker_seq = FALSE;
       self->discont = TRUE;
       break;
     case GST_EVENT_EOS:
