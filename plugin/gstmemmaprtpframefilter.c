@@ -40,12 +40,17 @@
  * Packets must arrive in order: put an rtpjitterbuffer in front of it on a
  * link that reorders.
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
- * gst-launch-1.0 udpsrc port=5004 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=RAW,sampling=YCbCr-4:2:0,depth=(string)8,width=(string)1280,height=(string)720,colorimetry=BT709,payload=96" ! memmaprtpframefilter ! rtpvrawdepay ! memmapsink location=far.store
- * ]| Receives 720p I420 from
+ * gst-launch-1.0 videotestsrc num-buffers=100 ! video/x-raw,format=I420,width=320,height=240,framerate=50/1 ! rtpvrawpay timestamp-offset=0 ! identity drop-probability=0.002 ! memmaprtpframefilter ! rtpvrawdepay ! memmapsink location=far.store
+ * ]| Loses about one packet in 500 on the way (some 13 frames of 100),
+ * and stores only the frames that arrived whole, with their timestamps.
+ * |[
+ * gst-launch-1.0 udpsrc port=5004 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=RAW,sampling=YCbCr-4:2:0,depth=(string)8,width=(string)1280,height=(string)720,colorimetry=BT709-2,payload=96,a-framerate=(string)50" ! memmaprtpframefilter ! rtpvrawdepay ! memmapsink location=far.store
+ * ]| Receives (until Ctrl-C) 720p I420 sent by
  * `memmapsrc location=near.store ! rtpvrawpay timestamp-offset=0 ! udpsink host=... port=5004`
- * and stores only whole frames, with the sender's timestamps.
+ * from another host, and stores only whole frames, with the sender's
+ * timestamps.
  *
  * Since: 0.1
  */

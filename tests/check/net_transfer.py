@@ -28,6 +28,7 @@ after each loss is flagged DISCONT.
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -194,6 +195,13 @@ def compare(name, near, far, stats, clean, kernel_drops):
                 if index.get(b[0], -1) != index.get(a[0], -3) + 1]
         T.check(all(b[3] & 1 for a, b in gaps), '%s: each of the %d frames '
                 'after a gap is flagged DISCONT' % (name, len(gaps)))
+        info = subprocess.run([TOOL, 'info', far], capture_output=True,
+                              text=True, env=T.tool_env()).stdout
+        m = re.search(r'^gaps: +(\d+) frames? missing', info, re.M)
+        said = int(m.group(1)) if m else 0
+        T.check(len(near) - len(got) - 2 <= said <= len(near) - len(got),
+                '%s: gst-memmap info says %d frames are missing (%d are)' % (
+                    name, said, len(near) - len(got)))
     v = subprocess.run([TOOL, 'verify', far], capture_output=True,
                        text=True, env=T.tool_env())
     T.check(v.returncode == 0, '%s: gst-memmap verify of the far store '
