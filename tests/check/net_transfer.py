@@ -120,9 +120,12 @@ def transfer(net, name, tx, rx, send_desc, sink_desc, recv_desc,
              drop=0.0, reorder=0.0, linger=0.0):
     """Runs the receiver in rx and the sender in tx; returns (sender's
     JSON, receiver's stats)."""
+    # the peers without the test's debug log and leaks tracer: at 300 000
+    # packets a case they would slow the peers below the link's rate
+    env = T.tool_env()
     recv = subprocess.Popen(
         net.exec(rx, [sys.executable, PEER, 'recv', recv_desc]),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = recv.stdout.readline()
         if 'ready' not in line:
@@ -134,7 +137,7 @@ def transfer(net, name, tx, rx, send_desc, sink_desc, recv_desc,
                           '--sink', sink_desc, '--drop', str(drop),
                           '--reorder', str(reorder),
                           '--linger', str(linger)]),
-            capture_output=True, text=True, timeout=120)
+            capture_output=True, text=True, timeout=120, env=env)
         if send.returncode != 0:
             raise RuntimeError('%s: the sender failed (%d): %s' % (
                 name, send.returncode, send.stderr[-3000:]))
@@ -268,14 +271,18 @@ def main():
                         'rtph264pay config-interval=-1 mtu=1316 '
                         'timestamp-offset=0 ! application/x-rtp,'
                         'profile-level-id=(string)f40028 ! '
-                        'appsink name=out buffer-list=true sync=false')
+                        'appsink name=out buffer-list=true sync=%s' % (
+                            'true' if kind == 'srt' else 'false'))
                 if kind == 'srt':
+                    # SRT live mode: at the stream's rate (a burst is sent
+                    # late and dropped), and the socket kept open after
+                    # EOS for what is in flight
                     to = ('srtsink uri="srt://%s:%d?mode=caller&'
                           'latency=500" sync=false' % (net.addr[rx], port))
                     recv = ('srtsrc uri="srt://%s:%d?mode=listener&'
                             'latency=500" ! %s ! ' % (net.addr[rx], port,
                                                       CAPS_H264))
-                    linger = 1.5
+                    linger = 3.0
                 else:
                     to = ('udpsink host=%s port=%d sync=false' %
                           (net.addr[rx], port))
