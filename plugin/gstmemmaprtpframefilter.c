@@ -188,8 +188,7 @@ gst_memmap_rtp_frame_filter_class_init (GstMemmapRtpFrameFilterClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Whole RTP video frames", "Filter/Network/RTP",
       "Passes on the RTP packets of video frames that arrived whole, "
-      "drops and counts the others",
-      "gst-memmap developers");
+      "drops and counts the others", "gst-memmap developers");
 
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_memmap_rtp_frame_filter_change_state);
@@ -392,8 +391,7 @@ set_layout (GstMemmapRtpFrameFilter * self, GstCaps * caps)
   w = gst_structure_get_string (s, "width");
   h = gst_structure_get_string (s, "height");
   if (!w || !h || !g_ascii_string_to_unsigned (w, 10, 1, 32767, &width,
-          NULL) || !g_ascii_string_to_unsigned (h, 10, 1, 32767, &height,
-          NULL))
+          NULL) || !g_ascii_string_to_unsigned (h, 10, 1, 32767, &height, NULL))
     goto no_size;
   if (!pgroup_of (sampling, depth, &pgroup, &xinc, &yinc))
     goto no_sampling;
@@ -413,8 +411,7 @@ set_layout (GstMemmapRtpFrameFilter * self, GstCaps * caps)
 no_size:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
-        ("RTP caps without a valid width and height: %" GST_PTR_FORMAT,
-            caps));
+        ("RTP caps without a valid width and height: %" GST_PTR_FORMAT, caps));
     return FALSE;
   }
 no_sampling:
@@ -464,7 +461,7 @@ count_missing (GstMemmapRtpFrameFilter * self, guint64 ts)
   if (self->last_frame_ts != G_MAXUINT64 && ts > self->last_frame_ts) {
     step = ts - self->last_frame_ts;
     if (self->frame_ticks == 0 || step < self->frame_ticks)
-      self->frame_ticks = step;  /* (a-framerate's step is the smallest) */
+      self->frame_ticks = step; /* (a-framerate's step is the smallest) */
     missing = (step + self->frame_ticks / 2) / self->frame_ticks - 1;
   }
   self->last_frame_ts = ts;
