@@ -157,6 +157,10 @@ def transfer(net, name, tx, rx, send_desc, sink_desc, recv_desc,
 
 def compare(name, near, far, stats, clean, kernel_drops):
     """The far store against the near one."""
+    # the RTP time is the sender's running time: the store's pts less its
+    # first frame's (memmapsrc starts its segment there)
+    t0 = near[0][0]
+    near = [(pts - t0, ck, dur, fl) for pts, ck, dur, fl in near]
     sent = {pts: (ck, dur) for pts, ck, dur, _ in near}
     got = store_entries(far)
     wrong = [pts for pts, ck, dur, _ in got
@@ -237,6 +241,8 @@ def main():
         cases = [
             # name, from, to, transport, drop, reorder
             ('raw RTP a->b', 'a', 'b', 'udp', 0, 0),
+            ('raw RTP a->b of a store being recorded (follow=true)', 'a',
+             'b', 'udp-follow', 0, 0),
             ('raw RTP b->a', 'b', 'a', 'udp', 0, 0),
             ('raw RTP a->b, 1/5000 packets dropped', 'a', 'b', 'udp',
              0.0002, 0),
@@ -254,7 +260,21 @@ def main():
             src = 'memmapsrc location=%s ! ' % near
             sink = ('memmapsink location=%s checksum=true' % far)
             linger = 0.0
-            if kind in ('udp', 'udp-jb'):
+            writer = None
+            if kind == 'udp-follow':
+                # a live recording in progress: the sender follows it
+                live = os.path.join(tmp, 'live.store')
+                writer = subprocess.Popen(
+                    ['gst-launch-1.0', '-q', 'videotestsrc', 'is-live=true',
+                     'num-buffers=%d' % FRAMES, 'pattern=ball', '!',
+                     'video/x-raw,format=I420,width=1280,height=720,'
+                     'framerate=50/1', '!', 'memmapsink',
+                     'location=' + live, 'checksum=true'],
+                    env=T.tool_env())
+                while not os.path.exists(live) and writer.poll() is None:
+                    time.sleep(0.02)
+                src = 'memmapsrc location=%s follow=true ! ' % live
+            if kind in ('udp', 'udp-jb', 'udp-follow'):
                 send = (src + 'rtpvrawpay mtu=1400 timestamp-offset=0 ! '
                         'appsink name=out buffer-list=true sync=true')
                 to = ('udpsink host=%s port=%d sync=false' %
@@ -303,9 +323,19 @@ def main():
                                        drop, reorder, linger)
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 T.check(False, '%s: %s' % (name, e))
+                if writer is not None:
+                    writer.kill()
+                    writer.wait()
                 continue
             drops = udp_drops(net, rx) - drops
-            n = compare(name, ref, far, stats, drop == 0, drops)
+            near_ref = ref
+            if writer is not None:
+                T.check(writer.wait(timeout=60) == 0, '%s: the recording '
+                        'ended well' % name)
+                near_ref = store_entries(live)
+                T.check(len(near_ref) == FRAMES, '%s: the recording holds '
+                        '%d frames' % (name, len(near_ref)))
+            n = compare(name, near_ref, far, stats, drop == 0, drops)
             secs = max(sent['seconds'], 1e-3)
             print('     %s: %d frames in %.2f s at the sender: %.1f frames/s, '
                   '%.0f Mbit/s of raw video; %d packets (at least); receiver stats %s; '
