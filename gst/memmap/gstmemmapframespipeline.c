@@ -175,6 +175,9 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     if (kept)
       g_ptr_array_add (c->buffers, kept);
   }
+  /* progress: a bus message for the caller's thread */
+  gst_memmap_frames_job_frame_seen (c->job, c->pipeline, k + 1,
+      c->caps ? &c->info : NULL);
   if (k + 1 >= c->job->end) {
     c->done = TRUE;
     post_done (c);
@@ -355,8 +358,10 @@ pipeline_wait (Collect * c, GError ** err, gchar ** warning)
 {
   GstBus *bus;
   gboolean eos = FALSE;
+  gulong watch;
 
   bus = gst_element_get_bus (c->pipeline);
+  watch = gst_memmap_frames_job_watch (c->job, c->pipeline);
   gst_element_set_state (c->pipeline, GST_STATE_PLAYING);
   while (TRUE) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
@@ -388,9 +393,15 @@ pipeline_wait (Collect * c, GError ** err, gchar ** warning)
     } else if (gst_message_has_name (msg, DONE_MESSAGE)) {
       gst_message_unref (msg);
       break;
+    } else if (gst_memmap_frames_job_handle_message (c->job, c->pipeline,
+            msg, err)) {
+      /* cancelled: the caller sets the pipeline to NULL */
+      gst_message_unref (msg);
+      break;
     }
     gst_message_unref (msg);
   }
+  gst_memmap_frames_job_unwatch (c->job, watch);
   gst_object_unref (bus);
 
   return eos;

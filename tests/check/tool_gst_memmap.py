@@ -167,6 +167,17 @@ try:
         st.pts(i + 1) > st.pts(i) for i in range(19)),
         'the frames carry increasing timestamps')
 
+    # --progress: plain lines when stderr is not a terminal, the last one
+    # at the total (the frames API's progress, frames written / total)
+    prog = os.path.join(tmp, 'progress.store')
+    _, err = expect(['ingest', clip, '-o', prog, '--count', '30',
+                     '--progress'], 0,
+                    err_has=['gst-memmap ingest: 30/30 frames (100%)',
+                             '30 frames of'],
+                    what='ingest --progress prints plain lines')
+    check('\r' not in err and '\033' not in err,
+          'ingest --progress: no bar, no escape codes off a terminal')
+
     rgba = os.path.join(tmp, 'rgba.store')
     expect(['ingest', clip, '-o', rgba, '--format', 'RGBA'], 0, quiet=True)
     st = gmn.Store(rgba)

@@ -10,12 +10,6 @@
 #include "config.h"
 #endif
 
-/* tests/check/meson.build may define GST_CHECK_TEST_ENVIRONMENT_BEACON
- * without a value, but gstcheck.h passes it to g_getenv(): name the
- * variable that tests/meson.build sets for every test. */
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -37,12 +31,6 @@
 #define P 4096
 
 static GstMemmapEngine *engine;
-
-static gboolean
-under_valgrind (void)
-{
-  return g_getenv ("MEMMAP_UNDER_VALGRIND") != NULL;
-}
 
 static void
 setup (void)
@@ -193,11 +181,7 @@ write_frame (GstMemmapStoreWriter * w, const GstVideoInfo * layout,
 static GstMemmapStoreReader *
 open_ok (const gchar * path)
 {
-  GError *err = NULL;
-  GstMemmapStoreReader *r = gst_memmap_store_reader_open (engine, path, &err);
-
-  fail_unless (r != NULL, "open %s: %s", path, err ? err->message : "?");
-  return r;
+  return memmap_test_open_store (engine, path);
 }
 
 /* Checks the memory and meta of @buf, then that it holds frame @f with
@@ -726,7 +710,7 @@ GST_START_TEST (test_ring_concurrent_reader)
   StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
     GST_MEMMAP_STORE_MODE_RING, 4, 1, 0, 0, 0, 0
   };
-  guint64 n = under_valgrind ()? 2000 : 50000, f, slot;
+  guint64 n = memmap_test_under_valgrind ()? 2000 : 50000, f, slot;
   GstVideoInfo layout;
   GstMemmapStoreWriter *w;
   RaceReader rr = { NULL, 0, 0, 0 };
@@ -1619,7 +1603,7 @@ GST_START_TEST (test_kill9)
 {
   const gchar *env = g_getenv ("MEMMAP_KILL_TRIALS");
   const gchar *seed = g_getenv ("MEMMAP_KILL_SEED");
-  guint trials = under_valgrind ()? 4 : 40, t, with_frames = 0;
+  guint trials = memmap_test_under_valgrind ()? 4 : 40, t, with_frames = 0;
   guint equal = 0, one_ahead = 0, wrapped = 0;
   guint64 total = 0, checked = 0, reported_total = 0;
   GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0x5eed);
@@ -2190,7 +2174,8 @@ GST_START_TEST (test_random_corruption)
 {
   gchar *src = test_path ("valid.store");
   gchar *path = test_path ("fuzz.store");
-  guint iterations = under_valgrind ()? 150 : 4000, i, opened = 0, read = 0;
+  guint iterations = memmap_test_under_valgrind ()? 150 : 4000;
+  guint i, opened = 0, read = 0;
   const gchar *env = g_getenv ("MEMMAP_STORE_FUZZ_ITERATIONS");
   const gchar *seed = g_getenv ("MEMMAP_STORE_FUZZ_SEED");
   GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0xf022);
