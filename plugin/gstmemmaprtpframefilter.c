@@ -650,11 +650,15 @@ gst_memmap_rtp_frame_filter_sink_event (GstPad * pad, GstObject * parent,
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:{
-      GstCaps *caps;
+      GstCaps *caps, *cur;
 
       gst_event_parse_caps (event, &caps);
-      /* a frame begun under other caps is not a frame of these */
-      drop_pending (self, "new caps");
+      /* a frame begun under other caps is not a frame of these (the same
+       * caps again, after a flush say, change nothing) */
+      cur = gst_pad_get_current_caps (pad);
+      if (cur == NULL || !gst_caps_is_equal (cur, caps))
+        drop_pending (self, "new caps");
+      gst_clear_caps (&cur);
       if (!set_layout (self, caps)) {
         gst_event_unref (event);
         return FALSE;
