@@ -167,6 +167,7 @@ struct _GstMemmapCache
   GstMemmapSlotStore *store;    /* our recording, or NULL */
   gchar *store_path;
   guint store_reader;           /* its index in readers */
+  guint store_generation;       /* of the store when that reader opened */
   guint64 chunk_bytes;
   guint64 bytes_since_check;
   guint64 stream_limit;         /* most bytes on disk of the entry */
@@ -907,6 +908,10 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
     goto failed;
   }
   self->store = gst_memmap_slot_store_new (writer);
+  /* a decoder may render into the slots, laid out as it asks */
+  gst_memmap_slot_store_allow_relayout (self->store, engine, self->caps,
+      self->chunk_bytes, GST_MEMMAP_STORE_WRITER_FLAG_NONE);
+  self->store_generation = 0;
   self->bytes_since_check = 0;
   self->store_reader = self->readers->len;
   g_ptr_array_add (self->readers, reader);
@@ -917,6 +922,34 @@ open_recording (GstMemmapCache * self, GstMemmapEngine * engine,
 failed:
   gst_memmap_cache_entry_unlock_writer (self->entry);
   return FALSE;
+}
+
+/* The slot pool laid the store out again for a decoder before any frame
+ * (docs/design.md, "Decoding into the slots"): the file at the path is a
+ * new one, opened again here. */
+static gboolean
+follow_relayout (GstMemmapCache * self, GError ** error)
+{
+  guint generation = gst_memmap_slot_store_get_generation (self->store);
+  GstMemmapStoreReader *reader;
+  GstMemmapEngine *engine;
+
+  if (G_LIKELY (generation == self->store_generation))
+    return TRUE;
+  GST_OBJECT_LOCK (self);
+  engine = self->engine ? gst_object_ref (self->engine) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (engine == NULL)
+    engine = gst_object_ref (gst_memmap_engine_get_default ());
+  reader = gst_memmap_store_reader_open (engine, self->store_path, error);
+  gst_object_unref (engine);
+  if (reader == NULL)
+    return FALSE;
+  gst_memmap_store_reader_unref (g_ptr_array_index (self->readers,
+          self->store_reader));
+  g_ptr_array_index (self->readers, self->store_reader) = reader;
+  self->store_generation = generation;
+  return TRUE;
 }
 
 /* Frames that memmapcache passes through without caching them: why, once
@@ -1033,7 +1066,8 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
       ret = FALSE;
       break;
     }
-    if (!gst_memmap_video_info_same_frame_layout (gst_memmap_store_reader_get_layout (reader),
+    /* any plane layout: a store recorded from a decoder has its padding */
+    if (!gst_memmap_video_info_same_picture (gst_memmap_store_reader_get_layout (reader),
             &self->info)) {
       g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
           "Frame store '%s' holds another video layout than its key says",
@@ -1993,6 +2027,8 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
     return buffer;
 
+  if (!follow_relayout (self, &error))
+    goto failed;
   mem = gst_memmap_slot_pool_get_buffer_slot (self->store, buffer);
   zero_copy = (mem != NULL);
   if (zero_copy)
@@ -2305,7 +2341,7 @@ propose_allocation (GstMemmapCache * self, GstQuery * query)
   if (caps == NULL || !gst_video_info_from_caps (&info, caps))
     return FALSE;
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store) ||
-      !gst_memmap_video_info_same_frame_layout (&info,
+      !gst_memmap_video_info_same_picture (&info,
           gst_memmap_slot_store_get_layout (self->store)))
     return FALSE;
 

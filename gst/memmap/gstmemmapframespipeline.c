@@ -70,6 +70,30 @@ entry_hash_of (const gchar * store_path)
   return hash;
 }
 
+/* Before the first frame is kept: the layout of the frames is that of a
+ * first frame of a store, whose slots may be padded for the decoder that
+ * rendered into them (docs/design.md, "Decoding into the slots"), so that
+ * every frame of that store is kept as it is. */
+static void
+adopt_store_layout (Collect * c, GstBuffer * buf)
+{
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
+  guint p;
+
+  if (c->buffers->len > 0 || meta == NULL ||
+      !gst_memmap_frames_store_path_of (buf) ||
+      meta->format != GST_VIDEO_INFO_FORMAT (&c->info) ||
+      meta->width != (guint) GST_VIDEO_INFO_WIDTH (&c->info) ||
+      meta->height != (guint) GST_VIDEO_INFO_HEIGHT (&c->info) ||
+      meta->n_planes != GST_VIDEO_INFO_N_PLANES (&c->info))
+    return;
+  for (p = 0; p < meta->n_planes; p++) {
+    GST_VIDEO_INFO_PLANE_OFFSET (&c->info, p) = meta->offset[p];
+    GST_VIDEO_INFO_PLANE_STRIDE (&c->info, p) = meta->stride[p];
+  }
+  GST_VIDEO_INFO_SIZE (&c->info) = gst_buffer_get_size (buf);
+}
+
 /* A buffer laid out as c->info: @buf itself when it is, else a copy. */
 static GstBuffer *
 keep_buffer (Collect * c, GstBuffer * buf)
@@ -77,6 +101,7 @@ keep_buffer (Collect * c, GstBuffer * buf)
   GstVideoFrame src, dst;
   GstBuffer *copy;
 
+  adopt_store_layout (c, buf);
   if (gst_memmap_frames_store_path_of (buf)
       && gst_memmap_frames_buffer_has_layout (buf, &c->info))
     return gst_buffer_ref (buf);
@@ -155,7 +180,7 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
     if (!gst_video_info_from_caps (&vinfo, caps) ||
         (c->buffers->len > 0
-            && !gst_memmap_video_info_same_frame_layout (&vinfo, &c->info))) {
+            && !gst_memmap_video_info_same_picture (&vinfo, &c->info))) {
       gst_caps_unref (caps);
       c->layout_changed = TRUE;
       c->done = TRUE;
@@ -317,6 +342,8 @@ pipeline_build (Collect * c, GstElement ** cache_out, GError ** error)
 
   c->pipeline = gst_pipeline_new ("memmap-frames");
   c->convert = convert;
+  /* a conversion asked for (BGR, say) runs on every core (issue 14) */
+  g_object_set (convert, "n-threads", g_get_num_processors (), NULL);
   ctx = gst_memmap_engine_context_new (c->job->engine);
   gst_element_set_context (c->pipeline, ctx);
   gst_context_unref (ctx);
