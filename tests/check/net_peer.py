@@ -89,7 +89,7 @@ def send(desc, sink_desc, drop, reorder, linger):
                 i += 1
         new = Gst.BufferList.new_sized(len(bufs))
         for b in bufs:
-            new.insert(-1, b.copy())
+            new.insert(-1, b)
         packets += len(bufs)
         if appsrc.emit('push-buffer-list', new) != Gst.FlowReturn.OK:
             sys.exit('the sending pipeline stopped')
