@@ -16,8 +16,9 @@ video): the namespaces' sockets cannot hold more than rmem_max (4 MiB here)
 of a burst, which a receiver on a loaded machine would overflow.
 
 Every frame that arrives must be the sender's frame with the same
-timestamp, bit for bit (the XXH3 checksums memmapsink keeps with
-checksum=true, and `gst-memmap verify` on the far store); on a clean link
+timestamp, pixel for pixel (a digest of its visible planes, read through
+gstmemmap's views; and `gst-memmap verify` checks the far store's own
+checksums, memmapsink checksum=true); on a clean link
 all of them arrive; on a lossy one the frames that arrive plus the frames
 memmaprtpframefilter counts as lost are the frames sent, and the frame
 after each loss is flagged DISCONT.
