@@ -106,6 +106,8 @@ typedef struct
   GstClockTime duration;
   guint store;                  /* index in readers */
   guint64 frame;                /* frame number in that store */
+  guint seen;                   /* seen_gen when its packet reached the
+                                 * decoder's sink pad */
 } CachedFrame;
 
 /* A GOP range [key, next_key) served from the cache in this segment (its
@@ -189,6 +191,10 @@ struct _GstMemmapCache
   gboolean probe_pass;          /* nothing dropped or served any more */
   gboolean start_pending;       /* the stream's start may be served */
   gboolean dec_eos;             /* the decoder had EOS since the flush */
+  guint seen_gen;               /* bumped at every flush: a frame whose seen
+                                 * is this had its packet in this segment */
+  gboolean seen_all;            /* the stream's start is served: its first
+                                 * packets went by before the probe */
   GArray *served;               /* Served, sorted by key */
   GstClockTime cur_key;         /* the last keyframe packet */
   GstClockTime settled_key;     /* every packet of a frame before it came */
@@ -197,6 +203,9 @@ struct _GstMemmapCache
   gboolean unknown_pending;     /* a packet without pts went in */
   gboolean start_is_frame;      /* a packet starts at the segment's start */
   gboolean stop_is_frame;       /* a packet ends at the segment's stop */
+  gboolean kept_before_start;   /* a packet before the segment's start went
+                                 * into the decoder: its frame may come out
+                                 * clipped to the start */
   GArray *owed;                 /* GstClockTime: kept packets whose frames
                                  * the decoder has not given yet */
 
@@ -1062,6 +1071,7 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
       frame.duration = e.duration;
       frame.store = index;
       frame.frame = f;
+      frame.seen = 0;
       insert_frame (self, &frame);
       n++;
     }
@@ -1568,6 +1578,17 @@ push_served (GstMemmapCache * self, GstClockTime upto, gboolean all)
     f = g_array_index (self->frames, CachedFrame, i);
     if (GST_CLOCK_TIME_IS_VALID (upto) && f.pts >= upto)
       break;
+    if (!self->seen_all && f.seen != self->seen_gen) {
+      /* its packet did not reach the decoder (yet): the decoder would not
+       * give it (a demuxer stops at the first packet past the segment's
+       * stop, in decoding order, before the B-frames that precede it) */
+      if (!all)
+        break;
+      GST_LOG_OBJECT (self, "cached frame %" GST_TIME_FORMAT " not served: "
+          "its packet never came", GST_TIME_ARGS (f.pts));
+      self->last_served = f.pts;
+      continue;
+    }
     s = find_served (self, f.pts);
     if (!all && !may_push_now (self, &f, s))
       break;
@@ -1594,7 +1615,10 @@ reset_segment (GstMemmapCache * self)
   g_array_set_size (self->owed, 0);
   self->cur_key = self->settled_key = self->orphan_key = GST_CLOCK_TIME_NONE;
   self->unknown_pending = FALSE;
+  self->seen_gen++;
+  self->seen_all = FALSE;
   self->start_is_frame = self->stop_is_frame = FALSE;
+  self->kept_before_start = FALSE;
   self->have_segment = FALSE;
   self->segment_ours = FALSE;
   self->pending_discont = TRUE;
@@ -1651,6 +1675,7 @@ serve_start (GstMemmapCache * self, GstClockTime pts)
     self->cur_key = k;
     COUNT (self, hits, 1);
   }
+  self->seen_all = TRUE;
   GST_INFO_OBJECT (self, "serving the stream's start from the cache");
 }
 
@@ -1741,6 +1766,7 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
   gboolean keyframe = !GST_BUFFER_FLAG_IS_SET (buffer,
       GST_BUFFER_FLAG_DELTA_UNIT);
   Served *s;
+  gint i;
 
   /* data after a flush before any segment (qtdemux after a seek past the
    * end that failed), or after EOS without a flush: what segment the
@@ -1756,6 +1782,8 @@ decide_packet (GstMemmapCache * self, GstBuffer * buffer)
     self->unknown_pending = TRUE;
     return FALSE;
   }
+  if ((i = find_frame (self, pts)) >= 0)
+    g_array_index (self->frames, CachedFrame, i).seen = self->seen_gen;
   if (keyframe && self->gops)
     gst_memmap_cache_gops_add_key (self->gops, pts);
   note_segment_edges (self, pts, GST_BUFFER_DURATION (buffer));
@@ -1833,6 +1861,14 @@ decoder_event (GstMemmapCache * self, GstEvent * event)
       }
       if (!segment_servable (&seg))
         self->probe_pass = TRUE;
+      /* a segment seek: at SEGMENT_DONE the decoder keeps the frames it
+       * holds (no drain), and which those are is the decoder's business:
+       * decoded whole */
+      if (seg.flags & GST_SEGMENT_FLAG_SEGMENT) {
+        GST_DEBUG_OBJECT (self, "segment seek: no serving before the next "
+            "flush");
+        self->probe_pass = TRUE;
+      }
       gst_event_replace (&self->dec_segment, event);
       break;
     }
@@ -1868,6 +1904,12 @@ decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   }
   buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   drop = decide_packet (self, buffer);
+  if (!drop && GST_BUFFER_PTS_IS_VALID (buffer)) {
+    GstSegment tmp;
+
+    if (GST_BUFFER_PTS (buffer) < decoder_segment (self, &tmp)->start)
+      self->kept_before_start = TRUE;
+  }
   if (self->served->len > 0 && self->probe_gen == self->chain_gen)
     ret = push_served (self, GST_CLOCK_TIME_NONE, FALSE);
   g_rec_mutex_unlock (&self->lock);
@@ -1914,8 +1956,11 @@ maybe_clipped (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
   gboolean seen;
   GstClockTime stop = get_seek_stop (self, &seen);
 
-  /* a packet that starts or ends there says it is a whole frame */
-  if (seen && pts == self->segment.start && !self->start_is_frame)
+  /* a packet that starts or ends there says it is a whole frame, unless
+   * the frame of a packet before the start came out clipped to it first
+   * (then two frames have that pts, the whole one second) */
+  if (seen && pts == self->segment.start && (!self->start_is_frame ||
+          self->kept_before_start))
     return TRUE;
   return !self->stop_is_frame && GST_CLOCK_TIME_IS_VALID (stop) &&
       GST_CLOCK_TIME_IS_VALID (self->segment.stop) &&
@@ -2011,6 +2056,7 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
   frame.pts = pts;
   frame.duration = duration;
   frame.store = self->store_reader;
+  frame.seen = 0;
   frame.frame = gst_memmap_slot_store_get_committed (self->store) - 1;
   insert_frame (self, &frame);
   *cached = TRUE;

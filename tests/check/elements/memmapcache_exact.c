@@ -46,6 +46,9 @@ typedef struct
   GPtrArray *video;             /* Rec */
   GPtrArray *audio;             /* Rec */
   guint decoded;
+  GCond cond;
+  gint64 segment_done;          /* position of the last SEGMENT_DONE event
+                                 * at the sink, or -1 */
   GstElement *pipeline;
   GstElement *cache;
 } Run;
@@ -107,6 +110,24 @@ on_audio (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
 }
 
 static GstPadProbeReturn
+on_sink_event (GstPad * pad, GstPadProbeInfo * info, Run * run)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT_DONE) {
+    GstFormat format;
+    gint64 pos;
+
+    gst_event_parse_segment_done (event, &format, &pos);
+    g_mutex_lock (&run->lock);
+    run->segment_done = pos;
+    g_cond_broadcast (&run->cond);
+    g_mutex_unlock (&run->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
 count_decoded (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
   g_mutex_lock (&run->lock);
@@ -155,8 +176,17 @@ run_new (const gchar * desc)
   }
   g_value_unset (&item);
   gst_iterator_free (it);
+  g_cond_init (&run->cond);
+  run->segment_done = -1;
   sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
   g_signal_connect (sink, "handoff", G_CALLBACK (on_video), run);
+  {
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        (GstPadProbeCallback) on_sink_event, run, NULL);
+    gst_object_unref (pad);
+  }
   gst_object_unref (sink);
   if ((sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "asink"))) {
     g_signal_connect (sink, "handoff", G_CALLBACK (on_audio), run);
@@ -175,6 +205,7 @@ run_free (Run * run)
   g_ptr_array_unref (run->video);
   g_ptr_array_unref (run->audio);
   g_mutex_clear (&run->lock);
+  g_cond_clear (&run->cond);
   g_free (run);
 }
 
@@ -274,6 +305,58 @@ desc_for (const gchar * file, const gchar * middle, const gchar * cache_dir)
   g_free (cache);
   g_free (uri);
   return desc;
+}
+
+
+/* A flushing seek in PAUSED (@flags with FLUSH), then PLAYING until EOS, or
+ * with GST_SEEK_FLAG_SEGMENT until the SEGMENT_DONE event reaches the sink
+ * (the message comes from the demuxer, before the last frames are through):
+ * its position returned. */
+static gint64
+run_seek_flags (Run * run, GstSeekFlags flags, gint64 start, gint64 stop)
+{
+  gint64 deadline, pos;
+
+  if (!(flags & GST_SEEK_FLAG_SEGMENT)) {
+    run_seek_to_eos (run, GST_FORMAT_TIME, flags, start, stop);
+    return -1;
+  }
+  run_state (run, GST_STATE_PAUSED);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | flags, GST_SEEK_TYPE_SET, start,
+          stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop));
+  fail_unless_equals_int (gst_element_get_state (run->pipeline, NULL, NULL,
+          30 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+  g_mutex_lock (&run->lock);
+  run->segment_done = -1;
+  g_mutex_unlock (&run->lock);
+  run_state (run, GST_STATE_PLAYING);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&run->lock);
+  while (run->segment_done < 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "no SEGMENT_DONE within 60 s");
+  pos = run->segment_done;
+  g_mutex_unlock (&run->lock);
+  return pos;
+}
+
+/* The pts of every frame of @file, decoded without memmapcache. */
+static GArray *
+frame_times (const gchar * file)
+{
+  gchar *desc = desc_for (file, NULL, NULL);
+  Run *b = run_new (desc);
+  GArray *times = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  guint i;
+
+  run_play (b);
+  for (i = 0; i < b->video->len; i++)
+    g_array_append_val (times, ((Rec *) g_ptr_array_index (b->video,
+                i))->pts);
+  run_free (b);
+  g_free (desc);
+  return times;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -591,6 +674,122 @@ GST_START_TEST (test_videoflip_is_another_stream)
 
 GST_END_TEST;
 
+/* Issue 11 (the oracle's long run, vfr-nominal seed 1003): a seek with a
+ * stop just past a B-frame on a complete cache of a Matroska clip. The
+ * demuxer stops at the first packet past the stop in decoding order, the
+ * P-frame before that B-frame: the decoder never gives the B-frames before
+ * the stop whose packets come after it. memmapcache served them from the
+ * cache; now it serves only frames whose packets reached the decoder. */
+GST_START_TEST (test_stop_cuts_before_b_frames)
+{
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
+  gchar *without = desc_for (vfr_clip, NULL, NULL);
+  GArray *t = frame_times (vfr_clip);
+  Run *a, *b;
+  guint i;
+
+  a = run_new (with);
+  run_play (a);
+  run_free (a);
+
+  a = run_new (with);
+  b = run_new (without);
+  /* from the second GOP's keyframe, stops after each of its first frames */
+  for (i = 31; i < 40; i++) {
+    GstClockTime start = g_array_index (t, GstClockTime, 30);
+    GstClockTime stop = g_array_index (t, GstClockTime, i) + 1;
+
+    run_seek_flags (a, GST_SEEK_FLAG_ACCURATE, start, stop);
+    run_seek_flags (b, GST_SEEK_FLAG_ACCURATE, start, stop);
+  }
+  assert_same (a->video, b->video, "frame");
+  fail_unless (stat_u64 (a, "frames-served") > 0);
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* Issue 11 (the oracle's long run, mkv-bframes seed 1005): a segment seek
+ * past the last frame's pts, on a complete cache. The decoder gives no
+ * frame (the demuxer sends no packet of it) and SEGMENT_DONE; memmapcache
+ * served the last frame from the cache. */
+GST_START_TEST (test_segment_seek_past_last_frame)
+{
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
+  gchar *without = desc_for (vfr_clip, NULL, NULL);
+  GArray *t = frame_times (vfr_clip);
+  GstClockTime last = g_array_index (t, GstClockTime, t->len - 1);
+  gint64 pos_a, pos_b;
+  Run *a, *b;
+
+  a = run_new (with);
+  run_play (a);
+  run_free (a);
+
+  a = run_new (with);
+  b = run_new (without);
+  pos_a = run_seek_flags (a, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + GST_SECOND);
+  pos_b = run_seek_flags (b, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + GST_SECOND);
+  assert_same (a->video, b->video, "frame");
+  fail_unless_equals_int64 (pos_a, pos_b);
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
+/* Issue 11 (the oracle's long run, vfr-nominal seed 1008): a seek without
+ * ACCURATE to a frame closer to the one before it than the nominal
+ * duration, on an empty cache. The decoder gives two frames at the seek's
+ * start: the one before, clipped to it, then the whole one. memmapcache
+ * recorded the first as the frame of that pts, and gave its pixels for the
+ * second. */
+GST_START_TEST (test_two_frames_at_segment_start)
+{
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
+  gchar *without = desc_for (vfr_clip, NULL, NULL);
+  GArray *t = frame_times (vfr_clip);
+  guint i, n = 0;
+  Run *a, *b;
+
+  a = run_new (with);
+  b = run_new (without);
+  for (i = 32; i < t->len && n < 6; i++) {
+    GstClockTime pts = g_array_index (t, GstClockTime, i);
+
+    /* closer to the frame before than 1/30 s: that one ends after it */
+    if (pts - g_array_index (t, GstClockTime, i - 1) >= GST_SECOND / 30)
+      continue;
+    run_seek_flags (a, 0, pts, -1);
+    run_seek_flags (b, 0, pts, -1);
+    n++;
+  }
+  fail_unless (n > 0);
+  assert_same (a->video, b->video, "frame");
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_exact_suite (void)
 {
@@ -603,6 +802,9 @@ memmapcache_exact_suite (void)
   tcase_add_test (tc, test_variable_frame_rate);
   tcase_add_test (tc, test_rewrite_in_place);
   tcase_add_test (tc, test_videoflip_is_another_stream);
+  tcase_add_test (tc, test_stop_cuts_before_b_frames);
+  tcase_add_test (tc, test_segment_seek_past_last_frame);
+  tcase_add_test (tc, test_two_frames_at_segment_start);
   return s;
 }
 
