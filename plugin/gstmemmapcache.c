@@ -1537,8 +1537,8 @@ push_cached (GstMemmapCache * self, const CachedFrame * f)
   GST_BUFFER_DURATION (buffer) = duration;
   GST_BUFFER_OFFSET (buffer) = GST_BUFFER_OFFSET_NONE;
   GST_BUFFER_OFFSET_END (buffer) = GST_BUFFER_OFFSET_NONE;
-  GST_LOG_OBJECT (self, "cached frame %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (pts));
+  GST_LOG_OBJECT (self, "cached frame %" GST_TIME_FORMAT " duration %"
+      GST_TIME_FORMAT, GST_TIME_ARGS (pts), GST_TIME_ARGS (duration));
   COUNT (self, frames_served, 1);
   self->last_out = f->pts;
   note_output (self, f->pts, TRUE);
@@ -1861,14 +1861,6 @@ decoder_event (GstMemmapCache * self, GstEvent * event)
       }
       if (!segment_servable (&seg))
         self->probe_pass = TRUE;
-      /* a segment seek: at SEGMENT_DONE the decoder keeps the frames it
-       * holds (no drain), and which those are is the decoder's business:
-       * decoded whole */
-      if (seg.flags & GST_SEGMENT_FLAG_SEGMENT) {
-        GST_DEBUG_OBJECT (self, "segment seek: no serving before the next "
-            "flush");
-        self->probe_pass = TRUE;
-      }
       gst_event_replace (&self->dec_segment, event);
       break;
     }

@@ -49,6 +49,8 @@ typedef struct
   GCond cond;
   gint64 segment_done;          /* position of the last SEGMENT_DONE event
                                  * at the sink, or -1 */
+  gint budget;                  /* frames the sink may still take; -1: any */
+  gboolean flushing;
   GstElement *pipeline;
   GstElement *cache;
 } Run;
@@ -114,7 +116,13 @@ on_sink_event (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT_DONE) {
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START ||
+      GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    g_mutex_lock (&run->lock);
+    run->flushing = GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START;
+    g_cond_broadcast (&run->cond);
+    g_mutex_unlock (&run->lock);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT_DONE) {
     GstFormat format;
     gint64 pos;
 
@@ -125,6 +133,25 @@ on_sink_event (GstPad * pad, GstPadProbeInfo * info, Run * run)
     g_mutex_unlock (&run->lock);
   }
   return GST_PAD_PROBE_OK;
+}
+
+/* A frame reaches the sink when the budget allows (as cache_oracle.py's
+ * "play N frames"): the streaming thread waits there, until a flush. */
+static GstPadProbeReturn
+hold_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
+{
+  GstPadProbeReturn ret = GST_PAD_PROBE_OK;
+
+  g_mutex_lock (&run->lock);
+  while (run->budget == 0 && !run->flushing)
+    g_cond_wait (&run->cond, &run->lock);
+  if (run->flushing)
+    ret = GST_PAD_PROBE_DROP;
+  else if (run->budget > 0)
+    run->budget--;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
+  return ret;
 }
 
 static GstPadProbeReturn
@@ -178,13 +205,17 @@ run_new (const gchar * desc)
   gst_iterator_free (it);
   g_cond_init (&run->cond);
   run->segment_done = -1;
+  run->budget = -1;
   sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
   g_signal_connect (sink, "handoff", G_CALLBACK (on_video), run);
   {
     GstPad *pad = gst_element_get_static_pad (sink, "sink");
 
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        (GstPadProbeCallback) on_sink_event, run, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+        GST_PAD_PROBE_TYPE_EVENT_FLUSH, (GstPadProbeCallback) on_sink_event,
+        run, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+        (GstPadProbeCallback) hold_buffer, run, NULL);
     gst_object_unref (pad);
   }
   gst_object_unref (sink);
@@ -196,9 +227,63 @@ run_new (const gchar * desc)
   return run;
 }
 
+/* PLAYING until @n more frames reached the sink, which then holds the
+ * next one (cache_oracle.py's "play N frames"). */
+static void
+run_play_n (Run * run, gint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&run->lock);
+  run->budget = n;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  g_mutex_lock (&run->lock);
+  while (run->budget > 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "%d frames of %d within 60 s", n - run->budget, n);
+  g_mutex_unlock (&run->lock);
+}
+
+/* A flushing seek in the state the pipeline is in, then @n frames (-1: to
+ * the end of the segment, SEGMENT_DONE); the SEGMENT_DONE position or -1. */
+static gint64
+run_seek_play_n (Run * run, GstSeekFlags flags, gint64 start, gint64 stop,
+    gint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND, pos;
+
+  g_mutex_lock (&run->lock);
+  run->budget = 0;
+  run->segment_done = -1;
+  g_mutex_unlock (&run->lock);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | flags, GST_SEEK_TYPE_SET, start,
+          stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop));
+  if (n >= 0) {
+    run_play_n (run, n);
+    return -1;
+  }
+  g_mutex_lock (&run->lock);
+  run->budget = -1;
+  g_cond_broadcast (&run->cond);
+  while (run->segment_done < 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "no SEGMENT_DONE within 60 s");
+  pos = run->segment_done;
+  g_mutex_unlock (&run->lock);
+  return pos;
+}
+
 static void
 run_free (Run * run)
 {
+  g_mutex_lock (&run->lock);
+  run->budget = -1;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   gst_clear_object (&run->cache);
   gst_object_unref (run->pipeline);
@@ -397,21 +482,49 @@ make_vfr (GstPad * pad, GstPadProbeInfo * info, GstClockTime * next)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-make_vfr_clip (const gchar * path)
+/* the durations of cache_oracle.py's VFR clips (oracle_clips.py: 20 to 60
+ * ms, Python's random.Random (11)), in ms */
+static const guint8 oracle_vfr_ms[] = {
+  40, 50, 40, 40, 50, 50, 25, 25, 50, 40, 60, 50, 25, 20, 40, 33, 25, 20,
+  50, 60, 60, 20, 50, 40, 40, 60, 60, 50, 60, 25, 50, 20, 50, 20, 20, 20,
+  25, 25, 50, 20, 40, 33, 40, 50, 25, 50, 25, 60, 33, 40, 20, 60, 20, 40,
+  60, 33, 40, 50, 20, 60, 33, 33, 25, 50, 33, 20, 20, 50, 20, 40, 20, 33,
+  40, 20, 20, 60, 20, 25, 25, 20, 40, 40, 60, 40, 40, 20, 50, 60, 25, 60
+};
+
+static GstPadProbeReturn
+make_oracle_vfr (GstPad * pad, GstPadProbeInfo * info, GstClockTime * next)
 {
-  gchar *desc = g_strdup_printf ("videotestsrc name=src num-buffers=%d "
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  guint64 n = GST_BUFFER_OFFSET (buffer);
+  GstClockTime d = oracle_vfr_ms[n % G_N_ELEMENTS (oracle_vfr_ms)] *
+      GST_MSECOND;
+
+  buffer = gst_buffer_make_writable (buffer);
+  GST_BUFFER_PTS (buffer) = *next;
+  GST_BUFFER_DURATION (buffer) = d;
+  *next += d;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* A Matroska clip of @n frames encoded by @x264 (and what follows it),
+ * timestamped by @probe. */
+static void
+make_timed_clip (const gchar * path, guint n, const gchar * x264,
+    GstPadProbeCallback probe)
+{
+  gchar *desc = g_strdup_printf ("videotestsrc name=src num-buffers=%u "
       "pattern=ball ! video/x-raw,format=I420,width=320,height=240,"
-      "framerate=30/1 ! " X264 " ! h264parse ! matroskamux ! filesink "
-      "location=\"%s\"", N_VFR, path);
+      "framerate=30/1 ! %s ! matroskamux ! filesink "
+      "location=\"%s\"", n, x264, path);
   GstElement *p = gst_parse_launch (desc, NULL);
   GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
   GstPad *pad = gst_element_get_static_pad (src, "src");
   GstClockTime next = 0;
   GstMessage *msg;
 
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) make_vfr, &next, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, probe, &next, NULL);
   gst_object_unref (pad);
   gst_object_unref (src);
   gst_element_set_state (p, GST_STATE_PLAYING);
@@ -422,6 +535,41 @@ make_vfr_clip (const gchar * path)
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (p);
   g_free (desc);
+}
+
+static void
+make_vfr_clip (const gchar * path)
+{
+  make_timed_clip (path, N_VFR, X264 " ! h264parse",
+      (GstPadProbeCallback) make_vfr);
+}
+
+/* cache_oracle.py's vfr-nominal clip: bframes=3, its frame durations, no
+ * h264parse (with it, matroskademux gives the B-frames before the stop) */
+static gchar *
+make_oracle_vfr_clip (void)
+{
+  gchar *path = test_path ("vfr3.mkv");
+
+  make_timed_clip (path, G_N_ELEMENTS (oracle_vfr_ms), "x264enc "
+      "speed-preset=superfast bframes=3 b-adapt=false key-int-max=30 "
+      "threads=1", (GstPadProbeCallback) make_oracle_vfr);
+  return path;
+}
+
+/* cache_oracle.py's mkv-bframes clip */
+static gchar *
+make_oracle_mkv_clip (void)
+{
+  gchar *path = test_path ("b3.mkv");
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball "
+      "! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "x264enc speed-preset=superfast bframes=3 b-adapt=false key-int-max=30 "
+      "threads=1 ! matroskamux ! filesink location=\"%s\"", N_FRAMES, path);
+
+  launch (desc);
+  g_free (desc);
+  return path;
 }
 
 static void
@@ -682,10 +830,11 @@ GST_END_TEST;
  * cache; now it serves only frames whose packets reached the decoder. */
 GST_START_TEST (test_stop_cuts_before_b_frames)
 {
+  gchar *file = make_oracle_vfr_clip ();
   gchar *cache_dir = test_path ("cache");
-  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
-  gchar *without = desc_for (vfr_clip, NULL, NULL);
-  GArray *t = frame_times (vfr_clip);
+  gchar *with = desc_for (file, NULL, cache_dir);
+  gchar *without = desc_for (file, NULL, NULL);
+  GArray *t = frame_times (file);
   Run *a, *b;
   guint i;
 
@@ -711,6 +860,7 @@ GST_START_TEST (test_stop_cuts_before_b_frames)
   g_free (with);
   g_free (without);
   g_free (cache_dir);
+  g_free (file);
 }
 
 GST_END_TEST;
@@ -721,10 +871,11 @@ GST_END_TEST;
  * served the last frame from the cache. */
 GST_START_TEST (test_segment_seek_past_last_frame)
 {
+  gchar *file = make_oracle_mkv_clip ();
   gchar *cache_dir = test_path ("cache");
-  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
-  gchar *without = desc_for (vfr_clip, NULL, NULL);
-  GArray *t = frame_times (vfr_clip);
+  gchar *with = desc_for (file, NULL, cache_dir);
+  gchar *without = desc_for (file, NULL, NULL);
+  GArray *t = frame_times (file);
   GstClockTime last = g_array_index (t, GstClockTime, t->len - 1);
   gint64 pos_a, pos_b;
   Run *a, *b;
@@ -733,12 +884,19 @@ GST_START_TEST (test_segment_seek_past_last_frame)
   run_play (a);
   run_free (a);
 
+  /* cache_oracle.py --clips mkv-bframes --states complete --first-seed
+   * 1005, shortened: while the sink holds a frame after a seek, a segment
+   * seek past the last frame's pts */
   a = run_new (with);
   b = run_new (without);
-  pos_a = run_seek_flags (a, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
-      last + GST_SECOND);
-  pos_b = run_seek_flags (b, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
-      last + GST_SECOND);
+  run_play_n (a, 15);
+  run_play_n (b, 15);
+  run_seek_play_n (a, GST_SEEK_FLAG_KEY_UNIT, 2267 * GST_MSECOND, -1, 26);
+  run_seek_play_n (b, GST_SEEK_FLAG_KEY_UNIT, 2267 * GST_MSECOND, -1, 26);
+  pos_a = run_seek_play_n (a, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + 2 * GST_SECOND / 3, -1);
+  pos_b = run_seek_play_n (b, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + 2 * GST_SECOND / 3, -1);
   assert_same (a->video, b->video, "frame");
   fail_unless_equals_int64 (pos_a, pos_b);
   run_free (a);
@@ -747,6 +905,7 @@ GST_START_TEST (test_segment_seek_past_last_frame)
   g_free (with);
   g_free (without);
   g_free (cache_dir);
+  g_free (file);
 }
 
 GST_END_TEST;
