@@ -1414,14 +1414,17 @@ static gboolean
 clip_like_decoder (const GstSegment * seg, GstClockTime * pts,
     GstClockTime * duration)
 {
-  guint64 start = *pts, stop = GST_CLOCK_TIME_NONE, cstart, cstop;
+  guint64 start = *pts, stop, cstart, cstop;
 
+  /* without a duration, the decoder clips as if the frame lasted 40 ms */
   if (GST_CLOCK_TIME_IS_VALID (*duration))
     stop = start + *duration;
+  else
+    stop = start + DECODER_CLIP_DURATION;
   if (!gst_segment_clip (seg, GST_FORMAT_TIME, start, stop, &cstart, &cstop))
     return FALSE;
   *pts = cstart;
-  if (GST_CLOCK_TIME_IS_VALID (stop))
+  if (GST_CLOCK_TIME_IS_VALID (*duration))
     *duration = cstop - cstart;
   return TRUE;
 }
@@ -1971,6 +1974,30 @@ uncacheable_flags (GstBuffer * buffer)
   return "frames with buffer flags the frame store does not keep";
 }
 
+/* After a frame was recorded: the budget, at every chunk's worth of
+ * frames. */
+static void
+check_budget (GstMemmapCache * self)
+{
+  self->bytes_since_check += GST_ROUND_UP_N ((guint64)
+      GST_VIDEO_INFO_SIZE (&self->info), 4096);
+  if (self->bytes_since_check < self->chunk_bytes)
+    return;
+  self->bytes_since_check = 0;
+  /* what a killed run cached stays usable up to here */
+  save_gops (self);
+  if (!stream_fits (self)) {
+    over_budget (self, 0);
+    stop_recording (self);
+    return;
+  }
+  if (!room_for_chunk (self)) {
+    GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
+        "recording stops", self->store_path, self->cur.max_size);
+    stop_recording (self);
+  }
+}
+
 /* Records @buffer when it is new and can be cached, and returns what goes
  * downstream: the committed slot, read-only, or @buffer itself. *@cached:
  * the frame is in the cache (now or from before). */
@@ -2073,25 +2100,7 @@ record (GstMemmapCache * self, GstBuffer * buffer, gboolean * cached)
       GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   gst_buffer_unref (buffer);
 
-  /* the budget, at every chunk's worth of frames */
-  self->bytes_since_check += GST_ROUND_UP_N ((guint64)
-      GST_VIDEO_INFO_SIZE (&self->info), 4096);
-  if (self->bytes_since_check >= self->chunk_bytes) {
-    self->bytes_since_check = 0;
-    /* what a killed run cached stays usable up to here */
-    save_gops (self);
-    if (!stream_fits (self)) {
-      over_budget (self, 0);
-      stop_recording (self);
-      return out;
-    }
-    if (!room_for_chunk (self)) {
-      GST_INFO_OBJECT (self, "%s: max-size=%" G_GUINT64_FORMAT " reached, "
-          "recording stops", self->store_path, self->cur.max_size);
-      stop_recording (self);
-    }
-  }
-
+  check_budget (self);
   return out;
 
 failed:
