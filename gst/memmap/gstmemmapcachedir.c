@@ -197,7 +197,6 @@ GstMemmapCacheDir *
 gst_memmap_cache_dir_open (const gchar * path, GError ** error)
 {
   GstMemmapCacheDir *dir;
-  gint fd;
 
   ensure_debug_category ();
 
@@ -206,17 +205,9 @@ gst_memmap_cache_dir_open (const gchar * path, GError ** error)
         path);
     return NULL;
   }
-  fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    cachedir_set_error (error, errno, "Could not open the cache directory",
-        path);
-    return NULL;
-  }
-
-  dir = g_new0 (GstMemmapCacheDir, 1);
-  dir->path = g_strdup (path);
-  dir->fd = fd;
-  GST_DEBUG ("opened cache directory %s", path);
+  dir = gst_memmap_cache_dir_open_existing (path, error);
+  if (dir)
+    GST_DEBUG ("opened cache directory %s", path);
 
   return dir;
 }

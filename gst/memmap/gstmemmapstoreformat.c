@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Layout arithmetic and header validation shared by the store writer and
- * reader (docs/store-format.md). Nothing here trusts a byte of a header
+ * The store's header (docs/store-format.md): layout arithmetic, the
+ * geometry rule, the header's initialisation, its parsing and validation,
+ * shared by the store writer and reader. The caps strings a header may
+ * hold are checked in gstmemmapstorecaps.c, the frame checksum, frame flags
+ * and hole punching are in gstmemmapstoreframe.c, the store's mappings in
+ * gstmemmapstoremaps.c. Nothing here trusts a byte of a header
  * before checking it: every product and sum of header fields goes through
  * the overflow-checked helpers, and every size is compared to the file's
  * real size.
@@ -26,150 +30,6 @@
 
 #define GST_CAT_DEFAULT gst_memmap_debug
 
-/* XXH3 inlined: no run-time dependency, and the compiler sees the loop */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
-/* The frame checksum of format 1.1: XXH3 64-bit, seed 0, of the frame's
- * frame_size bytes (docs/store-format.md). */
-guint64
-gst_memmap_store_checksum (const guint8 * data, gsize size)
-{
-  return (guint64) XXH3_64bits (data, size);
-}
-
-/* Large folios of the page cache: the writer's mappings ask for 2 MiB
- * ones (MADV_HUGEPAGE), and a dirty folio is written back whole. */
-#define FOLIO_SPAN (G_GUINT64_CONSTANT (2) << 20)
-
-/* Writes back and waits for the dirty pages of [lo, hi) */
-static void
-write_back (gint fd, guint64 lo, guint64 hi)
-{
-  if (hi > lo && sync_file_range (fd, (off_t) lo, (off_t) (hi - lo),
-          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-          SYNC_FILE_RANGE_WAIT_AFTER) < 0)
-    GST_INFO ("sync_file_range: %s", g_strerror (errno));
-}
-
-/* Gives the blocks of [offset, offset + size) back to the file system
- * (the range then reads as zeros; the file keeps its size). A dirty folio
- * of the page cache that straddles an end of the range would be written
- * back whole after the hole is made, and take the blocks of its part of
- * the hole again: the folios around both ends are written back first.
- * FALSE when the file system cannot (logged; the blocks stay). */
-gboolean
-gst_memmap_store_punch (gint fd, guint64 offset, guint64 size)
-{
-  guint64 end = offset + size;
-
-  if (size == 0)
-    return TRUE;
-  write_back (fd, offset / FOLIO_SPAN * FOLIO_SPAN, offset);
-  write_back (fd, end, gst_memmap_store_round_up (end, FOLIO_SPAN));
-  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-          (off_t) offset, (off_t) size) < 0) {
-    GST_INFO ("cannot free %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT
-        ": %s", size, offset, g_strerror (errno));
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* The caps features a store may hold: system memory (or none), or
- * format:Interlaced with interlace-mode=alternate (one field per frame,
- * format 1.1). */
-gboolean
-gst_memmap_store_caps_features_ok (const GstCaps * caps)
-{
-  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
-  const gchar *mode;
-
-  if (features == NULL || gst_caps_features_is_equal (features,
-          GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY))
-    return TRUE;
-  if (gst_caps_features_get_size (features) != 1 ||
-      !gst_caps_features_contains (features,
-          GST_CAPS_FEATURE_FORMAT_INTERLACED))
-    return FALSE;
-  mode = gst_structure_get_string (gst_caps_get_structure (caps, 0),
-      "interlace-mode");
-  return mode != NULL && strcmp (mode, "alternate") == 0;
-}
-
-/* The one mapping between buffer flags and the store's frame flags. */
-static const struct
-{
-  guint32 store;
-  guint buffer;                 /* GstBufferFlags or GstVideoBufferFlags */
-} frame_flag_map[] = {
-  {GST_MEMMAP_STORE_FRAME_DISCONT, GST_BUFFER_FLAG_DISCONT},
-  {GST_MEMMAP_STORE_FRAME_INTERLACED, GST_VIDEO_BUFFER_FLAG_INTERLACED},
-  {GST_MEMMAP_STORE_FRAME_TFF, GST_VIDEO_BUFFER_FLAG_TFF},
-  {GST_MEMMAP_STORE_FRAME_RFF, GST_VIDEO_BUFFER_FLAG_RFF},
-  {GST_MEMMAP_STORE_FRAME_ONEFIELD, GST_VIDEO_BUFFER_FLAG_ONEFIELD},
-  {GST_MEMMAP_STORE_FRAME_CORRUPTED, GST_BUFFER_FLAG_CORRUPTED},
-  {GST_MEMMAP_STORE_FRAME_GAP, GST_BUFFER_FLAG_GAP},
-};
-
-/**
- * gst_memmap_store_frame_flags_from_buffer:
- * @buffer: a video frame about to be stored
- *
- * The #GstMemmapStoreFrameFlags that record @buffer's flags in a store's
- * index: %GST_BUFFER_FLAG_DISCONT, the field flags
- * (%GST_VIDEO_BUFFER_FLAG_INTERLACED, %GST_VIDEO_BUFFER_FLAG_TFF,
- * %GST_VIDEO_BUFFER_FLAG_RFF, %GST_VIDEO_BUFFER_FLAG_ONEFIELD),
- * %GST_BUFFER_FLAG_CORRUPTED and %GST_BUFFER_FLAG_GAP. Pass them to
- * gst_memmap_store_writer_commit().
- *
- * Returns: the flags to store
- *
- * Since: 0.2
- */
-guint32
-gst_memmap_store_frame_flags_from_buffer (GstBuffer * buffer)
-{
-  guint32 flags = 0;
-  guint i;
-
-  g_return_val_if_fail (GST_IS_BUFFER (buffer), 0);
-
-  for (i = 0; i < G_N_ELEMENTS (frame_flag_map); i++) {
-    if (GST_BUFFER_FLAG_IS_SET (buffer, frame_flag_map[i].buffer))
-      flags |= frame_flag_map[i].store;
-  }
-  return flags;
-}
-
-/**
- * gst_memmap_store_frame_flags_to_buffer:
- * @flags: #GstMemmapStoreFrameFlags of a frame (#GstMemmapStoreEntry)
- * @buffer: a writable buffer of that frame
- *
- * Sets on @buffer the buffer flags that @flags record, and clears the
- * other flags a store records (see
- * gst_memmap_store_frame_flags_from_buffer()). Other buffer flags are left
- * alone.
- *
- * Since: 0.2
- */
-void
-gst_memmap_store_frame_flags_to_buffer (guint32 flags, GstBuffer * buffer)
-{
-  guint i;
-
-  g_return_if_fail (GST_IS_BUFFER (buffer));
-  g_return_if_fail (gst_buffer_is_writable (buffer));
-
-  for (i = 0; i < G_N_ELEMENTS (frame_flag_map); i++) {
-    if (flags & frame_flag_map[i].store)
-      GST_BUFFER_FLAG_SET (buffer, frame_flag_map[i].buffer);
-    else
-      GST_BUFFER_FLAG_UNSET (buffer, frame_flag_map[i].buffer);
-  }
-}
-
 static gboolean
 checked_mul (guint64 * dest, guint64 a, guint64 b)
 {
@@ -189,6 +49,47 @@ checked_add (guint64 * dest, guint64 a, guint64 b)
     return FALSE; \
   } G_STMT_END
 
+/* A layout refused: CORRUPT for the layout of a store's header (@path
+ * names the file), INVALID_ARGUMENT for a writer's argument (@path NULL).
+ * Returns FALSE. */
+static gboolean bad_layout (GError ** error, const gchar * path,
+    const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+bad_layout (GError ** error, const gchar * path, const gchar * format, ...)
+{
+  va_list args;
+  gchar *msg;
+
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, GST_MEMMAP_ERROR,
+      path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
+      "%s: %s", path ? path : "layout", msg);
+  g_free (msg);
+  return FALSE;
+}
+
+/* The bytes of the widest row among the components @comps of a plane
+ * (-1 after the last) of frames @width pixels wide. */
+static guint64
+plane_row_bytes (const GstVideoFormatInfo * finfo, const gint * comps,
+    guint64 width)
+{
+  guint64 row_bytes = 0;
+  guint i;
+
+  for (i = 0; i < GST_VIDEO_MAX_COMPONENTS && comps[i] >= 0; i++) {
+    guint64 w = GST_VIDEO_FORMAT_INFO_SCALE_WIDTH (finfo, comps[i], width);
+    gint pstride = GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comps[i]);
+
+    if (pstride > 0)
+      row_bytes = MAX (row_bytes, w * (guint64) pstride);
+  }
+  return row_bytes;
+}
+
 /* Checks that every plane of @info lies inside info->size, that strides are
  * positive and hold a row, and that the format can be described by
  * per-plane offset and stride. @path only names the file in errors (may be
@@ -198,7 +99,6 @@ gst_memmap_store_validate_layout (const GstVideoInfo * info,
     const gchar * path, GError ** error)
 {
   const GstVideoFormatInfo *finfo = info->finfo;
-  const gchar *what = path ? path : "layout";
   guint64 width, height, size;
   guint p;
 
@@ -227,25 +127,17 @@ gst_memmap_store_validate_layout (const GstVideoInfo * info,
 
   for (p = 0; p < GST_VIDEO_INFO_N_PLANES (info); p++) {
     gint comps[GST_VIDEO_MAX_COMPONENTS];
-    guint64 rows, row_bytes = 0, plane_bytes, end;
+    guint64 rows, plane_bytes, end;
     gint stride = GST_VIDEO_INFO_PLANE_STRIDE (info, p);
     guint64 offset = GST_VIDEO_INFO_PLANE_OFFSET (info, p);
-    guint i;
 
     gst_video_format_info_component (finfo, p, comps);
     if (comps[0] < 0)
       goto bad_planes;
 
     rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, comps[0], height);
-    for (i = 0; i < GST_VIDEO_MAX_COMPONENTS && comps[i] >= 0; i++) {
-      guint64 w = GST_VIDEO_FORMAT_INFO_SCALE_WIDTH (finfo, comps[i], width);
-      gint pstride = GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comps[i]);
-
-      if (pstride > 0)
-        row_bytes = MAX (row_bytes, w * (guint64) pstride);
-    }
-
-    if (stride <= 0 || (guint64) stride < row_bytes)
+    if (stride <= 0 || (guint64) stride < plane_row_bytes (finfo, comps,
+            width))
       goto bad_stride;
     /* rows <= 2^20 and stride < 2^31: no overflow */
     plane_bytes = rows * (guint64) stride;
@@ -258,68 +150,46 @@ gst_memmap_store_validate_layout (const GstVideoInfo * info,
   /* ERRORS */
 bad_format:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: no raw video format", what);
-    return FALSE;
+    return bad_layout (error, path, "no raw video format");
   }
 unsupported_format:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: format %s (tiled or paletted) cannot be stored", what,
-        GST_VIDEO_INFO_NAME (info));
-    return FALSE;
+    return bad_layout (error, path, "format %s (tiled or paletted) cannot be "
+        "stored", GST_VIDEO_INFO_NAME (info));
   }
 unsupported_views:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: multiview video (%d views) cannot be stored", what,
-        GST_VIDEO_INFO_VIEWS (info));
-    return FALSE;
+    return bad_layout (error, path, "multiview video (%d views) cannot be "
+        "stored", GST_VIDEO_INFO_VIEWS (info));
   }
 bad_planes:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: %s has %u planes", what, GST_VIDEO_INFO_NAME (info),
-        GST_VIDEO_INFO_N_PLANES (info));
-    return FALSE;
+    return bad_layout (error, path, "%s has %u planes",
+        GST_VIDEO_INFO_NAME (info), GST_VIDEO_INFO_N_PLANES (info));
   }
 bad_size:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: frame size %dx%d out of range (1..%u)", what,
+    return bad_layout (error, path, "frame size %dx%d out of range (1..%u)",
         GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info),
         GST_MEMMAP_STORE_MAX_DIMENSION);
-    return FALSE;
   }
 bad_frame_size:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: frame of %" G_GUINT64_FORMAT " bytes out of range", what, size);
-    return FALSE;
+    return bad_layout (error, path, "frame of %" G_GUINT64_FORMAT " bytes "
+        "out of range", size);
   }
 bad_stride:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: stride %d of plane %u does not hold a row of %s", what,
-        GST_VIDEO_INFO_PLANE_STRIDE (info, p), p, GST_VIDEO_INFO_NAME (info));
-    return FALSE;
+    return bad_layout (error, path, "stride %d of plane %u does not hold a "
+        "row of %s", GST_VIDEO_INFO_PLANE_STRIDE (info, p), p,
+        GST_VIDEO_INFO_NAME (info));
   }
 plane_outside:
   {
-    g_set_error (error, GST_MEMMAP_ERROR,
-        path ? GST_MEMMAP_ERROR_CORRUPT : GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "%s: plane %u (offset %" G_GSIZE_FORMAT ", stride %d) ends past the "
-        "frame of %" G_GUINT64_FORMAT " bytes", what, p,
+    return bad_layout (error, path, "plane %u (offset %" G_GSIZE_FORMAT
+        ", stride %d) ends past the frame of %" G_GUINT64_FORMAT " bytes", p,
         GST_VIDEO_INFO_PLANE_OFFSET (info, p),
         GST_VIDEO_INFO_PLANE_STRIDE (info, p), size);
-    return FALSE;
   }
 }
 
@@ -568,134 +438,13 @@ string_field_ok (const gchar * field, gsize size)
   return memchr (field, '\0', size) != NULL;
 }
 
+/* The fields of @hdr that say what the file is: magic, format version,
+ * header size, slot alignment and writer state. */
 static gboolean
-is_token_char (gchar c)
+header_check_kind (const GstMemmapStoreHeader * hdr, const gchar * path,
+    guint32 * header_size_out, GError ** error)
 {
-  return c != '\0' && (g_ascii_isalnum (c) || strchr ("/-_.:+", c) != NULL);
-}
-
-static gboolean
-type_ok (const gchar * type, gsize len)
-{
-  static const gchar *const types[] = { "string", "int", "uint", "int64",
-    "uint64", "fraction", "boolean", "double", "float", "bitmask",
-    "GstVideoMultiviewFlagsSet", "GstFlagSet", NULL
-  };
-  guint i;
-
-  for (i = 0; types[i]; i++) {
-    if (strlen (types[i]) == len && strncmp (types[i], type, len) == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* The shape of what gst_caps_to_string() writes for one fixed video/x-raw
- * structure in system memory: "video/x-raw, name=(type)value, ..." where
- * the type is a basic one and a value is a token or, for a string, a
- * quoted string; the one caps feature allowed is "(format:Interlaced)" right
- * after the name (interlace-mode=alternate, format 1.1). Anything else
- * (ranges, lists, other features, nested structures, other media types) is
- * refused before it reaches GStreamer's parser, which g_warning()s or
- * g_critical()s about some malformed strings. */
-gboolean
-gst_memmap_store_caps_string_ok (const gchar * str)
-{
-  static const gchar name[] = "video/x-raw";
-  static const gchar interlaced[] = "(" GST_CAPS_FEATURE_FORMAT_INTERLACED ")";
-  const gchar *s;
-  gboolean is_string;
-
-  for (s = str; *s; s++) {
-    if (*s < 0x20 || *s > 0x7e)
-      return FALSE;
-  }
-
-  s = str;
-  if (strncmp (s, name, sizeof (name) - 1) != 0)
-    return FALSE;
-  s += sizeof (name) - 1;
-  if (strncmp (s, interlaced, sizeof (interlaced) - 1) == 0)
-    s += sizeof (interlaced) - 1;
-
-  while (*s) {
-    const gchar *start;
-
-    if (*s++ != ',')
-      return FALSE;
-    while (*s == ' ')
-      s++;
-    /* field name */
-    if (!g_ascii_isalpha (*s))
-      return FALSE;
-    while (g_ascii_isalnum (*s) || *s == '-' || *s == '_')
-      s++;
-    if (*s++ != '=')
-      return FALSE;
-    /* (type), one of those video caps use */
-    if (*s++ != '(')
-      return FALSE;
-    start = s;
-    while (g_ascii_isalnum (*s))
-      s++;
-    if (*s != ')' || !type_ok (start, s - start))
-      return FALSE;
-    is_string = (s - start == 6 && strncmp (start, "string", 6) == 0);
-    s++;
-    /* value */
-    if (*s == '"' && is_string) {
-      s++;
-      while (*s && *s != '"') {
-        if (*s == '\\' && *++s == '\0')
-          return FALSE;
-        s++;
-      }
-      if (*s++ != '"')
-        return FALSE;
-    } else {
-      start = s;
-      while (is_token_char (*s))
-        s++;
-      if (s == start)
-        return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-/* gst_video_info_from_caps() g_warning()s about a multiview-mode it does
- * not know: such caps are refused before they get there. The modes are a
- * short list of small enum values. */
-static gboolean
-multiview_mode_known (const gchar * str)
-{
-  gint m;
-
-  for (m = GST_VIDEO_MULTIVIEW_MODE_MONO; m < 64; m++) {
-    const gchar *known = gst_video_multiview_mode_to_caps_string (m);
-
-    if (known != NULL && strcmp (known, str) == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-gboolean
-gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
-    guint64 file_size, const gchar * path, GstMemmapStoreGeometry * geo,
-    GstCaps ** caps_out, GstVideoInfo * info_out, GError ** error)
-{
-  GstMemmapStoreGeometry g;
-  GstVideoFormat format;
-  GstVideoInfo info;
-  GstCaps *caps = NULL;
-  GstStructure *s;
-  const gchar *caps_format, *mview_mode;
-  gint caps_width, caps_height;
   guint32 state, header_size, slot_align;
-  guint p;
-
-  memset (&g, 0, sizeof (g));
 
   if (memcmp (hdr->magic, GST_MEMMAP_STORE_MAGIC, GST_MEMMAP_STORE_MAGIC_SIZE))
     CORRUPT ("'%s' is not a frame store (bad magic)", path);
@@ -719,35 +468,47 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
       state != GST_MEMMAP_STORE_STATE_DAMAGED)
     CORRUPT ("'%s': writer state %u invalid", path, state);
 
-  g.mode = GUINT32_FROM_LE (hdr->mode);
-  g.n_planes = GUINT32_FROM_LE (hdr->n_planes);
-  g.width = GUINT32_FROM_LE (hdr->width);
-  g.height = GUINT32_FROM_LE (hdr->height);
-  g.fps_n = GINT32_FROM_LE (hdr->fps_n);
-  g.fps_d = GINT32_FROM_LE (hdr->fps_d);
-  g.frame_size = GUINT64_FROM_LE (hdr->frame_size);
-  g.slot_stride = GUINT64_FROM_LE (hdr->slot_stride);
-  g.max_frames = GUINT64_FROM_LE (hdr->max_frames);
-  g.entries_per_chunk = GUINT64_FROM_LE (hdr->entries_per_chunk);
-  g.slots_per_chunk = GUINT64_FROM_LE (hdr->slots_per_chunk);
-  g.index_block_size = GUINT64_FROM_LE (hdr->index_block_size);
-  g.chunk_stride = GUINT64_FROM_LE (hdr->chunk_stride);
-  g.data_offset = GUINT64_FROM_LE (hdr->data_offset);
+  *header_size_out = header_size;
+  return TRUE;
+}
+
+/* The geometry fields of @hdr as they are, validated by the caller. */
+static void
+header_read_geometry (const GstMemmapStoreHeader * hdr,
+    GstMemmapStoreGeometry * g)
+{
+  guint p;
+
+  memset (g, 0, sizeof (*g));
+  g->mode = GUINT32_FROM_LE (hdr->mode);
+  g->n_planes = GUINT32_FROM_LE (hdr->n_planes);
+  g->width = GUINT32_FROM_LE (hdr->width);
+  g->height = GUINT32_FROM_LE (hdr->height);
+  g->fps_n = GINT32_FROM_LE (hdr->fps_n);
+  g->fps_d = GINT32_FROM_LE (hdr->fps_d);
+  g->frame_size = GUINT64_FROM_LE (hdr->frame_size);
+  g->slot_stride = GUINT64_FROM_LE (hdr->slot_stride);
+  g->max_frames = GUINT64_FROM_LE (hdr->max_frames);
+  g->entries_per_chunk = GUINT64_FROM_LE (hdr->entries_per_chunk);
+  g->slots_per_chunk = GUINT64_FROM_LE (hdr->slots_per_chunk);
+  g->index_block_size = GUINT64_FROM_LE (hdr->index_block_size);
+  g->chunk_stride = GUINT64_FROM_LE (hdr->chunk_stride);
+  g->data_offset = GUINT64_FROM_LE (hdr->data_offset);
   for (p = 0; p < GST_MEMMAP_STORE_MAX_PLANES; p++) {
-    g.plane_offset[p] = GUINT64_FROM_LE (hdr->plane_offset[p]);
-    g.plane_stride[p] = GINT32_FROM_LE (hdr->plane_stride[p]);
+    g->plane_offset[p] = GUINT64_FROM_LE (hdr->plane_offset[p]);
+    g->plane_stride[p] = GINT32_FROM_LE (hdr->plane_stride[p]);
   }
+}
 
-  if (!gst_memmap_store_geometry_validate (&g, path, error))
-    return FALSE;
-  if (g.data_offset < header_size)
-    CORRUPT ("'%s': data offset %" G_GUINT64_FORMAT " inside the header",
-        path, g.data_offset);
-
+/* The video format named in @hdr, copied into g->format. */
+static gboolean
+header_read_format (const GstMemmapStoreHeader * hdr, const gchar * path,
+    GstMemmapStoreGeometry * g, GstVideoFormat * format, GError ** error)
+{
   if (!string_field_ok (hdr->format, sizeof (hdr->format)))
     CORRUPT ("'%s': format name not terminated", path);
-  format = gst_video_format_from_string (hdr->format);
-  if (format == GST_VIDEO_FORMAT_UNKNOWN) {
+  *format = gst_video_format_from_string (hdr->format);
+  if (*format == GST_VIDEO_FORMAT_UNKNOWN) {
     /* the bytes of a hostile file: escaped, so that the message stays
      * UTF-8 as GError messages must */
     gchar *name = g_strescape (hdr->format, NULL);
@@ -757,7 +518,22 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
     g_free (name);
     return FALSE;
   }
-  g_strlcpy (g.format, hdr->format, sizeof (g.format));
+  g_strlcpy (g->format, hdr->format, sizeof (g->format));
+  return TRUE;
+}
+
+/* The caps of @hdr, checked against the geometry @g, and in @info their
+ * video info with the planes of @g (not validated yet). */
+static gboolean
+header_read_caps (const GstMemmapStoreHeader * hdr, const gchar * path,
+    const GstMemmapStoreGeometry * g, GstVideoFormat format,
+    GstCaps ** caps_out, GstVideoInfo * info, GError ** error)
+{
+  const gchar *caps_format, *mview_mode;
+  gint caps_width, caps_height;
+  GstStructure *s;
+  GstCaps *caps;
+  guint p;
 
   if (!string_field_ok (hdr->caps, sizeof (hdr->caps)))
     CORRUPT ("'%s': caps not terminated", path);
@@ -777,38 +553,79 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
       !gst_structure_get_int (s, "height", &caps_height) ||
       (caps_format = gst_structure_get_string (s, "format")) == NULL)
     goto bad_caps;
-  if (caps_width != (gint) g.width || caps_height != (gint) g.height ||
-      strcmp (caps_format, g.format) != 0)
+  if (caps_width != (gint) g->width || caps_height != (gint) g->height ||
+      strcmp (caps_format, g->format) != 0)
     goto caps_mismatch;
   if ((mview_mode = gst_structure_get_string (s, "multiview-mode")) != NULL
-      && !multiview_mode_known (mview_mode))
+      && !gst_memmap_store_multiview_mode_known (mview_mode))
     goto bad_caps;
-  if (!gst_video_info_from_caps (&info, caps))
+  if (!gst_video_info_from_caps (info, caps))
     goto bad_caps;
-  if (GST_VIDEO_INFO_FORMAT (&info) != format ||
-      (guint) GST_VIDEO_INFO_WIDTH (&info) != g.width ||
-      (guint) GST_VIDEO_INFO_HEIGHT (&info) != g.height ||
-      GST_VIDEO_INFO_N_PLANES (&info) != g.n_planes)
+  if (GST_VIDEO_INFO_FORMAT (info) != format ||
+      (guint) GST_VIDEO_INFO_WIDTH (info) != g->width ||
+      (guint) GST_VIDEO_INFO_HEIGHT (info) != g->height ||
+      GST_VIDEO_INFO_N_PLANES (info) != g->n_planes)
     goto caps_mismatch;
 
-  for (p = 0; p < g.n_planes; p++) {
-    if (g.plane_offset[p] > g.frame_size)
+  for (p = 0; p < g->n_planes; p++) {
+    if (g->plane_offset[p] > g->frame_size)
       goto plane_outside;
-    GST_VIDEO_INFO_PLANE_OFFSET (&info, p) = g.plane_offset[p];
-    GST_VIDEO_INFO_PLANE_STRIDE (&info, p) = g.plane_stride[p];
+    GST_VIDEO_INFO_PLANE_OFFSET (info, p) = g->plane_offset[p];
+    GST_VIDEO_INFO_PLANE_STRIDE (info, p) = g->plane_stride[p];
   }
-  info.size = g.frame_size;
-  if (!gst_memmap_store_validate_layout (&info, path, error)) {
-    gst_caps_unref (caps);
-    return FALSE;
-  }
+  info->size = g->frame_size;
 
+  *caps_out = caps;
+  return TRUE;
+
+  /* ERRORS */
+bad_caps:
+  {
+    gst_caps_unref (caps);
+    CORRUPT ("'%s': caps are not fixed raw video caps", path);
+  }
+caps_mismatch:
+  {
+    gst_caps_unref (caps);
+    CORRUPT ("'%s': caps do not match the layout (%s %ux%u)", path,
+        g->format, g->width, g->height);
+  }
+plane_outside:
+  {
+    gst_caps_unref (caps);
+    CORRUPT ("'%s': plane %u starts past the frame", path, p);
+  }
+}
+
+gboolean
+gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
+    guint64 file_size, const gchar * path, GstMemmapStoreGeometry * geo,
+    GstCaps ** caps_out, GstVideoInfo * info_out, GError ** error)
+{
+  GstMemmapStoreGeometry g;
+  GstVideoFormat format;
+  GstVideoInfo info;
+  GstCaps *caps = NULL;
+  guint32 header_size;
+
+  if (!header_check_kind (hdr, path, &header_size, error))
+    return FALSE;
+  header_read_geometry (hdr, &g);
+  if (!gst_memmap_store_geometry_validate (&g, path, error))
+    return FALSE;
+  if (g.data_offset < header_size)
+    CORRUPT ("'%s': data offset %" G_GUINT64_FORMAT " inside the header",
+        path, g.data_offset);
+  if (!header_read_format (hdr, path, &g, &format, error))
+    return FALSE;
+  if (!header_read_caps (hdr, path, &g, format, &caps, &info, error))
+    return FALSE;
+  if (!gst_memmap_store_validate_layout (&info, path, error))
+    goto failed;
   if (!gst_memmap_store_check_live (&g,
           GUINT64_FROM_LE (hdr->chunks_reserved),
-          GUINT64_FROM_LE (hdr->committed), file_size, path, error)) {
-    gst_caps_unref (caps);
-    return FALSE;
-  }
+          GUINT64_FROM_LE (hdr->committed), file_size, path, error))
+    goto failed;
 
   *geo = g;
   if (info_out)
@@ -821,21 +638,10 @@ gst_memmap_store_header_parse (const GstMemmapStoreHeader * hdr,
   return TRUE;
 
   /* ERRORS */
-bad_caps:
+failed:
   {
     gst_caps_unref (caps);
-    CORRUPT ("'%s': caps are not fixed raw video caps", path);
-  }
-caps_mismatch:
-  {
-    gst_caps_unref (caps);
-    CORRUPT ("'%s': caps do not match the layout (%s %ux%u)", path, g.format,
-        g.width, g.height);
-  }
-plane_outside:
-  {
-    gst_caps_unref (caps);
-    CORRUPT ("'%s': plane %u starts past the frame", path, p);
+    return FALSE;
   }
 }
 
@@ -914,223 +720,4 @@ too_short:
         path, (guint64) st.st_size);
     return FALSE;
   }
-}
-
-/* The windows of a store: whole chunks of an append store, enough of them
- * to make the engine's window size; groups of slots of a ring, at least
- * GST_MEMMAP_STORE_MIN_WINDOW_SLOTS; the first window also holds what
- * comes before (header, a ring's index). A slot never straddles two
- * windows, and a window holds the same number of frames whatever their
- * size. A small budget keeps the engine's standard windows: the maps and
- * the buffers downstream hold several windows at a time, and they must
- * fit. */
-static void
-maps_set_windows (GstMemmapStoreMaps * maps, const GstMemmapStoreGeometry * geo)
-{
-  guint64 window_size = gst_memmap_engine_get_window_size (maps->engine);
-  guint64 budget = gst_memmap_engine_get_max_mapped_bytes (maps->engine);
-  guint64 unit, n;
-
-  if (geo->mode == GST_MEMMAP_STORE_MODE_APPEND) {
-    maps->window_origin = geo->data_offset;
-    unit = geo->chunk_stride;
-    n = 1;
-  } else {
-    /* the ring's index block is before the slots, in the first window */
-    maps->window_origin = geo->data_offset + geo->index_block_size;
-    unit = geo->slot_stride;
-    n = GST_MEMMAP_STORE_MIN_WINDOW_SLOTS;
-  }
-  n = MAX (n, window_size / unit);
-  if (!checked_mul (&maps->window_size, n, unit) ||
-      maps->window_size > budget / (2 * GST_MEMMAP_STORE_MAPS_SIZE))
-    maps->window_size = 0;
-}
-
-/* For a writer: an open file of its own on the file of @fd (@st), for the
- * windows to share, since @fd holds the writer's flock() and every
- * duplicate of it would hold the lock as long as the engine caches the
- * window. Through /proc, so that it is the same file whatever @path names
- * now; else a duplicate of @fd after all (the lock then outlives the
- * writer until its windows are evicted). -1 (and the windows go through
- * @fd) if neither works. */
-static gint
-reopen_fd (GstMemmapEngine * engine, gint fd, const struct stat *st,
-    const gchar * path)
-{
-  gchar *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-  gint flags = (fcntl (fd, F_GETFL) & O_ACCMODE) | O_CLOEXEC | O_NONBLOCK;
-  gint own = gst_memmap_engine_open (engine, proc_path, flags, 0);
-  struct stat own_st;
-
-  g_free (proc_path);
-  if (own >= 0 && (fstat (own, &own_st) < 0 || own_st.st_dev != st->st_dev
-          || own_st.st_ino != st->st_ino)) {
-    close (own);
-    own = -1;
-  }
-  if (own < 0) {
-    GST_INFO ("cannot open %s again through /proc: %s", path,
-        g_strerror (errno));
-    own = fcntl (fd, F_DUPFD_CLOEXEC, 0);
-  }
-  return own;
-}
-
-gboolean
-gst_memmap_store_maps_init (GstMemmapStoreMaps * maps,
-    GstMemmapEngine * engine, const gchar * path, gint fd,
-    const GstMemmapStoreGeometry * geo, GstMemmapMapFlags flags,
-    GError ** error)
-{
-  struct stat st;
-
-  memset (maps, 0, sizeof (*maps));
-  if (fstat (fd, &st) < 0) {
-    gint err = errno;
-
-    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not stat frame store '%s': %s", path, g_strerror (err));
-    return FALSE;
-  }
-  maps->engine = gst_object_ref (engine);
-  maps->path = path;
-  maps->fd = fd;
-  /* a writer's @fd holds its lock, a reader's nothing */
-  maps->map_fd = (flags & GST_MEMMAP_MAP_WRITE) ?
-      reopen_fd (engine, fd, &st, path) : -1;
-  maps->flags = flags;
-  maps_set_windows (maps, geo);
-
-  return TRUE;
-}
-
-void
-gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps)
-{
-  guint i;
-
-  for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE; i++)
-    g_clear_pointer (&maps->maps[i], gst_memmap_mapping_unref);
-  /* map_fd is set only with the engine (a zeroed struct is cleared too) */
-  if (maps->engine && maps->map_fd >= 0)
-    close (maps->map_fd);
-  maps->map_fd = -1;
-  if (maps->engine)
-    gst_object_unref (maps->engine);
-  maps->engine = NULL;
-}
-
-/* fstat() of the descriptor the store was validated through */
-static gboolean
-maps_fstat (GstMemmapStoreMaps * maps, struct stat *st, GError ** error)
-{
-  if (fstat (maps->fd, st) < 0) {
-    gint err = errno;
-
-    g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not stat frame store '%s': %s", maps->path, g_strerror (err));
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* The store is still whole up to @end: no mapping we hold lost pages to a
- * truncation by another program (no system call), and the file we hold
- * open still has @end bytes (one fstat()). FALSE with
- * GST_MEMMAP_ERROR_TRUNCATED otherwise. */
-gboolean
-gst_memmap_store_maps_check (GstMemmapStoreMaps * maps, guint64 end,
-    GError ** error)
-{
-  struct stat st;
-  guint i;
-
-  for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE && maps->maps[i]; i++) {
-    if (!gst_memmap_mapping_check (maps->maps[i], error))
-      return FALSE;
-  }
-  if (!maps_fstat (maps, &st, error))
-    return FALSE;
-  if ((guint64) st.st_size < end) {
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
-        "Frame store '%s' was truncated while in use: it holds %"
-        G_GUINT64_FORMAT " bytes, bytes up to %" G_GUINT64_FORMAT
-        " are needed", maps->path, (guint64) st.st_size, end);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* Returns (transfer none) a mapping that holds [offset, offset + size),
- * valid until the next call or gst_memmap_store_maps_clear(); take a
- * reference to keep it longer. */
-GstMemmapMapping *
-gst_memmap_store_maps_get (GstMemmapStoreMaps * maps, guint64 offset,
-    guint64 size, GError ** error)
-{
-  GstMemmapMapping *m;
-  struct stat st;
-  guint64 window_offset = 0, window_size = 0;
-  guint i;
-
-  if (maps->window_size > 0) {
-    guint64 k = offset < maps->window_origin ? 0 :
-        (offset - maps->window_origin) / maps->window_size;
-
-    window_offset = maps->window_origin + k * maps->window_size;
-    window_size = maps->window_size;
-    /* the first window starts at 0: the header (and a ring's index) are
-     * mapped with the first slots, one mapping and one descriptor less */
-    if (k == 0) {
-      window_offset = 0;
-      window_size += maps->window_origin;
-    }
-  }
-
-  for (i = 0; i < GST_MEMMAP_STORE_MAPS_SIZE && maps->maps[i]; i++) {
-    m = maps->maps[i];
-    /* only the store's own window for the range, when it has windows: one
-     * that merely overlaps (the header's) would leave slots of a chunk in
-     * two mappings */
-    if (gst_memmap_mapping_data_at (m, offset, size) && (window_size == 0 ||
-            gst_memmap_mapping_get_offset (m) == window_offset)) {
-      /* pages of it lost to a truncation: its bytes are not the file's */
-      if (!gst_memmap_mapping_check (m, error))
-        return NULL;
-      /* move to the front */
-      memmove (&maps->maps[1], &maps->maps[0], i * sizeof (maps->maps[0]));
-      maps->maps[0] = m;
-      return m;
-    }
-  }
-
-  /* a miss: never map past the end of the file we hold open (a store that
-   * was truncated under us) */
-  if (!maps_fstat (maps, &st, error))
-    return NULL;
-  if (offset > (guint64) st.st_size || size > (guint64) st.st_size - offset) {
-    /* it was validated against its size when it was opened */
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_TRUNCATED,
-        "Frame store '%s' was truncated: it holds %" G_GUINT64_FORMAT
-        " bytes, bytes up to %" G_GUINT64_FORMAT " are needed", maps->path,
-        (guint64) st.st_size, offset + size);
-    return NULL;
-  }
-
-  /* through the descriptor the store was validated on: its path may name
-   * another file by now */
-  m = gst_memmap_engine_map_window_fd (maps->engine,
-      maps->map_fd >= 0 ? maps->map_fd : maps->fd, maps->path,
-      window_offset, window_size, offset, size, maps->flags, error);
-  if (m == NULL)
-    return NULL;
-
-  if (maps->maps[GST_MEMMAP_STORE_MAPS_SIZE - 1])
-    gst_memmap_mapping_unref (maps->maps[GST_MEMMAP_STORE_MAPS_SIZE - 1]);
-  memmove (&maps->maps[1], &maps->maps[0],
-      (GST_MEMMAP_STORE_MAPS_SIZE - 1) * sizeof (maps->maps[0]));
-  maps->maps[0] = m;
-
-  return m;
 }

@@ -317,6 +317,9 @@ G_GNUC_INTERNAL
 gboolean gst_memmap_store_caps_features_ok (const GstCaps * caps);
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_multiview_mode_known (const gchar * str);
+
+G_GNUC_INTERNAL
 void gst_memmap_store_header_init (GstMemmapStoreHeader * hdr,
     const GstMemmapStoreGeometry * geo, const gchar * caps_str,
     guint32 flags);
@@ -341,6 +344,10 @@ G_GNUC_INTERNAL
 void gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps);
 
 G_GNUC_INTERNAL
+
+G_GNUC_INTERNAL
+GstMemmapStoreHeader *gst_memmap_store_maps_ref_header (GstMemmapStoreMaps *
+    maps, GstMemmapMapping ** mapping, GError ** error);
 
 G_GNUC_INTERNAL
 GstMemmapMapping *gst_memmap_store_maps_get (GstMemmapStoreMaps * maps,

@@ -150,14 +150,10 @@ gst_memmap_store_reader_open (GstMemmapEngine * engine, const gchar * path,
   if (!gst_memmap_store_maps_init (&self->maps, engine, self->path, fd,
           &self->geo, GST_MEMMAP_MAP_VOLATILE, error))
     goto failed;
-  self->header_map = gst_memmap_store_maps_get (&self->maps, 0,
-      GST_MEMMAP_STORE_HEADER_SIZE, error);
-  if (self->header_map == NULL)
+  self->hdr = gst_memmap_store_maps_ref_header (&self->maps,
+      &self->header_map, error);
+  if (self->hdr == NULL)
     goto failed;
-  gst_memmap_mapping_ref (self->header_map);
-  self->hdr = (const GstMemmapStoreHeader *)
-      gst_memmap_mapping_data_at (self->header_map, 0,
-      GST_MEMMAP_STORE_HEADER_SIZE);
 
   GST_INFO ("opened frame store %s: %s %ux%u, %s, %" G_GUINT64_FORMAT
       " frames committed", path, self->geo.format, self->geo.width,
@@ -484,6 +480,41 @@ gst_memmap_store_reader_check (GstMemmapStoreReader * reader, GError ** error)
   return ret;
 }
 
+/* An index entry as read: its frame_seq before (s1) and after (s2) the
+ * other fields, as the reading side of the writer's seqlock reads them. */
+typedef struct
+{
+  guint64 s1, s2;
+  guint64 slot, pts, duration, sum;
+  guint32 flags;
+} EntryRead;
+
+static void
+entry_read (GstMemmapStoreIndexEntry * e, EntryRead * r)
+{
+  r->s1 = gst_memmap_store_load_u64 (&e->frame_seq);
+  r->slot = gst_memmap_store_load_u64_relaxed (&e->slot);
+  r->pts = gst_memmap_store_load_u64_relaxed (&e->pts);
+  r->duration = gst_memmap_store_load_u64_relaxed (&e->duration);
+  r->flags = GUINT32_FROM_LE (__atomic_load_n (&e->flags, __ATOMIC_RELAXED));
+  r->sum = gst_memmap_store_load_u64_relaxed (&e->checksum);
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  r->s2 = gst_memmap_store_load_u64_relaxed (&e->frame_seq);
+}
+
+/* The slots a frame of the store may be in. Under lock. */
+static guint64
+slot_count (GstMemmapStoreReader * self)
+{
+  if (self->geo.mode == GST_MEMMAP_STORE_MODE_RING)
+    return self->geo.slots_per_chunk;
+  /* no overflow: checked against the file size. Not capped by max-frames:
+   * that bounds the frames, and a writer whose producer held slots it
+   * never committed puts frames in slots past it (in a chunk reserved for
+   * them, docs/store-format.md) */
+  return self->chunks_reserved * self->geo.slots_per_chunk;
+}
+
 /* Under lock. */
 static gboolean
 read_one_entry (GstMemmapStoreReader * self, guint64 frame,
@@ -492,8 +523,8 @@ read_one_entry (GstMemmapStoreReader * self, guint64 frame,
   const GstMemmapStoreGeometry *geo = &self->geo;
   GstMemmapStoreIndexEntry *e;
   GstMemmapMapping *m;
-  guint64 offset, expected, s1, s2, seen, slot, pts, duration, n_slots, sum;
-  guint32 flags;
+  guint64 offset, expected, seen, n_slots;
+  EntryRead r;
 
   refresh (self);
   if (gst_memmap_store_load_u32 (&self->hdr->state) ==
@@ -516,22 +547,15 @@ read_one_entry (GstMemmapStoreReader * self, guint64 frame,
 
   /* the reading side of the writer's seqlock */
   expected = frame + 1;
-  s1 = gst_memmap_store_load_u64 (&e->frame_seq);
-  slot = gst_memmap_store_load_u64_relaxed (&e->slot);
-  pts = gst_memmap_store_load_u64_relaxed (&e->pts);
-  duration = gst_memmap_store_load_u64_relaxed (&e->duration);
-  flags = GUINT32_FROM_LE (__atomic_load_n (&e->flags, __ATOMIC_RELAXED));
-  sum = gst_memmap_store_load_u64_relaxed (&e->checksum);
-  __atomic_thread_fence (__ATOMIC_ACQUIRE);
-  s2 = gst_memmap_store_load_u64_relaxed (&e->frame_seq);
+  entry_read (e, &r);
 
   /* an entry cut off by a truncation under us reads as zeros: say what
    * happened rather than that the index is corrupt */
   if (!gst_memmap_mapping_check (m, error))
     return FALSE;
 
-  if (s1 != expected || s2 != expected) {
-    seen = (s1 != expected ? s1 : s2) & ~GST_MEMMAP_STORE_SEQ_BUSY;
+  if (r.s1 != expected || r.s2 != expected) {
+    seen = (r.s1 != expected ? r.s1 : r.s2) & ~GST_MEMMAP_STORE_SEQ_BUSY;
     /* in a ring, a newer frame at the same entry: the writer overwrote it
      * after we read the counter */
     if (geo->mode == GST_MEMMAP_STORE_MODE_RING && seen > expected &&
@@ -540,28 +564,20 @@ read_one_entry (GstMemmapStoreReader * self, guint64 frame,
     goto bad_seq;
   }
 
-  if (geo->mode == GST_MEMMAP_STORE_MODE_RING) {
-    n_slots = geo->slots_per_chunk;
-  } else {
-    /* no overflow: checked against the file size. Not capped by
-     * max-frames: that bounds the frames, and a writer whose producer held
-     * slots it never committed puts frames in slots past it (in a chunk
-     * reserved for them, docs/store-format.md) */
-    n_slots = self->chunks_reserved * geo->slots_per_chunk;
-  }
-  if (slot >= n_slots)
+  n_slots = slot_count (self);
+  if (r.slot >= n_slots)
     goto bad_slot;
-  if ((pts != GST_CLOCK_TIME_NONE && pts > G_MAXINT64) ||
-      (duration != GST_CLOCK_TIME_NONE && duration > G_MAXINT64))
+  if ((r.pts != GST_CLOCK_TIME_NONE && r.pts > G_MAXINT64) ||
+      (r.duration != GST_CLOCK_TIME_NONE && r.duration > G_MAXINT64))
     goto bad_time;
 
   entry->frame = frame;
-  entry->slot = slot;
-  entry->pts = pts;
-  entry->duration = duration;
+  entry->slot = r.slot;
+  entry->pts = r.pts;
+  entry->duration = r.duration;
   /* unknown flags are a later minor version's: ignored */
-  entry->flags = flags & GST_MEMMAP_STORE_FRAME_FLAGS_KNOWN;
-  entry->checksum = self->checksums ? sum : 0;
+  entry->flags = r.flags & GST_MEMMAP_STORE_FRAME_FLAGS_KNOWN;
+  entry->checksum = self->checksums ? r.sum : 0;
   return TRUE;
 
   /* ERRORS */
@@ -590,7 +606,7 @@ bad_seq:
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
         "Frame store '%s': the index entry of frame %" G_GUINT64_FORMAT
         " holds frame sequence %" G_GUINT64_FORMAT ", expected %"
-        G_GUINT64_FORMAT, self->path, frame, s1 != expected ? s1 : s2,
+        G_GUINT64_FORMAT, self->path, frame, r.s1 != expected ? r.s1 : r.s2,
         expected);
     return FALSE;
   }
@@ -599,7 +615,7 @@ bad_slot:
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
         "Frame store '%s': frame %" G_GUINT64_FORMAT " points to slot %"
         G_GUINT64_FORMAT " past the %" G_GUINT64_FORMAT " slots of the file",
-        self->path, frame, slot, n_slots);
+        self->path, frame, r.slot, n_slots);
     return FALSE;
   }
 bad_time:

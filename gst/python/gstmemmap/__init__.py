@@ -16,6 +16,8 @@ views of memory-mapped files, decoded once.
 - map_file(path): a file of the engine as a numpy array (no copy).
 - to_torch(array): a torch tensor over the same memory (no copy).
 - structure_to_dict(s), engine_stats(): GStreamer statistics as dicts.
+- gstmemmap.dask.ingest(paths, out_dir, client=...): many videos decoded
+  once each by the workers of a Dask cluster (imported on its own).
 
 Importing the package initialises GStreamer (Gst.init) and libgstmemmap
 when that has not been done.
