@@ -657,8 +657,14 @@ gst_memmap_cache_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   if (GST_CLOCK_TIME_IS_VALID (pts))
     settle_owed (self, pts);
   if (find_served (self, pts)) {
+    gint i = gst_memmap_cache_find_frame (self, pts);
+
     GST_LOG_OBJECT (self, "decoded %" GST_TIME_FORMAT " is served from the "
         "cache", GST_TIME_ARGS (pts));
+    /* the decoder gave it: its packet came, even one the probe could not
+     * place (no pts) */
+    if (i >= 0)
+      g_array_index (self->frames, CachedFrame, i).seen = self->seen_gen;
     gst_buffer_unref (buffer);
     self->dec_first = FALSE;
     COUNT (self, frames_discarded, 1);
