@@ -515,7 +515,7 @@ propose_allocation (GstMemmapCache * self, GstQuery * query)
   if (caps == NULL || !gst_video_info_from_caps (&info, caps))
     return FALSE;
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store) ||
-      !gst_memmap_video_info_same_frame_layout (&info,
+      !gst_memmap_video_info_same_picture (&info,
           gst_memmap_slot_store_get_layout (self->store)))
     return FALSE;
 

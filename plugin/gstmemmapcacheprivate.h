@@ -101,6 +101,7 @@ struct _GstMemmapCache
   GstMemmapSlotStore *store;    /* our recording, or NULL */
   gchar *store_path;
   guint store_reader;           /* its index in readers */
+  guint store_generation;       /* of the store when that reader opened */
   guint64 chunk_bytes;
   guint64 bytes_since_check;
   guint64 stream_limit;         /* most bytes on disk of the entry */

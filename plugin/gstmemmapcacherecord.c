@@ -266,6 +266,10 @@ gst_memmap_cache_open_recording (GstMemmapCache * self,
     goto failed;
   }
   self->store = gst_memmap_slot_store_new (writer);
+  /* a decoder may render into the slots, laid out as it asks */
+  gst_memmap_slot_store_allow_relayout (self->store, engine, self->caps,
+      self->chunk_bytes, GST_MEMMAP_STORE_WRITER_FLAG_NONE);
+  self->store_generation = 0;
   self->bytes_since_check = 0;
   self->store_reader = self->readers->len;
   g_ptr_array_add (self->readers, reader);
@@ -276,6 +280,34 @@ gst_memmap_cache_open_recording (GstMemmapCache * self,
 failed:
   gst_memmap_cache_entry_unlock_writer (self->entry);
   return FALSE;
+}
+
+/* The slot pool laid the store out again for a decoder before any frame
+ * (docs/design.md, "Decoding into the slots"): the file at the path is a
+ * new one, opened again here. */
+static gboolean
+follow_relayout (GstMemmapCache * self, GError ** error)
+{
+  guint generation = gst_memmap_slot_store_get_generation (self->store);
+  GstMemmapStoreReader *reader;
+  GstMemmapEngine *engine;
+
+  if (G_LIKELY (generation == self->store_generation))
+    return TRUE;
+  GST_OBJECT_LOCK (self);
+  engine = self->engine ? gst_object_ref (self->engine) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (engine == NULL)
+    engine = gst_object_ref (gst_memmap_engine_get_default ());
+  reader = gst_memmap_store_reader_open (engine, self->store_path, error);
+  gst_object_unref (engine);
+  if (reader == NULL)
+    return FALSE;
+  gst_memmap_store_reader_unref (g_ptr_array_index (self->readers,
+          self->store_reader));
+  g_ptr_array_index (self->readers, self->store_reader) = reader;
+  self->store_generation = generation;
+  return TRUE;
 }
 
 /* Frames that memmapcache passes through without caching them: why, once
@@ -487,6 +519,8 @@ gst_memmap_cache_record (GstMemmapCache * self, GstBuffer * buffer,
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
     return buffer;
 
+  if (!follow_relayout (self, &error))
+    goto failed;
   mem = gst_memmap_slot_pool_get_buffer_slot (self->store, buffer);
   zero_copy = (mem != NULL);
   if (zero_copy)

@@ -207,7 +207,8 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
       ret = FALSE;
       break;
     }
-    if (!gst_memmap_video_info_same_frame_layout (gst_memmap_store_reader_get_layout (reader),
+    /* any plane layout: a store recorded from a decoder has its padding */
+    if (!gst_memmap_video_info_same_picture (gst_memmap_store_reader_get_layout (reader),
             &self->info)) {
       g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
           "Frame store '%s' holds another video layout than its key says",

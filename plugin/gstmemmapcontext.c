@@ -275,3 +275,51 @@ gst_memmap_context_ensure_engine (GstElement * element,
 
   return ret;
 }
+
+/**
+ * gst_memmap_context_add_engine_stats:
+ * @stats: an element's stats structure
+ * @engine: (transfer full) (nullable): the element's engine, reffed under
+ *   the element's object lock
+ *
+ * Sets the `engine` field of @stats to gst_memmap_engine_get_stats() of
+ * @engine, as every memmap element's stats property shows it, and drops
+ * the reference; does nothing without an engine. Call it without the
+ * object lock held.
+ */
+void
+gst_memmap_context_add_engine_stats (GstStructure * stats,
+    GstMemmapEngine * engine)
+{
+  GstStructure *engine_stats;
+
+  if (engine == NULL)
+    return;
+  engine_stats = gst_memmap_engine_get_stats (engine);
+  gst_structure_set (stats, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
+  gst_structure_free (engine_stats);
+  gst_object_unref (engine);
+}
+
+/**
+ * gst_memmap_context_forget_engine:
+ * @element: a memmap element
+ * @engine: the element's engine field (under its object lock)
+ *
+ * READY->NULL: drops the element's engine, so that the next start asks for
+ * one again (gst_memmap_context_ensure_engine(); a context set on the
+ * element stays with #GstElement). The reference goes after the object
+ * lock is released.
+ */
+void
+gst_memmap_context_forget_engine (GstElement * element,
+    GstMemmapEngine ** engine)
+{
+  GstMemmapEngine *old;
+
+  GST_OBJECT_LOCK (element);
+  old = *engine;
+  *engine = NULL;
+  GST_OBJECT_UNLOCK (element);
+  gst_clear_object (&old);
+}

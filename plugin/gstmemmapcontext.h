@@ -18,4 +18,12 @@ G_GNUC_INTERNAL
 GstMemmapEngine *gst_memmap_context_ensure_engine (GstElement * element,
     GstMemmapEngine ** engine);
 
+G_GNUC_INTERNAL
+void gst_memmap_context_forget_engine (GstElement * element,
+    GstMemmapEngine ** engine);
+
+G_GNUC_INTERNAL
+void gst_memmap_context_add_engine_stats (GstStructure * stats,
+    GstMemmapEngine * engine);
+
 G_END_DECLS

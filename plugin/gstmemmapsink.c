@@ -391,13 +391,7 @@ gst_memmap_sink_create_stats (GstMemmapSink * self)
     store = gst_memmap_slot_store_ref (self->store);
   GST_OBJECT_UNLOCK (self);
 
-  if (engine) {
-    GstStructure *engine_stats = gst_memmap_engine_get_stats (engine);
-
-    gst_structure_set (s, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
-    gst_structure_free (engine_stats);
-    gst_object_unref (engine);
-  }
+  gst_memmap_context_add_engine_stats (s, engine);
   if (store) {
     GstStructure *store_stats = gst_memmap_slot_store_get_stats (store);
 
@@ -582,16 +576,10 @@ static gboolean
 gst_memmap_sink_stop (GstBaseSink * bsink)
 {
   GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
-  GstMemmapEngine *engine;
 
   /* normally done at PAUSED->READY already */
   gst_memmap_sink_end_stream (self);
-
-  GST_OBJECT_LOCK (self);
-  engine = self->engine;
-  self->engine = NULL;
-  GST_OBJECT_UNLOCK (self);
-  gst_clear_object (&engine);
+  gst_memmap_context_forget_engine (GST_ELEMENT (self), &self->engine);
 
   return TRUE;
 }

@@ -139,9 +139,10 @@ gst_memmap_sink_open_store (GstMemmapSink * self, GstCaps * caps,
   writer = gst_memmap_store_writer_new_full (engine, self->cur.location, caps,
       info, self->cur.mode, self->cur.max_frames, 0, self->cur.chunk_size,
       flags, &error);
-  gst_object_unref (engine);
-  if (writer == NULL)
+  if (writer == NULL) {
+    gst_object_unref (engine);
     goto open_failed;
+  }
 
   GST_INFO_OBJECT (self, "%s %s: %s %ux%u, %" G_GSIZE_FORMAT
       " bytes a frame, %s mode, max-frames %" G_GUINT64_FORMAT "%s",
@@ -153,6 +154,10 @@ gst_memmap_sink_open_store (GstMemmapSink * self, GstCaps * caps,
       self->cur.max_frames, self->cur.durable ? ", durable" : "");
 
   store = gst_memmap_slot_store_new (writer);
+  /* a decoder may render into the slots, laid out as it asks */
+  gst_memmap_slot_store_allow_relayout (store, engine, caps,
+      self->cur.chunk_size, flags);
+  gst_object_unref (engine);
   GST_OBJECT_LOCK (self);
   self->store = store;
   GST_OBJECT_UNLOCK (self);
@@ -187,8 +192,9 @@ gst_memmap_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
     return TRUE;
   }
 
+  /* the same picture: the store's slots may be padded for a decoder */
   layout = gst_memmap_slot_store_get_layout (self->store);
-  if (!gst_memmap_video_info_same_frame_layout (&info, layout))
+  if (!gst_memmap_video_info_same_picture (&info, layout))
     goto layout_changed;
 
   GST_DEBUG_OBJECT (self, "same layout, the store continues");
@@ -237,7 +243,7 @@ gst_memmap_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   if (self->store == NULL || gst_memmap_slot_store_is_closed (self->store))
     goto no_store;
   layout = gst_memmap_slot_store_get_layout (self->store);
-  if (!gst_memmap_video_info_same_frame_layout (&info, layout))
+  if (!gst_memmap_video_info_same_picture (&info, layout))
     goto other_layout;
 
   size = GST_VIDEO_INFO_SIZE (layout);

@@ -15,8 +15,12 @@
 #endif
 
 #include "gstmemmapslotpool.h"
+#include "gstmemmapprefault.h"
+
+#include <gst/memmap/gstmemmapvideo.h>
 
 #include <string.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_memmap_slot_pool_debug);
 #define GST_CAT_DEFAULT gst_memmap_slot_pool_debug
@@ -43,7 +47,26 @@ struct _GstMemmapSlotStore
   gboolean full;                /* append: max-frames reached */
   GstStructure *final_stats;    /* the writer's stats when it closed */
 
-  /* constant */
+  /* Relayout (gst_memmap_slot_store_allow_relayout()): what the writer was
+   * opened with, to open it again with a padded layout while it is
+   * untouched: no slot was ever acquired from it. @generation counts the
+   * writers opened (readers of the file open it again when it moves). */
+  gboolean may_relayout;
+  gboolean touched;
+  gint slot_copies;             /* slot_mem_copy()s, atomic */
+
+  /* append: slots acquired and faulted in ahead by a thread, from the
+   * first acquire to the close (gstmemmapprefault.c) */
+  GstMemmapPrefault *prefault;
+  gboolean prefault_off;        /* none: a ring, unsupported, or turned off */
+  guint64 prefaulted;           /* bytes, counted when it stopped */
+  guint generation;
+  GstMemmapEngine *engine;
+  GstCaps *caps;
+  guint64 chunk_bytes;
+  GstMemmapStoreWriterFlags flags;
+
+  /* constant, but for @layout, set by a relayout before any slot */
   gchar *path;
   GstVideoInfo layout;
   guint max_outstanding;
@@ -60,6 +83,12 @@ typedef struct
 } SlotInfo;
 
 static GQuark slot_info_quark;
+
+/* the memmap allocator's own copy, for what is not a whole slot */
+static GstMemoryCopyFunction memmap_mem_copy;
+
+static GstMemory *slot_mem_copy (GstMemory * mem, gssize offset, gssize size);
+static void stop_prefault (GstMemmapSlotStore * store);
 
 static void
 ensure_debug_category (void)
@@ -101,6 +130,9 @@ gst_memmap_slot_store_new (GstMemmapStoreWriter * writer)
       GST_MEMMAP_STORE_MODE_RING) ?
       gst_memmap_store_writer_get_spare_slots (writer) : 0;
   store->allocator = gst_memmap_allocator_new ();
+  /* a copy of a slot is a slot (see slot_mem_copy()) */
+  memmap_mem_copy = store->allocator->mem_copy;
+  store->allocator->mem_copy = slot_mem_copy;
 
   return store;
 }
@@ -122,6 +154,7 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
   if (!g_atomic_int_dec_and_test (&store->ref_count))
     return;
 
+  stop_prefault (store);
   if (store->writer) {
     GError *error = NULL;
 
@@ -136,6 +169,8 @@ gst_memmap_slot_store_unref (GstMemmapSlotStore * store)
     gst_memmap_store_writer_unref (store->closed_writer);
   if (store->final_stats)
     gst_structure_free (store->final_stats);
+  gst_clear_object (&store->engine);
+  gst_clear_caps (&store->caps);
   gst_object_unref (store->allocator);
   g_free (store->path);
   g_cond_clear (&store->idle);
@@ -162,6 +197,138 @@ gst_memmap_slot_store_get_max_outstanding (GstMemmapSlotStore * store)
   return store->max_outstanding;
 }
 
+/**
+ * gst_memmap_slot_store_allow_relayout:
+ * @store: a #GstMemmapSlotStore
+ * @engine: the engine the writer was opened with
+ * @caps: the caps the writer was opened with
+ * @chunk_bytes: the chunk size the writer was opened with (0: default)
+ * @flags: the flags the writer was opened with
+ *
+ * Lets a slot pool of @store open the store again, empty, with the padded
+ * layout a producer asks for through %GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT
+ * (a decoder that renders into the slots), as long as no slot was acquired
+ * from it. The file at the store's path is then replaced by a new store of
+ * the same mode and capacity whose header records the padded plane offsets
+ * and strides (docs/design.md, "Decoding into the slots"). An element that
+ * reads the store's file itself opens it again when
+ * gst_memmap_slot_store_get_generation() moves.
+ */
+void
+gst_memmap_slot_store_allow_relayout (GstMemmapSlotStore * store,
+    GstMemmapEngine * engine, GstCaps * caps, guint64 chunk_bytes,
+    GstMemmapStoreWriterFlags flags)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (GST_IS_MEMMAP_ENGINE (engine));
+  g_return_if_fail (GST_IS_CAPS (caps));
+
+  g_mutex_lock (&store->lock);
+  gst_object_replace ((GstObject **) & store->engine, GST_OBJECT (engine));
+  gst_caps_replace (&store->caps, caps);
+  store->chunk_bytes = chunk_bytes;
+  /* a store made again is new: nothing of the old file is worth reusing */
+  store->flags = flags & ~GST_MEMMAP_STORE_WRITER_FLAG_REUSE;
+  store->may_relayout = TRUE;
+  g_mutex_unlock (&store->lock);
+}
+
+/**
+ * gst_memmap_slot_store_get_generation:
+ * @store: a #GstMemmapSlotStore
+ *
+ * Returns: how many times the store was opened again with another layout
+ *   (0 at first): the file at its path is another one since
+ */
+guint
+gst_memmap_slot_store_get_generation (GstMemmapSlotStore * store)
+{
+  guint ret;
+
+  g_mutex_lock (&store->lock);
+  ret = store->generation;
+  g_mutex_unlock (&store->lock);
+
+  return ret;
+}
+
+/* Opens a new writer at the store's path with @layout, in @mode with
+ * @max_frames and @spare_slots: those of the writer closed before (the
+ * file is locked by one writer at a time, until that writer is freed). */
+static GstMemmapStoreWriter *
+reopen_writer (GstMemmapSlotStore * store, const GstVideoInfo * layout,
+    GstMemmapStoreMode mode, guint64 max_frames, guint spare_slots,
+    GError ** error)
+{
+  return gst_memmap_store_writer_new_full (store->engine, store->path,
+      store->caps, layout, mode, max_frames, spare_slots, store->chunk_bytes,
+      store->flags, error);
+}
+
+/* Whether the store's slots are laid out as @layout, opening the store
+ * again with it if allowed and untouched. On failure to open the new
+ * store, the old layout is opened again; if even that fails the store is
+ * closed (acquiring and committing fail with its error). */
+static gboolean
+slot_store_ensure_layout (GstMemmapSlotStore * store,
+    const GstVideoInfo * layout)
+{
+  GstMemmapStoreWriter *old, *writer;
+  GstMemmapStoreMode mode;
+  guint64 max_frames;
+  guint spare_slots;
+  GError *error = NULL;
+  gboolean ret = FALSE;
+
+  g_mutex_lock (&store->lock);
+  if (gst_memmap_video_info_same_frame_layout (layout, &store->layout)) {
+    ret = TRUE;
+    goto out;
+  }
+  if (!store->may_relayout || store->touched || store->writer == NULL ||
+      store->users > 0 || store->committed > 0)
+    goto out;
+
+  old = store->writer;
+  mode = gst_memmap_store_writer_get_mode (old);
+  max_frames = gst_memmap_store_writer_get_max_frames (old);
+  spare_slots = gst_memmap_store_writer_get_spare_slots (old);
+  if (!gst_memmap_store_writer_close (old, &error)) {
+    GST_WARNING ("%s: closing to lay it out again: %s", store->path,
+        error->message);
+    g_clear_error (&error);
+  }
+  /* nothing else holds it (no slot was acquired): this lets the file go */
+  gst_memmap_store_writer_unref (old);
+  writer = reopen_writer (store, layout, mode, max_frames, spare_slots, &error);
+  if (writer == NULL) {
+    GST_WARNING ("%s: could not lay the store out again (%s): keeping the "
+        "layout of the caps", store->path, error->message);
+    g_clear_error (&error);
+    writer = reopen_writer (store, &store->layout, mode, max_frames,
+        spare_slots, &error);
+  } else {
+    GST_INFO ("%s: slots laid out again for the producer: %" G_GSIZE_FORMAT
+        " bytes a frame, strides %d %d %d %d", store->path,
+        GST_VIDEO_INFO_SIZE (layout), GST_VIDEO_INFO_PLANE_STRIDE (layout, 0),
+        GST_VIDEO_INFO_PLANE_STRIDE (layout, 1),
+        GST_VIDEO_INFO_PLANE_STRIDE (layout, 2),
+        GST_VIDEO_INFO_PLANE_STRIDE (layout, 3));
+    store->layout = *gst_memmap_store_writer_get_layout (writer);
+    ret = TRUE;
+  }
+  store->writer = writer;
+  store->generation++;
+  if (writer == NULL) {
+    GST_WARNING ("%s: the store is closed: %s", store->path, error->message);
+    g_clear_error (&error);
+  }
+
+out:
+  g_mutex_unlock (&store->lock);
+  return ret;
+}
+
 static void
 slot_info_free (SlotInfo * info)
 {
@@ -174,6 +341,38 @@ slot_info_free (SlotInfo * info)
   g_free (info);
 }
 
+/* How far ahead of the producer the pages are faulted in: 8 slots, at
+ * most 32 MiB, within the mapping of the slot handed out. */
+static gsize
+prefault_ahead (const GstVideoInfo * layout)
+{
+  gsize slot = GST_ROUND_UP_N (GST_VIDEO_INFO_SIZE (layout), 4096);
+
+  return MIN (8 * slot, (gsize) 32 << 20);
+}
+
+/* Stops the prefault thread, with the store's lock not held. */
+static void
+stop_prefault (GstMemmapSlotStore * store)
+{
+  GstMemmapPrefault *prefault;
+  guint64 bytes;
+
+  g_mutex_lock (&store->lock);
+  prefault = store->prefault;
+  store->prefault = NULL;
+  g_mutex_unlock (&store->lock);
+  if (prefault == NULL)
+    return;
+
+  bytes = gst_memmap_prefault_free (prefault);
+  GST_DEBUG ("%s: %" G_GUINT64_FORMAT " bytes faulted in ahead", store->path,
+      bytes);
+  g_mutex_lock (&store->lock);
+  store->prefaulted += bytes;
+  g_mutex_unlock (&store->lock);
+}
+
 /**
  * gst_memmap_slot_store_acquire:
  * @store: a #GstMemmapSlotStore
@@ -183,7 +382,9 @@ slot_info_free (SlotInfo * info)
  * Acquires a free slot (in append mode growing the file by a reserved chunk
  * when needed) and returns a writable memory of its bytes. Dropping the last
  * reference on the memory without gst_memmap_slot_store_commit() releases
- * the slot.
+ * the slot. In append mode a thread faults in the pages of the next slots
+ * ahead of the producer (gstmemmapprefault.c; GST_MEMMAP_PREFAULT=0 in the
+ * environment turns it off).
  *
  * Returns: (transfer full) (nullable): the slot's memory, or %NULL with
  *   @error set
@@ -206,6 +407,17 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
     return NULL;
   }
   store->users++;
+  /* the layout is final from the first slot on */
+  store->touched = TRUE;
+  if (store->prefault == NULL && !store->prefault_off &&
+      store->max_outstanding == 0) {
+    store->prefault_off =
+        g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") == 0;
+    if (!store->prefault_off)
+      store->prefault = gst_memmap_prefault_new (prefault_ahead
+          (&store->layout));
+    store->prefault_off = store->prefault == NULL;
+  }
   g_mutex_unlock (&store->lock);
 
   /* the writer locks itself; this may wait for a ring reader's lease */
@@ -217,6 +429,9 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
   }
 
   g_mutex_lock (&store->lock);
+  /* under the lock: the close stops the thread */
+  if (mem && store->prefault)
+    gst_memmap_prefault_after (store->prefault, mem);
   if (--store->users == 0)
     g_cond_broadcast (&store->idle);
   g_mutex_unlock (&store->lock);
@@ -234,6 +449,51 @@ gst_memmap_slot_store_acquire (GstMemmapSlotStore * store, guint64 * slot,
     *slot = s;
 
   return mem;
+}
+
+/* A copy of a whole uncommitted slot of an append store goes into a new
+ * slot. GstVideoDecoder makes the buffer of a frame writable before it
+ * pushes it; when the decoder still holds the frame (libav keeps reference
+ * frames mapped for writing) that copies the memory, and the copy, not the
+ * slot the decoder wrote, reaches the recorder. In a slot, the copy is
+ * committed as it is: one copy as without the recorder, where it goes to
+ * system memory, instead of two. A ring's slots may be waited for: those
+ * copies, and anything else, go to system memory. */
+static GstMemory *
+slot_mem_copy (GstMemory * mem, gssize offset, gssize size)
+{
+  SlotInfo *info = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem),
+      slot_info_quark);
+  GstMemory *copy;
+  GstMapInfo src, dst;
+
+  if (info == NULL || info->committed || offset != 0 ||
+      (size != -1 && (gsize) size != mem->size) ||
+      info->store->max_outstanding > 0)
+    return memmap_mem_copy (mem, offset, size);
+
+  copy = gst_memmap_slot_store_acquire (info->store, NULL, NULL);
+  if (copy == NULL)
+    return memmap_mem_copy (mem, offset, size);
+  if (gst_memory_get_sizes (copy, NULL, NULL) != mem->size ||
+      !gst_memory_map (copy, &dst, GST_MAP_WRITE)) {
+    gst_memory_unref (copy);
+    return memmap_mem_copy (mem, offset, size);
+  }
+  if (!gst_memory_map (mem, &src, GST_MAP_READ)) {
+    gst_memory_unmap (copy, &dst);
+    gst_memory_unref (copy);
+    return memmap_mem_copy (mem, offset, size);
+  }
+  memcpy (dst.data, src.data, src.size);
+  gst_memory_unmap (mem, &src);
+  gst_memory_unmap (copy, &dst);
+
+  GST_LOG ("copied slot %" G_GUINT64_FORMAT " of %s into a new slot",
+      info->slot, info->store->path);
+  g_atomic_int_inc (&info->store->slot_copies);
+
+  return copy;
 }
 
 /**
@@ -324,8 +584,7 @@ get_slot_info (GstMemmapSlotStore * store, GstMemory * mem)
  *   not committed yet
  */
 gboolean
-gst_memmap_slot_store_owns_memory (GstMemmapSlotStore * store,
-    GstMemory * mem)
+gst_memmap_slot_store_owns_memory (GstMemmapSlotStore * store, GstMemory * mem)
 {
   SlotInfo *info;
 
@@ -434,6 +693,9 @@ gst_memmap_slot_store_close (GstMemmapSlotStore * store, GError ** error)
     g_cond_wait (&store->idle, &store->lock);
   g_mutex_unlock (&store->lock);
 
+  /* its ready slots go back before the close, which punches them */
+  stop_prefault (store);
+
   if (writer) {
     GstStructure *stats;
 
@@ -473,7 +735,10 @@ gst_memmap_slot_store_is_full (GstMemmapSlotStore * store)
  * @store: a #GstMemmapSlotStore
  *
  * Returns: (transfer full): the writer's stats (see
- *   gst_memmap_store_writer_get_stats()), as they were at close once closed
+ *   gst_memmap_store_writer_get_stats()), as they were at close once closed,
+ *   and the slot store's own: `slot-copies`, copies of a slot into a new
+ *   slot (slot_mem_copy()); `prefaulted`, bytes faulted in ahead of the
+ *   producer, counted when the thread stopped (at the close)
  */
 GstStructure *
 gst_memmap_slot_store_get_stats (GstMemmapSlotStore * store)
@@ -487,6 +752,10 @@ gst_memmap_slot_store_get_stats (GstMemmapSlotStore * store)
     ret = gst_structure_copy (store->final_stats);
   else
     ret = NULL;
+  if (ret)
+    gst_structure_set (ret, "slot-copies", G_TYPE_UINT64,
+        (guint64) g_atomic_int_get (&store->slot_copies), "prefaulted",
+        G_TYPE_UINT64, store->prefaulted, NULL);
   g_mutex_unlock (&store->lock);
 
   return ret;
@@ -513,6 +782,10 @@ struct _GstMemmapSlotPool
 
   GstMemmapSlotStore *store;
   gboolean add_video_meta;
+  /* GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT was set: the alignment the
+   * slots honour, put in every video meta */
+  gboolean need_alignment;
+  GstVideoAlignment video_align;
 };
 
 G_DEFINE_TYPE (GstMemmapSlotPool, gst_memmap_slot_pool, GST_TYPE_BUFFER_POOL);
@@ -583,7 +856,9 @@ gst_memmap_slot_pool_new (GstMemmapSlotStore * store)
 static const gchar **
 gst_memmap_slot_pool_get_options (GstBufferPool * pool)
 {
-  static const gchar *options[] = { GST_BUFFER_POOL_OPTION_VIDEO_META, NULL };
+  static const gchar *options[] = { GST_BUFFER_POOL_OPTION_VIDEO_META,
+    GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT, NULL
+  };
 
   return options;
 }
@@ -606,12 +881,42 @@ same_plane_layout (const GstVideoInfo * a, const GstVideoInfo * b)
   return TRUE;
 }
 
+/* The layout a producer that asks for @align (its padding and stride
+ * alignment) renders @info in, as GstVideoBufferPool lays it out: every
+ * stride aligned to the largest alignment asked for, the allocation's
+ * included (but for a page alignment, see below). FALSE if @info cannot be
+ * aligned so. */
+static gboolean
+aligned_layout (GstStructure * config, const GstVideoInfo * info,
+    GstVideoAlignment * align, GstVideoInfo * aligned)
+{
+  GstAllocationParams params;
+  GstAllocator *allocator = NULL;
+  guint n, max_align;
+
+  gst_allocation_params_init (&params);
+  gst_buffer_pool_config_get_allocator (config, &allocator, &params);
+  if (!gst_buffer_pool_config_get_video_alignment (config, align))
+    return FALSE;
+
+  /* the page alignment the elements propose is that of a slot's start,
+   * which every slot has: it does not make strides of a page */
+  max_align = params.align < (gsize) getpagesize () - 1 ? params.align : 0;
+  for (n = 0; n < GST_VIDEO_MAX_PLANES; n++)
+    max_align |= align->stride_align[n];
+  for (n = 0; n < GST_VIDEO_MAX_PLANES; n++)
+    align->stride_align[n] = max_align;
+
+  *aligned = *info;
+  return gst_video_info_align (aligned, align);
+}
+
 static gboolean
 gst_memmap_slot_pool_set_config (GstBufferPool * pool, GstStructure * config)
 {
   GstMemmapSlotPool *self = GST_MEMMAP_SLOT_POOL (pool);
-  const GstVideoInfo *layout = &self->store->layout;
-  GstVideoInfo info;
+  const GstVideoInfo *layout;
+  GstVideoInfo info, aligned;
   GstCaps *caps;
   guint size, min, max, limit;
   gboolean adjusted = FALSE;
@@ -622,21 +927,44 @@ gst_memmap_slot_pool_set_config (GstBufferPool * pool, GstStructure * config)
     goto no_caps;
   if (!gst_video_info_from_caps (&info, caps))
     goto wrong_caps;
-  if (GST_VIDEO_INFO_FORMAT (&info) != GST_VIDEO_INFO_FORMAT (layout) ||
-      GST_VIDEO_INFO_WIDTH (&info) != GST_VIDEO_INFO_WIDTH (layout) ||
-      GST_VIDEO_INFO_HEIGHT (&info) != GST_VIDEO_INFO_HEIGHT (layout))
+  if (!gst_memmap_video_info_same_picture (&info,
+          gst_memmap_slot_store_get_layout (self->store)))
     goto wrong_layout;
 
   self->add_video_meta = gst_buffer_pool_config_has_option (config,
       GST_BUFFER_POOL_OPTION_VIDEO_META);
-  /* without a video meta the producer assumes the default layout */
-  if (!self->add_video_meta && !same_plane_layout (&info, layout))
-    goto needs_video_meta;
+  /* alignment only with a video meta to say where the padding went, as
+   * GstVideoBufferPool does */
+  self->need_alignment = self->add_video_meta &&
+      gst_buffer_pool_config_has_option (config,
+      GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+  if (self->need_alignment) {
+    if (!aligned_layout (config, &info, &self->video_align, &aligned))
+      goto cannot_align;
+    /* the slots must be laid out exactly so: a decoder checks the strides
+     * (avdec_*), and writes into the padding */
+    if (!slot_store_ensure_layout (self->store, &aligned))
+      goto other_alignment;
+    gst_buffer_pool_config_set_video_alignment (config, &self->video_align);
+  }
+  layout = gst_memmap_slot_store_get_layout (self->store);
 
-  /* every buffer is exactly one slot */
-  if (size != GST_VIDEO_INFO_SIZE (layout)) {
-    size = GST_VIDEO_INFO_SIZE (layout);
+  /* without a video meta the producer assumes the default layout: ask for
+   * the meta (GstVideoDecoder's default allocation takes the config back
+   * and sets it again) */
+  if (!self->add_video_meta && !same_plane_layout (&info, layout)) {
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    self->add_video_meta = TRUE;
     adjusted = TRUE;
+  }
+
+  /* every buffer is exactly one slot; a slot larger than asked for is
+   * padding (a padded store's slots hold more than the default frame) */
+  if (size != GST_VIDEO_INFO_SIZE (layout)) {
+    if (size > GST_VIDEO_INFO_SIZE (layout))
+      adjusted = TRUE;
+    size = GST_VIDEO_INFO_SIZE (layout);
   }
   /* a ring has only so many spare slots */
   limit = self->store->max_outstanding;
@@ -650,8 +978,9 @@ gst_memmap_slot_pool_set_config (GstBufferPool * pool, GstStructure * config)
   }
   gst_buffer_pool_config_set_params (config, caps, size, min, max);
 
-  GST_DEBUG_OBJECT (pool, "%" GST_PTR_FORMAT " size %u min %u max %u meta %d",
-      caps, size, min, max, self->add_video_meta);
+  GST_DEBUG_OBJECT (pool, "%" GST_PTR_FORMAT " size %u min %u max %u meta %d"
+      " alignment %d", caps, size, min, max, self->add_video_meta,
+      self->need_alignment);
 
   /* FALSE with the config adjusted: the caller reads it back and
    * validates it, as gst_buffer_pool_set_config() documents */
@@ -680,11 +1009,18 @@ wrong_layout:
         caps, self->store->path);
     return FALSE;
   }
-needs_video_meta:
+cannot_align:
   {
-    GST_WARNING_OBJECT (pool, "the store's strides differ from the default "
-        "ones of %" GST_PTR_FORMAT " and the video meta option is not set",
-        caps);
+    GST_WARNING_OBJECT (pool, "%" GST_PTR_FORMAT " cannot be aligned as "
+        "asked", caps);
+    return FALSE;
+  }
+other_alignment:
+  {
+    /* the producer renders into its own buffers: they are copied */
+    GST_INFO_OBJECT (pool, "the slots of %s are not laid out for the "
+        "alignment asked for, and frames were stored or slots taken "
+        "already: refusing it", self->store->path);
     return FALSE;
   }
 too_many_buffers:
@@ -731,10 +1067,14 @@ gst_memmap_slot_pool_alloc_buffer (GstBufferPool * pool, GstBuffer ** buffer,
   buf = gst_buffer_new ();
   gst_buffer_append_memory (buf, mem);
   if (self->add_video_meta) {
-    gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+    GstVideoMeta *meta;
+
+    meta = gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
         GST_VIDEO_INFO_FORMAT (layout), GST_VIDEO_INFO_WIDTH (layout),
         GST_VIDEO_INFO_HEIGHT (layout), GST_VIDEO_INFO_N_PLANES (layout),
         (gsize *) layout->offset, (gint *) layout->stride);
+    if (self->need_alignment)
+      gst_video_meta_set_alignment (meta, self->video_align);
   }
 
   *buffer = buf;
@@ -756,8 +1096,9 @@ gst_memmap_slot_pool_release_buffer (GstBufferPool * pool, GstBuffer * buffer)
  * @store: a #GstMemmapSlotStore
  * @buffer: a buffer to be stored
  *
- * Whether @buffer can be committed as it is: it comes from a slot pool of
- * @store and is exactly one uncommitted slot of it.
+ * Whether @buffer can be committed as it is: its one memory is a whole
+ * uncommitted slot of @store, handed out by a slot pool of @store (the
+ * buffer itself may be a copy of the pool's, sharing that memory).
  *
  * Returns: (transfer none) (nullable): the slot memory to commit, or %NULL
  *   when @buffer must be copied
@@ -766,17 +1107,19 @@ GstMemory *
 gst_memmap_slot_pool_get_buffer_slot (GstMemmapSlotStore * store,
     GstBuffer * buffer)
 {
-  GstBufferPool *pool = buffer->pool;
   GstMemory *mem;
 
-  if (pool == NULL || !GST_IS_MEMMAP_SLOT_POOL (pool) ||
-      GST_MEMMAP_SLOT_POOL (pool)->store != store)
-    return NULL;
+  /* Not buffer->pool: a producer that still holds its buffer (a decoder's
+   * reference frame) pushes a writable copy of it, which shares the slot's
+   * memory but belongs to no pool. The memory says which slot it is. */
   if (gst_buffer_n_memory (buffer) != 1)
     return NULL;
   mem = gst_buffer_peek_memory (buffer, 0);
-  if (!gst_memmap_slot_store_owns_memory (store, mem))
+  if (!gst_memmap_slot_store_owns_memory (store, mem)) {
+    GST_LOG ("%" GST_PTR_FORMAT " (memory %p, %s) is no slot of %s", buffer,
+        mem, gst_is_memmap_memory (mem) ? "memmap" : "other", store->path);
     return NULL;
+  }
 
   return mem;
 }

@@ -31,6 +31,14 @@ G_GNUC_INTERNAL
 guint gst_memmap_slot_store_get_max_outstanding (GstMemmapSlotStore * store);
 
 G_GNUC_INTERNAL
+void gst_memmap_slot_store_allow_relayout (GstMemmapSlotStore * store,
+    GstMemmapEngine * engine, GstCaps * caps, guint64 chunk_bytes,
+    GstMemmapStoreWriterFlags flags);
+
+G_GNUC_INTERNAL
+guint gst_memmap_slot_store_get_generation (GstMemmapSlotStore * store);
+
+G_GNUC_INTERNAL
 GstMemory *gst_memmap_slot_store_acquire (GstMemmapSlotStore * store,
     guint64 * slot, GError ** error);
 
@@ -71,7 +79,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMemmapSlotStore, gst_memmap_slot_store_unref)
 /* GstMemmapSlotPool: a GstBufferPool whose every buffer handed out is one
  * freshly acquired store slot (a single memmap memory, writable, with a
  * GstVideoMeta giving the store's offsets and strides when the
- * GST_BUFFER_POOL_OPTION_VIDEO_META option is set). A buffer that returns to
+ * GST_BUFFER_POOL_OPTION_VIDEO_META option is set). With
+ * GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT the slots are laid out as the
+ * alignment asks (the store opened again with that layout while untouched,
+ * see gst_memmap_slot_store_allow_relayout()), or the config is refused. A buffer that returns to
  * the pool without having been committed gives its slot back to the store;
  * buffers are never recycled, since a committed slot belongs to the store. */
 #define GST_TYPE_MEMMAP_SLOT_POOL (gst_memmap_slot_pool_get_type ())

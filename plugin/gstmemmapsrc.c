@@ -376,13 +376,7 @@ gst_memmap_src_create_stats (GstMemmapSrc * self)
   engine = self->engine ? gst_object_ref (self->engine) : NULL;
   GST_OBJECT_UNLOCK (self);
 
-  if (engine) {
-    GstStructure *engine_stats = gst_memmap_engine_get_stats (engine);
-
-    gst_structure_set (s, "engine", GST_TYPE_STRUCTURE, engine_stats, NULL);
-    gst_structure_free (engine_stats);
-    gst_object_unref (engine);
-  }
+  gst_memmap_context_add_engine_stats (s, engine);
 
   return s;
 }
@@ -569,18 +563,9 @@ gst_memmap_src_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       gst_memmap_src_end_stream (self);
       break;
-    case GST_STATE_CHANGE_READY_TO_NULL:{
-      GstMemmapEngine *engine;
-
-      /* the next start asks for the engine again (a context set on the
-       * element stays with GstElement) */
-      GST_OBJECT_LOCK (self);
-      engine = self->engine;
-      self->engine = NULL;
-      GST_OBJECT_UNLOCK (self);
-      gst_clear_object (&engine);
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_memmap_context_forget_engine (element, &self->engine);
       break;
-    }
     default:
       break;
   }

@@ -34,6 +34,13 @@
  * heap buffer instead, behind the same API (gst_memmap_mapping_is_mmapped()
  * tells them apart): a private snapshot, cheaper for small files.
  *
+ * A %GST_MEMMAP_MAP_COPY_ON_WRITE mapping is a private writable mapping of
+ * the file: written pages become anonymous memory of the process and the
+ * file never changes. It is never cached (a second caller must not see the
+ * first one's writes): it counts in the budget while held and is unmapped
+ * with its last reference; the `cow-*` statistics count these mappings and
+ * their written pages.
+ *
  * All functions are thread-safe.
  *
  * Since: 0.1
@@ -601,6 +608,56 @@ gst_memmap_engine_clear_all (GstMemmapEngine * engine)
   gst_memmap_engine_destroy_queue (&to_destroy);
 }
 
+/* The written (private, anonymous) bytes of [@addr, + @size), a mapping of
+ * this process: /proc/self/pagemap says of each page whether it is present
+ * (bit 63) or swapped (bit 62), and whether it is a file page (bit 61); a
+ * page of a private file mapping that is present and not a file page is a
+ * private copy. */
+guint64
+gst_memmap_engine_private_bytes (gconstpointer addr, gsize size)
+{
+  guint64 ps = gst_memmap_engine_page_size;
+  guint64 first = (guintptr) addr / ps, n = size / ps, i;
+  guint64 buf[512], bytes = 0;
+  gint fd = open ("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return 0;
+  for (i = 0; i < n;) {
+    guint64 want = MIN (n - i, G_N_ELEMENTS (buf)), k;
+    ssize_t r = pread (fd, buf, want * 8, (off_t) ((first + i) * 8));
+
+    if (r <= 0)
+      break;
+    for (k = 0; k < (guint64) r / 8; k++) {
+      if ((buf[k] & (G_GUINT64_CONSTANT (3) << 62)) &&
+          !(buf[k] & (G_GUINT64_CONSTANT (1) << 61)))
+        bytes += ps;
+    }
+    i += (guint64) r / 8;
+  }
+  close (fd);
+  return bytes;
+}
+
+static void
+cow_stats_locked (GstMemmapEngine * self, GstStructure * s)
+{
+  guint64 maps = 0, bytes = 0, priv = 0;
+  GList *l;
+
+  for (l = self->cow_maps; l; l = l->next) {
+    GstMemmapMapping *m = l->data;
+
+    maps++;
+    bytes += m->size;
+    priv += gst_memmap_engine_private_bytes (m->data, m->size);
+  }
+  gst_structure_set (s, "cow-maps", G_TYPE_UINT64, maps,
+      "cow-mapped-bytes", G_TYPE_UINT64, bytes,
+      "cow-private-bytes", G_TYPE_UINT64, priv, NULL);
+}
+
 /**
  * gst_memmap_engine_get_stats:
  * @engine: a #GstMemmapEngine
@@ -622,6 +679,11 @@ gst_memmap_engine_clear_all (GstMemmapEngine * engine)
  * - `over-budget`: misses mapped over the budget because everything cached
  *   was in use
  * - `max-mapped-bytes`: the budget
+ * - `cow-maps`, `cow-mapped-bytes`: the %GST_MEMMAP_MAP_COPY_ON_WRITE
+ *   mappings held now and their bytes (in `mapped-bytes` too)
+ * - `cow-private-bytes`: the pages of those mappings that were written, and
+ *   so are anonymous memory of the process rather than the file's page
+ *   cache (read from /proc/self/pagemap; 0 where it cannot be read)
  *
  * Returns: (transfer full): a new #GstStructure
  *
@@ -651,6 +713,7 @@ gst_memmap_engine_get_stats (GstMemmapEngine * engine)
       "truncation-faults", G_TYPE_UINT64,
       gst_memmap_fault_guard_get_total_faults (),
       "max-mapped-bytes", G_TYPE_UINT64, engine->max_mapped_bytes, NULL);
+  cow_stats_locked (engine, s);
   g_mutex_unlock (&engine->lock);
 
   return s;
@@ -735,6 +798,8 @@ gst_memmap_engine_release_mapping (GstMemmapMapping * mapping)
   } else {
     engine->mapped_bytes -= mapping->size;
     engine->active_maps--;
+    if (mapping->cow)
+      engine->cow_maps = g_list_remove (engine->cow_maps, mapping);
     g_queue_push_tail_link (&to_destroy, &mapping->link);
   }
   g_mutex_unlock (&engine->lock);

@@ -20,6 +20,11 @@ G_BEGIN_DECLS
  *   #GstMemmapEngine:read-threshold may be served by a private read() copy
  *   instead of a mapping: cheaper for small files, but a snapshot that does
  *   not see later writes (Since: 0.2)
+ * @GST_MEMMAP_MAP_COPY_ON_WRITE: a private writable mapping of the file
+ *   (MAP_PRIVATE): reads see the file's pages, a write gives the process a
+ *   private copy of the page written and never reaches the file. Never
+ *   cached nor shared with another caller; its written pages are counted
+ *   in the `cow-private-bytes` statistic (Since: 0.2)
  *
  * How a file is mapped.
  */
@@ -30,6 +35,7 @@ typedef enum
   GST_MEMMAP_MAP_SEQUENTIAL = (1 << 1),
   GST_MEMMAP_MAP_VOLATILE = (1 << 2),
   GST_MEMMAP_MAP_COPY_SMALL = (1 << 3),
+  GST_MEMMAP_MAP_COPY_ON_WRITE = (1 << 4),
 } GstMemmapMapFlags;
 
 /**
@@ -136,6 +142,9 @@ gint gst_memmap_mapping_get_fd (GstMemmapMapping * mapping);
 
 GST_MEMMAP_API
 gboolean gst_memmap_mapping_is_writable (GstMemmapMapping * mapping);
+
+GST_MEMMAP_API
+gboolean gst_memmap_mapping_is_copy_on_write (GstMemmapMapping * mapping);
 
 GST_MEMMAP_API
 gboolean gst_memmap_mapping_is_mmapped (GstMemmapMapping * mapping);

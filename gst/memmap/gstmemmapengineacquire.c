@@ -39,6 +39,8 @@ flags_to_kind (GstMemmapMapFlags flags)
 {
   if (flags & GST_MEMMAP_MAP_WRITE)
     return KEY_KIND_WRITABLE;
+  if (flags & GST_MEMMAP_MAP_COPY_ON_WRITE)
+    return KEY_KIND_PRIVATE;
   if (flags & GST_MEMMAP_MAP_VOLATILE)
     return KEY_KIND_VOLATILE;
   if (flags & GST_MEMMAP_MAP_COPY_SMALL)
@@ -293,12 +295,16 @@ mapping_load (GstMemmapEngine * self, GstMemmapMapping * m, gboolean use_read,
     m->mmapped = FALSE;
     return TRUE;
   } else {
-    gint prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+    gint prot = PROT_READ | (m->writable || m->cow ? PROT_WRITE : 0);
     void *p;
     gboolean retried = FALSE;
 
   again:
-    p = mmap (NULL, m->size, prot, MAP_SHARED, m->fd, (off_t) m->offset);
+    /* copy-on-write: written pages are the process's, the file's never
+     * change (a read-only descriptor is enough); no commit charge for the
+     * whole window, only the pages written take memory */
+    p = mmap (NULL, m->size, prot, m->cow ? MAP_PRIVATE | MAP_NORESERVE :
+        MAP_SHARED, m->fd, (off_t) m->offset);
     if (p == MAP_FAILED) {
       err_no = errno;
       if (err_no == ENOMEM && !retried) {
@@ -381,7 +387,8 @@ lookup (GstMemmapEngine * self, const gchar * path, const MapRequest * req,
   }
   fill_key (key, &st, kind, win_offset, win_length);
 
-  m = g_hash_table_lookup (self->cache, key);
+  /* a copy-on-write mapping is never shared: always a miss */
+  m = kind == KEY_KIND_PRIVATE ? NULL : g_hash_table_lookup (self->cache, key);
   if (m && gst_memmap_fault_guard_get_faults (m->guard_id) > 0) {
     /* the file was truncated under this mapping: never hand it out
      * again, map what the file holds now */
@@ -532,6 +539,20 @@ insert_loaded (GstMemmapEngine * self, GstMemmapMapping * m,
   if (use_read)
     self->reads++;
 
+  if (m->cow) {
+    /* never cached: unmapped when its last reference goes */
+    m->refcount = 1;
+    m->engine = self;
+    m->cached = FALSE;
+    self->cow_maps = g_list_prepend (self->cow_maps, m);
+    self->active_maps++;
+    self->in_use_maps++;
+    gst_object_ref (self);
+    g_mutex_unlock (&self->lock);
+    GST_DEBUG_OBJECT (self, "mapped %s [%" G_GUINT64_FORMAT ", +%"
+        G_GSIZE_FORMAT ") copy-on-write", m->path, m->offset, m->size);
+    return m;
+  }
   existing = g_hash_table_lookup (self->cache, &m->key);
   if (existing) {
     /* another thread mapped the same window meanwhile: use that one */
@@ -619,6 +640,7 @@ gst_memmap_engine_acquire (GstMemmapEngine * self, const gchar * path,
     }
 
     m->key = key;
+    m->cow = kind == KEY_KIND_PRIVATE;
     m->offset = key.win_offset;
     m->size = (gsize) key.win_length;
     if (!mapping_load (self, m, use_read, sequential, error))

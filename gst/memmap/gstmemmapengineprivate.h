@@ -20,6 +20,7 @@ typedef enum
   KEY_KIND_WRITABLE = 2,        /* shared read-write */
   KEY_KIND_COPY = 3,            /* read-only, a read() copy allowed: keyed
                                  * like STABLE, never shared with it */
+  KEY_KIND_PRIVATE = 4,         /* copy-on-write: never in the cache */
 } KeyKind;
 
 typedef struct
@@ -50,7 +51,8 @@ struct _GstMemmapMapping
   gsize size;
   guint64 offset;
   guint64 file_size;
-  gboolean writable;
+  gboolean writable;            /* shared read-write */
+  gboolean cow;                 /* private read-write (copy-on-write) */
   gboolean mmapped;
   gint guard_id;                /* in the fault guard, or -1 */
 
@@ -93,6 +95,7 @@ struct _GstMemmapEngine
   guint64 map_time_ns;
   guint64 reads;
   guint64 over_budget;
+  GList *cow_maps;              /* live copy-on-write mappings, not cached */
 };
 
 /* the system's page size, set by the engine's class_init */

@@ -3,12 +3,14 @@
 
 /* What the files of the frames API share: gstmemmapframes.c (the object,
  * the input, the API), gstmemmapframesdirect.c (frames read from the cache
- * directory without a pipeline) and gstmemmapframespipeline.c (the
- * pipeline runner, which uses the memmapcache element). Not installed;
+ * directory without a pipeline), gstmemmapframesrecording.c (the
+ * recordings that calls join) and gstmemmapframespipeline.c (a
+ * recording's pipeline, which uses the memmapcache element). Not installed;
  * include memmap.h and gstmemmapcachedir.h first. */
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -25,7 +27,30 @@ typedef struct
   gchar *index_key;             /* NULL: not a local file, no direct path */
   guint generation;             /* of the memmapcache key, see cache_key () */
   gboolean fresh_key;           /* use a key nobody used before */
+
+  /* progress and cancel (gstmemmapframes.c), all optional */
+  GCancellable *cancellable;
+  GstMemmapFramesProgressFunc progress;
+  gpointer progress_data;
+  guint64 done;                 /* last done reported */
+  guint64 total;                /* last total reported, 0 unknown */
+  guint64 fps_n, fps_d;         /* of the frames, for the estimate */
 } Job;
+
+/* gstmemmapframesjob.c: a call's input, checked (the file's identity
+ * for the cache key and the direct path's index), and freed */
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_init (Job * job, GstMemmapEngine * engine,
+    const gchar * uri_or_path, guint64 start, guint64 count,
+    const gchar * format, const gchar * cache_dir, GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_clear (Job * job);
+
+/* gstmemmapframesjob.c: @seen frames recorded of @total (0: unknown)
+ * noted, and the progress callback called when that moves it on */
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_report (Job * job, guint64 seen, guint64 total);
 
 /* gstmemmapframes.c */
 G_GNUC_INTERNAL
@@ -44,6 +69,52 @@ GstMemmapFrames *gst_memmap_frames_new_from_buffers (GPtrArray * buffers,
 G_GNUC_INTERNAL
 gchar *gst_memmap_frames_job_cache_key (Job * job);
 
+/* Progress and cancel of a call (gstmemmapframesjob.c), for whatever waits
+ * for the frames in the caller's thread:
+ * - _job_progress(): @seen frames of the stream recorded so far (and the
+ *   frame rate, 0/0 if unknown, for the estimate of the total): calls the
+ *   progress callback, if any, when that moves it on. Caller's thread only,
+ *   no lock held (the callback may cancel).
+ * - _job_cancelled(): TRUE with @error set to G_IO_ERROR_CANCELLED when
+ *   the call's cancellable was cancelled.
+ * - _job_connect_cancel(): @callback (a GCancellable::cancelled handler,
+ *   void (*) (GCancellable *, gpointer data)) runs in the cancelling
+ *   thread when the call is cancelled, to wake the waiter (a
+ *   bus message, a GCond broadcast); at once, and 0 returned, if it is
+ *   already (so no lock of the waiter may be held); _job_unwatch() after.
+ * The bus loop of gstmemmapframespipeline.c uses them through
+ * _job_frame_seen() (streaming thread: posts a progress message when
+ * there is a callback), _job_watch() (a cancel posts a message) and
+ * _job_handle_message() (for each application message: TRUE when the
+ * loop must stop, cancelled, with @error set). A waiter on a GCond
+ * connects a handler that broadcasts it, calls _job_progress() with the
+ * frames recorded after each wake-up (lock released) and stops waiting
+ * when _job_cancelled(). */
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
+    guint64 seen, gint fps_n, gint fps_d);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_cancelled (Job * job, GError ** error);
+
+G_GNUC_INTERNAL
+gulong gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
+    gpointer data, GDestroyNotify notify);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
+    guint64 seen, const GstVideoInfo * info);
+
+G_GNUC_INTERNAL
+gulong gst_memmap_frames_job_watch (Job * job, GstElement * pipeline);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_job_unwatch (Job * job, gulong id);
+
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_job_handle_message (Job * job,
+    GstElement * pipeline, GstMessage * msg, GError ** error);
+
 G_GNUC_INTERNAL
 void gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
     const gchar * hash);
@@ -53,9 +124,13 @@ void gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_try_direct (Job * job);
 
-/* gstmemmapframespipeline.c */
+/* gstmemmapframesrecording.c: joins or starts the recording of the
+ * stream (gstmemmapframespipeline.c) and waits for the frames */
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_run_pipeline (Job * job, gboolean * gap,
     GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_adopt_recording (Job * job, GstMemmapFrames * frames);
 
 G_END_DECLS

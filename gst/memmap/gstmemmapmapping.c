@@ -241,9 +241,12 @@ gst_memmap_mapping_get_fd (GstMemmapMapping * mapping)
  * gst_memmap_mapping_is_writable:
  * @mapping: a #GstMemmapMapping
  *
- * Tells whether the mapping is writable.
+ * Tells whether the mapping's bytes may be written.
  *
- * Returns: %TRUE for a shared read-write mapping (%GST_MEMMAP_MAP_WRITE)
+ * Returns: %TRUE for a shared read-write mapping (%GST_MEMMAP_MAP_WRITE:
+ *   writes reach the file) and for a copy-on-write one
+ *   (%GST_MEMMAP_MAP_COPY_ON_WRITE: writes stay private, see
+ *   gst_memmap_mapping_is_copy_on_write())
  *
  * Since: 0.1
  */
@@ -252,7 +255,27 @@ gst_memmap_mapping_is_writable (GstMemmapMapping * mapping)
 {
   g_return_val_if_fail (mapping != NULL, FALSE);
 
-  return mapping->writable;
+  return mapping->writable || mapping->cow;
+}
+
+/**
+ * gst_memmap_mapping_is_copy_on_write:
+ * @mapping: a #GstMemmapMapping
+ *
+ * Tells whether the mapping is a private copy-on-write mapping
+ * (%GST_MEMMAP_MAP_COPY_ON_WRITE): its bytes may be written, and a written
+ * page becomes the process's own copy; the file never changes.
+ *
+ * Returns: %TRUE for a copy-on-write mapping
+ *
+ * Since: 0.2
+ */
+gboolean
+gst_memmap_mapping_is_copy_on_write (GstMemmapMapping * mapping)
+{
+  g_return_val_if_fail (mapping != NULL, FALSE);
+
+  return mapping->cow;
 }
 
 /**

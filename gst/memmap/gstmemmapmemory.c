@@ -17,7 +17,9 @@
  * GStreamer's copy-on-write (gst_memory_make_mapped(), gst_buffer_map() with
  * %GST_MAP_WRITE on a writable buffer), and the file is never modified.
  * Memory of a writable mapping (%GST_MEMMAP_MAP_WRITE) is writable and writes
- * reach the file.
+ * reach the file. Memory of a copy-on-write mapping
+ * (%GST_MEMMAP_MAP_COPY_ON_WRITE) is writable too, but a write copies the
+ * page it falls in for this process only: the file never changes.
  *
  * All the memory that one allocator makes of one mapping shares a common
  * parent memory that covers the whole mapping window. That is what lets

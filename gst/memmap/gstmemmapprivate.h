@@ -38,4 +38,10 @@ GstMemmapMapping *gst_memmap_engine_map_window_fd (GstMemmapEngine * engine,
     gint fd, const gchar * path, guint64 window_offset, guint64 window_size,
     guint64 offset, guint64 size, GstMemmapMapFlags flags, GError ** error);
 
+/* gstmemmapengine.c: the bytes of [@addr, + @size) (a mapping of this
+ * process) that are private copies of the file's pages: the written pages
+ * of a copy-on-write mapping. */
+G_GNUC_INTERNAL
+guint64 gst_memmap_engine_private_bytes (gconstpointer addr, gsize size);
+
 G_END_DECLS

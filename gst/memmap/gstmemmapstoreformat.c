@@ -18,13 +18,9 @@
 #include "gstmemmapprivate.h"
 #include "gstmemmapstoreformat.h"
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -346,6 +346,9 @@ void gst_memmap_store_maps_clear (GstMemmapStoreMaps * maps);
 G_GNUC_INTERNAL
 
 G_GNUC_INTERNAL
+gboolean gst_memmap_store_same_file (gint fd_a, gint fd_b);
+
+G_GNUC_INTERNAL
 GstMemmapStoreHeader *gst_memmap_store_maps_ref_header (GstMemmapStoreMaps *
     maps, GstMemmapMapping ** mapping, GError ** error);
 

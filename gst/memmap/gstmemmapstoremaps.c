@@ -258,3 +258,13 @@ gst_memmap_store_maps_ref_header (GstMemmapStoreMaps * maps,
   return (GstMemmapStoreHeader *) gst_memmap_mapping_data_at (m, 0,
       GST_MEMMAP_STORE_HEADER_SIZE);
 }
+
+/* TRUE if the descriptors @fd_a and @fd_b are open on the same file. */
+gboolean
+gst_memmap_store_same_file (gint fd_a, gint fd_b)
+{
+  struct stat a, b;
+
+  return fstat (fd_a, &a) == 0 && fstat (fd_b, &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}

@@ -169,15 +169,6 @@ gst_memmap_store_notify_commit (GstMemmapStoreHeader * hdr)
 G_DEFINE_BOXED_TYPE (GstMemmapStoreSession, gst_memmap_store_session,
     gst_memmap_store_session_ref, gst_memmap_store_session_unref);
 
-static gboolean
-same_file (gint a, gint b)
-{
-  struct stat sa, sb;
-
-  return fstat (a, &sa) == 0 && fstat (b, &sb) == 0 &&
-      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Opens the file the reader validated, read-write if we may. */
 static gint
 open_store_file (GstMemmapStoreReader * reader, gboolean * writable)
@@ -193,7 +184,7 @@ open_store_file (GstMemmapStoreReader * reader, gboolean * writable)
   fd = open (proc, O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT)
     fd = open (path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (fd >= 0 && same_file (fd, rfd)) {
+  if (fd >= 0 && gst_memmap_store_same_file (fd, rfd)) {
     *writable = TRUE;
     return fd;
   }

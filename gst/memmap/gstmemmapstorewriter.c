@@ -43,6 +43,7 @@
 
 #include "memmap.h"
 #include "gstmemmapprivate.h"
+#include "gstmemmapstoreprefault.h"
 #include "gstmemmapstorewriterprivate.h"
 
 #define GST_CAT_DEFAULT gst_memmap_debug
@@ -270,7 +271,9 @@ gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
  * Returns: (transfer full): a #GstStructure named `memmap-store-writer`
  *   with `committed`, `acquired`, `released`, `outstanding`,
  *   `chunks-reserved`, `reservations`, `bytes-freed` (given back to the
- *   file system at close) (guint64), `checksums` and `reused` (gboolean)
+ *   file system at close), `bytes-prefaulted` (faulted in ahead of the
+ *   producer, append; Since: 0.3) (guint64), `checksums` and `reused`
+ *   (gboolean)
  *
  * Since: 0.1
  */
@@ -291,6 +294,9 @@ gst_memmap_store_writer_get_stats (GstMemmapStoreWriter * writer)
       "chunks-reserved", G_TYPE_UINT64, writer->chunks_reserved,
       "reservations", G_TYPE_UINT64, writer->n_reservations,
       "bytes-freed", G_TYPE_UINT64, writer->bytes_freed,
+      "bytes-prefaulted", G_TYPE_UINT64, writer->prefault ?
+      gst_memmap_store_prefault_get_bytes (writer->prefault) :
+      writer->bytes_prefaulted,
       "checksums", G_TYPE_BOOLEAN, writer->checksum,
       "reused", G_TYPE_BOOLEAN, writer->reused, NULL);
   g_mutex_unlock (&writer->lock);
@@ -346,6 +352,7 @@ gst_memmap_store_writer_unref (GstMemmapStoreWriter * writer)
     g_clear_error (&err);
   }
 
+  g_clear_pointer (&writer->prefault, gst_memmap_store_prefault_free);
   g_clear_pointer (&writer->header_map, gst_memmap_mapping_unref);
   gst_memmap_store_maps_clear (&writer->maps);
   if (writer->fd >= 0)

@@ -188,6 +188,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   }
   self->closed = TRUE;
   sync = self->sync;
+  gst_memmap_store_writer_stop_prefault (self);
   /* a store truncated under us never closes cleanly: it stays damaged, as
    * the cut left it */
   if (!gst_memmap_store_writer_check_whole (self, error)) {
@@ -198,6 +199,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
     return FALSE;
   }
   gst_memmap_store_writer_close_footprint (self);
+  gst_memmap_store_writer_punch_ahead (self);
   /* the slots whose blocks it kept stay, for release_slot() */
   g_hash_table_foreach_remove (self->outstanding, not_held, NULL);
   g_mutex_unlock (&self->lock);

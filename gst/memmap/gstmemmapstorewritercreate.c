@@ -282,15 +282,6 @@ create_temp (GstMemmapStoreWriter * self, gchar ** tmp_out, GError ** error)
   return fd;
 }
 
-static gboolean
-same_file (gint fd_a, gint fd_b)
-{
-  struct stat a, b;
-
-  return fstat (fd_a, &a) == 0 && fstat (fd_b, &b) == 0 &&
-      a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
 /* TRUE if @path (not followed) still names the file open on @fd */
 static gboolean
 same_file_as_name (gint fd, const gchar * path)
@@ -326,7 +317,7 @@ create_new (GstMemmapStoreWriter * self, const gchar * caps_str,
       GST_MEMMAP_STORE_HEADER_SIZE, error);
   if (m == NULL)
     goto failed;
-  if (!same_file (fd, gst_memmap_mapping_get_fd (m))) {
+  if (!gst_memmap_store_same_file (fd, gst_memmap_mapping_get_fd (m))) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
         "Could not create frame store '%s': '%s' was replaced while it was "
         "being created", self->path, tmp);

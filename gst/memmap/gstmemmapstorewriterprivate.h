@@ -53,6 +53,12 @@ struct _GstMemmapStoreWriter
    * the close keeps such a slot's blocks, see close_footprint() */
   GHashTable *outstanding;
   GstMemmapStoreMaps maps;      /* WRITE mappings of the store */
+  /* append: the next chunk, reserved ahead of the producer and faulted in
+   * by a thread of its own (go_ahead(), ...slots.c); the file's end grown
+   * past the chunks_reserved published, 0 if none (the close punches it) */
+  struct _GstMemmapStorePrefault *prefault;
+  guint64 grown_end;
+  guint64 bytes_prefaulted;     /* of the prefault thread, at close */
   /* stats */
   guint64 n_acquired;
   guint64 n_released;
@@ -76,6 +82,12 @@ gboolean gst_memmap_store_writer_check_whole (GstMemmapStoreWriter * self,
 G_GNUC_INTERNAL
 gboolean gst_memmap_store_writer_ensure_chunk (GstMemmapStoreWriter * self,
     guint64 slot, GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_store_writer_stop_prefault (GstMemmapStoreWriter * self);
+
+G_GNUC_INTERNAL
+void gst_memmap_store_writer_punch_ahead (GstMemmapStoreWriter * self);
 
 /* gstmemmapstorewriterclose.c, under the writer's lock */
 G_GNUC_INTERNAL

@@ -19,8 +19,11 @@
 
 #include "memmap.h"
 #include "gstmemmapprivate.h"
+#include "gstmemmapstoreprefault.h"
 #include "gstmemmapstorewriterprivate.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
@@ -208,6 +211,140 @@ ring_take_free (GstMemmapStoreWriter * self, guint64 * slot, GError ** error)
   return TRUE;
 }
 
+/* Grows the file to the end of @chunk, ahead of the producer, with
+ * posix_fallocate() (so that no page of it can SIGBUS when written), but
+ * does not publish it: chunks_reserved moves only when ensure_chunk()
+ * needs the chunk, and a reader never sees it before. A failure (a full
+ * disk) is no error here: ensure_chunk() meets it again when the chunk is
+ * needed, and reports it then. Under lock. */
+static gboolean
+grow_ahead (GstMemmapStoreWriter * self, guint64 chunk)
+{
+  guint64 end;
+  gint r;
+
+  if (chunk < self->chunks_reserved)
+    return TRUE;
+  if (__builtin_mul_overflow (chunk + 1, self->geo.chunk_stride, &end) ||
+      __builtin_add_overflow (end, self->geo.data_offset, &end) ||
+      end > G_MAXINT64)
+    return FALSE;
+  if (end <= self->grown_end)
+    return TRUE;
+  /* as ensure_chunk(): never grow a truncated file back over its cut */
+  if (!gst_memmap_store_writer_check_whole (self, NULL))
+    return FALSE;
+  do {
+    r = posix_fallocate (self->fd, 0, (off_t) end);
+  } while (r == EINTR);
+  if (r != 0) {
+    GST_DEBUG ("%s: no chunk %" G_GUINT64_FORMAT " ahead: %s", self->path,
+        chunk, g_strerror (r));
+    return FALSE;
+  }
+  self->grown_end = end;
+  return TRUE;
+}
+
+/* Has the prefault thread fault in @chunk (reserved or grown ahead). Under
+ * lock. */
+static void
+prefault_chunk (GstMemmapStoreWriter * self, guint64 chunk)
+{
+  guint64 offset = gst_memmap_store_chunk_offset (&self->geo, chunk);
+  GstMemmapMapping *m;
+  GError *err = NULL;
+
+  m = gst_memmap_store_maps_get (&self->maps, offset, self->geo.chunk_stride,
+      &err);
+  if (m == NULL) {
+    GST_DEBUG ("%s: not prefaulting chunk %" G_GUINT64_FORMAT ": %s",
+        self->path, chunk, err->message);
+    g_clear_error (&err);
+    return;
+  }
+  gst_memmap_store_prefault_push (self->prefault, m, offset,
+      self->geo.chunk_stride);
+}
+
+/* Chunks smaller than this are not reserved nor faulted in ahead: their
+ * faults cost little, and the chunk ahead would hold one more window (and
+ * descriptor) and one more chunk of disk while the store is written. */
+#define PREFAULT_MIN_CHUNK (G_GUINT64_CONSTANT (8) << 20)
+
+/* Whether a new append store goes ahead: only when asked, with
+ * GST_MEMMAP_PREFAULT_AHEAD=1 in the environment (and GST_MEMMAP_PREFAULT
+ * not 0, which turns every prefault off). Measured on the shared 2-core VM
+ * (docs/benchmarks.md, sink-process), the thread faulting fresh pages at
+ * the same time as the producer added 10-100% to the CPU a frame cost and
+ * made some runs slower, others faster; whether it pays on an idle machine
+ * is what the benchmark's memmapsink-ahead contender is for. */
+static gboolean
+ahead_wanted (void)
+{
+  return g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT_AHEAD"), "1") == 0 &&
+      g_strcmp0 (g_getenv ("GST_MEMMAP_PREFAULT"), "0") != 0;
+}
+
+/* Append, under lock, for @slot just handed out for the first time: tells
+ * the prefault thread where the producer is and, at the first slot of a
+ * chunk, reserves the next chunk ahead and has it faulted in (the first
+ * chunk too, at the first slot). Only when ahead_wanted(), and for chunks
+ * of PREFAULT_MIN_CHUNK and more. */
+static void
+go_ahead (GstMemmapStoreWriter * self, guint64 slot)
+{
+  const GstMemmapStoreGeometry *geo = &self->geo;
+  guint64 chunk = slot / geo->slots_per_chunk;
+
+  if (self->prefault == NULL) {
+    if (slot != 0 || geo->chunk_stride < PREFAULT_MIN_CHUNK ||
+        !ahead_wanted ())
+      return;
+    self->prefault = gst_memmap_store_prefault_new (self->path);
+  }
+  gst_memmap_store_prefault_set_position (self->prefault,
+      gst_memmap_store_slot_offset (geo, slot) + geo->slot_stride);
+  if (slot % geo->slots_per_chunk != 0)
+    return;
+  if (slot == 0)
+    prefault_chunk (self, 0);
+  if (geo->max_frames > 0 &&
+      (chunk + 1) * geo->slots_per_chunk >= geo->max_frames)
+    return;
+  if (grow_ahead (self, chunk + 1))
+    prefault_chunk (self, chunk + 1);
+}
+
+/* At close, under lock, once the prefault thread is stopped: gives back
+ * the blocks of what was grown ahead and never published (a chunk no frame
+ * went into). The file keeps its size, as the close never truncates: a
+ * reader that mapped the file while it was that long keeps a mapping of
+ * the file's bytes (holes read as zeros); readers use chunks_reserved, and
+ * a longer file is valid (docs/store-format.md). */
+void
+gst_memmap_store_writer_punch_ahead (GstMemmapStoreWriter * self)
+{
+  guint64 end = self->geo.data_offset +
+      self->chunks_reserved * self->geo.chunk_stride;
+
+  if (self->grown_end > end &&
+      gst_memmap_store_punch (self->fd, end, self->grown_end - end))
+    self->bytes_freed += self->grown_end - end;
+}
+
+/* At close, under lock: stops the prefault thread (the thread takes no
+ * lock of ours). */
+void
+gst_memmap_store_writer_stop_prefault (GstMemmapStoreWriter * self)
+{
+  if (self->prefault == NULL)
+    return;
+  self->bytes_prefaulted =
+      gst_memmap_store_prefault_get_bytes (self->prefault);
+  g_clear_pointer (&self->prefault, gst_memmap_store_prefault_free);
+}
+
 /**
  * gst_memmap_store_writer_acquire_slot:
  * @writer: a #GstMemmapStoreWriter
@@ -270,6 +407,7 @@ gst_memmap_store_writer_acquire_slot (GstMemmapStoreWriter * writer,
       if (!gst_memmap_store_writer_ensure_chunk (self, self->next_slot, error))
         goto failed;
       s = self->next_slot++;
+      go_ahead (self, s);
     }
   }
 

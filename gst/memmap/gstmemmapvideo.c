@@ -55,13 +55,20 @@ gst_memmap_video_store_caps (gboolean alternate)
 }
 
 gboolean
+gst_memmap_video_info_same_picture (const GstVideoInfo * a,
+    const GstVideoInfo * b)
+{
+  return GST_VIDEO_INFO_FORMAT (a) == GST_VIDEO_INFO_FORMAT (b) &&
+      GST_VIDEO_INFO_WIDTH (a) == GST_VIDEO_INFO_WIDTH (b) &&
+      GST_VIDEO_INFO_HEIGHT (a) == GST_VIDEO_INFO_HEIGHT (b) &&
+      GST_VIDEO_INFO_N_PLANES (a) == GST_VIDEO_INFO_N_PLANES (b);
+}
+
+gboolean
 gst_memmap_video_info_same_frame_layout (const GstVideoInfo * a,
     const GstVideoInfo * b)
 {
-  if (GST_VIDEO_INFO_FORMAT (a) != GST_VIDEO_INFO_FORMAT (b) ||
-      GST_VIDEO_INFO_WIDTH (a) != GST_VIDEO_INFO_WIDTH (b) ||
-      GST_VIDEO_INFO_HEIGHT (a) != GST_VIDEO_INFO_HEIGHT (b) ||
-      GST_VIDEO_INFO_N_PLANES (a) != GST_VIDEO_INFO_N_PLANES (b))
+  if (!gst_memmap_video_info_same_picture (a, b))
     return FALSE;
   return gst_memmap_video_info_same_plane_layout (a, b);
 }

@@ -37,4 +37,12 @@ GST_MEMMAP_API
 gboolean gst_memmap_video_info_same_plane_layout (const GstVideoInfo * a,
     const GstVideoInfo * b);
 
+/* The same picture: same format, width, height and planes, whatever the
+ * plane offsets and strides (a store whose slots are padded for a
+ * decoder, docs/design.md "Decoding into the slots", holds the pictures
+ * of caps laid out by default). */
+GST_MEMMAP_API
+gboolean gst_memmap_video_info_same_picture (const GstVideoInfo * a,
+    const GstVideoInfo * b);
+
 G_END_DECLS

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gst-memmap ingest VIDEO -o STORE: decodes a video into a new store
- * through memmapsink. */
+ * through memmapsink, with the progress of the frames API
+ * (GstMemmapFramesProgressFunc: frames recorded / total, the total
+ * estimated from the duration and frame rate when no --count is given) as
+ * a bar on a terminal, or as plain lines with --progress elsewhere. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -28,8 +31,14 @@ typedef struct
   gboolean linked;
   gboolean failed;
   gboolean interrupted;
+  gboolean lines;               /* --progress: plain lines, not a bar */
+  gint64 last_line_us;
+  guint64 last_done;
   Progress progress;
 } Ingest;
+
+/* A line every this often with --progress */
+#define LINE_INTERVAL_US (2 * G_USEC_PER_SEC)
 
 static GstPadProbeReturn
 ingest_count_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
@@ -106,27 +115,80 @@ sink_frames_written (GstElement * sink)
   return n;
 }
 
+/* A GstMemmapFramesProgressFunc, as gst_memmap_engine_map_video_frames_full
+ * () calls it: @done frames recorded of @total (0: unknown). A bar on a
+ * terminal; plain lines with --progress, one every LINE_INTERVAL_US and
+ * the last one. */
+static void
+ingest_progress (guint64 done, guint64 total, gpointer user_data)
+{
+  Ingest *in = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gdouble secs = (now - in->progress.start_us) / 1e6;
+  gdouble fps = secs > 0 ? done / secs : 0.0;
+  gchar *what;
+
+  if (in->lines) {
+    if ((now - in->last_line_us < LINE_INTERVAL_US || done == 0) &&
+        done != total)
+      return;
+    in->last_line_us = now;
+    if (total > 0)
+      g_printerr ("gst-memmap ingest: %" G_GUINT64_FORMAT "/%"
+          G_GUINT64_FORMAT " frames (%d%%), %.0f fps\n", done, total,
+          (gint) (100.0 * done / total), fps);
+    else
+      g_printerr ("gst-memmap ingest: %" G_GUINT64_FORMAT " frames, %.0f "
+          "fps\n", done, fps);
+    return;
+  }
+  what = total > 0 ? g_strdup_printf ("%" G_GUINT64_FORMAT "/%"
+      G_GUINT64_FORMAT " frames, %.0f fps", done, total, fps) :
+      g_strdup_printf ("%" G_GUINT64_FORMAT " frames written, %.0f fps", done,
+      fps);
+  progress_draw (&in->progress, total > 0 ? (gdouble) done / total : -1, what);
+  g_free (what);
+}
+
+/* The frames to write: --count, else the stream's frames after --start,
+ * estimated from its duration and the frame rate of the caps (0 while
+ * unknown), as the frames API estimates them. */
+static guint64
+ingest_total (Ingest * in)
+{
+  gint64 dur = -1;
+  GstPad *pad;
+  GstCaps *caps = NULL;
+  GstVideoInfo info;
+  guint64 total = 0;
+
+  if (in->count > 0)
+    return in->count;
+  pad = gst_element_get_static_pad (in->sink, "sink");
+  caps = gst_pad_get_current_caps (pad);
+  gst_object_unref (pad);
+  if (caps && gst_video_info_from_caps (&info, caps) &&
+      GST_VIDEO_INFO_FPS_N (&info) > 0 && GST_VIDEO_INFO_FPS_D (&info) > 0 &&
+      gst_element_query_duration (in->pipeline, GST_FORMAT_TIME, &dur) &&
+      dur > 0)
+    total = gst_util_uint64_scale_round ((guint64) dur,
+        GST_VIDEO_INFO_FPS_N (&info),
+        (guint64) GST_VIDEO_INFO_FPS_D (&info) * GST_SECOND);
+  gst_clear_caps (&caps);
+  return total > in->start ? total - in->start : 0;
+}
+
 static gboolean
 ingest_tick (gpointer user_data)
 {
   Ingest *in = user_data;
   guint64 written = sink_frames_written (in->sink);
-  gint64 pos = -1, dur = -1;
-  gdouble secs = (g_get_monotonic_time () - in->progress.start_us) / 1e6;
-  gdouble fraction = -1;
-  gchar *what;
+  guint64 total = ingest_total (in);
 
-  if (in->count > 0) {
-    fraction = (gdouble) written / in->count;
-  } else if (gst_element_query_position (in->pipeline, GST_FORMAT_TIME, &pos)
-      && gst_element_query_duration (in->pipeline, GST_FORMAT_TIME, &dur)
-      && dur > 0 && pos >= 0) {
-    fraction = (gdouble) pos / dur;
-  }
-  what = g_strdup_printf ("%" G_GUINT64_FORMAT " frames written, %.0f fps",
-      written, secs > 0 ? written / secs : 0.0);
-  progress_draw (&in->progress, fraction, what);
-  g_free (what);
+  /* never back, never past the total */
+  written = MAX (written, in->last_done);
+  in->last_done = written;
+  ingest_progress (written, total ? MAX (total, written) : 0, in);
   return G_SOURCE_CONTINUE;
 }
 
@@ -316,7 +378,9 @@ ingest_run (Ingest * in)
   gst_object_unref (bus);
   sigint = g_unix_signal_add (SIGINT, ingest_sigint, in);
   progress_init (&in->progress);
-  if (in->progress.enabled)
+  if (in->lines)
+    in->progress.enabled = FALSE;
+  if (in->progress.enabled || in->lines)
     tick = g_timeout_add (200, ingest_tick, in);
 
   if (gst_element_set_state (in->pipeline, GST_STATE_PLAYING) ==
@@ -358,7 +422,10 @@ ingest_report (Ingest * in, guint64 written, const gchar * out)
         G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
         " frames asked for were written\n", in->input, in->seen, written,
         in->count);
-  if (in->progress.enabled) {
+  if (in->lines && !in->interrupted)
+    /* the last line: done == total */
+    ingest_progress (written, written, in);
+  if (in->progress.enabled || in->lines) {
     gdouble secs = (g_get_monotonic_time () - in->progress.start_us) / 1e6;
 
     g_printerr ("%s: %" G_GUINT64_FORMAT " frames of %s in %.1f s%s\n", out,
@@ -391,6 +458,10 @@ cmd_ingest (gint argc, gchar ** argv)
     {"checksum", 0, 0, G_OPTION_ARG_NONE, &checksum,
         "Keep a checksum of every frame (memmapsink checksum=true), "
         "checked by readers and verify", NULL},
+    {"progress", 0, 0, G_OPTION_ARG_NONE, &in.lines,
+        "Print the progress as plain lines on stderr (frames written / "
+        "total) even when it is not a terminal, where nothing is printed "
+        "otherwise", NULL},
     {NULL}
   };
 
@@ -401,8 +472,9 @@ cmd_ingest (gint argc, gchar ** argv)
       "GStreamer plugins handle) with uridecodebin, converts it with\n"
       "videoconvert if --format is given, and writes the frames into STORE\n"
       "with memmapsink. Frames are counted from the first frame of the\n"
-      "stream, whatever its GOP structure. A progress bar is drawn when\n"
-      "stderr is a terminal; Ctrl-C stops and keeps the frames so far.");
+      "stream, whatever its GOP structure. A progress bar (frames written /\n"
+      "total) is drawn when stderr is a terminal, plain lines with\n"
+      "--progress; Ctrl-C stops and keeps the frames so far.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!parse_options (ctx, &argc, &argv)) {
     ret = EXIT_USAGE;

@@ -106,9 +106,11 @@ def check_frames(r, raw, fmt):
         off = raw.offset(i)
         for p, (v, lay) in enumerate(zip(planes, r.layouts)):
             if not (np.shares_memory(v, mm) and inside(v, mm) and
-                    not v.flags.owndata and not v.flags.writeable):
-                bad.append('frame %d plane %d: not a read-only view of '
-                           'the mapping' % (i, p))
+                    not v.flags.owndata and
+                    v.flags.writeable == r.writable):
+                bad.append('frame %d plane %d: not a view of the '
+                           'mapping, writable as asked (copy-on-write by '
+                           'default)' % (i, p))
             if address(v) != address(mm) + off + lay.offset:
                 bad.append('frame %d plane %d: at %#x, the format says '
                            '%#x' % (i, p, address(v) - address(mm),

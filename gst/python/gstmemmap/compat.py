@@ -214,14 +214,17 @@ class Store:
 
 
 def frame_bytes(frames, i):
-    """The bytes of frame i of a GstMemmap.Frames (1-D, read-only)."""
+    """The bytes of frame i of a GstMemmap.Frames (1-D; writable when the
+    frames are copy-on-write, frames.is_copy_on_write())."""
     return wrap_address(frames, frames.get_address(i),
-                        frames.get_frame_size(), False)
+                        frames.get_frame_size(), frames.is_copy_on_write())
 
 
 def frame_planes(frames, i):
-    """The planes of frame i of a GstMemmap.Frames as read-only arrays over
-    the frame's memory (in the frame store when frames.is_zero_copy()).
+    """The planes of frame i of a GstMemmap.Frames as arrays over the
+    frame's memory (in the frame store when frames.is_zero_copy()):
+    read-only, or writable copy-on-write views when
+    frames.is_copy_on_write().
 
     Plane p of frame i starts at frames.get_plane_address(i, p)."""
     n = frames.get_n_planes()
@@ -233,6 +236,7 @@ def frame_planes(frames, i):
     out = []
     for lay in layouts:
         v = lay.view(raw, 0)
-        v.flags.writeable = False
+        if not frames.is_copy_on_write():
+            v.flags.writeable = False
         out.append(v)
     return out

@@ -7,7 +7,8 @@ GstMemmap.StoreReader, the format's one owner: the header is validated by
 gst_memmap_store_reader_open(), every index entry by get_entry(), and a
 frame's place in the file is where the library's buffer of it lies
 (gst_memmap_memory_get_file_offset()). Python computes no offset of its
-own. The bytes are still read through one read-only np.memmap of the file,
+own. The bytes are still read through one mapping of the file (a read-only
+np.memmap, or a copy-on-write one: views.file_array),
 so a range of frames of one chunk stays one view.
 
 `views.StoreFile` (pure numpy) stays the format's documentation example and
@@ -16,10 +17,8 @@ the reader used when the GstMemmap typelib cannot be loaded.
 
 import os
 
-import numpy as np
-
 from . import _gi
-from .views import need_bytes, open_regular
+from .views import file_array, need_bytes, open_regular
 
 __all__ = ['LibStoreFile']
 
@@ -31,10 +30,10 @@ def _value_error(e):
 
 
 class LibStoreFile:
-    """A frame store: GstMemmap.StoreReader for its structure, one np.memmap
+    """A frame store: GstMemmap.StoreReader for its structure, one mapping
     of the file for its bytes."""
 
-    def __init__(self, path, engine=None):
+    def __init__(self, path, engine=None, mode='r'):
         from gi.repository import GLib
         GstMemmap = _gi.gstmemmap()
         self._GLib = GLib
@@ -42,6 +41,7 @@ class LibStoreFile:
         self.path = os.fspath(path)
         self.mm = None
         self._file = None
+        self._mode = mode          # 'r', or 'c': copy-on-write
         try:
             self.reader = GstMemmap.StoreReader.open(
                 engine or GstMemmap.Engine.get_default(), self.path)
@@ -75,7 +75,7 @@ class LibStoreFile:
     def _map(self):
         if self._file is None:
             self._file = open_regular(self.path)
-        self.mm = np.memmap(self._file, dtype=np.uint8, mode='r')
+        self.mm = file_array(self._file, self._mode)
 
     def refresh(self):
         """Maps the file again if it grew (views already made keep the old

@@ -16,7 +16,11 @@ What is a view and what is a copy:
   `r.is_view(a, b)` says beforehand which it will be.
 - `r.get_batch(indices)` always returns a new array (one copy of each
   frame), as decord's get_batch does.
-- Views are read-only (the mappings are) and keep their mapping alive.
+- Views are writable by default (writable=True): copy-on-write views of
+  the stores, private mappings of the files where nothing is copied until
+  a page is written, the written page is this reader's own (r[i] read
+  again shows the write) and the file never changes. writable=False gives
+  read-only views of the shared mappings. Views keep their mapping alive.
 
 A frame of a format with one plane is one ndarray; a frame of a planar
 format (I420, NV12, ...) is a tuple with one ndarray per plane (a range or
@@ -33,7 +37,7 @@ from .layout import plane_layouts, video_info
 from .libstore import LibStoreFile
 from .views import MAGIC, NONE_TS, StoreFile, wrap_address
 
-__all__ = ['VideoReader']
+__all__ = ['VideoReader', 'map_video_frames']
 
 DEFAULT_VIDEO_FORMAT = 'RGB'      # decord's default
 DECODED = 'decoded'               # format: as the decoder outputs it
@@ -73,17 +77,20 @@ def _progression(offsets):
 
 
 class _StoreSource:
-    """Frames of a store file: views of one np.memmap of it. The library
+    """Frames of a store file: views of one mapping of it (copy-on-write
+    when writable, views.file_array; else a read-only np.memmap). The library
     (GstMemmap.StoreReader, libstore.LibStoreFile) reads the header and the
     index when its typelib loads; else views.StoreFile, pure numpy."""
 
     kind = 'store'
 
-    def __init__(self, path):
+    def __init__(self, path, writable):
+        # writable: a copy-on-write mapping (MAP_PRIVATE | MAP_NORESERVE)
+        mode = 'c' if writable else 'r'
         if _gi.GstMemmap is not None:
-            self.sf = LibStoreFile(path)
+            self.sf = LibStoreFile(path, mode=mode)
         else:
-            self.sf = StoreFile(path)
+            self.sf = StoreFile(path, mode=mode)
         self.info = video_info(self.sf.caps)
         n = self.sf.n_planes
         self.layouts = plane_layouts(self.info, self.sf.plane_offsets[:n],
@@ -145,17 +152,22 @@ class _FramesSource:
 
     kind = 'video'
 
-    def __init__(self, uri_or_path, fmt, cache_dir, engine):
+    def __init__(self, uri_or_path, fmt, cache_dir, engine, writable=True,
+                 cancellable=None, progress=None, start=0, count=0):
         GstMemmap = _gi.gstmemmap()
         engine = engine or GstMemmap.Engine.get_default()
         fmt = None if fmt == DECODED else fmt
-        if cache_dir is not None:
-            self.frames = GstMemmap.map_video_frames_full(
-                engine, os.fspath(uri_or_path), 0, 0, fmt,
-                os.fspath(cache_dir))
-        else:
-            self.frames = engine.map_video_frames(os.fspath(uri_or_path), 0,
-                                                  0, fmt)
+        flags = (GstMemmap.FramesFlags.COPY_ON_WRITE if writable else
+                 GstMemmap.FramesFlags.NONE)
+        self.writable = writable
+        cb = None
+        if progress is not None:
+            def cb(done, total, _data):
+                progress(done, total)
+        self.frames = engine.map_video_frames_full(
+            os.fspath(uri_or_path), start, count, fmt,
+            None if cache_dir is None else os.fspath(cache_dir), flags,
+            cancellable, cb, None)
         f = self.frames
         self.n = f.get_n_frames()
         self.first = 0
@@ -175,14 +187,15 @@ class _FramesSource:
         mapping, or adjacent mappings of it); else (None, None)."""
         f = self.frames
         addrs = [f.get_address(i) for i in indices]
+        w = self.writable
         if len(indices) == 1:
-            return wrap_address(f, addrs[0], self.frame_size), [0]
+            return wrap_address(f, addrs[0], self.frame_size, w), [0]
         paths = {f.get_path(i) for i in indices}
         deltas = {a - f.get_file_offset(i) for a, i in zip(addrs, indices)}
         if len(paths) != 1 or None in paths or len(deltas) != 1:
             return None, None
         lo = min(addrs)
-        buf = wrap_address(f, lo, max(addrs) - lo + self.frame_size)
+        buf = wrap_address(f, lo, max(addrs) - lo + self.frame_size, w)
         return buf, [a - lo for a in addrs]
 
     def pts(self, i):
@@ -209,7 +222,8 @@ class _FramesSource:
 class VideoReader:
     """The frames of a video file (or URI) or of a frame store.
 
-    VideoReader(path, format=None, cache_dir=None, engine=None)
+    VideoReader(path, format=None, cache_dir=None, engine=None,
+                writable=True, cancellable=None, progress=None)
 
     - a frame store file (a path or a file:// URI, recognised by its magic
       bytes) is read in place, as stored (format must be None or the
@@ -219,7 +233,18 @@ class VideoReader:
       (None: 'RGB', as decord; 'decoded': as the decoder outputs it); a
       later reader of the same unchanged file decodes nothing.
       cache_dir: the cache directory (default $XDG_CACHE_HOME/gst-memmap);
-      engine: a GstMemmap.Engine (default: the process's).
+      engine: a GstMemmap.Engine (default: the process's);
+      cancellable: a Gio.Cancellable that stops the decoding (the call
+      raises GLib.Error G_IO_ERROR_CANCELLED; the frames recorded so far
+      stay in the cache); progress: called as progress(done, total) while
+      the frames are recorded (total: an estimate, 0 while unknown; the
+      last call has done == total). Both are for videos only.
+
+    writable=True (the default, as the arrays of OpenCV and of decord's
+    asnumpy() are): frames are copy-on-write views, writable numpy arrays
+    over private mappings of the files; a write copies the page it falls in
+    for this reader only, and neither the store nor the cache ever changes.
+    writable=False: read-only views of the shared mappings.
 
     Indexing is by frame number from 0 (negative from the end). A store is
     read as it was when opened or last refresh()ed (a store still being
@@ -227,19 +252,23 @@ class VideoReader:
     ValueError).
     """
 
-    def __init__(self, path, format=None, cache_dir=None, engine=None):
+    def __init__(self, path, format=None, cache_dir=None, engine=None,
+                 writable=True, cancellable=None, progress=None, _range=None):
         spath = os.fspath(path)
         local = _local_path(spath)
-        if _is_store(local):
-            self._src = _StoreSource(local)
+        if _range is None and _is_store(local):
+            self._src = _StoreSource(local, writable)
             if format not in (None, DECODED, self._src.sf.format):
                 raise ValueError('%s is a frame store of %s frames: it is '
                                  'read as stored, not as %s'
                                  % (spath, self._src.sf.format, format))
         else:
+            start, count = _range or (0, 0)
             self._src = _FramesSource(
                 spath, DEFAULT_VIDEO_FORMAT if format is None else format,
-                cache_dir, engine)
+                cache_dir, engine, writable, cancellable, progress, start,
+                count)
+        self.writable = writable
         self.path = spath
         self.info = self._src.info
         self.layouts = self._src.layouts
@@ -290,7 +319,8 @@ class VideoReader:
 
     @property
     def mapping(self):
-        """The np.memmap of a store (None for a video: see frames)."""
+        """The 1-D uint8 array over the mapping of a store (an np.memmap
+        when read-only; None for a video: see frames)."""
         return self._source().mapping()
 
     @property
@@ -435,3 +465,23 @@ class VideoReader:
             return '<gstmemmap.VideoReader %s (closed)>' % self.path
         return '<gstmemmap.VideoReader %s: %d frames of %s %dx%d>' % (
             self.path, len(self), self.format, self.width, self.height)
+
+
+def map_video_frames(path, start_frame=0, frame_count=0, format='BGR',
+                     writable=True, cache_dir=None, engine=None,
+                     cancellable=None, progress=None):
+    """Frames [start_frame, start_frame + frame_count) of a video (0: to
+    the end) as one array (n, height, width, channels) for a packed format
+    (a tuple of per-plane arrays for a planar one), the call the original
+    OpenCV engine's users make (cv2.VideoCapture, seek, read(): BGR,
+    writable arrays). Decoded once through the memmapcache cache, as
+    VideoReader; the array is a view of the cache's stores (one copy only
+    when the frames are not at one distance from each other in one file).
+
+    writable=True (the default): copy-on-write views, written freely
+    (cv2.rectangle...) without ever changing the cache. cancellable and
+    progress as for VideoReader."""
+    r = VideoReader(path, format=format, cache_dir=cache_dir, engine=engine,
+                    writable=writable, cancellable=cancellable,
+                    progress=progress, _range=(start_frame, frame_count))
+    return r[:]

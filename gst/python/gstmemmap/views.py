@@ -9,13 +9,14 @@
   every frame; the reader of `gstmemmap.VideoReader` for stores.
 """
 
+import mmap
 import os
 import stat
 
 import numpy as np
 
 __all__ = ['HEADER', 'ENTRY', 'NONE_TS', 'wrap_address', 'mapping_array',
-           'StoreFile', 'xxh3', 'FRAME_DISCONT', 'FRAME_INTERLACED',
+           'file_array', 'StoreFile', 'xxh3', 'FRAME_DISCONT', 'FRAME_INTERLACED',
            'FRAME_TFF', 'FRAME_RFF', 'FRAME_ONEFIELD', 'FRAME_CORRUPTED',
            'FRAME_GAP', 'HEADER_CHECKSUMS']
 
@@ -104,6 +105,27 @@ def check_not_damaged(mm, path):
                          'another program while it wrote it' % path)
 
 
+# --- file mappings ---------------------------------------------------------
+
+# Linux's MAP_NORESERVE (the mmap module has no name for it before 3.13)
+MAP_NORESERVE = getattr(mmap, 'MAP_NORESERVE', 0x4000)
+
+
+def file_array(f, mode='r'):
+    """The whole file f (open, regular) as a 1-D uint8 array over a mapping
+    of it: mode 'r', a read-only shared mapping (np.memmap); mode 'c', a
+    copy-on-write one, writable, whose writes copy the pages written for
+    this mapping only and never reach the file. The copy-on-write mapping
+    is MAP_NORESERVE: with the kernel's default overcommit a private
+    writable mapping larger than RAM and swap is refused, and a store may
+    be larger; only the pages written take memory."""
+    if mode != 'c':
+        return np.memmap(f, dtype=np.uint8, mode=mode)
+    m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE | MAP_NORESERVE,
+                  prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    return np.frombuffer(m, dtype=np.uint8)
+
+
 # --- foreign memory --------------------------------------------------------
 
 class _Keeper:
@@ -172,16 +194,20 @@ def _cstr(b):
 
 
 class StoreFile:
-    """A frame store read through one read-only np.memmap of the file.
+    """A frame store read through one np.memmap of the file, read-only
+    (mode 'r') or copy-on-write (mode 'c').
 
     The header is checked (magic, major version 1); every index entry is
     checked when read (its frame number, its slot inside the file). The
     file may grow (a store still being written): refresh() maps it again
     and reads the commit counter."""
 
-    def __init__(self, path):
+    def __init__(self, path, mode='r'):
         self.path = os.fspath(path)
         self.mm = None
+        # 'r': read-only shared mapping; 'c': copy-on-write (MAP_PRIVATE),
+        # writable arrays whose writes never reach the file
+        self._mode = mode
         self._map()
         h = self.mm[:HEADER.itemsize].view(HEADER)[0]
         if bytes(h['magic']) != MAGIC:
@@ -218,7 +244,7 @@ class StoreFile:
             self._file = open_regular(self.path)
         if os.fstat(self._file.fileno()).st_size < HEADER.itemsize:
             raise ValueError('%s: too short for a frame store' % self.path)
-        self.mm = np.memmap(self._file, dtype=np.uint8, mode='r')
+        self.mm = file_array(self._file, self._mode)
 
     def _need(self, end):
         need_bytes(self._file, self.path, end)

@@ -174,63 +174,6 @@ read_store (const gchar * path, StoreContents * c)
 /* ------------------------------------------------------------------------ */
 /* pipelines                                                                */
 
-/* Runs @pipeline to EOS or ERROR; returns that message. */
-static GstMessage *
-run_pipeline (GstElement * pipeline)
-{
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg;
-
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "the pipeline neither ended nor failed");
-  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
-      GST_STATE_CHANGE_SUCCESS);
-  gst_object_unref (bus);
-
-  return msg;
-}
-
-static void
-run_pipeline_to_eos (GstElement * pipeline)
-{
-  GstMessage *msg = run_pipeline (pipeline);
-
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *error = NULL;
-    gchar *debug = NULL;
-
-    gst_message_parse_error (msg, &error, &debug);
-    fail ("error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
-        error->message, debug);
-  }
-  gst_message_unref (msg);
-}
-
-static GstElement *
-parse_pipeline (const gchar * format, ...) G_GNUC_PRINTF (1, 2);
-
-static GstElement *
-parse_pipeline (const gchar * format, ...)
-{
-  GError *error = NULL;
-  GstElement *pipeline;
-  va_list args;
-  gchar *desc;
-
-  va_start (args, format);
-  desc = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
-      &error);
-  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
-  g_free (desc);
-
-  return pipeline;
-}
-
 /* Checksums and timestamps of what @source (a launch line fragment ending in
  * caps) produces, collected by an appsink. */
 static void
@@ -272,22 +215,7 @@ reference_frames (const gchar * source, GPtrArray ** sums, GArray ** pts)
 static GstStructure *
 get_stats (GstElement * sink)
 {
-  GstStructure *stats = NULL;
-
-  g_object_get (sink, "stats", &stats, NULL);
-  fail_unless (stats != NULL);
-  fail_unless (gst_structure_has_name (stats, "memmapsink-stats"));
-  return stats;
-}
-
-static guint64
-stats_get (const GstStructure * stats, const gchar * field)
-{
-  guint64 v = 0;
-
-  fail_unless (gst_structure_get_uint64 (stats, field, &v), "no %s in %"
-      GST_PTR_FORMAT, field, stats);
-  return v;
+  return memmap_test_get_stats (sink, "memmapsink-stats");
 }
 
 /* what the zero-copy probe saw on memmapsink's sink pad */
@@ -422,7 +350,7 @@ check_zero_copy_at (const gchar * location, const gchar * source,
   pipeline = parse_pipeline ("%s ! memmapsink name=sink location=%s %s",
       source, location, extra ? extra : "");
   add_slot_probe (pipeline, &probe);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
 
   fail_unless (probe.failure == NULL, "%s", probe.failure);
   fail_unless_equals_int (probe.buffers, n_frames);
@@ -778,7 +706,7 @@ GST_START_TEST (test_ring_wrap_around)
     pipeline = parse_pipeline (BALL_SRC (23, "%s") " ! memmapsink name=sink "
         "location=%s mode=ring max-frames=5", caps, location);
     add_slot_probe (pipeline, &probe);
-    run_pipeline_to_eos (pipeline);
+    run_to_eos (pipeline);
     gst_object_unref (pipeline);
     fail_unless (probe.failure == NULL, "%s", probe.failure);
     fail_unless_equals_int (probe.in_slot, 23);
@@ -847,7 +775,7 @@ GST_START_TEST (test_append_max_frames_ends_stream)
   pipeline = parse_pipeline (BALL_SRC (50, "video/x-raw,format=I420,"
           "width=64,height=48") " ! memmapsink name=sink location=%s "
       "max-frames=7", location);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   stats = get_stats (sink);
   fail_unless_equals_uint64 (stats_get (stats, "frames-written"), 7);
@@ -955,9 +883,8 @@ GST_START_TEST (test_caps_change)
   push_caps (h, "video/x-raw,format=I420,width=32,height=24,"
       "framerate=30/1");
   msg = pop_error (bus);
+  fail_unless_message_error (msg, STREAM, FORMAT);
   gst_message_parse_error (msg, &error, &debug);
-  fail_unless (g_error_matches (error, GST_STREAM_ERROR,
-          GST_STREAM_ERROR_FORMAT), "%s", error->message);
   fail_unless_equals_string (error->message, "caps changed mid-stream");
   fail_unless (strstr (debug, location) != NULL, "%s", debug);
   fail_unless (strstr (debug, "64x48 I420") != NULL, "%s", debug);
@@ -1208,7 +1135,7 @@ GST_START_TEST (test_reuse)
   ino_t inode;
 
   pipeline = parse_pipeline ("%s ! memmapsink location=%s", source, location);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
   gst_object_unref (pipeline);
   fail_unless (g_stat (location, &st) == 0);
   inode = st.st_ino;
@@ -1258,7 +1185,7 @@ GST_START_TEST (test_context_application_engine)
   gst_context_unref (context);
 
   before = gst_memmap_engine_get_stats (engine);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
   after = gst_memmap_engine_get_stats (engine);
   fail_unless (stats_get (after, "maps") > stats_get (before, "maps"),
       "the application's engine was not used: %" GST_PTR_FORMAT, after);
@@ -1319,7 +1246,7 @@ GST_START_TEST (test_context_shared_in_pipeline)
           "width=64,height=48") " ! memmapsink name=a location=%s "
       BALL_SRC (3, "video/x-raw,format=GRAY8,width=64,height=48")
       " ! memmapsink name=b location=%s", location_a, location_b);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
   a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
   b = gst_bin_get_by_name (GST_BIN (pipeline), "b");
   engine_a = context_engine (a);
@@ -1339,7 +1266,7 @@ GST_START_TEST (test_context_shared_in_pipeline)
       location_a);
   bus = gst_element_get_bus (pipeline);
   gst_bus_set_sync_handler (bus, answer_need_context, app_engine, NULL);
-  run_pipeline_to_eos (pipeline);
+  run_to_eos (pipeline);
   gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
   gst_object_unref (bus);
   a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
@@ -1361,22 +1288,11 @@ check_open_error (const gchar * location, gint code)
 {
   GstElement *pipeline;
   GstMessage *msg;
-  GError *error = NULL;
-  gchar *debug = NULL;
 
   pipeline = parse_pipeline (BALL_SRC (3, "video/x-raw,format=GRAY8,"
           "width=64,height=48") " ! memmapsink location=%s", location);
   msg = run_pipeline (pipeline);
-  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ERROR);
-  gst_message_parse_error (msg, &error, &debug);
-  fail_unless (g_error_matches (error, GST_RESOURCE_ERROR, code),
-      "%s", error->message);
-  fail_unless (strstr (error->message, location) != NULL, "%s",
-      error->message);
-  fail_unless (strstr (debug, location) != NULL, "%s", debug);
-  GST_INFO ("%s (%s)", error->message, debug);
-  g_clear_error (&error);
-  g_free (debug);
+  memmap_test_check_error (msg, GST_RESOURCE_ERROR, code, location, location);
   gst_message_unref (msg);
   gst_object_unref (pipeline);
 }
@@ -1439,15 +1355,8 @@ static void
 check_bus_error (GstBus * bus, GQuark domain, gint code, const gchar * what)
 {
   GstMessage *msg = pop_error (bus);
-  GError *error = NULL;
-  gchar *debug = NULL;
 
-  gst_message_parse_error (msg, &error, &debug);
-  fail_unless (g_error_matches (error, domain, code), "%s", error->message);
-  fail_unless (strstr (debug, what) != NULL, "%s", debug);
-  GST_INFO ("%s (%s)", error->message, debug);
-  g_clear_error (&error);
-  g_free (debug);
+  memmap_test_check_error (msg, domain, code, NULL, what);
   gst_message_unref (msg);
 }
 

@@ -291,22 +291,7 @@ pull_preroll (GstElement * sink)
 static GstStructure *
 get_stats (GstElement * src)
 {
-  GstStructure *stats = NULL;
-
-  g_object_get (src, "stats", &stats, NULL);
-  fail_unless (stats != NULL);
-  fail_unless (gst_structure_has_name (stats, "memmapsrc-stats"));
-  return stats;
-}
-
-static guint64
-stats_get (const GstStructure * stats, const gchar * field)
-{
-  guint64 v = 0;
-
-  fail_unless (gst_structure_get_uint64 (stats, field, &v), "no %s in %"
-      GST_PTR_FORMAT, field, stats);
-  return v;
+  return memmap_test_get_stats (src, "memmapsrc-stats");
 }
 
 /* @buffer is one read-only memory of @location's mapping */
@@ -419,11 +404,8 @@ assert_no_error (GstElement * pipeline)
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
 
   if (msg) {
-    GError *error = NULL;
-    gchar *debug = NULL;
-
-    gst_message_parse_error (msg, &error, &debug);
-    fail ("error: %s (%s)", error->message, debug);
+    memmap_test_fail_on_error (msg);
+    gst_message_unref (msg);
   }
   gst_object_unref (bus);
 }
@@ -2206,22 +2188,12 @@ check_open_error (const gchar * location, GQuark domain, gint code)
 {
   GstElement *pipeline;
   GstMessage *msg;
-  GError *error = NULL;
-  gchar *debug = NULL;
 
   pipeline = make_pipeline (location, NULL, NULL, NULL, NULL);
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_PAUSED),
       GST_STATE_CHANGE_FAILURE);
   msg = wait_bus (pipeline, GST_MESSAGE_ERROR);
-  gst_message_parse_error (msg, &error, &debug);
-  GST_INFO ("%s: %s (%s)", location, error->message, debug);
-  fail_unless (g_error_matches (error, domain, code), "%s: %s (%s)",
-      g_quark_to_string (error->domain), error->message, debug);
-  fail_unless (strstr (error->message, location) != NULL, "%s",
-      error->message);
-  fail_unless (strstr (debug, location) != NULL, "%s", debug);
-  g_clear_error (&error);
-  g_free (debug);
+  memmap_test_check_error (msg, domain, code, location, location);
   gst_message_unref (msg);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);

@@ -54,58 +54,22 @@ have_elements (const gchar * const *names)
   return TRUE;
 }
 
-static GstElement *
-parse_pipeline (const gchar * format, ...) G_GNUC_PRINTF (1, 2);
-
-static GstElement *
-parse_pipeline (const gchar * format, ...)
-{
-  GError *error = NULL;
-  GstElement *pipeline;
-  va_list args;
-  gchar *desc;
-
-  va_start (args, format);
-  desc = g_strdup_vprintf (format, args);
-  va_end (args);
-  pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS,
-      &error);
-  fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
-  g_free (desc);
-  return pipeline;
-}
-
-/* Runs @pipeline to EOS or ERROR and returns that message. */
+/* run_pipeline() of a pipeline it takes (transfer full) */
 static GstMessage *
-run_pipeline (GstElement * pipeline)
+run_and_unref (GstElement * pipeline)
 {
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg;
+  GstMessage *msg = run_pipeline (pipeline);
 
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "the pipeline neither ended nor failed");
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
   gst_object_unref (pipeline);
   return msg;
 }
 
+/* run_to_eos() of a pipeline it takes (transfer full) */
 static void
-run_to_eos (GstElement * pipeline)
+run_to_eos_and_unref (GstElement * pipeline)
 {
-  GstMessage *msg = run_pipeline (pipeline);
-
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *error = NULL;
-    gchar *debug = NULL;
-
-    gst_message_parse_error (msg, &error, &debug);
-    fail ("error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
-        error->message, debug);
-  }
-  gst_message_unref (msg);
+  run_to_eos (pipeline);
+  gst_object_unref (pipeline);
 }
 
 /* The field flags of every frame @source gives, and its caps'
@@ -170,7 +134,7 @@ GST_START_TEST (test_interlaced_h264_roundtrip)
   if (!have_elements (needed))
     goto out;
 
-  run_to_eos (parse_pipeline ("videotestsrc num-buffers=30 ! "
+  run_to_eos_and_unref (parse_pipeline ("videotestsrc num-buffers=30 ! "
           "video/x-raw,format=I420,width=320,height=240,framerate=30/1,"
           "interlace-mode=interleaved,field-order=top-field-first ! "
           "x264enc interlaced=true ! h264parse ! matroskamux ! "
@@ -185,7 +149,8 @@ GST_START_TEST (test_interlaced_h264_roundtrip)
   fail_unless_equals_int (count_flag (ref, GST_VIDEO_BUFFER_FLAG_TFF), 30);
   fail_unless_equals_string (mode_ref, "interleaved");
 
-  run_to_eos (parse_pipeline ("%s ! memmapsink location=%s", decode, store));
+  run_to_eos_and_unref (parse_pipeline ("%s ! memmapsink location=%s", decode,
+          store));
   src = g_strdup_printf ("memmapsrc location=%s", store);
   back = collect_field_flags (src, &mode_back);
   fail_unless_equals_int (back->len, 30);
@@ -364,8 +329,8 @@ GST_START_TEST (test_checksum_property)
     fail_if (prop, "checksum is off by default");
     gst_object_unref (sink);
 
-    run_to_eos (parse_pipeline ("%s ! memmapsink location=%s checksum=%d",
-            source, store, sums[k]));
+    run_to_eos_and_unref (parse_pipeline
+        ("%s ! memmapsink location=%s checksum=%d", source, store, sums[k]));
 
     r = gst_memmap_store_reader_open (engine, store, NULL);
     fail_unless (r != NULL);
@@ -388,20 +353,13 @@ GST_START_TEST (test_checksum_property)
     fail_unless_equals_int (pwrite (fd, &byte, 1, offset + 100), 1);
     close (fd);
 
-    msg = run_pipeline (parse_pipeline ("memmapsrc location=%s ! fakesink",
+    msg = run_and_unref (parse_pipeline ("memmapsrc location=%s ! fakesink",
             store));
     if (sums[k]) {
-      GError *error = NULL;
-      gchar *debug = NULL;
-
-      fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ERROR);
-      gst_message_parse_error (msg, &error, &debug);
-      fail_unless (g_error_matches (error, GST_STREAM_ERROR,
-              GST_STREAM_ERROR_DECODE), "%s", error->message);
-      fail_unless (strstr (debug, "frame 3") && strstr (debug, "checksum"),
-          "%s", debug);
-      g_error_free (error);
-      g_free (debug);
+      memmap_test_check_error (msg, GST_STREAM_ERROR,
+          GST_STREAM_ERROR_DECODE, NULL, "frame 3");
+      memmap_test_check_error (msg, GST_STREAM_ERROR,
+          GST_STREAM_ERROR_DECODE, NULL, "checksum");
     } else {
       fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
     }
@@ -421,7 +379,7 @@ GST_START_TEST (test_closed_store_footprint)
   guint64 limit = P + P + 3 * slot + P;
   struct stat st;
 
-  run_to_eos (parse_pipeline ("videotestsrc num-buffers=3 ! "
+  run_to_eos_and_unref (parse_pipeline ("videotestsrc num-buffers=3 ! "
           "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
           "memmapsink location=%s", store));
   fail_unless (stat (store, &st) == 0);
@@ -430,7 +388,8 @@ GST_START_TEST (test_closed_store_footprint)
       G_GUINT64_FORMAT, (guint64) st.st_blocks * 512, limit);
   fail_unless ((guint64) st.st_blocks * 512 >= 3 * slot);
   /* and plays */
-  run_to_eos (parse_pipeline ("memmapsrc location=%s ! fakesink", store));
+  run_to_eos_and_unref (parse_pipeline ("memmapsrc location=%s ! fakesink",
+          store));
   g_free (store);
 }
 

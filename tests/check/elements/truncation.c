@@ -11,9 +11,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -40,20 +37,6 @@ teardown (void)
   memmap_test_remove_tmpdir ();
 }
 
-/* Another process cuts @path to @size bytes (coreutils truncate). */
-static void
-truncate_elsewhere (const gchar * path, guint64 size)
-{
-  gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
-  const gchar *argv[] = { "truncate", "-s", size_str, path, NULL };
-  gint status = -1;
-
-  fail_unless (g_spawn_sync (NULL, (gchar **) argv, NULL,
-          G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
-  fail_unless (g_spawn_check_wait_status (status, NULL));
-  g_free (size_str);
-}
-
 typedef struct
 {
   const gchar *path;            /* the file to cut */
@@ -75,7 +58,7 @@ static gpointer
 cut_later (Run * run)
 {
   g_usleep (50 * 1000);
-  truncate_elsewhere (run->path, run->cut_to);
+  memmap_test_truncate_elsewhere (run->path, run->cut_to);
   return NULL;
 }
 
@@ -92,7 +75,7 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Run * run)
   if (++run->frames == CUT_AT && run->path && run->cut_later)
     run->cutter = g_thread_new ("cut", (GThreadFunc) cut_later, run);
   else if (run->frames == CUT_AT && run->path && !run->cut_in_probe)
-    truncate_elsewhere (run->path, run->cut_to);
+    memmap_test_truncate_elsewhere (run->path, run->cut_to);
   fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
   for (i = 0; i < map.size; i++)
     run->sum += map.data[i];
@@ -116,11 +99,11 @@ static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
   if (++run->probed == CUT_AT && run->path) {
-    truncate_elsewhere (run->path, run->cut_to);
+    memmap_test_truncate_elsewhere (run->path, run->cut_to);
   } else if (run->probed == CUT_AT) {
     gchar *store = find_cache_store (run->cache_dir);
 
-    truncate_elsewhere (store, run->cut_to);
+    memmap_test_truncate_elsewhere (store, run->cut_to);
     g_free (store);
   }
   return GST_PAD_PROBE_OK;
@@ -709,10 +692,8 @@ truncation_suite (void)
   TCase *tc;
   Suite *s = memmap_test_suite_new ("truncation", setup, teardown, &tc);
 
-  /* valgrind does not pass a SIGBUS of a truncated mapping on to the
-   * program's handler (it reports the access and ends the process): these
-   * run in the normal and the sanitizer lanes only */
-  if (g_getenv ("MEMMAP_UNDER_VALGRIND"))
+  /* see memmap_test_under_valgrind(): the normal and sanitizer lanes only */
+  if (memmap_test_under_valgrind ())
     return s;
   tcase_add_test (tc, test_src_store_truncated_while_read);
   tcase_add_test (tc, test_sink_store_truncated_while_written);

@@ -25,12 +25,6 @@
 
 static guint64 page_size;
 
-static gboolean
-under_valgrind (void)
-{
-  return g_getenv ("MEMMAP_UNDER_VALGRIND") != NULL;
-}
-
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                  */
 
@@ -770,7 +764,7 @@ GST_START_TEST (test_enomem_evicts_and_retries)
 
   /* valgrind manages the address space itself: RLIMIT_AS means nothing
    * there */
-  if (!under_valgrind ())
+  if (!memmap_test_under_valgrind ())
     fail_unless_equals_int (run_in_child (enomem_child, path), 0);
   g_free (path);
 }
@@ -1434,7 +1428,7 @@ GST_START_TEST (test_threads_hammer)
    * budget can always be met by evicting */
   h.budget = N_THREADS * HAMMER_WINDOW;
   h.engine = engine_with (h.budget, HAMMER_WINDOW);
-  h.iterations = under_valgrind ()? 300 : 4000;
+  h.iterations = memmap_test_under_valgrind ()? 300 : 4000;
   for (i = 0; i < N_FILES; i++) {
     gchar *name = g_strdup_printf ("h%u", i);
 

@@ -13,9 +13,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -428,38 +425,6 @@ typedef struct
   guint64 max_frames_to_write;
 } WriterCase;
 
-static gboolean
-write_one_frame (GstMemmapStoreWriter * w, const GstVideoInfo * layout,
-    guint64 f, GError ** error)
-{
-  GstMemory *mem;
-  GstMapInfo map;
-  guint64 slot;
-
-  if (!gst_memmap_store_writer_acquire_slot (w, &slot, error))
-    return FALSE;
-  mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, error);
-  if (mem == NULL) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  if (!gst_memory_map (mem, &map, GST_MAP_WRITE)) {
-    gst_memory_unref (mem);
-    gst_memmap_store_writer_release_slot (w, slot);
-    g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO, "map failed");
-    return FALSE;
-  }
-  store_fill_frame (map.data, layout, f);
-  gst_memory_unmap (mem, &map);
-  gst_memory_unref (mem);
-  if (!gst_memmap_store_writer_commit (w, slot, f * GST_MSECOND, GST_MSECOND,
-          0, error)) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static void
 as_writer_child (Report * r, gpointer data)
 {
@@ -490,7 +455,7 @@ as_writer_child (Report * r, gpointer data)
     return;
   }
   for (f = 0; f < wc->max_frames_to_write; f++) {
-    if (!write_one_frame (w, &info, f, &err)) {
+    if (!memmap_test_write_pattern_frame (w, &info, f, 0, &err)) {
       report_error (r, err);
       if (err->domain != GST_MEMMAP_ERROR)
         r->result = 1;
@@ -510,39 +475,6 @@ as_writer_child (Report * r, gpointer data)
   gst_object_unref (e);
 }
 
-/* Every frame below committed holds its pattern. */
-static guint64
-check_store (const gchar * path)
-{
-  GstMemmapEngine *e = gst_memmap_engine_new ();
-  GstMemmapStoreReader *rd;
-  const GstVideoInfo *layout;
-  GError *err = NULL;
-  guint64 n, f;
-
-  rd = gst_memmap_store_reader_open (e, path, &err);
-  fail_unless (rd != NULL, "%s", err ? err->message : "?");
-  layout = gst_memmap_store_reader_get_layout (rd);
-  n = gst_memmap_store_reader_get_committed (rd);
-  for (f = 0; f < n; f++) {
-    GstBuffer *buf = gst_memmap_store_reader_get_buffer (rd, NULL, f, &err);
-    GstMapInfo map;
-
-    fail_unless (buf != NULL, "frame %" G_GUINT64_FORMAT ": %s", f,
-        err ? err->message : "?");
-    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-    fail_unless (store_check_frame (map.data, layout, f),
-        "frame %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " is damaged", f,
-        n);
-    gst_buffer_unmap (buf, &map);
-    gst_buffer_unref (buf);
-  }
-  gst_memmap_store_reader_unref (rd);
-  gst_memmap_engine_clear_all (e);
-  gst_object_unref (e);
-  return n;
-}
-
 GST_START_TEST (test_as_store_writer)
 {
   /* tight: less than one window of room; roomy: a few windows, so the
@@ -559,7 +491,7 @@ GST_START_TEST (test_as_store_writer)
 
     run_child (as_writer_child, &wc, &r);
     fail_unless (r.result == 0, "result %d: %s", r.result, r.message);
-    n = check_store (wc.path);
+    n = memmap_test_check_store (wc.path);
     fail_unless_equals_uint64 (n, r.count);
     g_print ("RLIMIT_AS margin %" G_GUINT64_FORMAT " KiB: %" G_GUINT64_FORMAT
         " frames committed and intact, %" G_GUINT64_FORMAT " evictions, %s\n",
@@ -724,7 +656,7 @@ nofile_store_child (Report * r, gpointer data)
     return;
   }
   for (f = 0; f < wc->max_frames_to_write; f++) {
-    if (!write_one_frame (w, &info, f, &err)) {
+    if (!memmap_test_write_pattern_frame (w, &info, f, 0, &err)) {
       report_error (r, err);
       if (err->domain != GST_MEMMAP_ERROR)
         r->result = 2;
@@ -789,7 +721,7 @@ GST_START_TEST (test_nofile_store)
     fail_unless (r.result == 0, "%u fds: result %d: %s", spare[i],
         r.result, r.message);
     if (g_file_test (wc.path, G_FILE_TEST_EXISTS))
-      n = check_store (wc.path);
+      n = memmap_test_check_store (wc.path);
     fail_unless_equals_uint64 (n, r.count);
     g_print ("RLIMIT_NOFILE with %u fds to spare: %" G_GUINT64_FORMAT
         " frames committed and intact, %" G_GUINT64_FORMAT " evictions, %s\n",

@@ -12,9 +12,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -96,56 +93,7 @@ static gboolean
 write_frame (GstMemmapStoreWriter * w, const GstVideoInfo * info, guint64 f,
     GError ** error)
 {
-  GstMemory *mem;
-  GstMapInfo map;
-  guint64 slot;
-
-  if (!gst_memmap_store_writer_acquire_slot (w, &slot, error))
-    return FALSE;
-  mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, error);
-  if (mem == NULL) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
-  store_fill_frame (map.data, info, f);
-  gst_memory_unmap (mem, &map);
-  gst_memory_unref (mem);
-  if (!gst_memmap_store_writer_commit (w, slot, f * GST_MSECOND, GST_MSECOND,
-          0, error)) {
-    gst_memmap_store_writer_release_slot (w, slot);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* Reads every committed frame of @path; returns how many. */
-static guint64
-check_store (const gchar * path)
-{
-  GstMemmapEngine *e = gst_memmap_engine_new ();
-  GstMemmapStoreReader *r;
-  GError *err = NULL;
-  guint64 n, f;
-
-  r = gst_memmap_store_reader_open (e, path, &err);
-  fail_unless (r != NULL, "%s", err ? err->message : "?");
-  n = gst_memmap_store_reader_get_committed (r);
-  for (f = 0; f < n; f++) {
-    GstBuffer *buf = gst_memmap_store_reader_get_buffer (r, NULL, f, &err);
-    GstMapInfo map;
-
-    fail_unless (buf != NULL, "%s", err ? err->message : "?");
-    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
-    fail_unless (store_check_frame (map.data,
-            gst_memmap_store_reader_get_layout (r), f));
-    gst_buffer_unmap (buf, &map);
-    gst_buffer_unref (buf);
-  }
-  gst_memmap_store_reader_unref (r);
-  gst_memmap_engine_clear_all (e);
-  gst_object_unref (e);
-  return n;
+  return memmap_test_write_pattern_frame (w, info, f, 0, error);
 }
 
 /* Debug messages of the library, to see what the writer did. */
@@ -208,7 +156,7 @@ planted_temp_case (gboolean symlink_not_hardlink)
   /* the planted link is still there, untouched */
   fail_unless (g_file_test (planted, G_FILE_TEST_EXISTS |
           G_FILE_TEST_IS_SYMLINK));
-  fail_unless_equals_uint64 (check_store (path), 1);
+  fail_unless_equals_uint64 (memmap_test_check_store (path), 1);
 
   g_string_free (memmap_log, TRUE);
   unlink (planted);
@@ -270,7 +218,7 @@ GST_START_TEST (test_symlink_at_path_replaced)
     fail_if (gst_memmap_store_writer_was_reused (w));
     gst_memmap_store_writer_unref (w);
     /* the other store keeps its two frames */
-    fail_unless_equals_uint64 (check_store (other), 2);
+    fail_unless_equals_uint64 (memmap_test_check_store (other), 2);
     fail_unless (lstat (path, &st) == 0 && S_ISREG (st.st_mode));
     unlink (path);
     unlink (other);
@@ -316,7 +264,7 @@ GST_START_TEST (test_path_swapped_while_writing)
   gst_memmap_store_writer_unref (w);
 
   assert_victim_intact (victim);
-  fail_unless_equals_uint64 (check_store (moved), written);
+  fail_unless_equals_uint64 (memmap_test_check_store (moved), written);
   g_print ("path swapped for a symbolic link while writing: %" G_GUINT64_FORMAT
       " of 8 frames went on into the writer's own file\n", written);
 
@@ -350,8 +298,8 @@ GST_START_TEST (test_symlinks_the_user_gives)
   fail_unless (g_file_test (store, G_FILE_TEST_IS_REGULAR));
 
   fail_unless_equals_int (symlink (store, link_file), 0);
-  fail_unless_equals_uint64 (check_store (link_file), 2);
-  fail_unless_equals_uint64 (check_store (via_dir), 2);
+  fail_unless_equals_uint64 (memmap_test_check_store (link_file), 2);
+  fail_unless_equals_uint64 (memmap_test_check_store (via_dir), 2);
 
   g_free (link_file);
   g_free (via_dir);

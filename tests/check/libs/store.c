@@ -10,12 +10,6 @@
 #include "config.h"
 #endif
 
-/* tests/check/meson.build may define GST_CHECK_TEST_ENVIRONMENT_BEACON
- * without a value, but gstcheck.h passes it to g_getenv(): name the
- * variable that tests/meson.build sets for every test. */
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -37,12 +31,6 @@
 #define P 4096
 
 static GstMemmapEngine *engine;
-
-static gboolean
-under_valgrind (void)
-{
-  return g_getenv ("MEMMAP_UNDER_VALGRIND") != NULL;
-}
 
 static void
 setup (void)
@@ -193,11 +181,7 @@ write_frame (GstMemmapStoreWriter * w, const GstVideoInfo * layout,
 static GstMemmapStoreReader *
 open_ok (const gchar * path)
 {
-  GError *err = NULL;
-  GstMemmapStoreReader *r = gst_memmap_store_reader_open (engine, path, &err);
-
-  fail_unless (r != NULL, "open %s: %s", path, err ? err->message : "?");
-  return r;
+  return memmap_test_open_store (engine, path);
 }
 
 /* Checks the memory and meta of @buf, then that it holds frame @f with
@@ -335,6 +319,16 @@ file_size (const gchar * path)
 
   fail_unless (stat (path, &st) == 0);
   return st.st_size;
+}
+
+/* bytes of disk blocks the file holds */
+static guint64
+file_blocks_bytes (const gchar * path)
+{
+  struct stat st;
+
+  fail_unless (stat (path, &st) == 0);
+  return (guint64) st.st_blocks * 512;
 }
 
 static guint64
@@ -726,7 +720,7 @@ GST_START_TEST (test_ring_concurrent_reader)
   StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 16, 16,
     GST_MEMMAP_STORE_MODE_RING, 4, 1, 0, 0, 0, 0
   };
-  guint64 n = under_valgrind ()? 2000 : 50000, f, slot;
+  guint64 n = memmap_test_under_valgrind ()? 2000 : 50000, f, slot;
   GstVideoInfo layout;
   GstMemmapStoreWriter *w;
   RaceReader rr = { NULL, 0, 0, 0 };
@@ -800,6 +794,86 @@ GST_START_TEST (test_append_growth)
 
   for (f = 0; f < n; f++)
     g_free (sums[f]);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* An append store of large chunks grows one chunk ahead of the producer
+ * (reserved, and faulted in by the writer's prefault thread) without
+ * publishing it: the header's chunks_reserved moves only when a slot of
+ * the chunk is handed out, a reader sees nothing of the chunk ahead, the
+ * faulting changes no byte, and a clean close gives back the blocks of the
+ * unused chunk (the file keeps its size, as every close does). */
+GST_START_TEST (test_append_ahead)
+{
+  gchar *path = test_path ("ahead.store");
+  /* GRAY8 2048x1024: 2 MiB slots, four per chunk of 8 MiB and a page (the
+   * writer goes ahead for chunks of 8 MiB and more) */
+  StoreParams sp = { GST_VIDEO_FORMAT_GRAY8, 2048, 1024,
+    GST_MEMMAP_STORE_MODE_APPEND, 0, 0, 8 << 20, 0, 0, 0
+  };
+  const guint64 n = 6, chunk = P + 4 * (2 << 20);
+  gchar *sums[6];
+  GstVideoInfo layout;
+  GstMemmapStoreWriter *w;
+  GstMemmapStoreReader *r;
+  GstStructure *stats;
+  guint64 f, v = 0;
+  gint64 deadline;
+
+  /* going ahead is asked for (off by default) */
+  g_setenv ("GST_MEMMAP_PREFAULT_AHEAD", "1", TRUE);
+  w = new_writer_ok (path, &sp, &layout);
+  fail_unless_equals_uint64 (file_size (path), P + chunk);
+  r = open_ok (path);
+  for (f = 0; f < n; f++) {
+    sums[f] = write_frame (w, &layout, f, f, 1, 0);
+    /* frames 0-3 in chunk 0 (chunk 1 ahead), 4-5 in chunk 1 (2 ahead) */
+    fail_unless_equals_uint64 (file_size (path), P + (f / 4 + 2) * chunk);
+    stats = gst_memmap_store_writer_get_stats (w);
+    fail_unless (gst_structure_get_uint64 (stats, "chunks-reserved", &v));
+    fail_unless_equals_uint64 (v, f / 4 + 1);
+    gst_structure_free (stats);
+    fail_unless_equals_uint64 (gst_memmap_store_reader_get_committed (r),
+        f + 1);
+    check_frame (r, &layout, f, sums[f]);
+  }
+
+  /* the chunk ahead (chunk 2, all of it past the producer) is faulted in
+   * by the thread: wait for it (not a timing: any progress will do) */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  do {
+    stats = gst_memmap_store_writer_get_stats (w);
+    fail_unless (gst_structure_get_uint64 (stats, "bytes-prefaulted", &v));
+    gst_structure_free (stats);
+    if (v >= chunk)
+      break;
+    g_usleep (10000);
+  } while (g_get_monotonic_time () < deadline);
+  fail_unless (v >= chunk, "%" G_GUINT64_FORMAT " bytes prefaulted", v);
+
+  for (f = 0; f < n; f++)
+    check_frame (r, &layout, f, sums[f]);
+  gst_memmap_store_writer_unref (w);
+  /* the file keeps its size (a close never truncates), the chunk ahead
+   * gives its blocks back: what stays on disk is about the six slots
+   * written (chunk 1's two empty slots are given back too) */
+  fail_unless_equals_uint64 (file_size (path), P + 3 * chunk);
+  fail_unless (file_blocks_bytes (path) <= 6 * (2 << 20) + (1 << 20),
+      "%" G_GUINT64_FORMAT " bytes on disk", file_blocks_bytes (path));
+  for (f = 0; f < n; f++)
+    check_frame (r, &layout, f, sums[f]);
+  gst_memmap_store_reader_unref (r);
+
+  r = open_ok (path);
+  fail_unless (gst_memmap_store_reader_is_closed (r));
+  for (f = 0; f < n; f++) {
+    check_frame (r, &layout, f, sums[f]);
+    g_free (sums[f]);
+  }
+  gst_memmap_store_reader_unref (r);
+  g_unsetenv ("GST_MEMMAP_PREFAULT_AHEAD");
   g_free (path);
 }
 
@@ -1619,7 +1693,7 @@ GST_START_TEST (test_kill9)
 {
   const gchar *env = g_getenv ("MEMMAP_KILL_TRIALS");
   const gchar *seed = g_getenv ("MEMMAP_KILL_SEED");
-  guint trials = under_valgrind ()? 4 : 40, t, with_frames = 0;
+  guint trials = memmap_test_under_valgrind ()? 4 : 40, t, with_frames = 0;
   guint equal = 0, one_ahead = 0, wrapped = 0;
   guint64 total = 0, checked = 0, reported_total = 0;
   GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0x5eed);
@@ -1743,6 +1817,55 @@ GST_START_TEST (test_disk_full)
   fail_unless_equals_uint64 (checked, 40);
   g_print ("disk full: NO_SPACE after %" G_GUINT64_FORMAT " frames, all %"
       G_GUINT64_FORMAT " intact in the closed store\n", checked, checked);
+
+  g_free (limit_str);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The same with chunks large enough for the writer to reserve one ahead:
+ * when the chunk ahead does not fit, nothing fails until a frame needs it;
+ * then NO_SPACE, with every frame before it intact and the file never past
+ * the limit. */
+GST_START_TEST (test_disk_full_ahead)
+{
+  gchar *path = test_path ("full-ahead.store");
+  /* GRAY8 2048x1024: 2 MiB slots, four per chunk of 8 MiB and a page; the
+   * limit holds the header, 2 chunks and a bit of a third */
+  const guint64 chunk = P + 4 * (2 << 20), limit = P + 2 * chunk + 1000;
+  gchar *limit_str = g_strdup_printf ("%" G_GUINT64_FORMAT, limit);
+  const gchar *args[] = { path, "GRAY8", "2048", "1024", "0",
+    "--chunk-bytes", "8388608", "--fsize-limit", limit_str, NULL
+  };
+  gchar *line, *expected;
+  gint out_fd, status;
+  guint64 checked = 0;
+  GPid pid;
+
+  /* the writer in the child goes ahead (off by default) */
+  g_setenv ("GST_MEMMAP_PREFAULT_AHEAD", "1", TRUE);
+  pid = spawn_store_make (args, &out_fd);
+  g_unsetenv ("GST_MEMMAP_PREFAULT_AHEAD");
+  line = read_line (out_fd);
+  fail_unless_equals_string (line, "ready");
+  g_free (line);
+  line = read_line (out_fd);
+  expected = g_strdup_printf ("committed 8 code %d",
+      GST_MEMMAP_ERROR_NO_SPACE);
+  fail_unless_equals_string (line, expected);
+  g_free (line);
+  g_free (expected);
+  fail_unless_equals_int (waitpid (pid, &status, 0), pid);
+  fail_unless (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "status %d", status);
+  g_spawn_close_pid (pid);
+  close (out_fd);
+
+  fail_unless (file_size (path) <= limit);
+  fail_unless_equals_uint64 (check_store_make_output (path, TRUE, &checked),
+      8);
+  fail_unless_equals_uint64 (checked, 8);
 
   g_free (limit_str);
   g_free (path);
@@ -2190,7 +2313,8 @@ GST_START_TEST (test_random_corruption)
 {
   gchar *src = test_path ("valid.store");
   gchar *path = test_path ("fuzz.store");
-  guint iterations = under_valgrind ()? 150 : 4000, i, opened = 0, read = 0;
+  guint iterations = memmap_test_under_valgrind ()? 150 : 4000;
+  guint i, opened = 0, read = 0;
   const gchar *env = g_getenv ("MEMMAP_STORE_FUZZ_ITERATIONS");
   const gchar *seed = g_getenv ("MEMMAP_STORE_FUZZ_SEED");
   GRand *rand = g_rand_new_with_seed (seed ? atoi (seed) : 0xf022);
@@ -2313,6 +2437,7 @@ store_suite (void)
   tcase_add_test (tc, test_windows_do_not_hold_lock);
   tcase_add_test (tc, test_default_chunk_slots);
   tcase_add_test (tc, test_append_growth);
+  tcase_add_test (tc, test_append_ahead);
   tcase_add_test (tc, test_release_slot);
   tcase_add_test (tc, test_reader_writer_ref);
   tcase_add_test (tc, test_append_max_frames);
@@ -2325,6 +2450,7 @@ store_suite (void)
   tcase_add_test (tc, test_sync);
   tcase_add_test (tc, test_kill9);
   tcase_add_test (tc, test_disk_full);
+  tcase_add_test (tc, test_disk_full_ahead);
   tcase_add_test (tc, test_not_a_store);
   tcase_add_test (tc, test_hostile_header);
   tcase_add_test (tc, test_hostile_entries);

@@ -10,9 +10,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -75,30 +72,15 @@ write_frame (GstMemmapStoreWriter * w, const GstVideoInfo * layout, guint64 f,
     guint32 flags)
 {
   GError *err = NULL;
-  GstMemory *mem;
-  GstMapInfo map;
-  guint64 slot;
 
-  fail_unless (gst_memmap_store_writer_acquire_slot (w, &slot, &err),
-      "acquire: %s", err ? err->message : "?");
-  mem = gst_memmap_store_writer_get_slot_memory (w, NULL, slot, &err);
-  fail_unless (mem != NULL, "slot memory: %s", err ? err->message : "?");
-  fail_unless (gst_memory_map (mem, &map, GST_MAP_WRITE));
-  store_fill_frame (map.data, layout, f);
-  gst_memory_unmap (mem, &map);
-  gst_memory_unref (mem);
-  fail_unless (gst_memmap_store_writer_commit (w, slot, f * GST_MSECOND,
-          GST_MSECOND, flags, &err), "commit: %s", err ? err->message : "?");
+  fail_unless (memmap_test_write_pattern_frame (w, layout, f, flags, &err),
+      "frame %" G_GUINT64_FORMAT ": %s", f, err ? err->message : "?");
 }
 
 static GstMemmapStoreReader *
 open_ok (const gchar * path)
 {
-  GError *err = NULL;
-  GstMemmapStoreReader *r = gst_memmap_store_reader_open (engine, path, &err);
-
-  fail_unless (r != NULL, "open %s: %s", path, err ? err->message : "?");
-  return r;
+  return memmap_test_open_store (engine, path);
 }
 
 static void

@@ -13,9 +13,6 @@
 #include "config.h"
 #endif
 
-#undef GST_CHECK_TEST_ENVIRONMENT_BEACON
-#define GST_CHECK_TEST_ENVIRONMENT_BEACON "MEMMAP_BUILD_ROOT"
-
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
 #include <gst/memmap/memmap.h>
@@ -72,25 +69,6 @@ write_file (const gchar * path, gsize size)
   g_free (data);
 }
 
-/* Another process cuts @path to @size bytes: truncate(1) from coreutils. */
-static void
-truncate_elsewhere (const gchar * path, guint64 size)
-{
-  gchar *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
-  const gchar *argv[] = { "truncate", "-s", size_str, path, NULL };
-  GError *err = NULL;
-  gint status = -1;
-  struct stat st;
-
-  fail_unless (g_spawn_sync (NULL, (gchar **) argv, NULL,
-          G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, &err),
-      "truncate: %s", err ? err->message : "?");
-  fail_unless (g_spawn_check_wait_status (status, NULL));
-  fail_unless (stat (path, &st) == 0);
-  fail_unless_equals_uint64 ((guint64) st.st_size, size);
-  g_free (size_str);
-}
-
 static guint64
 truncation_faults (void)
 {
@@ -133,7 +111,7 @@ GST_START_TEST (test_read_past_new_end)
   fail_unless (gst_memmap_mapping_check (m, NULL));
   faults0 = truncation_faults ();
 
-  truncate_elsewhere (path, 2 * P);
+  memmap_test_truncate_elsewhere (path, 2 * P);
 
   /* what is left is the file's; every page past the end reads zeros */
   fail_unless_equals_int (data[P + 5], file_byte (P + 5));
@@ -177,7 +155,7 @@ GST_START_TEST (test_write_past_new_end)
   data = gst_memmap_mapping_get_data (m);
   memset (data, 0xab, P);
 
-  truncate_elsewhere (path, P);
+  memmap_test_truncate_elsewhere (path, P);
 
   memset (data, 0xcd, 8 * P);
   fail_unless_equals_int (data[0], 0xcd);
@@ -344,7 +322,7 @@ GST_START_TEST (test_reader_after_truncation)
   mem_offset = gst_memmap_memory_get_file_offset (mem);
 
   /* cut in the middle of frame N_FRAMES - 1 */
-  truncate_elsewhere (path, mem_offset + 2 * P);
+  memmap_test_truncate_elsewhere (path, mem_offset + 2 * P);
 
   /* reading it does not kill the process: what the file still has is the
    * frame's, what is gone reads as zeros */
@@ -401,7 +379,7 @@ GST_START_TEST (test_reader_refuses_lost_frame)
   faults0 = truncation_faults ();
   buf = gst_memmap_store_reader_get_buffer (r, NULL, 1, NULL);
   fail_unless (buf != NULL);
-  truncate_elsewhere (path, gst_memmap_memory_get_file_offset
+  memmap_test_truncate_elsewhere (path, gst_memmap_memory_get_file_offset
       (gst_buffer_peek_memory (buf, 0)));
   gst_buffer_unref (buf);
 
@@ -435,7 +413,7 @@ GST_START_TEST (test_writer_after_truncation)
 
   /* the file loses every frame slot (320x240 I420 slots start past 16
    * KiB), the header and the index stay */
-  truncate_elsewhere (path, P * 4);
+  memmap_test_truncate_elsewhere (path, P * 4);
 
   /* the producer writes its frame into pages that are gone */
   slot = fill_slot (w, &layout, 3);
@@ -528,7 +506,7 @@ GST_START_TEST (test_writer_cut_then_grown_back)
   w = new_small_writer (path, GST_MEMMAP_STORE_MODE_APPEND, &layout);
   write_frames (w, &layout, 4);
   /* chunk 0: header page, index page, 4 slots: keep 2 of the slots */
-  truncate_elsewhere (path, 4 * P);
+  memmap_test_truncate_elsewhere (path, 4 * P);
 
   fail_if (gst_memmap_store_writer_acquire_slot (w, &slot, &err));
   assert_truncated (err, path);
@@ -543,7 +521,7 @@ GST_START_TEST (test_writer_cut_then_grown_back)
   gst_memmap_store_writer_unref (w);
 
   /* grown back by someone else: still damaged, never "closed" */
-  truncate_elsewhere (path, 6 * P);
+  memmap_test_truncate_elsewhere (path, 6 * P);
   assert_damaged (path);
   g_free (path);
 }
@@ -570,7 +548,7 @@ GST_START_TEST (test_writer_cut_before_commit)
 
     w = new_small_writer (path, modes[i], &layout);
     write_frames (w, &layout, 2);
-    truncate_elsewhere (path, 3 * P);
+    memmap_test_truncate_elsewhere (path, 3 * P);
     /* the producer fills its slot past the cut (zero pages of the guard) */
     slot = fill_slot (w, &layout, 2);
     fail_if (gst_memmap_store_writer_commit (w, slot, 2 * GST_MSECOND,
@@ -647,10 +625,8 @@ truncation_suite (void)
   TCase *tc;
   Suite *s = memmap_test_suite_new ("truncation", setup, teardown, &tc);
 
-  /* valgrind does not pass a SIGBUS of a truncated mapping on to the
-   * program's handler (it reports the access and ends the process): these
-   * run in the normal and the sanitizer lanes only */
-  if (g_getenv ("MEMMAP_UNDER_VALGRIND"))
+  /* see memmap_test_under_valgrind(): the normal and sanitizer lanes only */
+  if (memmap_test_under_valgrind ())
     return s;
   tcase_add_test (tc, test_read_past_new_end);
   tcase_add_test (tc, test_write_past_new_end);
