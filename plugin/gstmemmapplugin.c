@@ -4,7 +4,8 @@
  *
  * Zero-copy memory-mapped frame stores: record decoded frames into a file
  * (memmapsink), serve them back without copying (memmapsrc) and cache a
- * decoder's output for every later pass (memmapcache); memmapsrc plays
+ * decoder's output for every later pass (memmapcache), keep only the whole
+ * frames of raw video received over RTP (memmaprtpframefilter); memmapsrc plays
  * `memmap://` and `file://` URIs of stores (playbin, uridecodebin), and
  * the `memmap-store` typefinder recognises stores.
  */
@@ -25,6 +26,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (memmapsink, plugin);
   ret |= GST_ELEMENT_REGISTER (memmapsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (memmapcache, plugin);
+  ret |= GST_ELEMENT_REGISTER (memmaprtpframefilter, plugin);
   ret |= GST_TYPE_FIND_REGISTER (memmap_store, plugin);
 
   return ret;

@@ -8,7 +8,7 @@
  * This file (the directory, its budget, the index) and
  * gstmemmapcacheentry.c (an entry, its locks, stores and meta) are the one
  * owner of that format: memmapcache (the plugin), the frames API
- * (gstmemmapframes.c) and `gst-memmap stats` all go through them, and
+ * (gstmemmapframes*.c) and `gst-memmap stats` all go through them, and
  * tests/fuzz/fuzz-cache-meta.c fuzzes its parser. Private API of the
  * library (gstmemmapcachedir.h is not installed).
  *

@@ -13,14 +13,17 @@
  *
  * The first call decodes the video with `uridecodebin` (any container and
  * codec the installed plugins handle), converts it with `videoconvert` when
- * a format is asked for, and records it with `memmapcache` (from the start
- * of the stream up to the last frame asked for). A later call for frames
- * that are cached, for the same file unchanged (same inode, size, mtime and
- * ctime)
- * and format, reads the cache entry directly and decodes nothing: no
- * pipeline is built. A call for frames partly cached goes through the
- * pipeline again, where memmapcache serves what it has and the decoder
- * decodes the rest.
+ * a format is asked for, and records it with `memmapcache`: a *recording*
+ * of the stream, one pipeline that later calls join (reading a new clip in
+ * chunks decodes it once) and that goes on a little ahead of the last
+ * frame asked for while the frames live. A range far into the stream
+ * starts from a seek to the keyframe before it, not from the start. A
+ * later call for frames that are cached, for the same file unchanged (same
+ * inode, size, mtime and ctime) and format, reads the cache entry directly
+ * and decodes nothing: no pipeline is built. A call for frames partly
+ * cached goes through a pipeline again, where memmapcache serves what it
+ * has and the decoder decodes the rest (docs/design.md, "The frames API's
+ * recordings").
  *
  * Frame k is the k-th frame the decoder outputs for the stream played from
  * its start, whatever its GOP structure. A range past the end of the stream
@@ -54,30 +57,6 @@
 #include <sys/stat.h>
 
 #define GST_CAT_DEFAULT gst_memmap_debug
-
-typedef struct
-{
-  GstBuffer *buffer;
-  GstMapInfo map;
-  const gchar *path;            /* of the memmap memory, or NULL */
-  guint64 file_offset;
-} Frame;
-
-struct _GstMemmapFrames
-{
-  GObject parent;
-
-  GstCaps *caps;
-  GstVideoInfo info;
-  GArray *frames;               /* Frame */
-  guint64 start_frame;
-  gboolean clipped;
-  gboolean zero_copy;
-  gboolean cow;                 /* copy-on-write: frames are writable */
-  GPtrArray *cow_maps;          /* GstMemmapMapping: the private windows */
-  GstStructure *stats;
-  GstMemmapCacheEntry *entry;   /* held (shared lock) while the frames live */
-};
 
 G_DEFINE_TYPE (GstMemmapFrames, gst_memmap_frames, G_TYPE_OBJECT);
 
@@ -204,320 +183,6 @@ gst_memmap_frames_new_from_buffers (GPtrArray * buffers, GstCaps * caps,
       self->zero_copy, NULL);
   self->entry = g_steal_pointer (entry);
   return self;
-}
-
-/* ------------------------------------------------------------------------ */
-/* copy-on-write frames                                                     */
-
-/* The private copy-on-write window of @engine that mirrors the window of
- * @mem's read-only mapping (so that frames at one distance from each other
- * there still are), one per read-only window: @windows maps the read-only
- * mapping to it. */
-static GstMemmapMapping *
-cow_window (GstMemmapFrames * self, GstMemmapEngine * engine,
-    GHashTable * windows, GstMemory * mem, GError ** error)
-{
-  GstMemmapMapping *ro = gst_memmap_memory_get_mapping (mem);
-  GstMemmapMapping *cow = g_hash_table_lookup (windows, ro);
-
-  if (cow)
-    return cow;
-  cow = gst_memmap_engine_map_window_fd (engine,
-      gst_memmap_memory_get_fd (mem), gst_memmap_memory_get_path (mem),
-      gst_memmap_mapping_get_offset (ro), gst_memmap_mapping_get_size (ro),
-      gst_memmap_memory_get_file_offset (mem), gst_memory_get_sizes (mem,
-          NULL, NULL), GST_MEMMAP_MAP_COPY_ON_WRITE, error);
-  if (cow == NULL)
-    return NULL;
-  g_ptr_array_add (self->cow_maps, cow);
-  g_hash_table_insert (windows, ro, cow);
-  return cow;
-}
-
-/* @f's buffer again, as memory of @cow, with the same metadata */
-static GstBuffer *
-cow_buffer (GstAllocator * alloc, GstMemmapMapping * cow, GstMemory * mem,
-    GstBuffer * old)
-{
-  GstBuffer *buf = gst_buffer_new ();
-
-  gst_buffer_append_memory (buf, gst_memmap_allocator_wrap (alloc, cow,
-          gst_memmap_memory_get_file_offset (mem), gst_memory_get_sizes (mem,
-              NULL, NULL)));
-  gst_buffer_copy_into (buf, old, GST_BUFFER_COPY_METADATA, 0, -1);
-  return buf;
-}
-
-/* Makes every frame of @self writable: frames of a store become memory of
- * a copy-on-write mapping of the same window of the same file, frames that
- * are copies are mapped for writing. */
-static gboolean
-frames_make_copy_on_write (GstMemmapFrames * self, GstMemmapEngine * engine,
-    GError ** error)
-{
-  GHashTable *windows = g_hash_table_new (NULL, NULL);
-  GstAllocator *alloc = gst_memmap_allocator_new ();
-  gboolean ok = TRUE;
-  guint i;
-
-  self->cow = TRUE;
-  self->cow_maps = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_memmap_mapping_unref);
-  for (i = 0; ok && i < self->frames->len; i++) {
-    Frame *f = &g_array_index (self->frames, Frame, i);
-    GstMemory *mem = gst_buffer_peek_memory (f->buffer, 0);
-    GstBuffer *buf;
-    GstMapInfo map;
-
-    if (f->path) {
-      GstMemmapMapping *cow = cow_window (self, engine, windows, mem, error);
-
-      if (cow == NULL) {
-        ok = FALSE;
-        break;
-      }
-      buf = cow_buffer (alloc, cow, mem, f->buffer);
-    } else {
-      /* a private copy already: writable once nobody else holds it */
-      buf = gst_buffer_copy_deep (f->buffer);
-    }
-    if (!gst_buffer_map (buf, &map, GST_MAP_READWRITE)) {
-      gst_buffer_unref (buf);
-      g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_IO,
-          "Could not map frame %" G_GUINT64_FORMAT " for writing",
-          self->start_frame + i);
-      ok = FALSE;
-      break;
-    }
-    gst_buffer_unmap (f->buffer, &f->map);
-    gst_buffer_unref (f->buffer);
-    f->buffer = buf;
-    f->map = map;
-  }
-  gst_object_unref (alloc);
-  g_hash_table_unref (windows);
-  if (ok)
-    gst_structure_set (self->stats, "copy-on-write", G_TYPE_BOOLEAN, TRUE,
-        NULL);
-  return ok;
-}
-
-/* ------------------------------------------------------------------------ */
-/* API                                                                      */
-
-/**
- * gst_memmap_map_video_frames_full:
- * @engine: the #GstMemmapEngine that maps the frame stores
- * @uri_or_path: (type filename): a video file's path or a URI
- * @start_frame: the first frame (0 = the stream's first frame)
- * @frame_count: how many frames; 0 = all frames to the end of the stream
- * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
- *   ...) to convert to, or %NULL for the decoder's own format
- * @cache_dir: (nullable) (type filename): the memmapcache cache directory,
- *   or %NULL for memmapcache's default (`g_get_user_cache_dir()/gst-memmap`)
- * @error: return location for a #GError, or %NULL
- *
- * As gst_memmap_map_video_frames(), with the cache directory given.
- *
- * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
- *
- * Since: 0.1
- */
-GstMemmapFrames *
-gst_memmap_map_video_frames_full (GstMemmapEngine * engine,
-    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
-    const gchar * format, const gchar * cache_dir, GError ** error)
-{
-  return gst_memmap_engine_map_video_frames_full (engine, uri_or_path,
-      start_frame, frame_count, format, cache_dir, GST_MEMMAP_FRAMES_NONE,
-      NULL, NULL, NULL, error);
-}
-
-/* The frames of @job: from the cache directly, else through the pipeline
- * (again into a new entry when frames were lost on the way out of a
- * partial one). */
-static GstMemmapFrames *
-job_run (Job * job, GError ** error)
-{
-  GstMemmapFrames *frames;
-  gboolean gap = FALSE;
-
-  frames = gst_memmap_frames_try_direct (job);
-  if (frames)
-    return frames;
-  if (gst_memmap_frames_job_cancelled (job, error))
-    return NULL;
-  frames = gst_memmap_frames_run_pipeline (job, &gap, error);
-  /* Frames that do not follow each other out of a cache entry that held
-   * part of the stream: the hand-over from the cache to the decoder
-   * lost frames (memmapcache seeks upstream to a pts as if it were a
-   * stream time: a file whose segment does not start at 0, as an MP4
-   * with B-frames, loses the difference). The numbering of the frames
-   * would be wrong: decode again from the start into a new entry. */
-  if (frames == NULL && gap && (error == NULL || *error == NULL)) {
-    job->generation++;
-    frames = gst_memmap_frames_run_pipeline (job, &gap, error);
-    if (frames == NULL && gap && (error == NULL || *error == NULL)) {
-      /* that generation's entry was partial too: one nobody used */
-      job->fresh_key = TRUE;
-      frames = gst_memmap_frames_run_pipeline (job, &gap, error);
-    }
-  }
-  return frames;
-}
-
-/**
- * gst_memmap_engine_map_video_frames_full:
- * @engine: the #GstMemmapEngine that maps the frame stores
- * @uri_or_path: (type filename): a video file's path or a URI
- * @start_frame: the first frame (0 = the stream's first frame)
- * @frame_count: how many frames; 0 = all frames to the end of the stream
- * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
- *   ...) to convert to, or %NULL for the decoder's own format
- * @cache_dir: (nullable) (type filename): the memmapcache cache directory,
- *   or %NULL for memmapcache's default (`g_get_user_cache_dir()/gst-memmap`)
- * @flags: %GST_MEMMAP_FRAMES_COPY_ON_WRITE for writable copy-on-write
- *   frames, %GST_MEMMAP_FRAMES_NONE for read-only ones
- * @cancellable: (nullable): a #GCancellable, or %NULL
- * @progress: (nullable) (scope call) (closure progress_data): called in
- *   this thread with the frames recorded so far and the total, or %NULL
- * @progress_data: data for @progress
- * @error: return location for a #GError, or %NULL
- *
- * gst_memmap_map_video_frames() with every option, as a method of the
- * engine.
- *
- * With %GST_MEMMAP_FRAMES_COPY_ON_WRITE the frames are writable:
- * gst_memmap_frames_get_writable_data() and the buffers' memory (not
- * %GST_MEMORY_FLAG_READONLY) are private copy-on-write mappings of the
- * frame stores' windows (%GST_MEMMAP_MAP_COPY_ON_WRITE). Nothing is copied
- * until a page is written; the written page is the process's own, seen
- * through these frames only, and the store file never changes. The
- * written pages are counted as `private-bytes` in
- * gst_memmap_frames_get_stats().
- *
- * @progress is called, in the calling thread, as frames are recorded: with
- * the frames of the stream recorded so far (never decreasing) and the
- * total to record (`start_frame + frame_count`, or with @frame_count 0 an
- * estimate from the stream's duration, 0 while unknown), and a last time
- * with both equal when the call succeeds. It may cancel @cancellable.
- *
- * When @cancellable is cancelled (from any thread, or from @progress) the
- * call stops its pipeline and fails with %G_IO_ERROR_CANCELLED. The frames
- * recorded so far stay in the cache: a later call does not decode them
- * again.
- *
- * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
- *
- * Since: 0.2
- */
-GstMemmapFrames *
-gst_memmap_engine_map_video_frames_full (GstMemmapEngine * engine,
-    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
-    const gchar * format, const gchar * cache_dir, GstMemmapFramesFlags flags,
-    GCancellable * cancellable, GstMemmapFramesProgressFunc progress,
-    gpointer progress_data, GError ** error)
-{
-  GstMemmapFrames *frames = NULL;
-  Job job;
-
-  g_return_val_if_fail (GST_IS_MEMMAP_ENGINE (engine), NULL);
-  g_return_val_if_fail (uri_or_path != NULL, NULL);
-  g_return_val_if_fail (cancellable == NULL ||
-      G_IS_CANCELLABLE (cancellable), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return NULL;
-  /* bindings may call this first thing: GStreamer must be initialised
-   * (in C, gst_init() is the caller's) */
-  if (!gst_is_initialized ())
-    gst_init (NULL, NULL);
-  gst_memmap_init ();
-  if (gst_memmap_frames_job_init (&job, engine, uri_or_path, start_frame,
-          frame_count, format, cache_dir, error)) {
-    job.cancellable = cancellable;
-    job.progress = progress;
-    job.progress_data = progress_data;
-    frames = job_run (&job, error);
-    if (frames && (flags & GST_MEMMAP_FRAMES_COPY_ON_WRITE) &&
-        !frames_make_copy_on_write (frames, engine, error))
-      g_clear_object (&frames);
-    if (frames) {
-      guint64 n = frames->start_frame + frames->frames->len;
-
-      gst_memmap_frames_job_report (&job, n, n);
-    }
-  }
-  gst_memmap_frames_job_clear (&job);
-  return frames;
-}
-
-/**
- * gst_memmap_map_video_frames:
- * @engine: the #GstMemmapEngine that maps the frame stores
- * @uri_or_path: (type filename): a video file's path or a URI
- * @start_frame: the first frame (0 = the stream's first frame)
- * @frame_count: how many frames; 0 = all frames to the end of the stream
- * @format: (nullable): a video format name (`"GRAY8"`, `"RGBA"`, `"I420"`,
- *   ...) to convert to, or %NULL for the decoder's own format
- * @error: return location for a #GError, or %NULL
- *
- * Returns frames `[start_frame, start_frame + frame_count)` of the first
- * video stream of @uri_or_path, decoded once through the `memmapcache`
- * cache (see #GstMemmapFrames). Frame k is the k-th frame the decoder
- * outputs, whatever the GOP structure. A range past the end is clipped
- * (gst_memmap_frames_get_n_frames(), gst_memmap_frames_is_clipped()).
- *
- * Each frame is a #GstBuffer whose memory is a slot of a frame store
- * (gst_memmap_frames_is_zero_copy(); a frame the cache could not hold, see
- * `cache-warning` in gst_memmap_frames_get_stats(), is a private copy),
- * laid out as gst_memmap_frames_get_video_info() says.
- *
- * Errors: %GST_MEMMAP_ERROR_NOT_FOUND (and the other errno codes) for a
- * file that cannot be opened, %GST_MEMMAP_ERROR_INVALID_ARGUMENT for an
- * unknown @format, #GST_CORE_ERROR_MISSING_PLUGIN when an element (such as
- * memmapcache) is not installed, and the #GST_STREAM_ERROR or
- * #GST_RESOURCE_ERROR of the pipeline for input that cannot be decoded
- * (its message names the input).
- *
- * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
- *
- * Since: 0.1
- */
-GstMemmapFrames *
-gst_memmap_map_video_frames (GstMemmapEngine * engine,
-    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
-    const gchar * format, GError ** error)
-{
-  return gst_memmap_map_video_frames_full (engine, uri_or_path, start_frame,
-      frame_count, format, NULL, error);
-}
-
-/**
- * gst_memmap_engine_map_video_frames:
- * @engine: a #GstMemmapEngine
- * @uri_or_path: (type filename): a video file's path or a URI
- * @start_frame: the first frame (0 = the stream's first frame)
- * @frame_count: how many frames; 0 = all frames to the end of the stream
- * @format: (nullable): a video format name to convert to, or %NULL for the
- *   decoder's own format
- * @error: return location for a #GError, or %NULL
- *
- * gst_memmap_map_video_frames() as a method of the engine (for bindings:
- * `engine.map_video_frames (path, 0, 100, "GRAY8")` in Python).
- *
- * Returns: (transfer full) (nullable): the frames, or %NULL with @error set
- *
- * Since: 0.1
- */
-GstMemmapFrames *
-gst_memmap_engine_map_video_frames (GstMemmapEngine * engine,
-    const gchar * uri_or_path, guint64 start_frame, guint64 frame_count,
-    const gchar * format, GError ** error)
-{
-  return gst_memmap_map_video_frames_full (engine, uri_or_path, start_frame,
-      frame_count, format, NULL, error);
 }
 
 #define CHECK_FRAME(self, i, val) G_STMT_START {                     \
@@ -1037,8 +702,9 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
  * How the frames were obtained, a `memmap-frames-stats` structure:
  *
  * - `direct` (boolean): read from the cache without a pipeline
- * - `decoded-frames` (guint64): frames the video decoder output for this
- *   call (0 when nothing was decoded)
+ * - `decoded-frames` (guint64): frames the video decoder output (0 when
+ *   nothing was decoded); for a call answered by a recording, all that
+ *   recording's decoder output so far
  * - `frames-from-cache` (guint64): frames that are memory of a frame store
  * - `frames-copied` (guint64): frames that are private copies
  * - `cache-hits`, `cache-misses`, and with a pipeline `frames-served`,
@@ -1048,6 +714,12 @@ gst_memmap_frames_check (GstMemmapFrames * frames, GError ** error)
  * - with a pipeline, `cache-generation` (uint) and `fresh-entry`
  *   (boolean): how many times the frames had to be decoded into a new cache
  *   entry because frames were lost on the way out of a partial one
+ * - with a pipeline, `recording` (uint): which recording of this process
+ *   answered; `recording-joined` (boolean): the call joined a recording
+ *   that an earlier call started; `recording-from-seek` (boolean): the
+ *   recording started from a keyframe seek, not from the stream's start
+ * - without one, `on-grid` (boolean): frames past a hole of the cache
+ *   entry, found by their pts on the frame-rate grid
  * - `zero-copy` (boolean): as gst_memmap_frames_is_zero_copy()
  * - `copy-on-write` (boolean) and `private-bytes` (guint64): the frames are
  *   copy-on-write, and the bytes of the pages written so far (private
@@ -1061,19 +733,11 @@ GstStructure *
 gst_memmap_frames_get_stats (GstMemmapFrames * frames)
 {
   GstStructure *s;
-  guint64 priv = 0;
-  guint i;
 
   g_return_val_if_fail (GST_IS_MEMMAP_FRAMES (frames), NULL);
   s = gst_structure_copy (frames->stats);
-  if (frames->cow) {
-    for (i = 0; i < frames->cow_maps->len; i++) {
-      GstMemmapMapping *m = g_ptr_array_index (frames->cow_maps, i);
-
-      priv += gst_memmap_engine_private_bytes (gst_memmap_mapping_get_data
-          (m), gst_memmap_mapping_get_size (m));
-    }
-    gst_structure_set (s, "private-bytes", G_TYPE_UINT64, priv, NULL);
-  }
+  if (frames->cow)
+    gst_structure_set (s, "private-bytes", G_TYPE_UINT64,
+        gst_memmap_frames_cow_private_bytes (frames), NULL);
   return s;
 }

@@ -2,7 +2,13 @@
 /* The direct path of gst_memmap_map_video_frames(): frames that the
  * memmapcache cache directory already holds, for the same file unchanged,
  * read from its frame stores without building a pipeline. Uses only the
- * library (the cache directory's index and entries, the store reader). */
+ * library (the cache directory's index and entries, the store reader).
+ *
+ * Frame k is the k-th frame of the run of frames that follow each other
+ * from the stream's first one; past a hole in that run (a recording that
+ * started from a seek, see gstmemmapframesrecording.c), the frame at the
+ * pts of frame k on the frame-rate grid, when the grid holds over the run
+ * (docs/design.md, "The frames API's recordings"). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -143,6 +149,71 @@ direct_find_run (Direct * d, const GstMemmapCacheMeta * meta, guint * i0_out,
   return TRUE;
 }
 
+/* The pts of frame @k on the grid of the stream's first frame @pts0 and
+ * the frame rate @n/@d */
+static GstClockTime
+grid_pts (GstClockTime pts0, guint64 k, gint n, gint d)
+{
+  return pts0 + gst_util_uint64_scale_round (k, GST_SECOND * d, n);
+}
+
+/* The index in d->cached (sorted) of the frame at @pts (within @tol), or
+ * -1. */
+static gint
+find_pts (Direct * d, GstClockTime pts, GstClockTime tol)
+{
+  guint lo = 0, hi = d->cached->len;
+
+  while (lo < hi) {
+    guint mid = lo + (hi - lo) / 2;
+
+    if (g_array_index (d->cached, Cached, mid).pts + tol < pts)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < d->cached->len &&
+      g_array_index (d->cached, Cached, lo).pts <= pts + tol)
+    return lo;
+  return -1;
+}
+
+/* Frames [start, end) found by their pts on the frame-rate grid, as a
+ * recording that started from a seek numbered them (the entry then has
+ * holes: the run from the start does not reach them). Only when the grid
+ * holds where the frames were counted: each frame of the run from the
+ * start is on it. Fills @idx (indices in d->cached); FALSE if a frame is
+ * missing or the grid does not hold. */
+static gboolean
+direct_find_on_grid (Direct * d, guint i0, guint run, guint64 start,
+    guint64 end, GArray * idx)
+{
+  gint n = GST_VIDEO_INFO_FPS_N (&d->info), den = GST_VIDEO_INFO_FPS_D
+      (&d->info);
+  GstClockTime pts0, tol;
+  guint64 k;
+
+  if (n <= 0 || den <= 0 || end == G_MAXUINT64 || end - start > G_MAXUINT)
+    return FALSE;
+  pts0 = g_array_index (d->cached, Cached, i0).pts;
+  tol = gst_util_uint64_scale (GST_SECOND, den, (guint64) n * 4);
+  for (k = 0; k < run; k++) {
+    GstClockTime pts = g_array_index (d->cached, Cached, i0 + k).pts;
+    GstClockTime want = grid_pts (pts0, k, n, den);
+
+    if ((pts > want ? pts - want : want - pts) > tol)
+      return FALSE;
+  }
+  for (k = start; k < end; k++) {
+    gint i = find_pts (d, grid_pts (pts0, k, n, den), tol);
+
+    if (i < 0)
+      return FALSE;
+    g_array_append_val (idx, i);
+  }
+  return TRUE;
+}
+
 /* The cache entry @job's index names, opened with a shared lock, or NULL */
 static GstMemmapCacheEntry *
 direct_open_entry (Job * job)
@@ -173,6 +244,7 @@ gst_memmap_frames_try_direct (Job * job)
 {
   GstMemmapFrames *frames = NULL;
   GPtrArray *buffers = NULL;
+  GArray *idx = NULL;
   Direct d = { NULL, };
   GstMemmapCacheEntry *entry;
   GstMemmapCacheMeta meta;
@@ -203,8 +275,12 @@ gst_memmap_frames_try_direct (Job * job)
   if (!direct_find_run (&d, &meta, &i0, &run))
     goto fallback;
 
+  idx = g_array_new (FALSE, FALSE, sizeof (gint));
   need = job->end;
   if (need != G_MAXUINT64 && run >= need) {
+    take_to = need;
+  } else if (direct_find_on_grid (&d, i0, run, job->start, need, idx)) {
+    /* past a hole, on the grid */
     take_to = need;
   } else {
     Cached *last = &g_array_index (d.cached, Cached, i0 + run - 1);
@@ -221,7 +297,8 @@ gst_memmap_frames_try_direct (Job * job)
   buffers = g_ptr_array_new_with_free_func ((GDestroyNotify)
       gst_buffer_unref);
   for (i = take_from; i < take_to; i++) {
-    Cached *c = &g_array_index (d.cached, Cached, i0 + i);
+    Cached *c = &g_array_index (d.cached, Cached, idx->len > 0 ?
+        g_array_index (idx, gint, i - take_from) : (gint) (i0 + i));
     GstBuffer *buf = gst_memmap_store_reader_get_buffer (g_ptr_array_index
         (d.readers, c->store), NULL, c->frame, NULL);
 
@@ -239,13 +316,16 @@ gst_memmap_frames_try_direct (Job * job)
       "frames-copied", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
       "cache-hits", G_TYPE_UINT64, G_GUINT64_CONSTANT (1),
       "cache-misses", G_TYPE_UINT64, G_GUINT64_CONSTANT (0),
-      "cache-entry", G_TYPE_STRING, entry_path, NULL);
+      "cache-entry", G_TYPE_STRING, entry_path,
+      "on-grid", G_TYPE_BOOLEAN, idx->len > 0, NULL);
   frames =
       gst_memmap_frames_new_from_buffers (buffers, d.caps, &d.info, take_from,
       clipped, stats, &entry, NULL);
   GST_INFO ("%s: frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
       " read from the cache entry %s, nothing decoded", job->input,
       take_from, take_to, entry_path);
+  if (frames)
+    gst_memmap_frames_adopt_recording (job, frames);
   goto out;
 
 fallback:
@@ -256,6 +336,8 @@ out:
     gst_memmap_cache_entry_close (entry);
   if (buffers)
     g_ptr_array_unref (buffers);
+  if (idx)
+    g_array_unref (idx);
   direct_clear (&d);
   g_strfreev (paths);
   return frames;

@@ -2,8 +2,8 @@
 /* One call of the frames API (a Job, gstmemmapframesprivate.h): its input
  * (the file's identity, the cache key), and its progress and cancel
  * (docs/design.md, "Writable frames and long calls"): the numbers the
- * progress callback gets, the estimate of the total, the bus messages and
- * the GCancellable handler that wake the caller's wait. */
+ * progress callback gets, the estimate of the total, the GCancellable
+ * handler that wakes the caller's wait and the cancel's error. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -19,8 +19,6 @@
 
 #define GST_CAT_DEFAULT gst_memmap_debug
 
-#define PROGRESS_MESSAGE "memmap-frames-progress"
-#define CANCEL_MESSAGE "memmap-frames-cancelled"
 /* frames between two duration queries for the estimate of the total */
 #define ESTIMATE_EVERY 32
 
@@ -205,32 +203,6 @@ gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
       job->progress ? job_estimate_total (job, pipeline, seen) : 0);
 }
 
-void
-gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
-    guint64 seen, const GstVideoInfo * info)
-{
-  GstStructure *s;
-
-  /* with a cancellable only: the count for the cancel's message */
-  if (job->progress == NULL && job->cancellable == NULL)
-    return;
-  s = gst_structure_new (PROGRESS_MESSAGE, "seen", G_TYPE_UINT64, seen,
-      "fps-n", G_TYPE_INT, info ? GST_VIDEO_INFO_FPS_N (info) : 0,
-      "fps-d", G_TYPE_INT, info ? GST_VIDEO_INFO_FPS_D (info) : 0, NULL);
-  gst_element_post_message (pipeline,
-      gst_message_new_application (GST_OBJECT (pipeline), s));
-}
-
-static void
-job_cancelled (GCancellable * cancellable, gpointer user_data)
-{
-  GstBus *bus = user_data;
-
-  /* any thread: wakes the caller's bus loop */
-  gst_bus_post (bus, gst_message_new_application (NULL,
-          gst_structure_new_empty (CANCEL_MESSAGE)));
-}
-
 gulong
 gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
     gpointer data, GDestroyNotify notify)
@@ -242,14 +214,6 @@ gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
   }
   /* already cancelled: @callback runs now and this returns 0 */
   return g_cancellable_connect (job->cancellable, callback, data, notify);
-}
-
-gulong
-gst_memmap_frames_job_watch (Job * job, GstElement * pipeline)
-{
-  return gst_memmap_frames_job_connect_cancel (job,
-      G_CALLBACK (job_cancelled), gst_element_get_bus (pipeline),
-      gst_object_unref);
 }
 
 void
@@ -269,26 +233,4 @@ gst_memmap_frames_job_cancelled (Job * job, GError ** error)
       "Reading the frames of '%s' was cancelled (%" G_GUINT64_FORMAT
       " frames recorded)", job->input, job->done);
   return TRUE;
-}
-
-gboolean
-gst_memmap_frames_job_handle_message (Job * job, GstElement * pipeline,
-    GstMessage * msg, GError ** error)
-{
-  const GstStructure *s = gst_message_get_structure (msg);
-  guint64 seen;
-  gint n, d;
-
-  if (s && gst_structure_has_name (s, PROGRESS_MESSAGE) &&
-      gst_structure_get_uint64 (s, "seen", &seen)) {
-    n = d = 0;
-    gst_structure_get_int (s, "fps-n", &n);
-    gst_structure_get_int (s, "fps-d", &d);
-    gst_memmap_frames_job_progress (job, pipeline, seen, n, d);
-    /* the callback may have cancelled: stop now, not a frame later */
-    return gst_memmap_frames_job_cancelled (job, error);
-  }
-  if (s && gst_structure_has_name (s, CANCEL_MESSAGE))
-    return gst_memmap_frames_job_cancelled (job, error);
-  return FALSE;
 }

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the files of the frames API share: gstmemmapframes.c (the object,
- * the input, the API), gstmemmapframesdirect.c (frames read from the cache
- * directory without a pipeline) and gstmemmapframespipeline.c (the
- * pipeline runner, which uses the memmapcache element). Not installed;
+/* What the files of the frames API share: gstmemmapframes.c (the object
+ * and its getters), gstmemmapframesmap.c (the entry points: a call's
+ * cache lookup, then the recording), gstmemmapframescow.c (frames turned
+ * into copy-on-write views), gstmemmapframesjob.c (a call's input,
+ * progress and cancel), gstmemmapframesdirect.c (frames read from the
+ * cache directory without a pipeline), gstmemmapframesrecording.c (the
+ * recordings that calls join) and gstmemmapframespipeline.c (a
+ * recording's pipeline, which uses the memmapcache element). Not installed;
  * include memmap.h and gstmemmapcachedir.h first. */
 
 #include <gst/gst.h>
@@ -12,6 +16,32 @@
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
+
+/* One frame of a GstMemmapFrames: its buffer, mapped while the frames
+ * live (for writing when they are copy-on-write). */
+typedef struct
+{
+  GstBuffer *buffer;
+  GstMapInfo map;
+  const gchar *path;            /* of the memmap memory, or NULL */
+  guint64 file_offset;
+} Frame;
+
+struct _GstMemmapFrames
+{
+  GObject parent;
+
+  GstCaps *caps;
+  GstVideoInfo info;
+  GArray *frames;               /* Frame */
+  guint64 start_frame;
+  gboolean clipped;
+  gboolean zero_copy;
+  gboolean cow;                 /* copy-on-write: frames are writable */
+  GPtrArray *cow_maps;          /* GstMemmapMapping: the private windows */
+  GstStructure *stats;
+  GstMemmapCacheEntry *entry;   /* held (shared lock) while the frames live */
+};
 
 /* One call of gst_memmap_map_video_frames_full(). */
 typedef struct
@@ -27,7 +57,7 @@ typedef struct
   guint generation;             /* of the memmapcache key, see cache_key () */
   gboolean fresh_key;           /* use a key nobody used before */
 
-  /* progress and cancel (gstmemmapframes.c), all optional */
+  /* progress and cancel (gstmemmapframesjob.c), all optional */
   GCancellable *cancellable;
   GstMemmapFramesProgressFunc progress;
   gpointer progress_data;
@@ -81,14 +111,10 @@ gchar *gst_memmap_frames_job_cache_key (Job * job);
  *   thread when the call is cancelled, to wake the waiter (a
  *   bus message, a GCond broadcast); at once, and 0 returned, if it is
  *   already (so no lock of the waiter may be held); _job_unwatch() after.
- * The bus loop of gstmemmapframespipeline.c uses them through
- * _job_frame_seen() (streaming thread: posts a progress message when
- * there is a callback), _job_watch() (a cancel posts a message) and
- * _job_handle_message() (for each application message: TRUE when the
- * loop must stop, cancelled, with @error set). A waiter on a GCond
- * connects a handler that broadcasts it, calls _job_progress() with the
- * frames recorded after each wake-up (lock released) and stops waiting
- * when _job_cancelled(). */
+ * The waiter (gstmemmapframesrecording.c, on the recording's GCond)
+ * connects a handler that broadcasts the GCond, calls _job_progress()
+ * with the frames recorded after each wake-up (lock released) and stops
+ * waiting when _job_cancelled(). */
 G_GNUC_INTERNAL
 void gst_memmap_frames_job_progress (Job * job, GstElement * pipeline,
     guint64 seen, gint fps_n, gint fps_d);
@@ -101,31 +127,34 @@ gulong gst_memmap_frames_job_connect_cancel (Job * job, GCallback callback,
     gpointer data, GDestroyNotify notify);
 
 G_GNUC_INTERNAL
-void gst_memmap_frames_job_frame_seen (Job * job, GstElement * pipeline,
-    guint64 seen, const GstVideoInfo * info);
-
-G_GNUC_INTERNAL
-gulong gst_memmap_frames_job_watch (Job * job, GstElement * pipeline);
-
-G_GNUC_INTERNAL
 void gst_memmap_frames_job_unwatch (Job * job, gulong id);
-
-G_GNUC_INTERNAL
-gboolean gst_memmap_frames_job_handle_message (Job * job,
-    GstElement * pipeline, GstMessage * msg, GError ** error);
 
 G_GNUC_INTERNAL
 void gst_memmap_frames_job_index_store (Job * job, GstMemmapCacheDir * dir,
     const gchar * hash);
+
+/* gstmemmapframescow.c: every frame of @frames made writable, as memory
+ * of private copy-on-write mappings of the stores' windows; and the bytes
+ * of the pages written so far */
+G_GNUC_INTERNAL
+gboolean gst_memmap_frames_make_copy_on_write (GstMemmapFrames * frames,
+    GstMemmapEngine * engine, GError ** error);
+
+G_GNUC_INTERNAL
+guint64 gst_memmap_frames_cow_private_bytes (GstMemmapFrames * frames);
 
 /* gstmemmapframesdirect.c: the frames, or NULL when they are not all in
  * the cache (then the pipeline decodes them) */
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_try_direct (Job * job);
 
-/* gstmemmapframespipeline.c */
+/* gstmemmapframesrecording.c: joins or starts the recording of the
+ * stream (gstmemmapframespipeline.c) and waits for the frames */
 G_GNUC_INTERNAL
 GstMemmapFrames *gst_memmap_frames_run_pipeline (Job * job, gboolean * gap,
     GError ** error);
+
+G_GNUC_INTERNAL
+void gst_memmap_frames_adopt_recording (Job * job, GstMemmapFrames * frames);
 
 G_END_DECLS

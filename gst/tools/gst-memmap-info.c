@@ -92,6 +92,36 @@ print_stream (const GstStructure * info, const InfoFields * f,
         "(every committed frame is intact)\n", f->pid);
 }
 
+/* Frames missing by the timestamps: where a frame starts more than half a
+ * frame after the previous frame's end, the frames of the previous one's
+ * duration that fit in between. A store received over a lossy link
+ * (memmaprtpframefilter drops what did not arrive whole) says so here. */
+static void
+print_gaps (GstMemmapStoreReader * reader, const InfoFields * f)
+{
+  GstMemmapStoreEntry prev, e;
+  guint64 i, gaps = 0, missing = 0;
+
+  if (f->committed <= f->first + 1 ||
+      !gst_memmap_store_reader_get_entry (reader, f->first, &prev, NULL))
+    return;
+  for (i = f->first + 1; i < f->committed; i++) {
+    if (!gst_memmap_store_reader_get_entry (reader, i, &e, NULL))
+      return;
+    if (GST_CLOCK_TIME_IS_VALID (prev.pts) && GST_CLOCK_TIME_IS_VALID (e.pts)
+        && GST_CLOCK_TIME_IS_VALID (prev.duration) && prev.duration > 0 &&
+        e.pts > prev.pts + prev.duration + prev.duration / 2) {
+      gaps++;
+      missing += (e.pts - prev.pts + prev.duration / 2) / prev.duration - 1;
+    }
+    prev = e;
+  }
+  if (gaps > 0)
+    g_print ("gaps:        %" G_GUINT64_FORMAT " frame%s missing in %"
+        G_GUINT64_FORMAT " gap%s of the timestamps\n", missing,
+        missing == 1 ? "" : "s", gaps, gaps == 1 ? "" : "s");
+}
+
 /* frames, committed and duration lines */
 static void
 print_frames (GstMemmapStoreReader * reader, const InfoFields * f)
@@ -202,6 +232,7 @@ cmd_info (gint argc, gchar ** argv)
   info_fields_get (info, &f);
   print_stream (info, &f, path);
   print_frames (reader, &f);
+  print_gaps (reader, &f);
   print_sizes (&f);
   ret = EXIT_OK;
   goto done;

@@ -451,8 +451,9 @@ class Runner:
                 dirs[element] = (d, env)
             d, env = dirs[element]
             run = line.replace('autovideosink', 'fakesink')
-            endless = ('num-buffers=' not in run and
-                       ('is-live=true' in run or 'loop=true' in run))
+            endless = (('num-buffers=' not in run and
+                        ('is-live=true' in run or 'loop=true' in run)) or
+                       run.startswith('gst-launch-1.0 udpsrc'))
             script = (STOP_WRAPPER % 2 if endless else '') + run
             self.sh(where, script, d, env, line)
             ran += 1
