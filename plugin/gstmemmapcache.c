@@ -196,8 +196,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Memory-mapped decoded frame cache", "Filter/Video",
       "Records decoded frames into an on-disk cache and serves every later "
-      "pass and seek from it, zero-copy",
-      "The gst-memmap developers");
+      "pass and seek from it, zero-copy", "The gst-memmap developers");
   caps = gst_memmap_video_store_caps (FALSE);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
@@ -212,6 +211,7 @@ gst_memmap_cache_class_init (GstMemmapCacheClass * klass)
   GST_DEBUG_CATEGORY_INIT (gst_memmap_cache_debug, "memmapcache", 0,
       "memmapcache element");
 }
+
 static void
 gst_memmap_cache_init (GstMemmapCache * self)
 {
@@ -250,6 +250,7 @@ gst_memmap_cache_init (GstMemmapCache * self)
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_video_info_init (&self->info);
 }
+
 static void
 gst_memmap_cache_finalize (GObject * object)
 {
@@ -276,6 +277,7 @@ gst_memmap_cache_finalize (GObject * object)
 
   G_OBJECT_CLASS (gst_memmap_cache_parent_class)->finalize (object);
 }
+
 static void
 gst_memmap_cache_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -301,6 +303,7 @@ gst_memmap_cache_set_property (GObject * object, guint prop_id,
   }
   GST_OBJECT_UNLOCK (self);
 }
+
 static GstStructure *
 gst_memmap_cache_create_stats (GstMemmapCache * self)
 {
@@ -336,6 +339,7 @@ gst_memmap_cache_create_stats (GstMemmapCache * self)
 
   return s;
 }
+
 static void
 gst_memmap_cache_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
@@ -382,6 +386,7 @@ forward_after_served (GstMemmapCache * self, GstEvent * event)
   ret = gst_pad_push_event (self->srcpad, event);
   return ret;
 }
+
 static gboolean
 sink_segment (GstMemmapCache * self, GstEvent * event)
 {
@@ -408,9 +413,9 @@ sink_segment (GstMemmapCache * self, GstEvent * event)
   self->run_valid = FALSE;
   return gst_pad_push_event (self->srcpad, event);
 }
+
 static gboolean
-gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent,
-    GstEvent * event)
+gst_memmap_cache_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
   gboolean ret;
@@ -547,9 +552,9 @@ propose_allocation (GstMemmapCache * self, GstQuery * query)
 
   return TRUE;
 }
+
 static gboolean
-gst_memmap_cache_sink_query (GstPad * pad, GstObject * parent,
-    GstQuery * query)
+gst_memmap_cache_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
 
@@ -567,8 +572,7 @@ gst_memmap_cache_sink_query (GstPad * pad, GstObject * parent,
 /* Every seek goes upstream as it is: the demuxer and the decoder do what
  * they would without us. */
 static gboolean
-gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
-    GstEvent * event)
+gst_memmap_cache_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
 
@@ -594,9 +598,9 @@ gst_memmap_cache_src_event (GstPad * pad, GstObject * parent,
   }
   return gst_pad_event_default (pad, parent, event);
 }
+
 static gboolean
-gst_memmap_cache_src_query (GstPad * pad, GstObject * parent,
-    GstQuery * query)
+gst_memmap_cache_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstMemmapCache *self = GST_MEMMAP_CACHE (parent);
 
@@ -644,6 +648,7 @@ begin_stream (GstMemmapCache * self)
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   g_rec_mutex_unlock (&self->lock);
 }
+
 static void
 end_stream (GstMemmapCache * self)
 {
@@ -658,6 +663,7 @@ end_stream (GstMemmapCache * self)
   gst_video_info_init (&self->info);
   g_rec_mutex_unlock (&self->lock);
 }
+
 static GstStateChangeReturn
 gst_memmap_cache_change_state (GstElement * element, GstStateChange transition)
 {
@@ -704,6 +710,7 @@ gst_memmap_cache_change_state (GstElement * element, GstStateChange transition)
 
   return ret;
 }
+
 static void
 gst_memmap_cache_set_context (GstElement * element, GstContext * context)
 {

@@ -123,8 +123,7 @@ gst_memmap_cache_gops_cover (GstMemmapCacheGops * gops, GstClockTime first,
     if (c->first > add.last)
       break;
     /* overlap: a frame in common */
-    if (c->first <= add.first && c->last >= add.last &&
-        (c->eos || !add.eos))
+    if (c->first <= add.first && c->last >= add.last && (c->eos || !add.eos))
       return;                   /* nothing new */
     add.first = MIN (add.first, c->first);
     if (c->last > add.last) {

@@ -351,8 +351,7 @@ gst_memmap_cache_read_failed (GstMemmapCache * self,
   else
     GST_ELEMENT_WARNING (self, RESOURCE, READ,
         ("Could not read the frame cache \"%s\"; playing without it.",
-            gst_memmap_store_reader_get_path (reader)), ("%s",
-            error->message));
+            gst_memmap_store_reader_get_path (reader)), ("%s", error->message));
 }
 
 /* Every frame downstream goes through here: runs of frames that went

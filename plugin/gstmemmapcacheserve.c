@@ -58,6 +58,7 @@ find_served (GstMemmapCache * self, GstClockTime pts)
     return NULL;
   return s;
 }
+
 static void
 add_served (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
 {
@@ -358,8 +359,7 @@ gboolean
 gst_memmap_cache_segment_servable (const GstSegment * seg)
 {
   return seg->format == GST_FORMAT_TIME && seg->rate == 1.0 &&
-      seg->applied_rate == 1.0 &&
-      !(seg->flags & GST_SEGMENT_FLAG_TRICKMODE);
+      seg->applied_rate == 1.0 && !(seg->flags & GST_SEGMENT_FLAG_TRICKMODE);
 }
 
 /* The stream plays from its start and the probe came after its first
@@ -429,7 +429,7 @@ range_covered (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
     return FALSE;
   return GST_CLOCK_TIME_IS_VALID (g_array_index (self->frames, CachedFrame,
           i).duration) && c->last + g_array_index (self->frames, CachedFrame,
-          i).duration >= next_key;
+      i).duration >= next_key;
 }
 
 /* A keyframe packet: its range is served when it is covered. Kept while
@@ -437,8 +437,7 @@ range_covered (GstMemmapCache * self, GstClockTime key, GstClockTime next_key)
  * some frame of that range that comes after it (open-GOP leading frames)
  * may be in the segment. */
 static gboolean
-decide_keyframe (GstMemmapCache * self, GstClockTime pts,
-    GstClockTime duration)
+decide_keyframe (GstMemmapCache * self, GstClockTime pts, GstClockTime duration)
 {
   GstClockTime key, next_key;
   GstSegment tmp;
@@ -587,6 +586,7 @@ decoder_event (GstMemmapCache * self, GstEvent * event)
       break;
   }
 }
+
 GstPadProbeReturn
 gst_memmap_cache_decoder_probe (GstPad * pad, GstPadProbeInfo * info,
     gpointer user_data)
@@ -599,8 +599,7 @@ gst_memmap_cache_decoder_probe (GstPad * pad, GstPadProbeInfo * info,
   /* not under the stream lock: a push may hold it, blocked downstream
    * until this flush reaches it */
   if ((info->type & GST_PAD_PROBE_TYPE_EVENT_FLUSH) &&
-      GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) ==
-      GST_EVENT_FLUSH_START)
+      GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_FLUSH_START)
     return GST_PAD_PROBE_OK;
   g_rec_mutex_lock (&self->lock);
   if (self->probe_id == 0) {

@@ -47,6 +47,7 @@ gst_memmap_cache_find_frame (GstMemmapCache * self, GstClockTime pts)
     return (gint) i;
   return -1;
 }
+
 void
 gst_memmap_cache_insert_frame (GstMemmapCache * self, const CachedFrame * frame)
 {
@@ -108,6 +109,7 @@ gst_memmap_cache_close (GstMemmapCache * self)
     g_clear_pointer (&self->entry, gst_memmap_cache_entry_close);
   }
 }
+
 void
 gst_memmap_cache_clear_map (GstMemmapCache * self)
 {
@@ -124,6 +126,7 @@ gst_memmap_cache_clear_map (GstMemmapCache * self)
   g_clear_pointer (&self->gops_path, g_free);
   g_ptr_array_unref (readers);
 }
+
 static GstMemmapEngine *
 get_engine (GstMemmapCache * self)
 {
@@ -208,8 +211,8 @@ load_stores (GstMemmapCache * self, GstMemmapEngine * engine,
       break;
     }
     /* any plane layout: a store recorded from a decoder has its padding */
-    if (!gst_memmap_video_info_same_picture (gst_memmap_store_reader_get_layout (reader),
-            &self->info)) {
+    if (!gst_memmap_video_info_same_picture (gst_memmap_store_reader_get_layout
+            (reader), &self->info)) {
       g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_CORRUPT,
           "Frame store '%s' holds another video layout than its key says",
           paths[i]);
@@ -389,8 +392,7 @@ gst_memmap_cache_open (GstMemmapCache * self)
   self->readable = TRUE;
   if (self->meta.complete) {
     GstMemmapCacheCover *c = GST_CLOCK_TIME_IS_VALID (self->meta.start) ?
-        gst_memmap_cache_gops_find_cover (self->gops, self->meta.start) :
-        NULL;
+        gst_memmap_cache_gops_find_cover (self->gops, self->meta.start) : NULL;
 
     /* a complete marker that the GOP file does not back up is ignored */
     if (c == NULL || !c->eos) {

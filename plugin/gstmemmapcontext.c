@@ -260,7 +260,7 @@ gst_memmap_context_ensure_engine (GstElement * element,
     return ret;
 
   /* 5. */
-  ret = gst_memmap_engine_get_default ();      /* transfer none */
+  ret = gst_memmap_engine_get_default ();       /* transfer none */
   GST_INFO_OBJECT (element, "nobody shares an engine: using the default %"
       GST_PTR_FORMAT, ret);
   context = gst_memmap_engine_context_new (ret);

@@ -85,7 +85,7 @@ enum
 
 #define GST_TYPE_MEMMAP_RTP_FRAME_FILTER (gst_memmap_rtp_frame_filter_get_type ())
 G_DECLARE_FINAL_TYPE (GstMemmapRtpFrameFilter, gst_memmap_rtp_frame_filter,
-    GST, MEMMAP_RTP_FRAME_FILTER, GstElement)
+    GST, MEMMAP_RTP_FRAME_FILTER, GstElement);
 
 struct _GstMemmapRtpFrameFilter
 {

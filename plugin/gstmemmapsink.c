@@ -275,8 +275,7 @@ gst_memmap_sink_class_init (GstMemmapSinkClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Memory-mapped frame store sink", "Sink/Video",
       "Writes raw video frames into a frame store file, without a copy when "
-      "upstream renders into the store's slots",
-      "The gst-memmap developers");
+      "upstream renders into the store's slots", "The gst-memmap developers");
   caps = gst_memmap_video_store_caps (TRUE);
   gst_element_class_add_pad_template (element_class,
       gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
@@ -472,8 +471,7 @@ gst_memmap_sink_begin_stream (GstMemmapSink * self)
 
   if (self->cur.location == NULL || self->cur.location[0] == '\0')
     goto no_location;
-  if (self->cur.mode == GST_MEMMAP_STORE_MODE_RING &&
-      self->cur.max_frames == 0)
+  if (self->cur.mode == GST_MEMMAP_STORE_MODE_RING && self->cur.max_frames == 0)
     goto ring_without_capacity;
 
   GST_DEBUG_OBJECT (self, "stream to %s, mode %d, max-frames %"
@@ -562,8 +560,7 @@ gst_memmap_sink_start (GstBaseSink * bsink)
   GstMemmapSink *self = GST_MEMMAP_SINK (bsink);
   GstMemmapEngine *engine;
 
-  engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self),
-      &self->engine);
+  engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self), &self->engine);
   GST_DEBUG_OBJECT (self, "engine %" GST_PTR_FORMAT, engine);
   gst_object_unref (engine);
 

@@ -366,8 +366,7 @@ not_negotiated:
   }
 closed:
   {
-    GST_DEBUG_OBJECT (self, "store closed, dropping %" GST_PTR_FORMAT,
-        buffer);
+    GST_DEBUG_OBJECT (self, "store closed, dropping %" GST_PTR_FORMAT, buffer);
     return GST_FLOW_EOS;
   }
 invalid_buffer:

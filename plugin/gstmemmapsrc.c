@@ -436,8 +436,7 @@ open_store (GstMemmapSrc * self, GError ** error)
   GstVideoInfo caps_info;
   GstCaps *caps;
 
-  engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self),
-      &self->engine);
+  engine = gst_memmap_context_ensure_engine (GST_ELEMENT (self), &self->engine);
   reader = gst_memmap_store_reader_open (engine, self->cur.location, error);
   gst_object_unref (engine);
   if (reader == NULL)
@@ -473,8 +472,7 @@ open_store (GstMemmapSrc * self, GError ** error)
       gst_memmap_store_reader_get_mode (reader) == GST_MEMMAP_STORE_MODE_RING
       ? "ring" : "append", gst_memmap_store_reader_get_committed (reader),
       gst_memmap_store_reader_is_closed (reader) ? "closed" : "open",
-      gst_memmap_store_session_has_lease (session) ? "leased" :
-      "not leased");
+      gst_memmap_store_session_has_lease (session) ? "leased" : "not leased");
 
   return TRUE;
 }
@@ -729,8 +727,7 @@ gst_memmap_src_query (GstBaseSrc * bsrc, GstQuery * query)
     case GST_QUERY_SCHEDULING:
       /* push mode only, seekable. GstBaseSrc would start the element to
        * answer, also in READY before the settings were taken */
-      gst_query_set_scheduling (query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1,
-          0);
+      gst_query_set_scheduling (query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
       gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
       ret = TRUE;
       break;
@@ -761,6 +758,7 @@ gst_memmap_src_query (GstBaseSrc * bsrc, GstQuery * query)
 
   return ret;
 }
+
 /* ------------------------------------------------------------------------ */
 /* GstURIHandler                                                            */
 

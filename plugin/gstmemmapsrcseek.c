@@ -425,8 +425,7 @@ gst_memmap_src_query_convert (GstMemmapSrc * self, GstQuery * query)
   gint64 src_value, dest_value;
   gboolean ret = FALSE;
 
-  gst_query_parse_convert (query, &src_format, &src_value, &dest_format,
-      NULL);
+  gst_query_parse_convert (query, &src_format, &src_value, &dest_format, NULL);
   g_mutex_lock (&self->store_lock);
   if (self->reader)
     ret = convert_frames (self, src_format, src_value, dest_format,

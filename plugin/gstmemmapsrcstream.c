@@ -328,8 +328,7 @@ follow_wait (GstMemmapSrc * self, guint64 committed)
 static GstFlowReturn
 at_committed_end (GstMemmapSrc * self, guint64 n, guint64 committed)
 {
-  if (self->cur.follow &&
-      gst_memmap_store_session_writer_alive (self->session))
+  if (self->cur.follow && gst_memmap_store_session_writer_alive (self->session))
     return follow_wait (self, committed);
   /* closed (or its writer died): the last commits came before */
   if (n < gst_memmap_store_reader_get_committed (self->reader))
@@ -466,8 +465,7 @@ gst_memmap_src_create (GstBaseSrc * bsrc, guint64 offset, guint size,
         continue;
       }
     } else if (GST_CLOCK_TIME_IS_VALID (pts) &&
-        GST_CLOCK_TIME_IS_VALID (duration) &&
-        pts + duration <= segment.start) {
+        GST_CLOCK_TIME_IS_VALID (duration) && pts + duration <= segment.start) {
       goto range_done;
     }
 

@@ -91,8 +91,7 @@ read_failed:
 not_a_store:
   {
     g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_REFERENCE,
-        "'%s' is not a frame store (no frame store magic at its start)",
-        path);
+        "'%s' is not a frame store (no frame store magic at its start)", path);
     return FALSE;
   }
 }
@@ -133,8 +132,7 @@ invalid:
 unsupported:
   {
     g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_UNSUPPORTED_PROTOCOL,
-        "URI scheme '%s' is not supported: use memmap:// or file://",
-        protocol);
+        "URI scheme '%s' is not supported: use memmap:// or file://", protocol);
     g_free (protocol);
     return NULL;
   }

@@ -8,11 +8,12 @@
 #
 # Exit status: 0 every file is formatted, 1 some file is not (the diff is
 # printed), 2 GNU indent is missing. Files in EXCLUDE are left out (with a
-# note); it is empty.
+# note): the TSan shim, whose functions are made by macros that indent
+# cannot parse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXCLUDE=()
+EXCLUDE=(tests/sanitizers/tsan-glib-shim.c)
 
 if ! command -v indent >/dev/null && ! command -v gindent >/dev/null &&
     ! command -v gnuindent >/dev/null; then

@@ -579,8 +579,7 @@ gst_memmap_cache_dir_get_usage (GstMemmapCacheDir * dir)
  */
 guint64
 gst_memmap_cache_dir_enforce_budget (GstMemmapCacheDir * dir,
-    guint64 max_size, guint64 reserve, const gchar * keep,
-    guint * n_evicted)
+    guint64 max_size, guint64 reserve, const gchar * keep, guint * n_evicted)
 {
   ScanData scan = scan_dir (dir);
   guint i;
@@ -639,8 +638,7 @@ list_entry (const gchar * name, gpointer data)
  *   in no order, %NULL-terminated
  */
 gchar **
-gst_memmap_cache_dir_list_entries (GstMemmapCacheDir * dir,
-    guint * n_evicting)
+gst_memmap_cache_dir_list_entries (GstMemmapCacheDir * dir, guint * n_evicting)
 {
   EntriesData list = { dir->fd, g_ptr_array_new (), 0 };
 
@@ -795,4 +793,3 @@ gst_memmap_cache_dir_index_store (GstMemmapCacheDir * dir,
   g_free (name);
   g_free (data);
 }
-

@@ -30,8 +30,7 @@ static gboolean read_meta (gint entry_fd, const gchar * where,
  * entry, as when entries are renamed in a directory others can write);
  * with @clear, an entry holding another's files is cleared if it can be. */
 static gboolean
-check_meta_entry (GstMemmapCacheEntry * entry, gboolean clear,
-    GError ** error)
+check_meta_entry (GstMemmapCacheEntry * entry, gboolean clear, GError ** error)
 {
   GstMemmapCacheMeta meta;
   gboolean foreign;
@@ -56,8 +55,7 @@ entry_new (const gchar * hash, gchar * path, gint fd, gint lock_fd)
   entry->lock_fd = lock_fd;
   entry->write_lock_fd = -1;
   gst_memmap_cache_entry_touch (entry);
-  GST_DEBUG ("opened cache entry %s%s", path, lock_fd < 0 ? " to inspect" :
-      "");
+  GST_DEBUG ("opened cache entry %s%s", path, lock_fd < 0 ? " to inspect" : "");
 
   return entry;
 }
@@ -579,8 +577,7 @@ meta_is_of (const GstMemmapCacheMeta * meta, const gchar * where,
   if (meta->entry[0] == '\0' || strcmp (meta->entry, hash) == 0)
     return TRUE;
   GST_WARNING ("%s/%s/" META_NAME " says it belongs to the entry '%s': the "
-      "entry holds another stream's files, refused", where, hash,
-      meta->entry);
+      "entry holds another stream's files, refused", where, hash, meta->entry);
   return FALSE;
 }
 

@@ -144,7 +144,7 @@ default_max_mapped_bytes (void)
   if ((guint64) pages > G_MAXUINT64 / gst_memmap_engine_page_size)
     bytes = G_MAXUINT64;
   else
-    bytes = (guint64) pages * gst_memmap_engine_page_size;
+    bytes = gst_memmap_engine_page_size * (guint64) pages;
 
   bytes /= 4;
 #if GLIB_SIZEOF_VOID_P < 8
@@ -179,8 +179,7 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
   /* gst_memmap_init() refs this class inside its own once-guard, so calling
    * it from here would deadlock: initialise the shared category directly
    * instead (GStreamer returns the same category for the same name). */
-  GST_DEBUG_CATEGORY_INIT (gst_memmap_debug, "memmap", 0,
-      "gst-memmap library");
+  GST_DEBUG_CATEGORY_INIT (gst_memmap_debug, "memmap", 0, "gst-memmap library");
 
   gst_memmap_engine_page_size = ps > 0 ? (guint64) ps : 4096;
 
@@ -250,8 +249,8 @@ gst_memmap_engine_class_init (GstMemmapEngineClass * klass)
   g_object_class_install_property (gobject_class, PROP_READ_THRESHOLD,
       g_param_spec_uint64 ("read-threshold", "Read threshold",
           "Read-only files smaller than this, mapped with the COPY_SMALL flag, "
-          "are read() instead of mmapped (0 = always mmap)", 0, G_MAXUINT64, DEFAULT_READ_THRESHOLD,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+          "are read() instead of mmapped (0 = always mmap)", 0, G_MAXUINT64,
+          DEFAULT_READ_THRESHOLD, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   /**
    * GstMemmapEngine:max-mappings:

@@ -418,8 +418,7 @@ lookup (GstMemmapEngine * self, const gchar * path, const MapRequest * req,
         G_GUINT64_FORMAT " bytes of %s over the budget", win_length, path);
   }
   self->mapped_bytes += win_length;
-  self->peak_mapped_bytes = MAX (self->peak_mapped_bytes,
-      self->mapped_bytes);
+  self->peak_mapped_bytes = MAX (self->peak_mapped_bytes, self->mapped_bytes);
   self->pending++;
   g_mutex_unlock (&self->lock);
 

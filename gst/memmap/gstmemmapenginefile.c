@@ -31,8 +31,7 @@ check_reserve_size (const gchar * path, guint64 size, GError ** error)
 {
   if (size == 0 || size > (guint64) G_MAXINT64) {
     g_set_error (error, GST_MEMMAP_ERROR, GST_MEMMAP_ERROR_INVALID_ARGUMENT,
-        "Cannot reserve %" G_GUINT64_FORMAT " bytes for file '%s'", size,
-        path);
+        "Cannot reserve %" G_GUINT64_FORMAT " bytes for file '%s'", size, path);
     return FALSE;
   }
   return TRUE;

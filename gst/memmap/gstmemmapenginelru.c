@@ -88,8 +88,7 @@ gst_memmap_engine_make_room_locked (GstMemmapEngine * self, guint64 extra,
   while (self->lru.length > 0 &&
       (self->mapped_bytes > self->max_mapped_bytes ||
           extra > self->max_mapped_bytes - self->mapped_bytes ||
-          self->active_maps + self->pending + extra_maps >
-          self->max_mappings))
+          self->active_maps + self->pending + extra_maps > self->max_mappings))
     gst_memmap_engine_evict_one_locked (self, to_destroy);
 }
 

@@ -16,7 +16,7 @@
  *
  * Since: 0.1
  */
-G_DEFINE_QUARK (gst-memmap-error-quark, gst_memmap_error);
+G_DEFINE_QUARK (gst - memmap - error - quark, gst_memmap_error);
 
 /**
  * gst_memmap_error_from_errno:

@@ -95,8 +95,7 @@ chain (int sig, siginfo_t * info, void *ucontext)
 {
   if (previous.sa_flags & SA_SIGINFO) {
     previous.sa_sigaction (sig, info, ucontext);
-  } else if (previous.sa_handler != SIG_DFL &&
-      previous.sa_handler != SIG_IGN) {
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
     previous.sa_handler (sig);
   } else {
     struct sigaction dfl;

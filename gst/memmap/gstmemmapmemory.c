@@ -169,8 +169,7 @@ gst_memmap_allocator_alloc (GstAllocator * allocator, gsize size,
 
 static GstMemmapMemory *
 gst_memmap_memory_new (GstMemmapAllocator * self, GstMemmapMemory * root,
-    GstMemmapMapping * mapping, GstMemoryFlags flags, gsize offset,
-    gsize size)
+    GstMemmapMapping * mapping, GstMemoryFlags flags, gsize offset, gsize size)
 {
   GstMemmapMemory *mem;
   gsize maxsize = gst_memmap_mapping_get_size (mapping);

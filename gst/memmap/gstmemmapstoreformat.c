@@ -48,10 +48,8 @@ checked_add (guint64 * dest, guint64 a, guint64 b)
 /* A layout refused: CORRUPT for the layout of a store's header (@path
  * names the file), INVALID_ARGUMENT for a writer's argument (@path NULL).
  * Returns FALSE. */
-static gboolean bad_layout (GError ** error, const gchar * path,
-    const gchar * format, ...) G_GNUC_PRINTF (3, 4);
-
 static gboolean
+G_GNUC_PRINTF (3, 4)
 bad_layout (GError ** error, const gchar * path, const gchar * format, ...)
 {
   va_list args;
@@ -132,8 +130,7 @@ gst_memmap_store_validate_layout (const GstVideoInfo * info,
       goto bad_planes;
 
     rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, comps[0], height);
-    if (stride <= 0 || (guint64) stride < plane_row_bytes (finfo, comps,
-            width))
+    if (stride <= 0 || (guint64) stride < plane_row_bytes (finfo, comps, width))
       goto bad_stride;
     /* rows <= 2^20 and stride < 2^31: no overflow */
     plane_bytes = rows * (guint64) stride;

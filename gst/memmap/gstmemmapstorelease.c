@@ -310,8 +310,7 @@ hold_frame (GstMemmapStoreSession * self, guint64 frame, gboolean limit)
   } else {
     changed = TRUE;
   }
-  g_array_insert_val (self->held, held_lower_bound (self->held, frame),
-      frame);
+  g_array_insert_val (self->held, held_lower_bound (self->held, frame), frame);
   if (changed)
     publish_range (self);
   g_mutex_unlock (&self->lock);
@@ -422,8 +421,7 @@ copy_frame (GstMemmapStoreSession * self, GstMemmapStoreReader * reader,
   meta = gst_buffer_get_video_meta (src);
   if (meta)
     gst_buffer_add_video_meta_full (dst, meta->flags, meta->format,
-        meta->width, meta->height, meta->n_planes, meta->offset,
-        meta->stride);
+        meta->width, meta->height, meta->n_planes, meta->offset, meta->stride);
   gst_buffer_unref (src);
   return dst;
 
@@ -483,15 +481,13 @@ gst_memmap_store_session_get_buffer (GstMemmapStoreSession * session,
     *copied = FALSE;
 
   if (self->mode != GST_MEMMAP_STORE_MODE_RING)
-    return gst_memmap_store_reader_get_buffer (reader, allocator, frame,
-        error);
+    return gst_memmap_store_reader_get_buffer (reader, allocator, frame, error);
 
   open = gst_memmap_store_load_u32 (&self->hdr->state) !=
       GST_MEMMAP_STORE_STATE_CLOSED;
 
   if (hold_frame (self, frame, open)) {
-    buf = gst_memmap_store_reader_get_buffer (reader, allocator, frame,
-        error);
+    buf = gst_memmap_store_reader_get_buffer (reader, allocator, frame, error);
     if (buf == NULL) {
       release_frame (self, frame);
       return NULL;
@@ -508,8 +504,7 @@ gst_memmap_store_session_get_buffer (GstMemmapStoreSession * session,
 
   /* nobody writes a closed ring any more */
   if (!open)
-    return gst_memmap_store_reader_get_buffer (reader, allocator, frame,
-        error);
+    return gst_memmap_store_reader_get_buffer (reader, allocator, frame, error);
 
   buf = copy_frame (self, reader, allocator, frame, error);
   if (buf && copied)

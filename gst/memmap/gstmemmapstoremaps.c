@@ -250,8 +250,7 @@ gst_memmap_store_maps_ref_header (GstMemmapStoreMaps * maps,
 {
   GstMemmapMapping *m;
 
-  m = gst_memmap_store_maps_get (maps, 0, GST_MEMMAP_STORE_HEADER_SIZE,
-      error);
+  m = gst_memmap_store_maps_get (maps, 0, GST_MEMMAP_STORE_HEADER_SIZE, error);
   if (m == NULL)
     return NULL;
   *mapping = gst_memmap_mapping_ref (m);

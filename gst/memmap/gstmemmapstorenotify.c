@@ -238,8 +238,7 @@ gst_memmap_store_session_new (GstMemmapStoreReader * reader, GError ** error)
    * other mapping: the fault guard turns a touch past the new end into a
    * zero page (counted) instead of a SIGBUS that would end the process */
   self->guard_id = gst_memmap_fault_guard_add (data,
-      GST_MEMMAP_STORE_HEADER_SIZE,
-      PROT_READ | (writable ? PROT_WRITE : 0));
+      GST_MEMMAP_STORE_HEADER_SIZE, PROT_READ | (writable ? PROT_WRITE : 0));
   self->path = g_strdup (gst_memmap_store_reader_get_path (reader));
   self->fd = fd;
   self->hdr = data;
@@ -426,8 +425,7 @@ gst_memmap_store_session_wait (GstMemmapStoreSession * session,
   if (g_atomic_int_get (&session->interrupted)) {
     ret = GST_MEMMAP_STORE_WAIT_INTERRUPTED;
   } else if (gst_memmap_store_load_u64 (&hdr->committed) != committed ||
-      gst_memmap_store_load_u32 (&hdr->state) !=
-      GST_MEMMAP_STORE_STATE_OPEN) {
+      gst_memmap_store_load_u32 (&hdr->state) != GST_MEMMAP_STORE_STATE_OPEN) {
     ret = GST_MEMMAP_STORE_WAIT_CHANGED;
   } else {
     err = gst_memmap_store_futex_wait (&hdr->notify, seen, timeout_us);

@@ -184,8 +184,7 @@ gst_memmap_store_prefault_push (GstMemmapStorePrefault * pf,
   if (pf->thread == NULL && !pf->stop) {
     GError *err = NULL;
 
-    pf->thread = g_thread_try_new ("memmapprefault", prefault_thread, pf,
-        &err);
+    pf->thread = g_thread_try_new ("memmapprefault", prefault_thread, pf, &err);
     if (pf->thread == NULL) {
       GST_WARNING ("%s: no prefault thread: %s", pf->path, err->message);
       g_clear_error (&err);

@@ -186,8 +186,7 @@ gst_memmap_store_writer_is_full (GstMemmapStoreWriter * writer)
 
   g_mutex_lock (&writer->lock);
   ret = writer->geo.mode == GST_MEMMAP_STORE_MODE_APPEND &&
-      writer->geo.max_frames > 0 &&
-      writer->committed >= writer->geo.max_frames;
+      writer->geo.max_frames > 0 && writer->committed >= writer->geo.max_frames;
   g_mutex_unlock (&writer->lock);
 
   return ret;
@@ -252,8 +251,7 @@ gst_memmap_store_writer_has_checksums (GstMemmapStoreWriter * writer)
  * Since: 0.1
  */
 void
-gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer,
-    gboolean sync)
+gst_memmap_store_writer_set_sync (GstMemmapStoreWriter * writer, gboolean sync)
 {
   g_return_if_fail (writer != NULL);
 

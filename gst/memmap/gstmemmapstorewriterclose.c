@@ -31,8 +31,7 @@ typedef struct
 static void
 punch_flush (PunchRun * run)
 {
-  if (run->size > 0 && gst_memmap_store_punch (run->fd, run->offset,
-          run->size))
+  if (run->size > 0 && gst_memmap_store_punch (run->fd, run->offset, run->size))
     run->freed += run->size;
   run->size = 0;
 }
@@ -207,8 +206,7 @@ gst_memmap_store_writer_close (GstMemmapStoreWriter * writer, GError ** error)
   if (sync && !gst_memmap_store_writer_sync (self, error))
     ret = FALSE;
 
-  gst_memmap_store_store_u32 (&self->hdr->state,
-      GST_MEMMAP_STORE_STATE_CLOSED);
+  gst_memmap_store_store_u32 (&self->hdr->state, GST_MEMMAP_STORE_STATE_CLOSED);
   gst_memmap_store_notify_commit (self->hdr);
 
   if (sync && ret && !gst_memmap_mapping_flush (self->header_map, 0,

@@ -39,8 +39,7 @@ check_caps (GstCaps * caps, const GstVideoInfo * layout, const gchar * path,
   gchar *str;
 
   if (!gst_caps_is_fixed (caps) || gst_caps_get_size (caps) != 1 ||
-      !gst_structure_has_name (gst_caps_get_structure (caps, 0),
-          "video/x-raw"))
+      !gst_structure_has_name (gst_caps_get_structure (caps, 0), "video/x-raw"))
     goto bad_caps;
   /* system memory, or format:Interlaced for interlace-mode=alternate */
   if (!gst_memmap_store_caps_features_ok (caps))
@@ -132,8 +131,7 @@ open_existing (GstMemmapEngine * engine, const gchar * path, gint * fd_out,
 }
 
 static gboolean
-same_layout (const GstMemmapStoreGeometry * a,
-    const GstMemmapStoreGeometry * b)
+same_layout (const GstMemmapStoreGeometry * a, const GstMemmapStoreGeometry * b)
 {
   guint p;
 
@@ -347,8 +345,7 @@ create_new (GstMemmapStoreWriter * self, const gchar * caps_str,
     gint err = errno;
 
     g_set_error (error, GST_MEMMAP_ERROR, gst_memmap_error_from_errno (err),
-        "Could not create frame store '%s': %s", self->path,
-        g_strerror (err));
+        "Could not create frame store '%s': %s", self->path, g_strerror (err));
     goto failed;
   }
   if (self->sync && !fsync_dir (self->path))

@@ -86,8 +86,7 @@ set_damaged (GstMemmapStoreWriter * self, const GError * why)
   if (self->damaged)
     return;
   self->damaged = TRUE;
-  GST_WARNING ("%s: %s; the store is marked damaged", self->path,
-      why->message);
+  GST_WARNING ("%s: %s; the store is marked damaged", self->path, why->message);
   /* through our mapping of the header: a page cut off the file takes the
    * word with it, and then there is no store header left to mark */
   gst_memmap_store_store_u32 (&self->hdr->state,
@@ -298,8 +297,7 @@ go_ahead (GstMemmapStoreWriter * self, guint64 slot)
   guint64 chunk = slot / geo->slots_per_chunk;
 
   if (self->prefault == NULL) {
-    if (slot != 0 || geo->chunk_stride < PREFAULT_MIN_CHUNK ||
-        !ahead_wanted ())
+    if (slot != 0 || geo->chunk_stride < PREFAULT_MIN_CHUNK || !ahead_wanted ())
       return;
     self->prefault = gst_memmap_store_prefault_new (self->path);
   }
@@ -340,8 +338,7 @@ gst_memmap_store_writer_stop_prefault (GstMemmapStoreWriter * self)
 {
   if (self->prefault == NULL)
     return;
-  self->bytes_prefaulted =
-      gst_memmap_store_prefault_get_bytes (self->prefault);
+  self->bytes_prefaulted = gst_memmap_store_prefault_get_bytes (self->prefault);
   g_clear_pointer (&self->prefault, gst_memmap_store_prefault_free);
 }
 

@@ -26,8 +26,7 @@
 /* Sobel gradient magnitude (|gx| + |gy|, saturated) of a GRAY8 frame into
  * @dst; returns the sum of the output, to compare the two ways. */
 static guint64
-sobel (const guint8 * src, gint stride, gint width, gint height,
-    guint8 * dst)
+sobel (const guint8 * src, gint stride, gint width, gint height, guint8 * dst)
 {
   guint64 sum = 0;
   gint x, y;
@@ -149,8 +148,7 @@ typedef struct
 } Traditional;
 
 static void
-trad_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad,
-    Traditional * t)
+trad_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, Traditional * t)
 {
   GstCaps *caps;
   GstVideoInfo info;

@@ -75,8 +75,7 @@ find_clip (const gchar * arg, gint64 frames, gint width, gint height)
 
   if (arg != NULL) {
     clip = g_strdup (arg);
-    if (!gst_uri_is_valid (clip) && !g_file_test (clip,
-            G_FILE_TEST_IS_REGULAR)) {
+    if (!gst_uri_is_valid (clip) && !g_file_test (clip, G_FILE_TEST_IS_REGULAR)) {
       g_printerr ("gst-memmap-demo: cannot open '%s': %s\n", clip,
           g_strerror (errno ? errno : ENOENT));
       g_free (clip);

@@ -61,8 +61,7 @@ cmd_export (gint argc, gchar ** argv)
   if (frame < first || frame >= committed) {
     if (committed > first)
       fail ("'%s' holds frames %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
-          ", not frame %" G_GUINT64_FORMAT, path, first, committed - 1,
-          frame);
+          ", not frame %" G_GUINT64_FORMAT, path, first, committed - 1, frame);
     else
       fail ("'%s' holds no frame", path);
     goto out;

@@ -358,8 +358,7 @@ ingest_build (Ingest * in, const gchar * uri, const gchar * out,
   in->convert = convert;
   in->sink = sink;
   g_signal_connect (dec, "pad-added", G_CALLBACK (ingest_pad_added), in);
-  g_signal_connect (dec, "no-more-pads", G_CALLBACK (ingest_no_more_pads),
-      in);
+  g_signal_connect (dec, "no-more-pads", G_CALLBACK (ingest_no_more_pads), in);
 
   return TRUE;
 }
@@ -411,8 +410,7 @@ ingest_report (Ingest * in, guint64 written, const gchar * out)
     g_unlink (out);
     if (in->start > 0 && in->seen <= in->start)
       fail ("'%s' has %" G_GUINT64_FORMAT " frames: --start %"
-          G_GUINT64_FORMAT " is past its end", in->input, in->seen,
-          in->start);
+          G_GUINT64_FORMAT " is past its end", in->input, in->seen, in->start);
     else
       fail ("no frame of '%s' was written to '%s'", in->input, out);
     return EXIT_FAIL;
@@ -448,20 +446,20 @@ cmd_ingest (gint argc, gchar ** argv)
     {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
         "The frame store to write (replaced if it exists)", "STORE"},
     {"start", 0, 0, G_OPTION_ARG_STRING, &start_str,
-        "First frame to keep (default 0): the N-th frame the decoder outputs",
+          "First frame to keep (default 0): the N-th frame the decoder outputs",
         "N"},
     {"count", 0, 0, G_OPTION_ARG_STRING, &count_str,
         "Keep at most M frames (default, or 0: to the end)", "M"},
     {"format", 0, 0, G_OPTION_ARG_STRING, &format,
         "Convert to this video format (I420, NV12, RGBA, GRAY8, ...; "
-        "default: as decoded)", "F"},
+          "default: as decoded)", "F"},
     {"checksum", 0, 0, G_OPTION_ARG_NONE, &checksum,
         "Keep a checksum of every frame (memmapsink checksum=true), "
-        "checked by readers and verify", NULL},
+          "checked by readers and verify", NULL},
     {"progress", 0, 0, G_OPTION_ARG_NONE, &in.lines,
         "Print the progress as plain lines on stderr (frames written / "
-        "total) even when it is not a terminal, where nothing is printed "
-        "otherwise", NULL},
+          "total) even when it is not a terminal, where nothing is printed "
+          "otherwise", NULL},
     {NULL}
   };
 

@@ -205,8 +205,7 @@ describe_last_use (gint64 last_use, gint64 now)
     when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " s ago)", day,
         MAX (ago, 0));
   else if (ago < 7200)
-    when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " min ago)", day,
-        ago / 60);
+    when = g_strdup_printf ("%s (%" G_GINT64_FORMAT " min ago)", day, ago / 60);
   else
     when = g_strdup (day);
   g_free (day);

@@ -13,7 +13,8 @@
 const gchar *prog_command = NULL;
 
 /* "gst-memmap info: message" on stderr */
-void G_GNUC_PRINTF (1, 2)
+void
+G_GNUC_PRINTF (1, 2)
 fail (const gchar * format, ...)
 {
   va_list args;

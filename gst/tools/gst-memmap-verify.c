@@ -170,8 +170,7 @@ verify_print_ok (const Verify * v)
     g_print ("%s: %" G_GUINT64_FORMAT " frames left the ring while they "
         "were checked\n", v->path, v->gone);
   g_print ("%s: %s\n", v->path, v->sums ? "every frame matches its checksum" :
-      "no checksums (written without them): frames were read, not "
-      "compared");
+      "no checksums (written without them): frames were read, not " "compared");
   g_free (b);
 }
 
@@ -216,8 +215,7 @@ cmd_verify (gint argc, gchar ** argv)
    * frame: the reads after need not check them again */
   v.sums = gst_memmap_store_reader_has_checksums (v.reader);
   gst_memmap_store_reader_set_verify (v.reader, FALSE);
-  v.slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-      g_free);
+  v.slots = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   progress_init (&v.progress);
 
   for (f = v.first; f < v.committed; f++) {
@@ -246,8 +244,7 @@ cmd_verify (gint argc, gchar ** argv)
 
   if (v.bad_sums > 0) {
     fail ("%s: CORRUPT: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-        " frames do not match their checksums", v.path, v.bad_sums,
-        v.checked);
+        " frames do not match their checksums", v.path, v.bad_sums, v.checked);
     goto done;
   }
 

@@ -298,8 +298,7 @@ print_crossover (const gchar * what, const guint64 * sizes, gint c)
   if (c < 0)
     g_print ("crossover %s: none, read() won at the largest size\n", what);
   else if (c == 0)
-    g_print ("crossover %s: mmap won at every size (read-threshold 0)\n",
-        what);
+    g_print ("crossover %s: mmap won at every size (read-threshold 0)\n", what);
   else
     g_print ("crossover %s: mmap wins from %" G_GUINT64_FORMAT " KiB up, "
         "read() won at %" G_GUINT64_FORMAT " KiB\n", what, sizes[c] / KIB,
@@ -387,8 +386,7 @@ bench_threshold (const gchar * dir)
     g_free (path);
   }
 
-  print_crossover ("raw", sizes, crossover_index (read_med, mmap_med,
-          n_sizes));
+  print_crossover ("raw", sizes, crossover_index (read_med, mmap_med, n_sizes));
   print_crossover ("engine", sizes, crossover_index (eread_med, emmap_med,
           n_sizes));
 

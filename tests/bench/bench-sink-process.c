@@ -155,8 +155,7 @@ child_main (const gchar * desc)
     gchar *dbg = NULL;
 
     gst_message_parse_error (msg, &error, &dbg);
-    g_printerr ("'%s' failed: %s (%s)\n", desc, error->message,
-        dbg ? dbg : "");
+    g_printerr ("'%s' failed: %s (%s)\n", desc, error->message, dbg ? dbg : "");
     g_clear_error (&error);
     g_free (dbg);
   }
@@ -194,8 +193,7 @@ contender_pipeline (Contender c, const gchar * src, const gchar * out)
     case CONTENDER_FAKESINK:
       return g_strdup_printf ("%s ! fakesink sync=false", src);
     case CONTENDER_FILESINK:
-      return g_strdup_printf ("%s ! filesink sync=false location=%s", src,
-          out);
+      return g_strdup_printf ("%s ! filesink sync=false location=%s", src, out);
     case CONTENDER_MEMMAPSINK:
     case CONTENDER_MEMMAPSINK_NO_PREFAULT:
     case CONTENDER_MEMMAPSINK_AHEAD:
@@ -309,8 +307,7 @@ bench_resolution (const gchar * self_exe, const gchar * label, guint width,
   outs[CONTENDER_MEMMAPSINK] = g_build_filename (dir, "out.store", NULL);
   outs[CONTENDER_MEMMAPSINK_NO_PREFAULT] = g_build_filename (dir,
       "out.store", NULL);
-  outs[CONTENDER_MEMMAPSINK_AHEAD] = g_build_filename (dir, "out.store",
-      NULL);
+  outs[CONTENDER_MEMMAPSINK_AHEAD] = g_build_filename (dir, "out.store", NULL);
   for (c = 0; c < N_CONTENDERS; c++) {
     bench_series_init (&fps[c], contender_names[c], runs);
     bench_series_init (&life[c], contender_names[c], runs);

@@ -272,8 +272,7 @@ run_contender (Contender c, const gchar * src, const gchar * dir,
     secs = -1;
   if (secs > 0 && is_reused (c) && ino != 0 &&
       file_inode (dir, store_name (c)) != ino) {
-    g_printerr ("%s: the store was replaced, not reused\n",
-        contender_names[c]);
+    g_printerr ("%s: the store was replaced, not reused\n", contender_names[c]);
     secs = -1;
   }
   return secs;

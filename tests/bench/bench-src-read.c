@@ -180,8 +180,7 @@ make_input (Input * in, const gchar * dir)
     in->dram[i] = mmap (NULL, in->dram_size, PROT_READ | PROT_WRITE,
         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (in->dram[i] == MAP_FAILED) {
-      g_printerr ("cannot allocate %" G_GSIZE_FORMAT " bytes\n",
-          in->dram_size);
+      g_printerr ("cannot allocate %" G_GSIZE_FORMAT " bytes\n", in->dram_size);
       exit (1);
     }
     madvise (in->dram[i], in->dram_size, i ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
@@ -250,8 +249,7 @@ mmap_pass (const Input * in, guint64 * xor, gdouble * cpu_gbs)
     g_printerr ("cannot map %s\n", in->store);
     exit (1);
   }
-  gbs = read_pass (p, in->frames, in->frame_size, in->offsets, xor,
-      cpu_gbs);
+  gbs = read_pass (p, in->frames, in->frame_size, in->offsets, xor, cpu_gbs);
   munmap (p, st.st_size);
   return gbs;
 }
@@ -355,8 +353,7 @@ run_contender (Input * in, Contender c, gdouble * cpu_gbs)
       break;
     case CONTENDER_MEMMAPSRC:
     case CONTENDER_MEMMAPSRC_WARM:
-      gbs = memmapsrc_pass (in, c == CONTENDER_MEMMAPSRC_WARM, &xor,
-          cpu_gbs);
+      gbs = memmapsrc_pass (in, c == CONTENDER_MEMMAPSRC_WARM, &xor, cpu_gbs);
       break;
     default:
       g_assert_not_reached ();

@@ -673,8 +673,7 @@ bench_seeks (const gchar * desc, guint frames, guint n_seeks, guint32 seed,
     /* prerolled again: the frame arrived */
     if (gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND) !=
         GST_STATE_CHANGE_SUCCESS) {
-      g_printerr ("'%s': no preroll after the seek to frame %u\n", desc,
-          frame);
+      g_printerr ("'%s': no preroll after the seek to frame %u\n", desc, frame);
       exit (1);
     }
     g_mutex_lock (&a.lock);
@@ -738,8 +737,7 @@ main (int argc, char **argv)
     if (i == 0) {
       g_print ("\n%s: %u random flushing accurate seeks, from the seek to "
           "the frame at the sink (us)\n", res[i].name, n_seeks);
-      g_print ("  %-16s %11s %11s %11s\n", "contender", "median", "min",
-          "max");
+      g_print ("  %-16s %11s %11s %11s\n", "contender", "median", "min", "max");
       desc = g_strdup_printf ("memmapsrc location=%s ! fakesink name=sink "
           "sync=false", res[i].store);
       seek_src = bench_seeks (desc, res[i].frames, n_seeks, 42, &mn, &mx);
@@ -760,8 +758,7 @@ main (int argc, char **argv)
       g_free (desc);
       g_print ("\n%s: %u random flushing accurate seeks, from the seek to "
           "the frame at the sink (us)\n", res[i].name, n_seeks);
-      g_print ("  %-16s %11s %11s %11s\n", "contender", "median", "min",
-          "max");
+      g_print ("  %-16s %11s %11s %11s\n", "contender", "median", "min", "max");
       g_print ("  %-16s %11.1f %11.1f %11.1f\n", "memmapsrc", seek_4k * 1e6,
           mn * 1e6, mx * 1e6);
     }

@@ -199,7 +199,7 @@ main (int argc, char **argv)
   fflush (stdout);
 
   if (seconds > 0)
-    end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+    end = g_get_monotonic_time () + (gint64) seconds *G_USEC_PER_SEC;
   for (f = 0; forever || (end ? g_get_monotonic_time () < end :
           f < n_frames); f++) {
     if (!write_frame (writer, &layout, f, &error)) {

@@ -113,8 +113,7 @@ check_meta (const GstMemmapCacheMeta * m, const gchar * what)
           !GST_CLOCK_TIME_IS_VALID (m->end)))
     FUZZ_FAIL ("%s: complete without a start and an end", what);
   if (GST_CLOCK_TIME_IS_VALID (m->start) && m->start > G_MAXINT64)
-    FUZZ_FAIL ("%s: start %" G_GUINT64_FORMAT " out of range", what,
-        m->start);
+    FUZZ_FAIL ("%s: start %" G_GUINT64_FORMAT " out of range", what, m->start);
   if (GST_CLOCK_TIME_IS_VALID (m->end) && m->end > G_MAXINT64)
     FUZZ_FAIL ("%s: end %" G_GUINT64_FORMAT " out of range", what, m->end);
 }
@@ -136,8 +135,7 @@ fuzz_index (const uint8_t * data, size_t size)
     FUZZ_FAIL ("%s: short write", index_path);
   close (fd);
 
-  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY,
-      &generation);
+  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY, &generation);
   if (hash) {
     name = g_path_get_basename (index_path);
     if (!gst_memmap_cache_is_hash_name (hash))
@@ -149,8 +147,7 @@ fuzz_index (const uint8_t * data, size_t size)
   }
 
   gst_memmap_cache_dir_index_store (cache_dir, INDEX_KEY, HASH, 7);
-  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY,
-      &generation);
+  hash = gst_memmap_cache_dir_index_lookup (cache_dir, INDEX_KEY, &generation);
   if (g_strcmp0 (hash, HASH) != 0 || generation != 7)
     FUZZ_FAIL ("index round trip: '%s' generation %u", GST_STR_NULL (hash),
         generation);
@@ -181,8 +178,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   /* a meta that names another entry is refused: all unknown */
   if (parsed.entry[0] != '\0' && strcmp (parsed.entry, HASH) != 0) {
     if (GST_CLOCK_TIME_IS_VALID (meta.start) || meta.complete)
-      FUZZ_FAIL ("the meta of entry '%s' was read as %s's", parsed.entry,
-          HASH);
+      FUZZ_FAIL ("the meta of entry '%s' was read as %s's", parsed.entry, HASH);
     gst_memmap_cache_meta_parse ("", 0, &parsed);
   }
   if (size < 65536 && (parsed.start != meta.start || parsed.end != meta.end

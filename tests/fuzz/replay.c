@@ -26,8 +26,7 @@ target_dir (const gchar * kind)
   const gchar *root = g_getenv ("MEMMAP_SOURCE_ROOT");
 
   fail_unless (root != NULL, "MEMMAP_SOURCE_ROOT is not set");
-  return g_build_filename (root, "tests", "fuzz", kind, FUZZ_TARGET_NAME,
-      NULL);
+  return g_build_filename (root, "tests", "fuzz", kind, FUZZ_TARGET_NAME, NULL);
 }
 
 /* Replays every regular file of @dir (sorted); returns how many. */

@@ -690,8 +690,7 @@ GST_START_TEST (test_seek_storm)
     target = g_rand_int_range (rand, 0, 2900) * GST_MSECOND;
     fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
             GST_SEEK_FLAG_FLUSH | (i % 3 ? GST_SEEK_FLAG_ACCURATE : 0),
-            GST_SEEK_TYPE_SET, target, GST_SEEK_TYPE_SET,
-            GST_CLOCK_TIME_NONE));
+            GST_SEEK_TYPE_SET, target, GST_SEEK_TYPE_SET, GST_CLOCK_TIME_NONE));
     g_usleep (g_rand_int_range (rand, 0, 4000));
   }
 
@@ -773,8 +772,7 @@ GST_START_TEST (test_videotestsrc_seeks)
   run_seek (run, GST_SECOND / 2, end);
   run_wait_eos (run);
   assert_frames (run, 15, N_FRAMES - 15);
-  fail_unless_equals_int (decoded_in (run, GST_SECOND / 2, end),
-      N_FRAMES - 15);
+  fail_unless_equals_int (decoded_in (run, GST_SECOND / 2, end), N_FRAMES - 15);
   fail_unless_equals_uint64 (stat_u64 (run, "frames-served"), 0);
 
   /* a storm, then a checked segment */
@@ -2519,8 +2517,7 @@ GST_START_TEST (test_eviction_two_processes)
    * half-way until c has run */
   peer_start (&pb, b, cache_dir, props, N_FRAMES / 2);
   deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
-  while (count_entries (cache_dir) == 0 &&
-      g_get_monotonic_time () < deadline)
+  while (count_entries (cache_dir) == 0 && g_get_monotonic_time () < deadline)
     g_usleep (1000);
   entry_b = only_entry (cache_dir);
   pa.run = run_new (a, cache_dir, props);

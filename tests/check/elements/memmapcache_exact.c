@@ -165,8 +165,7 @@ count_decoded (GstPad * pad, GstPadProbeInfo * info, Run * run)
 
 /* The decoder of a uridecodebin, when it makes one: counted. */
 static void
-on_element_added (GstBin * bin, GstBin * sub, GstElement * element,
-    Run * run)
+on_element_added (GstBin * bin, GstBin * sub, GstElement * element, Run * run)
 {
   if (GST_IS_VIDEO_DECODER (element)) {
     GstPad *pad = gst_element_get_static_pad (element, "src");
@@ -437,8 +436,7 @@ frame_times (const gchar * file)
 
   run_play (b);
   for (i = 0; i < b->video->len; i++)
-    g_array_append_val (times, ((Rec *) g_ptr_array_index (b->video,
-                i))->pts);
+    g_array_append_val (times, ((Rec *) g_ptr_array_index (b->video, i))->pts);
   run_free (b);
   g_free (desc);
   return times;

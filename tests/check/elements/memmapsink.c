@@ -874,14 +874,12 @@ GST_START_TEST (test_caps_change)
   push_frames (h, &info, 0, 3, FALSE, sums);
 
   /* the same layout at another frame rate: the store continues */
-  push_caps (h, "video/x-raw,format=I420,width=64,height=48,"
-      "framerate=25/1");
+  push_caps (h, "video/x-raw,format=I420,width=64,height=48," "framerate=25/1");
   push_frames (h, &info, 3, 2, FALSE, sums);
   fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
 
   /* a new resolution: the store ends, with an error */
-  push_caps (h, "video/x-raw,format=I420,width=32,height=24,"
-      "framerate=30/1");
+  push_caps (h, "video/x-raw,format=I420,width=32,height=24," "framerate=30/1");
   msg = pop_error (bus);
   fail_unless_message_error (msg, STREAM, FORMAT);
   gst_message_parse_error (msg, &error, &debug);
@@ -955,8 +953,7 @@ GST_START_TEST (test_pool_buffers)
 
   /* buffer 1 is rendered in place; 0 and 2 go back unused */
   copy = make_frame (&info, 42, FALSE);
-  fail_unless (gst_video_frame_map (&frame, &info, bufs[1],
-          GST_MAP_WRITE));
+  fail_unless (gst_video_frame_map (&frame, &info, bufs[1], GST_MAP_WRITE));
   {
     GstVideoFrame src;
 
@@ -1085,8 +1082,7 @@ GST_START_TEST (test_ring_pool_limit)
     for (i = 0; i < max; i++) {
       fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &bufs[i],
               &params), GST_FLOW_OK);
-      fail_unless (gst_is_memmap_memory (gst_buffer_peek_memory (bufs[i],
-                  0)));
+      fail_unless (gst_is_memmap_memory (gst_buffer_peek_memory (bufs[i], 0)));
     }
     fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &bufs[max],
             &params), GST_FLOW_EOS);
@@ -1262,8 +1258,7 @@ GST_START_TEST (test_context_shared_in_pipeline)
   /* the application answers need-context */
   app_engine = gst_memmap_engine_new ();
   pipeline = parse_pipeline (BALL_SRC (3, "video/x-raw,format=GRAY8,"
-          "width=64,height=48") " ! memmapsink name=a location=%s",
-      location_a);
+          "width=64,height=48") " ! memmapsink name=a location=%s", location_a);
   bus = gst_element_get_bus (pipeline);
   gst_bus_set_sync_handler (bus, answer_need_context, app_engine, NULL);
   run_to_eos (pipeline);
@@ -1417,8 +1412,7 @@ GST_START_TEST (test_error_ring_spares_exhausted)
 
   fail_unless_equals_int (gst_harness_push (h, make_frame (&info, 0, FALSE)),
       GST_FLOW_ERROR);
-  check_bus_error (bus, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
-      location);
+  check_bus_error (bus, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY, location);
 
   for (i = 0; i < G_N_ELEMENTS (held); i++)
     gst_buffer_unref (held[i]);
@@ -1517,8 +1511,7 @@ GST_START_TEST (test_error_disk_full)
   /* domain, code, message, debug */
   lines = g_strsplit (out, "\n", 4);
   fail_unless (g_strv_length (lines) >= 4, "child said: %s", out);
-  fail_unless_equals_string (lines[0],
-      g_quark_to_string (GST_RESOURCE_ERROR));
+  fail_unless_equals_string (lines[0], g_quark_to_string (GST_RESOURCE_ERROR));
   fail_unless_equals_int (atoi (lines[1]), GST_RESOURCE_ERROR_NO_SPACE_LEFT);
   fail_unless (strstr (lines[2], location) != NULL, "%s", lines[2]);
   fail_unless (strstr (lines[3], location) != NULL, "%s", lines[3]);

@@ -493,12 +493,10 @@ assert_checksum_in (GstBuffer * buffer, const GstVideoInfo * layout,
   GstMapInfo map;
 
   store_fill_frame (written, layout, f);
-  want = store_frame_checksum (written, layout, layout->offset,
-      layout->stride);
+  want = store_frame_checksum (written, layout, layout->offset, layout->stride);
   fail_unless (gst_buffer_map (buffer, &map, GST_MAP_READ));
   if (meta)
-    have = store_frame_checksum (map.data, layout, meta->offset,
-        meta->stride);
+    have = store_frame_checksum (map.data, layout, meta->offset, meta->stride);
   else
     have = store_frame_checksum (map.data, read_layout, read_layout->offset,
         read_layout->stride);
@@ -596,8 +594,7 @@ add_query_probe (GstElement * src, GstPadProbeCallback callback)
   GstPad *pad = gst_element_get_static_pad (src, "src");
 
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM |
-      GST_PAD_PROBE_TYPE_PUSH | GST_PAD_PROBE_TYPE_PULL, callback, NULL,
-      NULL);
+      GST_PAD_PROBE_TYPE_PUSH | GST_PAD_PROBE_TYPE_PULL, callback, NULL, NULL);
   gst_object_unref (pad);
 }
 
@@ -689,8 +686,7 @@ harness_read (const gchar * location, const GstVideoInfo * layout,
       GST_VIDEO_INFO_WIDTH (layout), GST_VIDEO_INFO_HEIGHT (layout));
   h = gst_harness_new ("memmapsrc");
   if (video_meta)
-    gst_harness_add_propose_allocation_meta (h, GST_VIDEO_META_API_TYPE,
-        NULL);
+    gst_harness_add_propose_allocation_meta (h, GST_VIDEO_META_API_TYPE, NULL);
   g_object_set (h->element, "location", location, NULL);
   gst_harness_play (h);
 
@@ -1508,8 +1504,7 @@ GST_START_TEST (test_follow_dead_writer)
     f++;
   }
   fail_unless_equals_uint64 (f, 20);
-  GST_INFO ("EOS %.2f s after the start", (g_get_monotonic_time () - t0) /
-      1e6);
+  GST_INFO ("EOS %.2f s after the start", (g_get_monotonic_time () - t0) / 1e6);
   fail_unless (g_get_monotonic_time () - t0 < 10 * G_USEC_PER_SEC);
   assert_no_error (pipeline);
 
@@ -1658,8 +1653,7 @@ GST_START_TEST (test_wait_wakes_at_commit)
   /* closing wakes too */
   writer_close (&w);
   fail_unless_equals_int (gst_memmap_store_session_wait (session,
-          WAKE_SAMPLES, 10 * G_USEC_PER_SEC),
-      GST_MEMMAP_STORE_WAIT_CHANGED);
+          WAKE_SAMPLES, 10 * G_USEC_PER_SEC), GST_MEMMAP_STORE_WAIT_CHANGED);
   fail_if (gst_memmap_store_session_writer_alive (session));
 
   gst_memmap_store_session_unref (session);
@@ -1990,8 +1984,7 @@ ring_stress_read (const gchar * location, StressResult * res)
   fail_unless (res->zero_copy > 0, "no frame was leased (all %"
       G_GUINT64_FORMAT " copied)", received);
   fail_unless (res->copied > 0, "no frame was copied (all %"
-      G_GUINT64_FORMAT " leased): the lease never reached its limit",
-      received);
+      G_GUINT64_FORMAT " leased): the lease never reached its limit", received);
   fail_unless (held_through_lap > 0, "the writer never went round the "
       "ring while the reader held a frame without a copy (%"
       G_GUINT64_FORMAT " zero-copy frames)", res->zero_copy);
@@ -2030,8 +2023,7 @@ spawn_stress_reader (const gchar * location, const gchar * result)
   GPid pid;
 
   fail_unless (self != NULL);
-  envp = g_environ_setenv (envp, "GST_CHECKS", "test_ring_stress_reader",
-      TRUE);
+  envp = g_environ_setenv (envp, "GST_CHECKS", "test_ring_stress_reader", TRUE);
   envp = g_environ_setenv (envp, "MEMMAP_STRESS_READER", location, TRUE);
   envp = g_environ_setenv (envp, "MEMMAP_STRESS_RESULT", result, TRUE);
   /* the reader processes do not run under valgrind */
@@ -2219,20 +2211,17 @@ GST_START_TEST (test_bad_stores)
   gchar *version = test_path ("version.store");
   guint16 major = GUINT16_TO_LE (2);
 
-  check_open_error (missing, GST_RESOURCE_ERROR,
-      GST_RESOURCE_ERROR_NOT_FOUND);
+  check_open_error (missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND);
   check_open_error (tmpdir, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
 
   /* its chunk cut off */
   write_store (truncated, GST_VIDEO_FORMAT_GRAY8, 64, 48, 10, 0, NULL);
   fail_unless (truncate (truncated, 4096 + 8192) == 0);
-  check_open_error (truncated, GST_STREAM_ERROR,
-      GST_STREAM_ERROR_WRONG_TYPE);
+  check_open_error (truncated, GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE);
   /* shorter than a header */
   write_store (short_file, GST_VIDEO_FORMAT_GRAY8, 64, 48, 10, 0, NULL);
   fail_unless (truncate (short_file, 1000) == 0);
-  check_open_error (short_file, GST_STREAM_ERROR,
-      GST_STREAM_ERROR_WRONG_TYPE);
+  check_open_error (short_file, GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE);
   /* not a frame store */
   write_store (magic, GST_VIDEO_FORMAT_GRAY8, 64, 48, 10, 0, NULL);
   patch_file (magic, 0, "GSTMMAQ", 7);

@@ -406,8 +406,7 @@ GST_START_TEST (test_discoverer)
   fail_unless_equals_int (g_list_length (streams), 1);
   vinfo = GST_DISCOVERER_VIDEO_INFO (streams->data);
   fail_unless_equals_int (gst_discoverer_video_info_get_width (vinfo), WIDTH);
-  fail_unless_equals_int (gst_discoverer_video_info_get_height (vinfo),
-      HEIGHT);
+  fail_unless_equals_int (gst_discoverer_video_info_get_height (vinfo), HEIGHT);
   fail_unless_equals_int (gst_discoverer_video_info_get_framerate_num
       (vinfo), 30);
   caps = gst_discoverer_stream_info_get_caps (GST_DISCOVERER_STREAM_INFO

@@ -334,8 +334,7 @@ GST_START_TEST (test_checksum_property)
 
     r = gst_memmap_store_reader_open (engine, store, NULL);
     fail_unless (r != NULL);
-    fail_unless_equals_int (gst_memmap_store_reader_has_checksums (r),
-        sums[k]);
+    fail_unless_equals_int (gst_memmap_store_reader_has_checksums (r), sums[k]);
     buf = gst_memmap_store_reader_get_buffer (r, NULL, 3, NULL);
     fail_unless (buf != NULL);
     offset = gst_memmap_memory_get_file_offset (gst_buffer_peek_memory (buf,

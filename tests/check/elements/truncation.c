@@ -195,8 +195,7 @@ assert_truncation_message (GstMessage * msg, GQuark domain, gint code,
   else
     gst_message_parse_warning (msg, &err, &debug);
   fail_unless (g_error_matches (err, domain, code), "%s", err->message);
-  fail_unless (strstr (err->message, "truncated") != NULL, "%s",
-      err->message);
+  fail_unless (strstr (err->message, "truncated") != NULL, "%s", err->message);
   fail_unless (debug && strstr (debug, path) != NULL, "%s", debug);
   GST_INFO ("%s (%s)", err->message, debug);
   g_error_free (err);
@@ -466,8 +465,7 @@ GST_START_TEST (test_src_cut_at_every_length)
         runs++;
       }
       GST_INFO ("%s, follow=%u: %u lengths up to %" G_GUINT64_FORMAT,
-          mode ? "ring" : "append", follow, lengths->len,
-          (guint64) st.st_size);
+          mode ? "ring" : "append", follow, lengths->len, (guint64) st.st_size);
       g_array_unref (lengths);
       g_free (desc);
       g_free (path);

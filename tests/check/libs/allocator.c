@@ -99,8 +99,7 @@ check_no_new_objects (void)
   GString *msg = g_string_new (NULL);
   guint i, n = 0;
 
-  g_signal_emit_by_name (leaks_tracer, "activity-get-checkpoint",
-      &checkpoint);
+  g_signal_emit_by_name (leaks_tracer, "activity-get-checkpoint", &checkpoint);
   g_signal_emit_by_name (leaks_tracer, "activity-stop-tracking");
   gst_clear_object (&leaks_tracer);
   fail_unless (checkpoint != NULL);

@@ -402,8 +402,7 @@ GST_START_TEST (test_errors)
   fail_if (gst_memmap_engine_reserve_file (engine, dir, 4096, &err));
   assert_error (err, GST_MEMMAP_ERROR_IS_DIRECTORY, dir);
   g_clear_error (&err);
-  fail_unless (gst_memmap_engine_create_file (engine, dir, 4096, &err) ==
-      NULL);
+  fail_unless (gst_memmap_engine_create_file (engine, dir, 4096, &err) == NULL);
   assert_error (err, GST_MEMMAP_ERROR_IS_DIRECTORY, dir);
   g_clear_error (&err);
   fail_unless (g_file_test (dir, G_FILE_TEST_IS_DIR));
@@ -617,8 +616,7 @@ GST_START_TEST (test_over_budget_when_all_in_use)
   /* the third did not fit while the others were held: mapped anyway */
   fail_unless_equals_uint64 (stat_get (engine, "over-budget"), 1);
   fail_unless_equals_uint64 (stat_get (engine, "mapped-bytes"), 192 * KIB);
-  fail_unless_equals_uint64 (stat_get (engine, "peak-mapped-bytes"),
-      192 * KIB);
+  fail_unless_equals_uint64 (stat_get (engine, "peak-mapped-bytes"), 192 * KIB);
   for (i = 0; i < 3; i++)
     fail_unless (check_pattern (gst_memmap_mapping_get_data (m[i]), 9,
             i * 64 * KIB, 64 * KIB));
@@ -964,8 +962,7 @@ GST_START_TEST (test_windows)
       GST_MEMMAP_MAP_NONE, NULL);
   fail_unless_equals_uint64 (gst_memmap_mapping_get_offset (m),
       1 * MIB - page_size);
-  fail_unless_equals_uint64 (gst_memmap_mapping_get_size (m),
-      page_size + 5000);
+  fail_unless_equals_uint64 (gst_memmap_mapping_get_size (m), page_size + 5000);
   fail_unless (check_pattern (gst_memmap_mapping_data_at (m, off, 5010), 13,
           off, 5010));
   gst_memmap_mapping_unref (m);
@@ -1185,8 +1182,7 @@ GST_START_TEST (test_read_threshold)
   m = gst_memmap_engine_map_range (engine, small, 5, 5,
       GST_MEMMAP_MAP_COPY_SMALL, NULL);
   fail_unless_equals_uint64 (stat_get (engine, "hits"), 1);
-  fail_unless (check_pattern (gst_memmap_mapping_data_at (m, 5, 5), 17, 5,
-          5));
+  fail_unless (check_pattern (gst_memmap_mapping_data_at (m, 5, 5), 17, 5, 5));
 
   /* writable and volatile ones are always mmapped */
   m2 = gst_memmap_engine_map_file (engine, small, GST_MEMMAP_MAP_WRITE, NULL);

@@ -400,8 +400,7 @@ roundtrip (const StoreParams * sp)
 
   w = new_writer_ok (path, sp, &layout);
   for (f = 0; f < RT_FRAMES; f++)
-    sums[f] = write_frame (w, &layout, f, rt_pts (f), rt_dur (f),
-        rt_flags (f));
+    sums[f] = write_frame (w, &layout, f, rt_pts (f), rt_dur (f), rt_flags (f));
 
   /* a live store */
   r = open_ok (path);
@@ -480,8 +479,7 @@ GST_START_TEST (test_roundtrip_formats)
       };
 
       GST_INFO ("%s %ux%u variant %u",
-          gst_video_format_to_string (sp.format), sp.width, sp.height,
-          variant);
+          gst_video_format_to_string (sp.format), sp.width, sp.height, variant);
       if (variant == 1) {
         /* a padded layout: strides aligned to 64, two rows on top */
         sp.stride_align = 64;
@@ -928,8 +926,7 @@ GST_START_TEST (test_windows_whole_chunks)
     } else {
       fail_unless_equals_uint64 (gst_memmap_mapping_get_offset (maps[f]),
           P + (chunk_index / 2) * window);
-      fail_unless_equals_uint64 (gst_memmap_mapping_get_size (maps[f]),
-          window);
+      fail_unless_equals_uint64 (gst_memmap_mapping_get_size (maps[f]), window);
     }
     g_hash_table_add (windows, maps[f]);
   }
@@ -1148,8 +1145,7 @@ GST_START_TEST (test_append_max_frames)
   fail_if (gst_memmap_store_writer_is_full (w));
   for (i = 0; i < 4; i++) {
     g_free (fill_slot (w, &layout, slots[i], i));
-    fail_unless (gst_memmap_store_writer_commit (w, slots[i], i, 1, 0,
-            NULL));
+    fail_unless (gst_memmap_store_writer_commit (w, slots[i], i, 1, 0, NULL));
   }
   fail_unless (gst_memmap_store_writer_is_full (w));
   fail_if (gst_memmap_store_writer_commit (w, extra, 4, 1, 0, &err));
@@ -1626,8 +1622,7 @@ check_store_make_output (const gchar * path, gboolean expect_closed,
   const GstVideoInfo *layout = gst_memmap_store_reader_get_layout (r);
   guint64 n, f, first_f;
 
-  fail_unless_equals_int (gst_memmap_store_reader_is_closed (r),
-      expect_closed);
+  fail_unless_equals_int (gst_memmap_store_reader_is_closed (r), expect_closed);
   n = gst_memmap_store_reader_get_committed (r);
   first_f = gst_memmap_store_reader_get_first_frame (r);
   for (f = first_f; f < n; f++) {
@@ -1769,8 +1764,7 @@ GST_START_TEST (test_kill9)
       "none torn; the writers had reported %" G_GUINT64_FORMAT " commits: "
       "none lost (%u stores held exactly what was reported, %u one more "
       "commit that the kill kept from being reported)\n", trials,
-      with_frames, wrapped, total, checked, reported_total, equal,
-      one_ahead);
+      with_frames, wrapped, total, checked, reported_total, equal, one_ahead);
   /* most trials got frames out before the kill */
   fail_unless (with_frames >= trials / 2, "only %u trials with frames",
       with_frames);
@@ -1851,8 +1845,7 @@ GST_START_TEST (test_disk_full_ahead)
   fail_unless_equals_string (line, "ready");
   g_free (line);
   line = read_line (out_fd);
-  expected = g_strdup_printf ("committed 8 code %d",
-      GST_MEMMAP_ERROR_NO_SPACE);
+  expected = g_strdup_printf ("committed 8 code %d", GST_MEMMAP_ERROR_NO_SPACE);
   fail_unless_equals_string (line, expected);
   g_free (line);
   g_free (expected);
@@ -1863,8 +1856,7 @@ GST_START_TEST (test_disk_full_ahead)
   close (out_fd);
 
   fail_unless (file_size (path) <= limit);
-  fail_unless_equals_uint64 (check_store_make_output (path, TRUE, &checked),
-      8);
+  fail_unless_equals_uint64 (check_store_make_output (path, TRUE, &checked), 8);
   fail_unless_equals_uint64 (checked, 8);
 
   g_free (limit_str);
@@ -2162,7 +2154,7 @@ GST_START_TEST (test_hostile_entries)
   orig = make_valid_store (src, &len);
   put_u64 (orig, ENTRY_OFF (1), 99);    /* frame_seq */
   put_u64 (orig, ENTRY_OFF (2), 0);
-  put_u64 (orig, ENTRY_OFF (3) + 8, 9);  /* slot past the 9 of the file */
+  put_u64 (orig, ENTRY_OFF (3) + 8, 9); /* slot past the 9 of the file */
   put_u64 (orig, ENTRY_OFF (4) + 8, G_MAXUINT64);
   put_u64 (orig, ENTRY_OFF (5) + 16, (G_GUINT64_CONSTANT (1) << 63) + 1);
   put_u64 (orig, ENTRY_OFF (6), 7 | (G_GUINT64_CONSTANT (1) << 63));
@@ -2293,8 +2285,7 @@ GST_START_TEST (test_truncated)
   {
     GError *err = NULL;
 
-    fail_unless (gst_memmap_store_reader_get_buffer (r, NULL, 5, &err) ==
-        NULL);
+    fail_unless (gst_memmap_store_reader_get_buffer (r, NULL, 5, &err) == NULL);
     assert_error (err, GST_MEMMAP_ERROR_TRUNCATED, path);
     g_clear_error (&err);
   }

@@ -367,8 +367,7 @@ GST_START_TEST (test_checksums_find_every_byte)
 
     /* where frame 1's bytes are in the file */
     fail_unless (buf != NULL);
-    slot1 = gst_memmap_memory_get_file_offset (gst_buffer_peek_memory (buf,
-            0));
+    slot1 = gst_memmap_memory_get_file_offset (gst_buffer_peek_memory (buf, 0));
     gst_buffer_unref (buf);
   }
   gst_memmap_store_reader_unref (r);

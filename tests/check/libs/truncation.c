@@ -102,8 +102,7 @@ GST_START_TEST (test_read_past_new_end)
   gsize i;
 
   write_file (path, FILE_PAGES * P);
-  m = gst_memmap_engine_map_file (engine, path, GST_MEMMAP_MAP_VOLATILE,
-      &err);
+  m = gst_memmap_engine_map_file (engine, path, GST_MEMMAP_MAP_VOLATILE, &err);
   fail_unless (m != NULL, "%s", err ? err->message : "?");
   fail_unless (gst_memmap_mapping_is_mmapped (m));
   data = gst_memmap_mapping_get_data (m);
@@ -210,8 +209,7 @@ GST_START_TEST (test_foreign_fault_still_fatal)
       "the guard took a fault that was not the engine's");
   fail_if (WIFEXITED (status) && (WEXITSTATUS (status) == 2 ||
           WEXITSTATUS (status) == 3),
-      "the child could not set up its mapping (exit %d)",
-      WEXITSTATUS (status));
+      "the child could not set up its mapping (exit %d)", WEXITSTATUS (status));
   fail_unless (WIFEXITED (status) || WTERMSIG (status) == SIGBUS,
       "the child died of signal %d", WTERMSIG (status));
 
@@ -266,8 +264,7 @@ fill_slot (GstMemmapStoreWriter * w, const GstVideoInfo * layout, guint64 f)
 }
 
 static void
-write_frames (GstMemmapStoreWriter * w, const GstVideoInfo * layout,
-    guint64 n)
+write_frames (GstMemmapStoreWriter * w, const GstVideoInfo * layout, guint64 n)
 {
   guint64 f;
 
@@ -472,8 +469,7 @@ assert_damaged (const gchar * path)
   if (r == NULL) {
     /* shorter than its chunks: not opened, for the same reason */
     assert_truncated (err, path);
-    fail_unless (strstr (err->message, "damaged") != NULL, "%s",
-        err->message);
+    fail_unless (strstr (err->message, "damaged") != NULL, "%s", err->message);
     g_clear_error (&err);
     return;
   }
