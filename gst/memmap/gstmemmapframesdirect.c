@@ -8,6 +8,7 @@
  * from the stream's first one; past a hole in that run (a recording that
  * started from a seek, see gstmemmapframesrecording.c), the frame at the
  * pts of frame k on the frame-rate grid, when the grid holds over the run
+ * and every frame of the entry is on it, within the container's rounding
  * (docs/design.md, "The frames API's recordings"). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
