@@ -8,11 +8,11 @@
 #
 # Exit status: 0 every file is formatted, 1 some file is not (the diff is
 # printed), 2 GNU indent is missing. Files in EXCLUDE are left out (with a
-# note): plugin/gstmemmapcache.c is being rewritten on another branch.
+# note); it is empty.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXCLUDE=(plugin/gstmemmapcache.c)
+EXCLUDE=()
 
 if ! command -v indent >/dev/null && ! command -v gindent >/dev/null &&
     ! command -v gnuindent >/dev/null; then

@@ -8,10 +8,16 @@
 # ring stress of one writer and three reader processes: test_ring_stress
 # is part of elements_memmapsrc) and memmapcache (its serving task against
 # the upstream streaming thread, seek storms, two pipelines of one process
-# on one cache directory).
+# on one cache directory), the slot pool (its prefault thread faulting in
+# the pages ahead of the slots a decoder writes into: elements_slotpool and
+# elements_memmapsink), the store writer's chunk-ahead thread (libs_store's
+# GST_MEMMAP_PREFAULT_AHEAD test, in process) and the frames API (a call
+# cancelled from another thread while its pipeline records:
+# libs_frameswrite test_cancel_other_thread).
 #
-#   tests/tsan.sh          libs_engine libs_store elements_memmapsink
-#                          elements_memmapsrc elements_memmapcache
+#   tests/tsan.sh          libs_engine libs_store libs_frameswrite
+#                          elements_memmapsink elements_memmapsrc
+#                          elements_memmapcache elements_slotpool
 #   tests/tsan.sh TEST...  those meson tests
 #
 # Three things make GLib/GStreamer usable under TSan here, none of which
@@ -77,8 +83,9 @@ rm -f "$build"/tests/*/*.registry
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 external_symbolizer_path=$src/$build/symbolizer/llvm-symbolizer suppressions=$src/tests/sanitizers/tsan.supp"
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store elements_memmapsink
-  elements_memmapsrc elements_memmapcache)
+[ ${#tests[@]} -gt 0 ] || tests=(libs_engine libs_store libs_frameswrite
+  elements_memmapsink elements_memmapsrc elements_memmapcache
+  elements_slotpool)
 
 # elements_memmapcache test_eviction_two_pipelines (two decoding pipelines
 # in one process) is left out: in about one run of five, TSan reports a

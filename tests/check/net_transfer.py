@@ -330,8 +330,10 @@ def main():
                         'rtph264pay config-interval=-1 mtu=1316 '
                         'timestamp-offset=0 ! application/x-rtp,'
                         'profile-level-id=(string)f40028 ! '
-                        'appsink name=out buffer-list=true sync=%s' % (
-                            'true' if kind == 'srt' else 'false'))
+                        # at the stream's rate: unpaced, x264 outruns the
+                        # receiver's decoder on a loaded machine and its
+                        # socket buffer overflows
+                        'appsink name=out buffer-list=true sync=true')
                 if kind == 'srt':
                     # SRT live mode: at the stream's rate (a burst is sent
                     # late and dropped), and the socket kept open after

@@ -46,6 +46,11 @@ typedef struct
   GPtrArray *video;             /* Rec */
   GPtrArray *audio;             /* Rec */
   guint decoded;
+  GCond cond;
+  gint64 segment_done;          /* position of the last SEGMENT_DONE event
+                                 * at the sink, or -1 */
+  gint budget;                  /* frames the sink may still take; -1: any */
+  gboolean flushing;
   GstElement *pipeline;
   GstElement *cache;
 } Run;
@@ -107,6 +112,49 @@ on_audio (GstElement * sink, GstBuffer * buffer, GstPad * pad, Run * run)
 }
 
 static GstPadProbeReturn
+on_sink_event (GstPad * pad, GstPadProbeInfo * info, Run * run)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START ||
+      GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    g_mutex_lock (&run->lock);
+    run->flushing = GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START;
+    g_cond_broadcast (&run->cond);
+    g_mutex_unlock (&run->lock);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT_DONE) {
+    GstFormat format;
+    gint64 pos;
+
+    gst_event_parse_segment_done (event, &format, &pos);
+    g_mutex_lock (&run->lock);
+    run->segment_done = pos;
+    g_cond_broadcast (&run->cond);
+    g_mutex_unlock (&run->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* A frame reaches the sink when the budget allows (as cache_oracle.py's
+ * "play N frames"): the streaming thread waits there, until a flush. */
+static GstPadProbeReturn
+hold_buffer (GstPad * pad, GstPadProbeInfo * info, Run * run)
+{
+  GstPadProbeReturn ret = GST_PAD_PROBE_OK;
+
+  g_mutex_lock (&run->lock);
+  while (run->budget == 0 && !run->flushing)
+    g_cond_wait (&run->cond, &run->lock);
+  if (run->flushing)
+    ret = GST_PAD_PROBE_DROP;
+  else if (run->budget > 0)
+    run->budget--;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
+  return ret;
+}
+
+static GstPadProbeReturn
 count_decoded (GstPad * pad, GstPadProbeInfo * info, Run * run)
 {
   g_mutex_lock (&run->lock);
@@ -155,8 +203,21 @@ run_new (const gchar * desc)
   }
   g_value_unset (&item);
   gst_iterator_free (it);
+  g_cond_init (&run->cond);
+  run->segment_done = -1;
+  run->budget = -1;
   sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "sink");
   g_signal_connect (sink, "handoff", G_CALLBACK (on_video), run);
+  {
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+        GST_PAD_PROBE_TYPE_EVENT_FLUSH, (GstPadProbeCallback) on_sink_event,
+        run, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+        (GstPadProbeCallback) hold_buffer, run, NULL);
+    gst_object_unref (pad);
+  }
   gst_object_unref (sink);
   if ((sink = gst_bin_get_by_name (GST_BIN (run->pipeline), "asink"))) {
     g_signal_connect (sink, "handoff", G_CALLBACK (on_audio), run);
@@ -166,15 +227,70 @@ run_new (const gchar * desc)
   return run;
 }
 
+/* PLAYING until @n more frames reached the sink, which then holds the
+ * next one (cache_oracle.py's "play N frames"). */
+static void
+run_play_n (Run * run, gint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&run->lock);
+  run->budget = n;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
+  fail_unless (gst_element_set_state (run->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  g_mutex_lock (&run->lock);
+  while (run->budget > 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "%d frames of %d within 60 s", n - run->budget, n);
+  g_mutex_unlock (&run->lock);
+}
+
+/* A flushing seek in the state the pipeline is in, then @n frames (-1: to
+ * the end of the segment, SEGMENT_DONE); the SEGMENT_DONE position or -1. */
+static gint64
+run_seek_play_n (Run * run, GstSeekFlags flags, gint64 start, gint64 stop,
+    gint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND, pos;
+
+  g_mutex_lock (&run->lock);
+  run->budget = 0;
+  run->segment_done = -1;
+  g_mutex_unlock (&run->lock);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | flags, GST_SEEK_TYPE_SET, start,
+          stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop));
+  if (n >= 0) {
+    run_play_n (run, n);
+    return -1;
+  }
+  g_mutex_lock (&run->lock);
+  run->budget = -1;
+  g_cond_broadcast (&run->cond);
+  while (run->segment_done < 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "no SEGMENT_DONE within 60 s");
+  pos = run->segment_done;
+  g_mutex_unlock (&run->lock);
+  return pos;
+}
+
 static void
 run_free (Run * run)
 {
+  g_mutex_lock (&run->lock);
+  run->budget = -1;
+  g_cond_broadcast (&run->cond);
+  g_mutex_unlock (&run->lock);
   gst_element_set_state (run->pipeline, GST_STATE_NULL);
   gst_clear_object (&run->cache);
   gst_object_unref (run->pipeline);
   g_ptr_array_unref (run->video);
   g_ptr_array_unref (run->audio);
   g_mutex_clear (&run->lock);
+  g_cond_clear (&run->cond);
   g_free (run);
 }
 
@@ -276,6 +392,58 @@ desc_for (const gchar * file, const gchar * middle, const gchar * cache_dir)
   return desc;
 }
 
+
+/* A flushing seek in PAUSED (@flags with FLUSH), then PLAYING until EOS, or
+ * with GST_SEEK_FLAG_SEGMENT until the SEGMENT_DONE event reaches the sink
+ * (the message comes from the demuxer, before the last frames are through):
+ * its position returned. */
+static gint64
+run_seek_flags (Run * run, GstSeekFlags flags, gint64 start, gint64 stop)
+{
+  gint64 deadline, pos;
+
+  if (!(flags & GST_SEEK_FLAG_SEGMENT)) {
+    run_seek_to_eos (run, GST_FORMAT_TIME, flags, start, stop);
+    return -1;
+  }
+  run_state (run, GST_STATE_PAUSED);
+  fail_unless (gst_element_seek (run->pipeline, 1.0, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | flags, GST_SEEK_TYPE_SET, start,
+          stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop));
+  fail_unless_equals_int (gst_element_get_state (run->pipeline, NULL, NULL,
+          30 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
+  g_mutex_lock (&run->lock);
+  run->segment_done = -1;
+  g_mutex_unlock (&run->lock);
+  run_state (run, GST_STATE_PLAYING);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&run->lock);
+  while (run->segment_done < 0)
+    fail_unless (g_cond_wait_until (&run->cond, &run->lock, deadline),
+        "no SEGMENT_DONE within 60 s");
+  pos = run->segment_done;
+  g_mutex_unlock (&run->lock);
+  return pos;
+}
+
+/* The pts of every frame of @file, decoded without memmapcache. */
+static GArray *
+frame_times (const gchar * file)
+{
+  gchar *desc = desc_for (file, NULL, NULL);
+  Run *b = run_new (desc);
+  GArray *times = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  guint i;
+
+  run_play (b);
+  for (i = 0; i < b->video->len; i++)
+    g_array_append_val (times, ((Rec *) g_ptr_array_index (b->video,
+                i))->pts);
+  run_free (b);
+  g_free (desc);
+  return times;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the clips                                                                */
 
@@ -314,21 +482,49 @@ make_vfr (GstPad * pad, GstPadProbeInfo * info, GstClockTime * next)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-make_vfr_clip (const gchar * path)
+/* the durations of cache_oracle.py's VFR clips (oracle_clips.py: 20 to 60
+ * ms, Python's random.Random (11)), in ms */
+static const guint8 oracle_vfr_ms[] = {
+  40, 50, 40, 40, 50, 50, 25, 25, 50, 40, 60, 50, 25, 20, 40, 33, 25, 20,
+  50, 60, 60, 20, 50, 40, 40, 60, 60, 50, 60, 25, 50, 20, 50, 20, 20, 20,
+  25, 25, 50, 20, 40, 33, 40, 50, 25, 50, 25, 60, 33, 40, 20, 60, 20, 40,
+  60, 33, 40, 50, 20, 60, 33, 33, 25, 50, 33, 20, 20, 50, 20, 40, 20, 33,
+  40, 20, 20, 60, 20, 25, 25, 20, 40, 40, 60, 40, 40, 20, 50, 60, 25, 60
+};
+
+static GstPadProbeReturn
+make_oracle_vfr (GstPad * pad, GstPadProbeInfo * info, GstClockTime * next)
 {
-  gchar *desc = g_strdup_printf ("videotestsrc name=src num-buffers=%d "
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  guint64 n = GST_BUFFER_OFFSET (buffer);
+  GstClockTime d = oracle_vfr_ms[n % G_N_ELEMENTS (oracle_vfr_ms)] *
+      GST_MSECOND;
+
+  buffer = gst_buffer_make_writable (buffer);
+  GST_BUFFER_PTS (buffer) = *next;
+  GST_BUFFER_DURATION (buffer) = d;
+  *next += d;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* A Matroska clip of @n frames encoded by @x264 (and what follows it),
+ * timestamped by @probe. */
+static void
+make_timed_clip (const gchar * path, guint n, const gchar * x264,
+    GstPadProbeCallback probe)
+{
+  gchar *desc = g_strdup_printf ("videotestsrc name=src num-buffers=%u "
       "pattern=ball ! video/x-raw,format=I420,width=320,height=240,"
-      "framerate=30/1 ! " X264 " ! h264parse ! matroskamux ! filesink "
-      "location=\"%s\"", N_VFR, path);
+      "framerate=30/1 ! %s ! matroskamux ! filesink "
+      "location=\"%s\"", n, x264, path);
   GstElement *p = gst_parse_launch (desc, NULL);
   GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
   GstPad *pad = gst_element_get_static_pad (src, "src");
   GstClockTime next = 0;
   GstMessage *msg;
 
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) make_vfr, &next, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, probe, &next, NULL);
   gst_object_unref (pad);
   gst_object_unref (src);
   gst_element_set_state (p, GST_STATE_PLAYING);
@@ -339,6 +535,41 @@ make_vfr_clip (const gchar * path)
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (p);
   g_free (desc);
+}
+
+static void
+make_vfr_clip (const gchar * path)
+{
+  make_timed_clip (path, N_VFR, X264 " ! h264parse",
+      (GstPadProbeCallback) make_vfr);
+}
+
+/* cache_oracle.py's vfr-nominal clip: bframes=3, its frame durations, no
+ * h264parse (with it, matroskademux gives the B-frames before the stop) */
+static gchar *
+make_oracle_vfr_clip (void)
+{
+  gchar *path = test_path ("vfr3.mkv");
+
+  make_timed_clip (path, G_N_ELEMENTS (oracle_vfr_ms), "x264enc "
+      "speed-preset=superfast bframes=3 b-adapt=false key-int-max=30 "
+      "threads=1", (GstPadProbeCallback) make_oracle_vfr);
+  return path;
+}
+
+/* cache_oracle.py's mkv-bframes clip */
+static gchar *
+make_oracle_mkv_clip (void)
+{
+  gchar *path = test_path ("b3.mkv");
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball "
+      "! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "x264enc speed-preset=superfast bframes=3 b-adapt=false key-int-max=30 "
+      "threads=1 ! matroskamux ! filesink location=\"%s\"", N_FRAMES, path);
+
+  launch (desc);
+  g_free (desc);
+  return path;
 }
 
 static void
@@ -591,6 +822,133 @@ GST_START_TEST (test_videoflip_is_another_stream)
 
 GST_END_TEST;
 
+/* Issue 11 (the oracle's long run, vfr-nominal seed 1003): a seek with a
+ * stop just past a B-frame on a complete cache of a Matroska clip. The
+ * demuxer stops at the first packet past the stop in decoding order, the
+ * P-frame before that B-frame: the decoder never gives the B-frames before
+ * the stop whose packets come after it. memmapcache served them from the
+ * cache; now it serves only frames whose packets reached the decoder. */
+GST_START_TEST (test_stop_cuts_before_b_frames)
+{
+  gchar *file = make_oracle_vfr_clip ();
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (file, NULL, cache_dir);
+  gchar *without = desc_for (file, NULL, NULL);
+  GArray *t = frame_times (file);
+  Run *a, *b;
+  guint i;
+
+  a = run_new (with);
+  run_play (a);
+  run_free (a);
+
+  a = run_new (with);
+  b = run_new (without);
+  /* from the second GOP's keyframe, stops after each of its first frames */
+  for (i = 31; i < 40; i++) {
+    GstClockTime start = g_array_index (t, GstClockTime, 30);
+    GstClockTime stop = g_array_index (t, GstClockTime, i) + 1;
+
+    run_seek_flags (a, GST_SEEK_FLAG_ACCURATE, start, stop);
+    run_seek_flags (b, GST_SEEK_FLAG_ACCURATE, start, stop);
+  }
+  assert_same (a->video, b->video, "frame");
+  fail_unless (stat_u64 (a, "frames-served") > 0);
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+/* Issue 11 (the oracle's long run, mkv-bframes seed 1005): a segment seek
+ * past the last frame's pts, on a complete cache. The decoder gives no
+ * frame (the demuxer sends no packet of it) and SEGMENT_DONE; memmapcache
+ * served the last frame from the cache. */
+GST_START_TEST (test_segment_seek_past_last_frame)
+{
+  gchar *file = make_oracle_mkv_clip ();
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (file, NULL, cache_dir);
+  gchar *without = desc_for (file, NULL, NULL);
+  GArray *t = frame_times (file);
+  GstClockTime last = g_array_index (t, GstClockTime, t->len - 1);
+  gint64 pos_a, pos_b;
+  Run *a, *b;
+
+  a = run_new (with);
+  run_play (a);
+  run_free (a);
+
+  /* cache_oracle.py --clips mkv-bframes --states complete --first-seed
+   * 1005, shortened: while the sink holds a frame after a seek, a segment
+   * seek past the last frame's pts */
+  a = run_new (with);
+  b = run_new (without);
+  run_play_n (a, 15);
+  run_play_n (b, 15);
+  run_seek_play_n (a, GST_SEEK_FLAG_KEY_UNIT, 2267 * GST_MSECOND, -1, 26);
+  run_seek_play_n (b, GST_SEEK_FLAG_KEY_UNIT, 2267 * GST_MSECOND, -1, 26);
+  pos_a = run_seek_play_n (a, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + 2 * GST_SECOND / 3, -1);
+  pos_b = run_seek_play_n (b, GST_SEEK_FLAG_SEGMENT, last + GST_MSECOND / 3,
+      last + 2 * GST_SECOND / 3, -1);
+  assert_same (a->video, b->video, "frame");
+  fail_unless_equals_int64 (pos_a, pos_b);
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+/* Issue 11 (the oracle's long run, vfr-nominal seed 1008): a seek without
+ * ACCURATE to a frame closer to the one before it than the nominal
+ * duration, on an empty cache. The decoder gives two frames at the seek's
+ * start: the one before, clipped to it, then the whole one. memmapcache
+ * recorded the first as the frame of that pts, and gave its pixels for the
+ * second. */
+GST_START_TEST (test_two_frames_at_segment_start)
+{
+  gchar *cache_dir = test_path ("cache");
+  gchar *with = desc_for (vfr_clip, NULL, cache_dir);
+  gchar *without = desc_for (vfr_clip, NULL, NULL);
+  GArray *t = frame_times (vfr_clip);
+  guint i, n = 0;
+  Run *a, *b;
+
+  a = run_new (with);
+  b = run_new (without);
+  for (i = 32; i < t->len && n < 6; i++) {
+    GstClockTime pts = g_array_index (t, GstClockTime, i);
+
+    /* closer to the frame before than 1/30 s: that one ends after it */
+    if (pts - g_array_index (t, GstClockTime, i - 1) >= GST_SECOND / 30)
+      continue;
+    run_seek_flags (a, 0, pts, -1);
+    run_seek_flags (b, 0, pts, -1);
+    n++;
+  }
+  fail_unless (n > 0);
+  assert_same (a->video, b->video, "frame");
+  run_free (a);
+  run_free (b);
+  g_array_unref (t);
+  g_free (with);
+  g_free (without);
+  g_free (cache_dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 memmapcache_exact_suite (void)
 {
@@ -603,6 +961,9 @@ memmapcache_exact_suite (void)
   tcase_add_test (tc, test_variable_frame_rate);
   tcase_add_test (tc, test_rewrite_in_place);
   tcase_add_test (tc, test_videoflip_is_another_stream);
+  tcase_add_test (tc, test_stop_cuts_before_b_frames);
+  tcase_add_test (tc, test_segment_seek_past_last_frame);
+  tcase_add_test (tc, test_two_frames_at_segment_start);
   return s;
 }
 

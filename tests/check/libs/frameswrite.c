@@ -480,6 +480,92 @@ GST_START_TEST (test_cancel)
 
 GST_END_TEST;
 
+/* A canceller thread: waits until the progress callback (in the calling
+ * thread) has seen @at frames, then cancels from its own thread while the
+ * pipeline's streaming thread is still recording. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GCancellable *cancel;
+  guint64 at;
+  gboolean reached, cancelled;
+} Canceller;
+
+static void
+on_progress_wake (guint64 done, guint64 total, gpointer user_data)
+{
+  Canceller *c = user_data;
+
+  g_mutex_lock (&c->lock);
+  if (done >= c->at && !c->reached) {
+    c->reached = TRUE;
+    g_cond_broadcast (&c->cond);
+    /* the call goes on only once the other thread has cancelled */
+    while (!c->cancelled)
+      g_cond_wait (&c->cond, &c->lock);
+  }
+  g_mutex_unlock (&c->lock);
+}
+
+static gpointer
+canceller_thread (gpointer data)
+{
+  Canceller *c = data;
+
+  g_mutex_lock (&c->lock);
+  while (!c->reached)
+    g_cond_wait (&c->cond, &c->lock);
+  g_mutex_unlock (&c->lock);
+  g_cancellable_cancel (c->cancel);
+  g_mutex_lock (&c->lock);
+  c->cancelled = TRUE;
+  g_cond_broadcast (&c->cond);
+  g_mutex_unlock (&c->lock);
+  return NULL;
+}
+
+/* Cancelled from another thread (the GCancellable's handler posts on the
+ * pipeline's bus from there): the call fails with G_IO_ERROR_CANCELLED,
+ * and the next one gives every frame. Under tests/tsan.sh this is the
+ * cross-thread cancel's race check. */
+GST_START_TEST (test_cancel_other_thread)
+{
+  gchar *cache = new_cache_dir ("cancel-thread");
+  GstMemmapFrames *frames;
+  GError *error = NULL;
+  Canceller c;
+  GThread *t;
+
+  memset (&c, 0, sizeof (c));
+  g_mutex_init (&c.lock);
+  g_cond_init (&c.cond);
+  c.cancel = g_cancellable_new ();
+  c.at = 5;
+  t = g_thread_new ("canceller", canceller_thread, &c);
+  frames = gst_memmap_engine_map_video_frames_full
+      (gst_memmap_engine_get_default (), clip, 0, 0, "GRAY8", cache,
+      GST_MEMMAP_FRAMES_COPY_ON_WRITE, c.cancel, on_progress_wake, &c, &error);
+  g_thread_join (t);
+  fail_unless (c.reached, "no progress reported");
+  fail_unless (frames == NULL, "the call was not cancelled");
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "%s", error ? error->message : "no error");
+  g_clear_error (&error);
+
+  frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL, &error);
+  fail_unless (frames != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), N_FRAMES);
+  fail_unless (gst_memmap_frames_check (frames, NULL));
+  g_object_unref (frames);
+  g_object_unref (c.cancel);
+  g_mutex_clear (&c.lock);
+  g_cond_clear (&c.cond);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 static Suite *
 frameswrite_suite (void)
 {
@@ -493,6 +579,7 @@ frameswrite_suite (void)
   tcase_add_test (tc, test_copy_on_write_truncated);
   tcase_add_test (tc, test_progress);
   tcase_add_test (tc, test_cancel);
+  tcase_add_test (tc, test_cancel_other_thread);
   return s;
 }
 
