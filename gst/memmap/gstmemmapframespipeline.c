@@ -429,8 +429,7 @@ decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
  * duration to it, unlike a plain decode from the start, whose segment has
  * no stop. The seek asks for no stop: the decoder gets none. */
 static GstPadProbeReturn
-decoder_segment_probe (GstPad * pad, GstPadProbeInfo * info,
-    gpointer user_data)
+decoder_segment_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   GstMemmapRecording *r = user_data;
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info), *unstopped;
