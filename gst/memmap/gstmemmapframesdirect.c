@@ -8,6 +8,7 @@
  * from the stream's first one; past a hole in that run (a recording that
  * started from a seek, see gstmemmapframesrecording.c), the frame at the
  * pts of frame k on the frame-rate grid, when the grid holds over the run
+ * and every frame of the entry is on it, within the container's rounding
  * (docs/design.md, "The frames API's recordings"). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -178,25 +179,58 @@ find_pts (Direct * d, GstClockTime pts, GstClockTime tol)
   return -1;
 }
 
+/* Whether every frame of d->cached (sorted) is on the grid of @pts0 (within
+ * GST_MEMMAP_FRAMES_GRID_TOLERANCE), no two on the same point: frames a
+ * recording from a seek could not number (a variable frame rate under a
+ * nominal one) are in the entry too, and one near a grid point must not
+ * pass for the frame of that number. */
+static gboolean
+direct_all_on_grid (Direct * d, GstClockTime pts0, gint n, gint den)
+{
+  guint64 k, prev_k = G_MAXUINT64;
+  guint i;
+
+  for (i = 0; i < d->cached->len; i++) {
+    GstClockTime pts = g_array_index (d->cached, Cached, i).pts, want;
+
+    if (!GST_CLOCK_TIME_IS_VALID (pts) || pts < pts0)
+      return FALSE;
+    k = gst_util_uint64_scale_round (pts - pts0, n, GST_SECOND * den);
+    want = grid_pts (pts0, k, n, den);
+    if ((pts > want ? pts - want : want - pts) >
+        GST_MEMMAP_FRAMES_GRID_TOLERANCE || (prev_k != G_MAXUINT64
+            && k <= prev_k)) {
+      GST_DEBUG ("cached frame at %" GST_TIME_FORMAT " is not on the frame "
+          "grid: frames past a hole are not numbered by it",
+          GST_TIME_ARGS (pts));
+      return FALSE;
+    }
+    prev_k = k;
+  }
+  return TRUE;
+}
+
 /* Frames [start, end) found by their pts on the frame-rate grid, as a
  * recording that started from a seek numbered them (the entry then has
  * holes: the run from the start does not reach them). Only when the grid
  * holds where the frames were counted: each frame of the run from the
- * start is on it. Fills @idx (indices in d->cached); FALSE if a frame is
- * missing or the grid does not hold. */
+ * start is on it, and every other frame of the entry on a point of its
+ * own. Fills @idx (indices in d->cached); FALSE if a frame is missing or
+ * the grid does not hold. */
 static gboolean
 direct_find_on_grid (Direct * d, guint i0, guint run, guint64 start,
     guint64 end, GArray * idx)
 {
   gint n = GST_VIDEO_INFO_FPS_N (&d->info), den = GST_VIDEO_INFO_FPS_D
       (&d->info);
-  GstClockTime pts0, tol;
+  GstClockTime pts0, tol = GST_MEMMAP_FRAMES_GRID_TOLERANCE;
   guint64 k;
 
   if (n <= 0 || den <= 0 || end == G_MAXUINT64 || end - start > G_MAXUINT)
     return FALSE;
   pts0 = g_array_index (d->cached, Cached, i0).pts;
-  tol = gst_util_uint64_scale (GST_SECOND, den, (guint64) n * 4);
+  if (!direct_all_on_grid (d, pts0, n, den))
+    return FALSE;
   for (k = 0; k < run; k++) {
     GstClockTime pts = g_array_index (d->cached, Cached, i0 + k).pts;
     GstClockTime want = grid_pts (pts0, k, n, den);

@@ -162,20 +162,21 @@ note_caps (GstMemmapRecording * r, GstPad * pad)
 }
 
 /* The frame number of @pts on the grid pts0 + k / framerate; FALSE when
- * it is not on it (within a quarter frame). */
+ * it is not on it (within the container's rounding,
+ * GST_MEMMAP_FRAMES_GRID_TOLERANCE). */
 static gboolean
 grid_k (GstMemmapRecording * r, GstClockTime pts, guint64 * k_out)
 {
   gint n = GST_VIDEO_INFO_FPS_N (&r->info), d = GST_VIDEO_INFO_FPS_D (&r->info);
-  GstClockTime expected, tolerance;
+  GstClockTime expected;
   guint64 k;
 
   if (!GST_CLOCK_TIME_IS_VALID (pts) || pts < r->pts0 || n <= 0 || d <= 0)
     return FALSE;
   k = gst_util_uint64_scale_round (pts - r->pts0, n, GST_SECOND * d);
   expected = r->pts0 + gst_util_uint64_scale_round (k, GST_SECOND * d, n);
-  tolerance = gst_util_uint64_scale (GST_SECOND, d, (guint64) n * 4);
-  if ((pts > expected ? pts - expected : expected - pts) > tolerance) {
+  if ((pts > expected ? pts - expected : expected - pts) >
+      GST_MEMMAP_FRAMES_GRID_TOLERANCE) {
     GST_INFO ("%s: frame at %" GST_TIME_FORMAT " is not on the frame grid "
         "(frame %" G_GUINT64_FORMAT " would be at %" GST_TIME_FORMAT ")",
         r->input, GST_TIME_ARGS (pts), k, GST_TIME_ARGS (expected));
@@ -422,6 +423,41 @@ decoder_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* After a seek, the demuxer may set the segment's stop to the duration
+ * it read from the container (Matroska stores it in ms: 3.000 s for frames
+ * up to 3.000333333 s), and the decoder would clip the last frame's
+ * duration to it, unlike a plain decode from the start, whose segment has
+ * no stop. The seek asks for no stop: the decoder gets none. */
+static GstPadProbeReturn
+decoder_segment_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstMemmapRecording *r = user_data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info), *unstopped;
+  const GstSegment *segment;
+  GstSegment copy;
+  gboolean from_seek;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT)
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&r->lock);
+  from_seek = r->from_seek;
+  g_mutex_unlock (&r->lock);
+  gst_event_parse_segment (event, &segment);
+  if (!from_seek || segment->format != GST_FORMAT_TIME || segment->rate < 0
+      || !GST_CLOCK_TIME_IS_VALID (segment->stop))
+    return GST_PAD_PROBE_OK;
+
+  gst_segment_copy_into (segment, &copy);
+  GST_DEBUG ("%s: segment stop %" GST_TIME_FORMAT " after the seek dropped",
+      r->input, GST_TIME_ARGS (copy.stop));
+  copy.stop = GST_CLOCK_TIME_NONE;
+  unstopped = gst_event_new_segment (&copy);
+  gst_event_set_seqnum (unstopped, gst_event_get_seqnum (event));
+  gst_event_unref (event);
+  GST_PAD_PROBE_INFO_DATA (info) = unstopped;
+  return GST_PAD_PROBE_OK;
+}
+
 /* Counts what the video decoders uridecodebin plugs really decode. */
 static void
 deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
@@ -429,7 +465,7 @@ deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
 {
   GstElementFactory *factory = gst_element_get_factory (element);
   const gchar *klass;
-  GstPad *src;
+  GstPad *src, *sink;
 
   if (factory == NULL)
     return;
@@ -442,6 +478,12 @@ deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
     gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, decoder_probe,
         user_data, NULL);
     gst_object_unref (src);
+  }
+  sink = gst_element_get_static_pad (element, "sink");
+  if (sink) {
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        decoder_segment_probe, user_data, NULL);
+    gst_object_unref (sink);
   }
 }
 

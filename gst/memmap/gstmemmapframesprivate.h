@@ -17,6 +17,15 @@
 
 G_BEGIN_DECLS
 
+/* How far from its point on the frame-rate grid a frame's pts may be for
+ * the frame to be numbered by the grid: the container's rounding only
+ * (Matroska stores ms, so half a ms, plus a ns for the rounding of the
+ * grid itself; MP4 timescales give exact times). Anything looser takes
+ * the frames of a variable frame rate stream that fall near a grid point
+ * for the frames of that number (docs/design.md, "The frames API's
+ * recordings"). */
+#define GST_MEMMAP_FRAMES_GRID_TOLERANCE (GST_MSECOND / 2 + 1)
+
 /* One frame of a GstMemmapFrames: its buffer, mapped while the frames
  * live (for writing when they are copy-on-write). */
 typedef struct

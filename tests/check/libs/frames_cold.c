@@ -25,8 +25,10 @@
 static gchar *clip;             /* 240 frames, B-frames, GOP 30 */
 static gchar *off_rate_clip;    /* 25 frames a second, caps saying 30 */
 static const gchar *current;    /* the clip map_checked () reads */
+static gchar *mkv_clip;         /* 90 frames, B-frames, Matroska */
 static GPtrArray *ref_sums;     /* GRAY8 checksums of a plain decode */
 static GArray *ref_pts;
+static GArray *ref_durations;
 
 /* gst-launch-1.0 in another process: the test program's parent must start
  * no GStreamer thread before check forks the tests. */
@@ -72,6 +74,15 @@ setup_clip (void)
       "filesink location=\"%s\"", off_rate_clip);
   spawn_launch (desc);
   g_free (desc);
+  /* Matroska stores its duration in ms: 3.000 s for 90 frames that end at
+   * 3.000333333 s */
+  mkv_clip = test_path ("bframes.mkv");
+  desc = g_strdup_printf ("videotestsrc num-buffers=90 pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "x264enc bframes=3 b-adapt=false key-int-max=30 ! matroskamux ! "
+      "filesink location=\"%s\"", mkv_clip);
+  spawn_launch (desc);
+  g_free (desc);
 }
 
 static void
@@ -80,6 +91,7 @@ teardown_clip (void)
   memmap_test_remove_tmpdir ();
   g_free (clip);
   g_free (off_rate_clip);
+  g_free (mkv_clip);
 }
 
 static void
@@ -88,9 +100,11 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
 {
   GstCaps *caps = gst_pad_get_current_caps (pad);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstClockTime duration = GST_BUFFER_DURATION (buffer);
 
   g_ptr_array_add (ref_sums, memmap_test_frame_checksum_caps (caps, buffer));
   g_array_append_val (ref_pts, pts);
+  g_array_append_val (ref_durations, duration);
   gst_caps_unref (caps);
 }
 
@@ -106,6 +120,7 @@ decode_reference (const gchar * file)
 
   g_ptr_array_set_size (ref_sums, 0);
   g_array_set_size (ref_pts, 0);
+  g_array_set_size (ref_durations, 0);
   desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
       "videoconvert ! video/x-raw,format=GRAY8 ! fakesink name=sink "
       "sync=false signal-handoffs=true", file);
@@ -132,6 +147,7 @@ setup_reference (void)
 {
   ref_sums = g_ptr_array_new_with_free_func (g_free);
   ref_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  ref_durations = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   decode_reference (clip);
   current = clip;
   fail_unless_equals_int (ref_sums->len, N_FRAMES);
@@ -142,6 +158,7 @@ teardown_reference (void)
 {
   g_ptr_array_unref (ref_sums);
   g_array_unref (ref_pts);
+  g_array_unref (ref_durations);
 }
 
 static gchar *
@@ -187,7 +204,7 @@ stat_bool (GstMemmapFrames * frames, const gchar * field)
 }
 
 /* @frames are @n frames from @start, each the oracle's frame of the same
- * number (bytes and pts). */
+ * number (bytes, pts and duration). */
 static void
 check_frames (GstMemmapFrames * frames, guint64 start, guint n)
 {
@@ -204,6 +221,9 @@ check_frames (GstMemmapFrames * frames, guint64 start, guint n)
     fail_unless_equals_string (sum, g_ptr_array_index (ref_sums, start + i));
     fail_unless_equals_uint64 (gst_memmap_frames_get_pts (frames, i),
         g_array_index (ref_pts, GstClockTime, start + i));
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (gst_memmap_frames_get_buffer
+            (frames, i)), g_array_index (ref_durations, GstClockTime,
+            start + i));
     g_free (sum);
   }
 }
@@ -391,6 +411,120 @@ GST_START_TEST (test_off_grid_falls_back)
 
 GST_END_TEST;
 
+/* The last frame of a Matroska clip after a seek: its duration is the
+ * decoder's (the clip's duration, stored in ms, ends before it). */
+GST_START_TEST (test_seek_keeps_last_duration)
+{
+  gchar *cache = new_cache_dir ("cache-mkv-last");
+  GstMemmapFrames *frames;
+
+  decode_reference (mkv_clip);
+  current = mkv_clip;
+  fail_unless_equals_int (ref_sums->len, 90);
+  frames = map_checked (cache, 85, 100, 5);
+  fail_unless (stat_bool (frames, "recording-from-seek"));
+  fail_unless (gst_memmap_frames_is_clipped (frames));
+  g_object_unref (frames);
+  /* again, out of the cache */
+  frames = map_checked (cache, 85, 100, 5);
+  g_object_unref (frames);
+  fail_unless_equals_int (recordings_live (), 0);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
+/* Frame durations of 20 to 60 ms (the oracle's vfr-nominal), the same
+ * every run. */
+static GstPadProbeReturn
+vfr_retime (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  static const guint ms[] = { 20, 25, 33, 40, 50, 60 };
+  GstClockTime *pts = user_data;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  guint32 *state = (guint32 *) (pts + 1);
+  GstClockTime dur;
+
+  *state = *state * 1103515245u + 12345u;
+  dur = ms[(*state >> 16) % G_N_ELEMENTS (ms)] * GST_MSECOND;
+  GST_BUFFER_PTS (buf) = *pts;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buf) = dur;
+  *pts += dur;
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+/* A variable frame rate clip under caps saying 30/1, in Matroska: 90
+ * frames, keyframes every 30 (in this process: its pipeline runs here). */
+static void
+make_vfr_clip (const gchar * path)
+{
+  GstClockTime state[2] = { 0, 11 };
+  GstElement *pipeline, *retime;
+  GstMessage *msg;
+  GstBus *bus;
+  GstPad *pad;
+  gchar *desc;
+
+  desc = g_strdup_printf ("videotestsrc num-buffers=90 pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "identity name=retime ! x264enc speed-preset=superfast bframes=3 "
+      "b-adapt=false key-int-max=30 threads=1 ! matroskamux ! "
+      "filesink location=\"%s\"", path);
+  pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL, "%s", desc);
+  g_free (desc);
+  retime = gst_bin_get_by_name (GST_BIN (pipeline), "retime");
+  pad = gst_element_get_static_pad (retime, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, vfr_retime, state, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (retime);
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+}
+
+/* A variable frame rate under a nominal one: frames near a grid point are
+ * not the frames of that number. Windows from frame 32 on, each in a cache
+ * directory of its own and asked for twice (the second out of the cache,
+ * which holds the frames a seek recording could not number too): every
+ * frame is the oracle's. */
+GST_START_TEST (test_vfr_not_numbered_by_grid)
+{
+  gchar *path = test_path ("vfr-nominal.mkv");
+  GstMemmapFrames *frames;
+  guint64 start;
+
+  make_vfr_clip (path);
+  decode_reference (path);
+  current = path;
+  fail_unless_equals_int (ref_sums->len, 90);
+  for (start = 32; start < 90; start += 5) {
+    gchar *name = g_strdup_printf ("cache-vfr-%" G_GUINT64_FORMAT, start);
+    gchar *cache = new_cache_dir (name);
+
+    frames = map_checked (cache, start, 1, 1);
+    g_object_unref (frames);
+    frames = map_checked (cache, start, 1, 1);
+    g_object_unref (frames);
+    frames = map_checked (cache, start, 4, MIN (4, 90 - start));
+    g_object_unref (frames);
+    g_free (cache);
+    g_free (name);
+  }
+  fail_unless_equals_int (recordings_live (), 0);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   const gchar *cache;
@@ -451,6 +585,8 @@ frames_cold_suite (void)
   tcase_add_test (tc, test_concurrent_readers);
   tcase_add_test (tc, test_next_window_seeks_same_pipeline);
   tcase_add_test (tc, test_off_grid_falls_back);
+  tcase_add_test (tc, test_seek_keeps_last_duration);
+  tcase_add_test (tc, test_vfr_not_numbered_by_grid);
   return s;
 }
 
