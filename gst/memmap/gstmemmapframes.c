@@ -438,8 +438,7 @@ GstClockTime
 gst_memmap_frames_get_duration (GstMemmapFrames * frames, guint i)
 {
   CHECK_FRAME (frames, i, GST_CLOCK_TIME_NONE);
-  return GST_BUFFER_DURATION (g_array_index (frames->frames, Frame,
-          i).buffer);
+  return GST_BUFFER_DURATION (g_array_index (frames->frames, Frame, i).buffer);
 }
 
 /**
@@ -541,8 +540,7 @@ guint64
 gst_memmap_frames_get_address (GstMemmapFrames * frames, guint i)
 {
   CHECK_FRAME (frames, i, 0);
-  return (guint64) (guintptr) g_array_index (frames->frames, Frame,
-      i).map.data;
+  return (guint64) (guintptr) g_array_index (frames->frames, Frame, i).map.data;
 }
 
 /**

@@ -293,14 +293,12 @@ check_layout (GstMemmapFrames * frames)
     /* planes lie in the frame, in order */
     fail_unless (offset < gst_memmap_frames_get_frame_size (frames));
     if (p > 0)
-      fail_unless (offset > gst_memmap_frames_get_plane_offset (frames,
-              p - 1));
+      fail_unless (offset > gst_memmap_frames_get_plane_offset (frames, p - 1));
     if (gst_memmap_frames_get_n_frames (frames) > 0)
       fail_unless_equals_uint64 (gst_memmap_frames_get_plane_address (frames,
               0, p), gst_memmap_frames_get_address (frames, 0) + offset);
   }
-  fail_unless_equals_uint64 (gst_memmap_frames_get_plane_offset (frames, 0),
-      0);
+  fail_unless_equals_uint64 (gst_memmap_frames_get_plane_offset (frames, 0), 0);
 }
 
 /* Every frame: the reference's frame start + i, at the reference's pts
@@ -317,10 +315,8 @@ check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
   check_layout (frames);
 
   fail_unless_equals_int (gst_memmap_frames_get_n_frames (frames), n);
-  fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames),
-      start);
-  fail_unless_equals_int (gst_memmap_frames_is_zero_copy (frames),
-      zero_copy);
+  fail_unless_equals_uint64 (gst_memmap_frames_get_start_frame (frames), start);
+  fail_unless_equals_int (gst_memmap_frames_is_zero_copy (frames), zero_copy);
   for (i = 0; i < n; i++) {
     GstBuffer *buf = gst_memmap_frames_get_buffer (frames, i);
     gchar *sum = memmap_test_frame_checksum (info, buf);
@@ -377,8 +373,7 @@ GST_START_TEST (test_frame_accurate)
 
   frames = map_frames (clip, 7, 20, "GRAY8", cache);
   info = gst_memmap_frames_get_video_info (frames);
-  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (info),
-      GST_VIDEO_FORMAT_GRAY8);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (info), GST_VIDEO_FORMAT_GRAY8);
   fail_unless_equals_int (gst_memmap_frames_get_width (frames), WIDTH);
   fail_unless_equals_int (gst_memmap_frames_get_height (frames), HEIGHT);
   fail_unless_equals_string (gst_memmap_frames_get_format (frames), "GRAY8");
