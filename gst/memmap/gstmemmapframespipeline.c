@@ -603,8 +603,10 @@ gst_memmap_recording_build (GstMemmapRecording * r, Job * job, GError ** error)
 
   r->pipeline = gst_pipeline_new ("memmap-frames");
   r->convert = convert;
-  /* a conversion asked for (BGR, say) runs on every core (issue 14) */
-  g_object_set (convert, "n-threads", g_get_num_processors (), NULL);
+  /* videoconvert keeps its one thread: with n-threads > 1 GStreamer 1.22
+   * takes another conversion path whose output differs (a 1080p I420 to
+   * GRAY8 frame: another Sobel sum in gst-memmap-demo), and the frames
+   * must be what the same pipeline without recording gives */
   r->cache = cache;
   ctx = gst_memmap_engine_context_new (job->engine);
   gst_element_set_context (r->pipeline, ctx);
