@@ -78,19 +78,9 @@ pass_pipeline (const Clip * clip, gboolean cached)
 static void
 make_clip (Clip * clip, const gchar * dir)
 {
-  gchar *desc;
-  gdouble secs;
-
   clip->clip = g_strdup_printf ("%s/%s.mp4", dir, clip->name);
   clip->cache_dir = g_strdup_printf ("%s/cache-%s", dir, clip->name);
-  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=smpte "
-      "horizontal-speed=8 ! video/x-raw,format=I420,width=%u,height=%u,"
-      "framerate=30/1 ! x264enc key-int-max=60 speed-preset=superfast ! "
-      "mp4mux ! filesink location=%s", clip->frames, clip->width,
-      clip->height, clip->clip);
-  secs = bench_run_pipeline (desc, NULL, NULL);
-  g_free (desc);
-  if (secs < 0)
+  if (!bench_make_clip (clip->clip, clip->frames, clip->width, clip->height))
     exit (1);
 }
 

@@ -60,18 +60,8 @@ env_uint (const gchar * name, guint fallback)
 static void
 make_clip (Clip * clip, const gchar * dir)
 {
-  gchar *desc;
-  gdouble secs;
-
   clip->clip = g_strdup_printf ("%s/%s.mp4", dir, clip->name);
-  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=smpte "
-      "horizontal-speed=8 ! video/x-raw,format=I420,width=%u,height=%u,"
-      "framerate=30/1 ! x264enc key-int-max=60 speed-preset=superfast ! "
-      "mp4mux ! filesink location=%s", clip->frames, clip->width,
-      clip->height, clip->clip);
-  secs = bench_run_pipeline (desc, NULL, NULL);
-  g_free (desc);
-  if (secs < 0)
+  if (!bench_make_clip (clip->clip, clip->frames, clip->width, clip->height))
     exit (1);
 }
 
@@ -121,10 +111,7 @@ time_pass (const Clip * clip, const gchar * cache_dir, Stats * stats)
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   end = g_get_monotonic_time ();
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &error, &dbg);
-    g_printerr ("'%s' failed: %s (%s)\n", desc, error->message, dbg ? dbg : "");
+    bench_print_error (desc, msg);
     exit (1);
   }
   gst_message_unref (msg);

@@ -12,7 +12,8 @@
  * 1080p (0.93 GB) and 75 of 4K by default: much more than the caches.
  *
  * Contenders, each a pass over the same number of bytes, every 64-bit word
- * XORed (xor_words(): the same function for all; the XORs are checked):
+ * XORed (bench_xor_words(): the same function for all; the XORs are
+ * checked):
  *   dram-4k         an anonymous buffer of the frames' total size, touched
  *                   beforehand, read frame by frame (4 KiB pages:
  *                   MADV_NOHUGEPAGE)
@@ -108,28 +109,6 @@ env_uint (const gchar * name, guint fallback)
   return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
 }
 
-/* The consumer that reads every byte: XOR of every 64-bit word. The same
- * loop for every contender. */
-static guint64
-xor_words (const guint8 * data, gsize size)
-{
-  const guint64 *w = (const guint64 *) data;
-  gsize n = size / 8, i;
-  guint64 a = 0, b = 0, c = 0, d = 0;
-
-  for (i = 0; i + 4 <= n; i += 4) {
-    a ^= w[i];
-    b ^= w[i + 1];
-    c ^= w[i + 2];
-    d ^= w[i + 3];
-  }
-  for (; i < n; i++)
-    a ^= w[i];
-  for (i = n * 8; i < size; i++)
-    a ^= data[i];
-  return a ^ b ^ c ^ d;
-}
-
 /* ------------------------------------------------------------------------ */
 /* inputs                                                                   */
 
@@ -220,7 +199,7 @@ read_pass (const guint8 * base, guint frames, guint64 size,
       c0 = thread_cpu ();
       t0 = g_get_monotonic_time ();
     }
-    x ^= xor_words (base + (offsets ? offsets[i] : i * size), size);
+    x ^= bench_xor_words (base + (offsets ? offsets[i] : i * size), size);
   }
   *xor = x;
   *cpu_gbs = (frames - TIMED_FROM + 1) * size / 1e9 /
@@ -277,7 +256,7 @@ on_frame (GstPad * pad, GstPadProbeInfo * info, Probe * p)
     p->t_first = g_get_monotonic_time ();
   }
   if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    p->xor ^= xor_words (map.data, map.size);
+    p->xor ^= bench_xor_words (map.data, map.size);
     gst_buffer_unmap (buf, &map);
   } else {
     p->bad_map = TRUE;

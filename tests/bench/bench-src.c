@@ -232,27 +232,6 @@ typedef struct
   gboolean bad_map;
 } Probe;
 
-/* The consumer that reads every byte: XOR of every 64-bit word. */
-static guint64
-xor_words (const guint8 * data, gsize size)
-{
-  const guint64 *w = (const guint64 *) data;
-  gsize n = size / 8, i;
-  guint64 a = 0, b = 0, c = 0, d = 0;
-
-  for (i = 0; i + 4 <= n; i += 4) {
-    a ^= w[i];
-    b ^= w[i + 1];
-    c ^= w[i + 2];
-    d ^= w[i + 3];
-  }
-  for (; i < n; i++)
-    a ^= w[i];
-  for (i = n * 8; i < size; i++)
-    a ^= data[i];
-  return a ^ b ^ c ^ d;
-}
-
 static GstPadProbeReturn
 on_frame (GstPad * pad, GstPadProbeInfo * info, Probe * p)
 {
@@ -262,7 +241,7 @@ on_frame (GstPad * pad, GstPadProbeInfo * info, Probe * p)
     GstMapInfo map;
 
     if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
-      p->xor ^= xor_words (map.data, map.size);
+      p->xor ^= bench_xor_words (map.data, map.size);
       gst_buffer_unmap (buf, &map);
     } else {
       p->bad_map = TRUE;

@@ -135,13 +135,7 @@ bench_run_pipeline_full (const gchar * description, BenchPipelineSetup setup,
   }
 
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &error, &dbg);
-    g_printerr ("'%s' failed: %s (%s)\n", description, error->message,
-        dbg ? dbg : "");
-    g_clear_error (&error);
-    g_free (dbg);
+    bench_print_error (description, msg);
   } else {
     result = (end - start) / 1e6;
     if (done)
@@ -153,6 +147,61 @@ done:
   gst_object_unref (bus);
   gst_object_unref (pipeline);
   return result;
+}
+
+/* Prints "'@description' failed: ..." with the text and debug string of
+ * the error message @msg on stderr. */
+void
+bench_print_error (const gchar * description, GstMessage * msg)
+{
+  GError *error = NULL;
+  gchar *dbg = NULL;
+
+  gst_message_parse_error (msg, &error, &dbg);
+  g_printerr ("'%s' failed: %s (%s)\n", description, error->message,
+      dbg ? dbg : "");
+  g_clear_error (&error);
+  g_free (dbg);
+}
+
+/* Writes an mp4 clip of @frames I420 @width x @height frames at 30/1 of
+ * videotestsrc's moving smpte pattern (x264, superfast, a keyframe every
+ * 60 frames) to @path; FALSE (said on stderr) when the pipeline fails. */
+gboolean
+bench_make_clip (const gchar * path, guint frames, guint width, guint height)
+{
+  gchar *desc;
+  gdouble secs;
+
+  desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=smpte "
+      "horizontal-speed=8 ! video/x-raw,format=I420,width=%u,height=%u,"
+      "framerate=30/1 ! x264enc key-int-max=60 speed-preset=superfast ! "
+      "mp4mux ! filesink location=%s", frames, width, height, path);
+  secs = bench_run_pipeline (desc, NULL, NULL);
+  g_free (desc);
+  return secs >= 0;
+}
+
+/* The consumer that reads every byte: XOR of every 64-bit word. The same
+ * loop for every contender of a benchmark. */
+guint64
+bench_xor_words (const guint8 * data, gsize size)
+{
+  const guint64 *w = (const guint64 *) data;
+  gsize n = size / 8, i;
+  guint64 a = 0, b = 0, c = 0, d = 0;
+
+  for (i = 0; i + 4 <= n; i += 4) {
+    a ^= w[i];
+    b ^= w[i + 1];
+    c ^= w[i + 2];
+    d ^= w[i + 3];
+  }
+  for (; i < n; i++)
+    a ^= w[i];
+  for (i = n * 8; i < size; i++)
+    a ^= data[i];
+  return a ^ b ^ c ^ d;
 }
 
 gchar *

@@ -33,6 +33,13 @@ gdouble bench_run_pipeline (const gchar * description,
 gdouble bench_run_pipeline_full (const gchar * description,
     BenchPipelineSetup setup, BenchPipelineSetup done, gpointer user_data);
 
+void bench_print_error (const gchar * description, GstMessage * msg);
+
+gboolean bench_make_clip (const gchar * path, guint frames, guint width,
+    guint height);
+
+guint64 bench_xor_words (const guint8 * data, gsize size);
+
 gchar *bench_make_tmpdir (void);
 
 void bench_remove_tree (const gchar * path);

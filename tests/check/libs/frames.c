@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../memmap-test-util.h"
+#include "frames-test-util.h"
 
 #define N_FRAMES 60
 #define WIDTH 320
@@ -115,60 +116,20 @@ decode_reference (const gchar * file, const gchar * format, GPtrArray * sums,
 }
 
 static void
-make_clip (const gchar * path, const gchar * pattern)
-{
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=%s ! "
-      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
-      "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
-      N_FRAMES, pattern, WIDTH, HEIGHT, path);
-
-  run_launch (desc);
-  g_free (desc);
-}
-
-/* gst-launch-1.0 in another process: the test program's parent process
- * must start no GStreamer thread before check forks the tests (a forked
- * child would wait for the threads of GLib's pools that it does not
- * have). */
-static void
-spawn_launch (const gchar * desc)
-{
-  gchar *argv[] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
-  gchar *out = NULL, *err = NULL;
-  GError *error = NULL;
-  gint status = -1;
-
-  argv[2] = g_strdup_printf ("GST_DEBUG= GST_TRACERS= gst-launch-1.0 -q %s",
-      desc);
-  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-          &out, &err, &status, &error), "%s", error ? error->message : "");
-  fail_unless (g_spawn_check_wait_status (status, NULL), "%s: %s", argv[2],
-      err);
-  g_free (argv[2]);
-  g_free (out);
-  g_free (err);
-}
-
-static void
 setup_clips (void)
 {
   gchar *desc;
 
   memmap_test_make_tmpdir ("memmap-frames");
   clip = test_path ("clip.mp4");
-  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
-      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
-      "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
-      N_FRAMES, WIDTH, HEIGHT, clip);
-  spawn_launch (desc);
-  g_free (desc);
+  frames_test_make_clip (clip, N_FRAMES, "ball", 12);
   av_clip = test_path ("av.mkv");
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
       "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! x264enc ! "
       "mux. audiotestsrc num-buffers=40 ! audioconvert ! vorbisenc ! mux. "
       "matroskamux name=mux ! filesink location=\"%s\"", N_FRAMES, WIDTH,
       HEIGHT, av_clip);
-  spawn_launch (desc);
+  frames_test_spawn_launch (desc);
   g_free (desc);
 }
 
@@ -212,16 +173,6 @@ teardown_reference (void)
   g_array_unref (ref_dur);
 }
 
-/* A fresh cache directory for one test. */
-static gchar *
-new_cache_dir (const gchar * name)
-{
-  gchar *dir = test_path (name);
-
-  memmap_test_remove_tree (dir);
-  return dir;
-}
-
 static GstMemmapFrames *
 map_frames (const gchar * file, guint64 start, guint64 count,
     const gchar * format, const gchar * cache_dir)
@@ -235,29 +186,6 @@ map_frames (const gchar * file, guint64 start, guint64 count,
       ", %" G_GUINT64_FORMAT "): %s", file, start, count,
       error ? error->message : "");
   return frames;
-}
-
-static guint64
-stat_u64 (GstMemmapFrames * frames, const gchar * field)
-{
-  GstStructure *s = gst_memmap_frames_get_stats (frames);
-  guint64 v = G_MAXUINT64;
-
-  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s in %"
-      GST_PTR_FORMAT, field, s);
-  gst_structure_free (s);
-  return v;
-}
-
-static gboolean
-stat_bool (GstMemmapFrames * frames, const gchar * field)
-{
-  GstStructure *s = gst_memmap_frames_get_stats (frames);
-  gboolean v = FALSE;
-
-  fail_unless (gst_structure_get_boolean (s, field, &v));
-  gst_structure_free (s);
-  return v;
 }
 
 /* The caps and the layout the frames report: fixed caps that say what
@@ -367,7 +295,7 @@ check_frames (GstMemmapFrames * frames, GPtrArray * ref, guint64 start,
 
 GST_START_TEST (test_frame_accurate)
 {
-  gchar *cache = new_cache_dir ("cache-accurate");
+  gchar *cache = frames_test_new_cache_dir ("cache-accurate");
   GstMemmapFrames *frames;
   const GstVideoInfo *info;
 
@@ -383,11 +311,11 @@ GST_START_TEST (test_frame_accurate)
   fail_if (gst_memmap_frames_is_clipped (frames));
   check_frames (frames, ref_gray, 7, 20, cache, TRUE);
   /* the first call decodes, through memmapcache */
-  fail_if (stat_bool (frames, "direct"));
-  fail_unless (stat_u64 (frames, "decoded-frames") >= 27);
+  fail_if (frames_test_stat_bool (frames, "direct"));
+  fail_unless (frames_test_stat_u64 (frames, "decoded-frames") >= 27);
   /* memmapcache counts the GOPs the decoder decoded */
-  fail_unless (stat_u64 (frames, "cache-misses") >= 1);
-  fail_unless (stat_u64 (frames, "frames-recorded") >= 27);
+  fail_unless (frames_test_stat_u64 (frames, "cache-misses") >= 1);
+  fail_unless (frames_test_stat_u64 (frames, "frames-recorded") >= 27);
   g_object_unref (frames);
   g_free (cache);
 }
@@ -396,19 +324,20 @@ GST_END_TEST;
 
 GST_START_TEST (test_second_call_decodes_nothing)
 {
-  gchar *cache = new_cache_dir ("cache-second");
+  gchar *cache = frames_test_new_cache_dir ("cache-second");
   GstMemmapFrames *frames1, *frames2, *inner;
 
   frames1 = map_frames (clip, 10, 30, "GRAY8", cache);
   check_frames (frames1, ref_gray, 10, 30, cache, TRUE);
-  fail_unless (stat_u64 (frames1, "decoded-frames") > 0);
+  fail_unless (frames_test_stat_u64 (frames1, "decoded-frames") > 0);
 
   /* the same range again: read from the cache, nothing decoded */
   frames2 = map_frames (clip, 10, 30, "GRAY8", cache);
   check_frames (frames2, ref_gray, 10, 30, cache, TRUE);
-  fail_unless (stat_bool (frames2, "direct"));
-  fail_unless_equals_uint64 (stat_u64 (frames2, "decoded-frames"), 0);
-  fail_unless_equals_uint64 (stat_u64 (frames2, "cache-hits"), 1);
+  fail_unless (frames_test_stat_bool (frames2, "direct"));
+  fail_unless_equals_uint64 (frames_test_stat_u64 (frames2, "decoded-frames"),
+      0);
+  fail_unless_equals_uint64 (frames_test_stat_u64 (frames2, "cache-hits"), 1);
   /* the same bytes of the same file: the store is shared, not copied */
   fail_unless_equals_string (gst_memmap_frames_get_path (frames1, 0),
       gst_memmap_frames_get_path (frames2, 0));
@@ -418,7 +347,7 @@ GST_START_TEST (test_second_call_decodes_nothing)
   /* a range inside what is cached: nothing decoded either */
   inner = map_frames (clip, 0, 12, "GRAY8", cache);
   check_frames (inner, ref_gray, 0, 12, cache, TRUE);
-  fail_unless_equals_uint64 (stat_u64 (inner, "decoded-frames"), 0);
+  fail_unless_equals_uint64 (frames_test_stat_u64 (inner, "decoded-frames"), 0);
 
   g_object_unref (frames1);
   g_object_unref (frames2);
@@ -430,7 +359,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_beyond_cached)
 {
-  gchar *cache = new_cache_dir ("cache-beyond");
+  gchar *cache = frames_test_new_cache_dir ("cache-beyond");
   GstMemmapFrames *frames;
 
   frames = map_frames (clip, 0, 20, "GRAY8", cache);
@@ -441,13 +370,14 @@ GST_START_TEST (test_beyond_cached)
    * rest; the numbering stays the stream's */
   frames = map_frames (clip, 35, 15, "GRAY8", cache);
   check_frames (frames, ref_gray, 35, 15, cache, TRUE);
-  fail_if (stat_bool (frames, "direct"));
-  fail_unless (stat_u64 (frames, "decoded-frames") > 0);
+  fail_if (frames_test_stat_bool (frames, "direct"));
+  fail_unless (frames_test_stat_u64 (frames, "decoded-frames") > 0);
   g_object_unref (frames);
 
   frames = map_frames (clip, 35, 15, "GRAY8", cache);
   check_frames (frames, ref_gray, 35, 15, cache, TRUE);
-  fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  fail_unless_equals_uint64 (frames_test_stat_u64 (frames, "decoded-frames"),
+      0);
   g_object_unref (frames);
   g_free (cache);
 }
@@ -456,7 +386,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_clipped)
 {
-  gchar *cache = new_cache_dir ("cache-clipped");
+  gchar *cache = frames_test_new_cache_dir ("cache-clipped");
   GstMemmapFrames *frames;
   guint pass;
 
@@ -466,7 +396,8 @@ GST_START_TEST (test_clipped)
     check_frames (frames, ref_gray, 50, 10, cache, TRUE);
     fail_unless (gst_memmap_frames_is_clipped (frames));
     if (pass == 1)
-      fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+      fail_unless_equals_uint64 (frames_test_stat_u64 (frames,
+              "decoded-frames"), 0);
     g_object_unref (frames);
 
     /* all of it */
@@ -474,7 +405,8 @@ GST_START_TEST (test_clipped)
     check_frames (frames, ref_gray, 0, N_FRAMES, cache, TRUE);
     fail_if (gst_memmap_frames_is_clipped (frames));
     if (pass == 1)
-      fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+      fail_unless_equals_uint64 (frames_test_stat_u64 (frames,
+              "decoded-frames"), 0);
     g_object_unref (frames);
 
     /* entirely past the end: no frame */
@@ -492,7 +424,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_native_format_and_uri)
 {
-  gchar *cache = new_cache_dir ("cache-native");
+  gchar *cache = frames_test_new_cache_dir ("cache-native");
   gchar *uri = gst_filename_to_uri (clip, NULL);
   GstMemmapFrames *frames;
 
@@ -507,7 +439,8 @@ GST_START_TEST (test_native_format_and_uri)
   check_frames (frames, ref_native, 3, 9, cache, TRUE);
   g_object_unref (frames);
   frames = map_frames (uri, 3, 9, NULL, cache);
-  fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+  fail_unless_equals_uint64 (frames_test_stat_u64 (frames, "decoded-frames"),
+      0);
   g_object_unref (frames);
   g_free (uri);
   g_free (cache);
@@ -517,7 +450,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_audio_track)
 {
-  gchar *cache = new_cache_dir ("cache-av");
+  gchar *cache = frames_test_new_cache_dir ("cache-av");
   GstMemmapFrames *frames;
   GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
   guint i;
@@ -542,13 +475,13 @@ GST_END_TEST;
 
 GST_START_TEST (test_changed_file)
 {
-  gchar *cache = new_cache_dir ("cache-changed");
+  gchar *cache = frames_test_new_cache_dir ("cache-changed");
   gchar *file = test_path ("changing.mp4");
   GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
   GstMemmapFrames *frames;
   gchar *sum_before, *sum_after;
 
-  make_clip (file, "ball");
+  frames_test_make_clip (file, N_FRAMES, "ball", 12);
   frames = map_frames (file, 20, 5, "GRAY8", cache);
   sum_before =
       memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
@@ -557,13 +490,13 @@ GST_START_TEST (test_changed_file)
 
   /* the file is replaced by another clip: never served stale */
   g_usleep (20000);
-  make_clip (file, "snow");
+  frames_test_make_clip (file, N_FRAMES, "snow", 12);
   decode_reference (file, "GRAY8", ref, NULL, NULL);
   frames = map_frames (file, 20, 5, "GRAY8", cache);
   sum_after =
       memmap_test_frame_checksum (gst_memmap_frames_get_video_info (frames),
       gst_memmap_frames_get_buffer (frames, 0));
-  fail_unless (stat_u64 (frames, "decoded-frames") > 0);
+  fail_unless (frames_test_stat_u64 (frames, "decoded-frames") > 0);
   fail_unless_equals_string (sum_after, g_ptr_array_index (ref, 20));
   fail_if (g_str_equal (sum_before, sum_after));
   g_object_unref (frames);
@@ -592,7 +525,7 @@ GST_START_TEST (test_unusable_cache)
   fail_unless (gst_structure_has_field (stats, "cache-warning"),
       "%" GST_PTR_FORMAT, stats);
   gst_structure_free (stats);
-  fail_unless_equals_uint64 (stat_u64 (frames, "frames-copied"), 6);
+  fail_unless_equals_uint64 (frames_test_stat_u64 (frames, "frames-copied"), 6);
   g_object_unref (frames);
   g_unlink (cache);
   g_free (cache);
@@ -644,11 +577,12 @@ check_clip (const gchar * cache, gboolean direct, const gchar * what)
   GstMemmapFrames *frames = map_frames (clip, 0, 10, "GRAY8", cache);
   guint i;
 
-  fail_unless (stat_bool (frames, "direct") == direct, "%s: direct is %d",
-      what, !direct);
+  fail_unless (frames_test_stat_bool (frames, "direct") == direct,
+      "%s: direct is %d", what, !direct);
   if (direct) {
     check_frames (frames, ref_gray, 0, 10, cache, TRUE);
-    fail_unless_equals_uint64 (stat_u64 (frames, "decoded-frames"), 0);
+    fail_unless_equals_uint64 (frames_test_stat_u64 (frames, "decoded-frames"),
+        0);
   } else {
     /* the frames only: through a pipeline over a partial entry, memmapcache
      * hands out its first frame as writable memory (not this test's
@@ -687,7 +621,7 @@ chown_all (const gchar * dir, GPtrArray * names, uid_t uid)
  * directory read must be the user's own. */
 GST_START_TEST (test_swapped_cache_files)
 {
-  gchar *cache = new_cache_dir ("cache-swapped");
+  gchar *cache = frames_test_new_cache_dir ("cache-swapped");
   gchar *other = test_path ("other.mp4");
   gchar *index_dir = g_build_filename (cache, "frames", NULL);
   GPtrArray *ref_other = g_ptr_array_new_with_free_func (g_free);
@@ -695,7 +629,7 @@ GST_START_TEST (test_swapped_cache_files)
   GstMemmapFrames *frames;
   gchar *sum;
 
-  make_clip (other, "snow");
+  frames_test_make_clip (other, N_FRAMES, "snow", 12);
   decode_reference (other, "GRAY8", ref_other, NULL, NULL);
   check_clip (cache, FALSE, "first call");
   check_clip (cache, TRUE, "second call");

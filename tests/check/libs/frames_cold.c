@@ -17,6 +17,7 @@
 #include <gst/memmap/gstmemmaprecordingstats.h>
 
 #include "../memmap-test-util.h"
+#include "frames-test-util.h"
 
 #define N_FRAMES 240
 #define GOP 30
@@ -30,27 +31,6 @@ static GPtrArray *ref_sums;     /* GRAY8 checksums of a plain decode */
 static GArray *ref_pts;
 static GArray *ref_durations;
 
-/* gst-launch-1.0 in another process: the test program's parent must start
- * no GStreamer thread before check forks the tests. */
-static void
-spawn_launch (const gchar * desc)
-{
-  gchar *argv[] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
-  gchar *err = NULL;
-  GError *error = NULL;
-  gint status = -1;
-
-  argv[2] = g_strdup_printf ("GST_DEBUG= GST_TRACERS= gst-launch-1.0 -q %s",
-      desc);
-  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-          NULL, NULL, NULL, &err, &status, &error), "%s",
-      error ? error->message : "");
-  fail_unless (g_spawn_check_wait_status (status, NULL), "%s: %s", argv[2],
-      err);
-  g_free (argv[2]);
-  g_free (err);
-}
-
 static void
 setup_clip (void)
 {
@@ -58,12 +38,7 @@ setup_clip (void)
 
   memmap_test_make_tmpdir ("memmap-frames-cold");
   clip = test_path ("gop30.mp4");
-  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
-      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
-      "x264enc bframes=2 key-int-max=%d ! mp4mux ! filesink location=\"%s\"",
-      N_FRAMES, GOP, clip);
-  spawn_launch (desc);
-  g_free (desc);
+  frames_test_make_clip (clip, N_FRAMES, "ball", GOP);
   /* timestamps 40 ms apart, caps (and the stream's VUI) saying 30/1: the
    * frame-rate grid does not number these frames */
   off_rate_clip = test_path ("off-rate.mkv");
@@ -72,7 +47,7 @@ setup_clip (void)
       "capssetter caps=\"video/x-raw,framerate=(fraction)30/1\" ! "
       "x264enc bframes=2 key-int-max=30 ! matroskamux ! "
       "filesink location=\"%s\"", off_rate_clip);
-  spawn_launch (desc);
+  frames_test_spawn_launch (desc);
   g_free (desc);
   /* Matroska stores its duration in ms: 3.000 s for 90 frames that end at
    * 3.000333333 s */
@@ -81,7 +56,7 @@ setup_clip (void)
       "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
       "x264enc bframes=3 b-adapt=false key-int-max=30 ! matroskamux ! "
       "filesink location=\"%s\"", mkv_clip);
-  spawn_launch (desc);
+  frames_test_spawn_launch (desc);
   g_free (desc);
 }
 
@@ -161,15 +136,6 @@ teardown_reference (void)
   g_array_unref (ref_durations);
 }
 
-static gchar *
-new_cache_dir (const gchar * name)
-{
-  gchar *dir = test_path (name);
-
-  memmap_test_remove_tree (dir);
-  return dir;
-}
-
 static guint64
 recordings_stat (const gchar * field)
 {
@@ -188,17 +154,6 @@ recordings_live (void)
   guint v = G_MAXUINT;
 
   fail_unless (gst_structure_get_uint (s, "recordings-live", &v));
-  gst_structure_free (s);
-  return v;
-}
-
-static gboolean
-stat_bool (GstMemmapFrames * frames, const gchar * field)
-{
-  GstStructure *s = gst_memmap_frames_get_stats (frames);
-  gboolean v = FALSE;
-
-  gst_structure_get_boolean (s, field, &v);
   gst_structure_free (s);
   return v;
 }
@@ -249,7 +204,7 @@ map_checked (const gchar * cache, guint64 start, guint64 count, guint n)
  * them, every frame decoded exactly once. */
 GST_START_TEST (test_chunks_join_one_recording)
 {
-  gchar *cache = new_cache_dir ("cache-chunks");
+  gchar *cache = frames_test_new_cache_dir ("cache-chunks");
   guint64 started = recordings_stat ("recordings-started");
   guint64 decoded = recordings_stat ("frames-decoded");
   GstMemmapFrames *prev = NULL, *frames;
@@ -260,8 +215,8 @@ GST_START_TEST (test_chunks_join_one_recording)
     fail_unless_equals_int (gst_memmap_frames_is_clipped (frames),
         start + CHUNK > N_FRAMES);
     if (start > 0)
-      fail_unless (stat_bool (frames, "direct") ||
-          stat_bool (frames, "recording-joined"),
+      fail_unless (frames_test_stat_bool (frames, "direct") ||
+          frames_test_stat_bool (frames, "recording-joined"),
           "chunk at %" G_GUINT64_FORMAT " neither joined the recording nor "
           "read the cache", start);
     g_clear_object (&prev);
@@ -285,13 +240,13 @@ GST_END_TEST;
  * reads the cache; windows before it and the whole clip stay exact. */
 GST_START_TEST (test_cold_random_access)
 {
-  gchar *cache = new_cache_dir ("cache-random");
+  gchar *cache = frames_test_new_cache_dir ("cache-random");
   guint64 decoded = recordings_stat ("frames-decoded");
   guint64 seeks = recordings_stat ("recordings-from-seek");
   GstMemmapFrames *frames;
 
   frames = map_checked (cache, 170, 8, 8);
-  fail_unless (stat_bool (frames, "recording-from-seek"));
+  fail_unless (frames_test_stat_bool (frames, "recording-from-seek"));
   fail_unless_equals_uint64 (recordings_stat ("recordings-from-seek") -
       seeks, 1);
   fail_unless (recordings_stat ("frames-decoded") - decoded <= 2 * GOP,
@@ -302,7 +257,7 @@ GST_START_TEST (test_cold_random_access)
   /* warm: read from the cache entry (a hole before it), nothing decoded */
   decoded = recordings_stat ("frames-decoded");
   frames = map_checked (cache, 170, 8, 8);
-  fail_unless (stat_bool (frames, "direct"));
+  fail_unless (frames_test_stat_bool (frames, "direct"));
   fail_unless_equals_uint64 (recordings_stat ("frames-decoded"), decoded);
   g_object_unref (frames);
 
@@ -328,12 +283,12 @@ GST_END_TEST;
  * frames are exact; the old frames stay valid. */
 GST_START_TEST (test_window_replaces_recording)
 {
-  gchar *cache = new_cache_dir ("cache-replace");
+  gchar *cache = frames_test_new_cache_dir ("cache-replace");
   GstMemmapFrames *early, *later;
 
   early = map_checked (cache, 200, 8, 8);
   later = map_checked (cache, 40, 8, 8);
-  fail_unless (stat_bool (later, "recording-from-seek"));
+  fail_unless (frames_test_stat_bool (later, "recording-from-seek"));
   g_object_unref (later);
   later = map_checked (cache, 0, 16, 16);
   g_object_unref (later);
@@ -354,7 +309,7 @@ GST_END_TEST;
 GST_START_TEST (test_next_window_seeks_same_pipeline)
 {
   static const guint64 starts[] = { 200, 60, 130, 35 };
-  gchar *cache = new_cache_dir ("cache-reseek");
+  gchar *cache = frames_test_new_cache_dir ("cache-reseek");
   GstMemmapFrames *prev = NULL, *frames;
   guint64 started, reseeks, decoded;
   guint i;
@@ -389,18 +344,18 @@ GST_END_TEST;
  * of one frame too (whose own pts may fall on the grid). */
 GST_START_TEST (test_off_grid_falls_back)
 {
-  gchar *cache = new_cache_dir ("cache-off-grid");
+  gchar *cache = frames_test_new_cache_dir ("cache-off-grid");
   GstMemmapFrames *frames;
 
   decode_reference (off_rate_clip);
   current = off_rate_clip;
   fail_unless_equals_int (ref_sums->len, 120);
   frames = map_checked (cache, 60, 8, 8);
-  fail_unless (!stat_bool (frames, "recording-from-seek"));
+  fail_unless (!frames_test_stat_bool (frames, "recording-from-seek"));
   g_object_unref (frames);
   g_free (cache);
 
-  cache = new_cache_dir ("cache-off-grid-1");
+  cache = frames_test_new_cache_dir ("cache-off-grid-1");
   frames = map_checked (cache, 60, 1, 1);
   g_object_unref (frames);
   frames = map_checked (cache, 90, 1, 1);
@@ -415,14 +370,14 @@ GST_END_TEST;
  * decoder's (the clip's duration, stored in ms, ends before it). */
 GST_START_TEST (test_seek_keeps_last_duration)
 {
-  gchar *cache = new_cache_dir ("cache-mkv-last");
+  gchar *cache = frames_test_new_cache_dir ("cache-mkv-last");
   GstMemmapFrames *frames;
 
   decode_reference (mkv_clip);
   current = mkv_clip;
   fail_unless_equals_int (ref_sums->len, 90);
   frames = map_checked (cache, 85, 100, 5);
-  fail_unless (stat_bool (frames, "recording-from-seek"));
+  fail_unless (frames_test_stat_bool (frames, "recording-from-seek"));
   fail_unless (gst_memmap_frames_is_clipped (frames));
   g_object_unref (frames);
   /* again, out of the cache */
@@ -508,7 +463,7 @@ GST_START_TEST (test_vfr_not_numbered_by_grid)
   fail_unless_equals_int (ref_sums->len, 90);
   for (start = 32; start < 90; start += 5) {
     gchar *name = g_strdup_printf ("cache-vfr-%" G_GUINT64_FORMAT, start);
-    gchar *cache = new_cache_dir (name);
+    gchar *cache = frames_test_new_cache_dir (name);
 
     frames = map_checked (cache, start, 1, 1);
     g_object_unref (frames);
@@ -553,7 +508,7 @@ read_chunks (gpointer data)
  * is started. */
 GST_START_TEST (test_concurrent_readers)
 {
-  gchar *cache = new_cache_dir ("cache-concurrent");
+  gchar *cache = frames_test_new_cache_dir ("cache-concurrent");
   guint64 started = recordings_stat ("recordings-started");
   Reader a = { cache, 0 }, b = { cache, CHUNK / 2 };
   GThread *ta, *tb;

@@ -19,47 +19,18 @@
 #include <unistd.h>
 
 #include "../memmap-test-util.h"
+#include "frames-test-util.h"
 
 #define N_FRAMES 60
-#define WIDTH 320
-#define HEIGHT 240
 
 static gchar *clip;             /* 60 frames, B-frames, GOP 12 */
-
-/* gst-launch-1.0 in another process: the parent process must start no
- * GStreamer thread before check forks the tests. */
-static void
-spawn_launch (const gchar * desc)
-{
-  gchar *argv[] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
-  gchar *out = NULL, *err = NULL;
-  GError *error = NULL;
-  gint status = -1;
-
-  argv[2] = g_strdup_printf ("GST_DEBUG= GST_TRACERS= gst-launch-1.0 -q %s",
-      desc);
-  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-          &out, &err, &status, &error), "%s", error ? error->message : "");
-  fail_unless (g_spawn_check_wait_status (status, NULL), "%s: %s", argv[2],
-      err);
-  g_free (argv[2]);
-  g_free (out);
-  g_free (err);
-}
 
 static void
 setup_clip (void)
 {
-  gchar *desc;
-
   memmap_test_make_tmpdir ("memmap-frameswrite");
   clip = test_path ("clip.mp4");
-  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
-      "video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 ! "
-      "x264enc bframes=2 key-int-max=12 ! mp4mux ! filesink location=\"%s\"",
-      N_FRAMES, WIDTH, HEIGHT, clip);
-  spawn_launch (desc);
-  g_free (desc);
+  frames_test_make_clip (clip, N_FRAMES, "ball", 12);
 }
 
 static void
@@ -67,15 +38,6 @@ teardown_clip (void)
 {
   memmap_test_remove_tmpdir ();
   g_free (clip);
-}
-
-static gchar *
-new_cache_dir (const gchar * name)
-{
-  gchar *dir = test_path (name);
-
-  memmap_test_remove_tree (dir);
-  return dir;
 }
 
 typedef struct
@@ -191,19 +153,9 @@ maps_line_of (gconstpointer addr)
   return found;
 }
 
-static guint64
-stat_u64 (GstStructure * s, const gchar * field)
-{
-  guint64 v = 0;
-
-  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s in %"
-      GST_PTR_FORMAT, field, s);
-  return v;
-}
-
 GST_START_TEST (test_copy_on_write)
 {
-  gchar *cache = new_cache_dir ("cow");
+  gchar *cache = frames_test_new_cache_dir ("cow");
   GstMemmapFrames *frames, *again;
   GHashTable *before, *after;
   GstStructure *stats;
@@ -253,18 +205,18 @@ GST_START_TEST (test_copy_on_write)
 
   /* nothing copied yet; then a write copies the pages written */
   stats = gst_memmap_frames_get_stats (frames);
-  fail_unless_equals_uint64 (stat_u64 (stats, "private-bytes"), 0);
+  fail_unless_equals_uint64 (stats_get (stats, "private-bytes"), 0);
   gst_structure_free (stats);
   memset (w, 0xAA, size);
   w[size - 1] = 0x55;
   gst_memmap_frames_get_writable_data (frames, 4)[0] ^= 0xFF;
   stats = gst_memmap_frames_get_stats (frames);
-  fail_unless (stat_u64 (stats, "private-bytes") >= size - 4096,
+  fail_unless (stats_get (stats, "private-bytes") >= size - 4096,
       "%" GST_PTR_FORMAT, stats);
   gst_structure_free (stats);
   stats = gst_memmap_engine_get_stats (gst_memmap_engine_get_default ());
-  fail_unless (stat_u64 (stats, "cow-maps") >= 1);
-  fail_unless (stat_u64 (stats, "cow-private-bytes") >= size - 4096);
+  fail_unless (stats_get (stats, "cow-maps") >= 1);
+  fail_unless (stats_get (stats, "cow-private-bytes") >= size - 4096);
   gst_structure_free (stats);
   /* seen through these frames */
   fail_unless_equals_int (gst_memmap_frames_get_data (frames, 3)[0], 0xAA);
@@ -289,7 +241,7 @@ GST_START_TEST (test_copy_on_write)
   after = cache_sums (cache, NULL);
   assert_same_sums (before, after);
   stats = gst_memmap_engine_get_stats (gst_memmap_engine_get_default ());
-  fail_unless_equals_uint64 (stat_u64 (stats, "cow-maps"), 0);
+  fail_unless_equals_uint64 (stats_get (stats, "cow-maps"), 0);
   gst_structure_free (stats);
 
   g_hash_table_unref (before);
@@ -307,7 +259,7 @@ GST_END_TEST;
  * keep what was written. */
 GST_START_TEST (test_copy_on_write_truncated)
 {
-  gchar *cache = new_cache_dir ("cowcut");
+  gchar *cache = frames_test_new_cache_dir ("cowcut");
   GstMemmapFrames *frames;
   GError *error = NULL;
   const gchar *path;
@@ -364,7 +316,7 @@ check_progress (Progress * p, guint64 end)
 
 GST_START_TEST (test_progress)
 {
-  gchar *cache = new_cache_dir ("progress");
+  gchar *cache = frames_test_new_cache_dir ("progress");
   GstMemmapFrames *frames;
   GError *error = NULL;
   Progress p;
@@ -410,7 +362,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_cancel)
 {
-  gchar *cache = new_cache_dir ("cancel"), *ref_cache = new_cache_dir ("ref");
+  gchar *cache = frames_test_new_cache_dir ("cancel"), *ref_cache =
+      frames_test_new_cache_dir ("ref");
   GstMemmapFrames *frames, *ref;
   GstStructure *stats;
   GError *error = NULL;
@@ -454,7 +407,7 @@ GST_START_TEST (test_cancel)
   frames = map_full (cache, 0, 0, GST_MEMMAP_FRAMES_NONE, NULL, NULL, &error);
   fail_unless (frames != NULL, "%s", error ? error->message : "");
   stats = gst_memmap_frames_get_stats (frames);
-  fail_unless (stat_u64 (stats, "frames-recorded") <= N_FRAMES - 10,
+  fail_unless (stats_get (stats, "frames-recorded") <= N_FRAMES - 10,
       "the frames committed before the cancel were recorded again: %"
       GST_PTR_FORMAT, stats);
   gst_structure_free (stats);
@@ -531,7 +484,7 @@ canceller_thread (gpointer data)
  * cross-thread cancel's race check. */
 GST_START_TEST (test_cancel_other_thread)
 {
-  gchar *cache = new_cache_dir ("cancel-thread");
+  gchar *cache = frames_test_new_cache_dir ("cancel-thread");
   GstMemmapFrames *frames;
   GError *error = NULL;
   Canceller c;
