@@ -56,14 +56,6 @@ typedef struct
   gchar *cache_dir;
 } Clip;
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 static gchar *
 pass_pipeline (const Clip * clip, gboolean cached)
 {
@@ -116,9 +108,7 @@ static gdouble
 time_pass (const gchar * desc, guint frames, gdouble * steady)
 {
   GstElement *pipeline = gst_parse_launch (desc, NULL);
-  GstElement *sink;
   GstMessage *msg;
-  GstPad *pad;
   FirstBuffer fb;
   gint64 start, end;
 
@@ -127,12 +117,8 @@ time_pass (const gchar * desc, guint frames, gdouble * steady)
   g_mutex_init (&fb.lock);
   fb.first = 0;
   fb.buffers = 0;
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) on_first_buffer, &fb, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (sink);
+  bench_probe_buffers (pipeline, "sink", (GstPadProbeCallback) on_first_buffer,
+      &fb);
 
   start = g_get_monotonic_time ();
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
@@ -255,8 +241,6 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
 {
   gchar *desc = pass_pipeline (clip, cached);
   GstElement *pipeline = gst_parse_launch (desc, NULL);
-  GstElement *sink;
-  GstPad *pad;
   Arrival a;
   BenchSeries series;
   GRand *rand = g_rand_new_with_seed (seed);
@@ -272,12 +256,7 @@ bench_seeks (const Clip * clip, gboolean cached, guint n_seeks, guint32 seed,
   g_mutex_init (&a.lock);
   a.arrived = 0;
   a.sum = NULL;
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) on_buffer, &a, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (sink);
+  bench_probe_buffers (pipeline, "sink", (GstPadProbeCallback) on_buffer, &a);
 
   gst_element_set_state (pipeline, GST_STATE_PAUSED);
   if (gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND) !=
@@ -451,8 +430,8 @@ main (int argc, char **argv)
     {"720p", 1280, 720, 0,},
     {"1080p", 1920, 1080, 0,},
   };
-  guint runs = env_uint ("BENCH_RUNS", 5);
-  guint n_seeks = env_uint ("BENCH_SEEKS", 100);
+  guint runs = bench_env_uint ("BENCH_RUNS", 5);
+  guint n_seeks = bench_env_uint ("BENCH_SEEKS", 100);
   gdouble fps_decode[2], fps_cached[2], seek_decode, seek_cached;
   guint wrong_decode, wrong_cached;
   GPtrArray *seek_sums = g_ptr_array_new_with_free_func (g_free);
@@ -469,8 +448,8 @@ main (int argc, char **argv)
     return 0;
   }
 
-  clips[0].frames = env_uint ("BENCH_FRAMES_720P", 300);
-  clips[1].frames = env_uint ("BENCH_FRAMES_1080P", 240);
+  clips[0].frames = bench_env_uint ("BENCH_FRAMES_720P", 300);
+  clips[1].frames = bench_env_uint ("BENCH_FRAMES_1080P", 240);
   self = g_file_read_link ("/proc/self/exe", NULL);
   dir = bench_make_tmpdir ();
   for (i = 0; i < G_N_ELEMENTS (clips); i++)

@@ -49,14 +49,6 @@ typedef struct
   guint64 recorded, copied, zero_copy;
 } Stats;
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 static void
 make_clip (Clip * clip, const gchar * dir)
 {
@@ -213,7 +205,7 @@ main (int argc, char **argv)
     {"720p", 1280, 720, 0,},
     {"1080p", 1920, 1080, 0,},
   };
-  guint runs = env_uint ("BENCH_RUNS", 5);
+  guint runs = bench_env_uint ("BENCH_RUNS", 5);
   gdouble ratio[2];
   gchar *dir, *self;
   guint i;
@@ -235,8 +227,8 @@ main (int argc, char **argv)
   }
   self = g_file_read_link ("/proc/self/exe", NULL);
 
-  clips[0].frames = env_uint ("BENCH_FRAMES_720P", 240);
-  clips[1].frames = env_uint ("BENCH_FRAMES_1080P", 180);
+  clips[0].frames = bench_env_uint ("BENCH_FRAMES_720P", 240);
+  clips[1].frames = bench_env_uint ("BENCH_FRAMES_1080P", 180);
   dir = bench_make_tmpdir ();
   for (i = 0; i < G_N_ELEMENTS (clips); i++)
     make_clip (&clips[i], dir);

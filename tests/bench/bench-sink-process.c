@@ -73,14 +73,6 @@ static const gchar *contender_names[N_CONTENDERS] = {
   "memmapsink-ahead",
 };
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 /* ------------------------------------------------------------------------ */
 /* child                                                                    */
 
@@ -375,7 +367,7 @@ main (int argc, char **argv)
   if (argc == 3 && strcmp (argv[1], "--child") == 0)
     return child_main (argv[2]);
 
-  runs = MAX (1, env_uint ("BENCH_RUNS", 7));
+  runs = MAX (1, bench_env_uint ("BENCH_RUNS", 7));
   own_dir = g_getenv ("BENCH_DIR") == NULL;
   dir = own_dir ? bench_make_tmpdir () : g_strdup (g_getenv ("BENCH_DIR"));
   self_exe = g_file_read_link ("/proc/self/exe", NULL);
@@ -383,9 +375,9 @@ main (int argc, char **argv)
     self_exe = g_strdup (argv[0]);
 
   bench_resolution (self_exe, "1080p", 1920, 1080,
-      MAX (1, env_uint ("BENCH_FRAMES_1080P", 300)), runs, dir, &hd);
+      MAX (1, bench_env_uint ("BENCH_FRAMES_1080P", 300)), runs, dir, &hd);
   bench_resolution (self_exe, "4K", 3840, 2160,
-      MAX (1, env_uint ("BENCH_FRAMES_4K", 300)), runs, dir, &uhd);
+      MAX (1, bench_env_uint ("BENCH_FRAMES_4K", 300)), runs, dir, &uhd);
 
   if (own_dir)
     bench_remove_tree (dir);

@@ -74,14 +74,6 @@ static const gchar *contender_names[N_CONTENDERS] = {
 
 #define RING_FRAMES 16
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 static GstPadProbeReturn
 drop_allocation_query (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -436,13 +428,13 @@ main (int argc, char **argv)
 
   gst_init (&argc, &argv);
 
-  runs = MAX (1, env_uint ("BENCH_RUNS", 5));
+  runs = MAX (1, bench_env_uint ("BENCH_RUNS", 5));
   dir = bench_make_tmpdir ();
 
-  bench_resolution ("1080p", 1920, 1080, env_uint ("BENCH_FRAMES_1080P", 240),
-      runs, dir, &hd);
-  bench_resolution ("4K", 3840, 2160, env_uint ("BENCH_FRAMES_4K", 60), runs,
-      dir, &uhd);
+  bench_resolution ("1080p", 1920, 1080, bench_env_uint ("BENCH_FRAMES_1080P",
+          240), runs, dir, &hd);
+  bench_resolution ("4K", 3840, 2160, bench_env_uint ("BENCH_FRAMES_4K", 60),
+      runs, dir, &uhd);
 
   bench_remove_tree (dir);
   g_free (dir);

@@ -101,14 +101,6 @@ thread_cpu (void)
       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 /* ------------------------------------------------------------------------ */
 /* inputs                                                                   */
 
@@ -275,9 +267,8 @@ memmapsrc_pass (const Input * in, gboolean warm, guint64 * xor,
 {
   gchar *desc = g_strdup_printf ("memmapsrc location=%s ! fakesink "
       "name=sink sync=false", in->store);
-  GstElement *pipeline, *sink;
+  GstElement *pipeline;
   GstMessage *msg;
-  GstPad *pad;
   Probe p = { 0, };
 
   if (!warm)
@@ -286,12 +277,7 @@ memmapsrc_pass (const Input * in, gboolean warm, guint64 * xor,
   pipeline = gst_parse_launch (desc, NULL);
   if (pipeline == NULL)
     exit (1);
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) on_frame, &p, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (sink);
+  bench_probe_buffers (pipeline, "sink", (GstPadProbeCallback) on_frame, &p);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
       120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
@@ -441,9 +427,10 @@ main (int argc, char **argv)
   gchar *dir;
 
   gst_init (&argc, &argv);
-  runs = MAX (1, env_uint ("BENCH_RUNS", 7));
-  in[0].frames = MAX (TIMED_FROM + 1, env_uint ("BENCH_FRAMES_1080P", 300));
-  in[1].frames = MAX (TIMED_FROM + 1, env_uint ("BENCH_FRAMES_4K", 75));
+  runs = MAX (1, bench_env_uint ("BENCH_RUNS", 7));
+  in[0].frames =
+      MAX (TIMED_FROM + 1, bench_env_uint ("BENCH_FRAMES_1080P", 300));
+  in[1].frames = MAX (TIMED_FROM + 1, bench_env_uint ("BENCH_FRAMES_4K", 75));
   dir = bench_make_tmpdir ();
 
   for (i = 0; i < G_N_ELEMENTS (in); i++) {

@@ -101,14 +101,6 @@ typedef struct
   gboolean have_xor_ref;
 } Resolution;
 
-static guint
-env_uint (const gchar * name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-
-  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
-}
-
 /* ------------------------------------------------------------------------ */
 /* inputs                                                                   */
 
@@ -327,9 +319,8 @@ run_contender (const Resolution * res, Contender c, Touch touch,
     guint64 * xor)
 {
   gchar *socket_path = g_strdup_printf ("%s/shm-socket", dir);
-  GstElement *producer = NULL, *consumer, *sink;
+  GstElement *producer = NULL, *consumer;
   GstMessage *msg;
-  GstPad *pad;
   Probe p = { 0, };
   gchar *desc;
 
@@ -357,12 +348,7 @@ run_contender (const Resolution * res, Contender c, Touch touch,
 
   desc = consumer_pipeline (res, c, socket_path);
   consumer = launch (desc);
-  sink = gst_bin_get_by_name (GST_BIN (consumer), "sink");
-  pad = gst_element_get_static_pad (sink, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
-      (GstPadProbeCallback) on_frame, &p, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (sink);
+  bench_probe_buffers (consumer, "sink", (GstPadProbeCallback) on_frame, &p);
 
   gst_element_set_state (consumer, GST_STATE_PLAYING);
   msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (consumer),
@@ -699,11 +685,11 @@ main (int argc, char **argv)
 
   gst_init (&argc, &argv);
 
-  runs = MAX (1, env_uint ("BENCH_RUNS", 7));
-  n_seeks = MAX (1, env_uint ("BENCH_SEEKS", 100));
-  loop_frames = MAX (2, env_uint ("BENCH_LOOP_FRAMES", 3000));
-  res[0].frames = MAX (2, env_uint ("BENCH_FRAMES_1080P", 300));
-  res[1].frames = MAX (2, env_uint ("BENCH_FRAMES_4K", 75));
+  runs = MAX (1, bench_env_uint ("BENCH_RUNS", 7));
+  n_seeks = MAX (1, bench_env_uint ("BENCH_SEEKS", 100));
+  loop_frames = MAX (2, bench_env_uint ("BENCH_LOOP_FRAMES", 3000));
+  res[0].frames = MAX (2, bench_env_uint ("BENCH_FRAMES_1080P", 300));
+  res[1].frames = MAX (2, bench_env_uint ("BENCH_FRAMES_4K", 75));
   dir = bench_make_tmpdir ();
 
   for (i = 0; i < G_N_ELEMENTS (res); i++) {

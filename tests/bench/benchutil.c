@@ -149,6 +149,30 @@ done:
   return result;
 }
 
+/* The unsigned integer in the environment variable @name, or @fallback
+ * when it is not set. */
+guint
+bench_env_uint (const gchar * name, guint fallback)
+{
+  const gchar *v = g_getenv (name);
+
+  return v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
+}
+
+/* Calls @callback with @user_data for each buffer that reaches the sink
+ * pad of the element @name of @pipeline (a buffer probe). */
+void
+bench_probe_buffers (GstElement * pipeline, const gchar * name,
+    GstPadProbeCallback callback, gpointer user_data)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, callback, user_data, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+}
+
 /* Prints "'@description' failed: ..." with the text and debug string of
  * the error message @msg on stderr. */
 void

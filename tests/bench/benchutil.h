@@ -33,6 +33,11 @@ gdouble bench_run_pipeline (const gchar * description,
 gdouble bench_run_pipeline_full (const gchar * description,
     BenchPipelineSetup setup, BenchPipelineSetup done, gpointer user_data);
 
+guint bench_env_uint (const gchar * name, guint fallback);
+
+void bench_probe_buffers (GstElement * pipeline, const gchar * name,
+    GstPadProbeCallback callback, gpointer user_data);
+
 void bench_print_error (const gchar * description, GstMessage * msg);
 
 gboolean bench_make_clip (const gchar * path, guint frames, guint width,

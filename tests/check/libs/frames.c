@@ -88,31 +88,12 @@ decode_reference (const gchar * file, const gchar * format, GPtrArray * sums,
     GArray * pts, GArray * dur)
 {
   Reference ref = { sums, pts, dur };
-  GError *error = NULL;
-  GstElement *pipeline, *sink;
-  GstBus *bus;
-  GstMessage *msg;
-  gchar *desc;
-
-  desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
-      "videoconvert ! video/x-raw%s%s ! fakesink name=sink sync=false "
-      "signal-handoffs=true", file, format ? ",format=" : "",
+  gchar *caps_tail = g_strdup_printf ("%s%s", format ? ",format=" : "",
       format ? format : "");
-  pipeline = gst_parse_launch (desc, &error);
-  fail_unless (pipeline != NULL, "%s", desc);
-  g_free (desc);
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &ref);
-  gst_object_unref (sink);
-  bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipeline);
+
+  frames_test_decode_with_handoffs (file, caps_tail, G_CALLBACK (on_handoff),
+      &ref);
+  g_free (caps_tail);
 }
 
 static void

@@ -88,32 +88,11 @@ on_handoff (GstElement * sink, GstBuffer * buffer, GstPad * pad,
 static void
 decode_reference (const gchar * file)
 {
-  GstElement *pipeline, *sink;
-  GstMessage *msg;
-  GstBus *bus;
-  gchar *desc;
-
   g_ptr_array_set_size (ref_sums, 0);
   g_array_set_size (ref_pts, 0);
   g_array_set_size (ref_durations, 0);
-  desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
-      "videoconvert ! video/x-raw,format=GRAY8 ! fakesink name=sink "
-      "sync=false signal-handoffs=true", file);
-  pipeline = gst_parse_launch (desc, NULL);
-  fail_unless (pipeline != NULL, "%s", desc);
-  g_free (desc);
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), NULL);
-  gst_object_unref (sink);
-  bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipeline);
+  frames_test_decode_with_handoffs (file, ",format=GRAY8",
+      G_CALLBACK (on_handoff), NULL);
 }
 
 /* in each test's process */
