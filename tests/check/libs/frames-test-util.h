@@ -57,15 +57,13 @@ frames_test_make_clip (const gchar * path, guint n_frames,
 /* Decodes @file in this process (decodebin ! videoconvert) to
  * video/x-raw@caps_tail (such as ",format=GRAY8", or "") and calls
  * @on_handoff (fakesink's "handoff" signal) with @user_data for each frame;
- * fails the test unless the decode reaches EOS within two minutes. */
+ * fails the test unless the decode reaches its EOS (run_to_eos()). */
 static inline void
 frames_test_decode_with_handoffs (const gchar * file, const gchar * caps_tail,
     GCallback on_handoff, gpointer user_data)
 {
   GError *error = NULL;
   GstElement *pipeline, *sink;
-  GstBus *bus;
-  GstMessage *msg;
   gchar *desc;
 
   desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
@@ -77,14 +75,7 @@ frames_test_decode_with_handoffs (const gchar * file, const gchar * caps_tail,
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_signal_connect (sink, "handoff", on_handoff, user_data);
   gst_object_unref (sink);
-  bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  run_to_eos (pipeline);
   gst_object_unref (pipeline);
 }
 

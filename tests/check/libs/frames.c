@@ -39,19 +39,9 @@ run_launch (const gchar * desc)
 {
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
-  GstBus *bus;
-  GstMessage *msg;
 
   fail_unless (pipeline != NULL, "%s: %s", desc, error ? error->message : "");
-  bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
-      "%s did not finish", desc);
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  run_to_eos (pipeline);
   gst_object_unref (pipeline);
 }
 

@@ -396,8 +396,6 @@ make_vfr_clip (const gchar * path)
 {
   GstClockTime state[2] = { 0, 11 };
   GstElement *pipeline, *retime;
-  GstMessage *msg;
-  GstBus *bus;
   GstPad *pad;
   gchar *desc;
 
@@ -414,14 +412,7 @@ make_vfr_clip (const gchar * path)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, vfr_retime, state, NULL);
   gst_object_unref (pad);
   gst_object_unref (retime);
-  bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  run_to_eos (pipeline);
   gst_object_unref (pipeline);
 }
 
